@@ -1,0 +1,24 @@
+// streamrec: one binary, one subcommand per job (see DESIGN.md, "CLI").
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "apps/commands.h"
+
+int main(int argc, char** argv) {
+  // Logs go to stderr so that stdout stays machine-readable (the broker
+  // prints its bootstrap address there, `config` its settings).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("streamrec"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"streamrec: a stream-processing real-time recommender"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  streamrec::add_broker_command(app, exit_code);
+  streamrec::add_config_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return exit_code;
+}

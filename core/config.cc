@@ -1,0 +1,278 @@
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <set>
+#include <unistd.h>
+
+namespace streamrec {
+namespace {
+
+// One setting in the schema: how to parse a raw string into the Config and
+// how to print it back.
+struct Setting {
+  std::string key;
+  std::function<Status(Config&, const std::string&)> parse;
+  std::function<std::string(const Config&)> print;
+};
+
+Status bad(const std::string& expected, const std::string& raw) {
+  return Error{"expected " + expected + ", got \"" + raw + "\""};
+}
+
+Status parse_value(const std::string& raw, std::string& out) { out = raw; return {}; }
+
+Status parse_value(const std::string& raw, int64_t& out) {
+  auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), out);
+  if (ec != std::errc() || end != raw.data() + raw.size()) return bad("an integer", raw);
+  return {};
+}
+
+Status parse_value(const std::string& raw, double& out) {
+  auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), out);
+  if (ec != std::errc() || end != raw.data() + raw.size() || !std::isfinite(out)) return bad("a number", raw);
+  return {};
+}
+
+[[maybe_unused]] Status parse_value(const std::string& raw, bool& out) {
+  if (raw == "true" || raw == "1" || raw == "yes" || raw == "on") { out = true; return {}; }
+  if (raw == "false" || raw == "0" || raw == "no" || raw == "off") { out = false; return {}; }
+  return bad("true or false", raw);
+}
+
+std::string print_value(const std::string& v) { return v; }
+std::string print_value(int64_t v) { return std::to_string(v); }
+[[maybe_unused]] std::string print_value(bool v) { return v ? "true" : "false"; }
+std::string print_value(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, end);
+}
+
+// A range or shape check on a parsed value; returns an empty Status when fine.
+template <class T>
+using Check = std::function<Status(const T&)>;
+
+template <class T>
+Check<T> at_least(T min) {
+  return [min](const T& v) -> Status {
+    if (v < min) return Error{"must be >= " + print_value(min) + ", got " + print_value(v)};
+    return {};
+  };
+}
+
+template <class T>
+Check<T> positive() {
+  return [](const T& v) -> Status {
+    if (!(v > 0)) return Error{"must be > 0, got " + print_value(v)};
+    return {};
+  };
+}
+
+Check<std::string> one_of(std::vector<std::string> allowed) {
+  return [allowed](const std::string& v) -> Status {
+    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return {};
+    std::string list;
+    for (auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    return Error{"must be one of " + list + ", got \"" + v + "\""};
+  };
+}
+
+Check<std::string> non_empty() {
+  return [](const std::string& v) -> Status {
+    if (v.empty()) return Error{"must not be empty"};
+    return {};
+  };
+}
+
+Check<std::string> redis_url() {
+  return [](const std::string& v) -> Status {
+    if (v.rfind("redis://", 0) != 0) return Error{"expected redis://[user:password@]host:port/db, got \"" + v + "\""};
+    return {};
+  };
+}
+
+// Binds a key to Config::*section.*field with an optional check.
+template <class Section, class T>
+Setting setting(std::string key, Section Config::*section, T Section::*field, Check<T> check = {}) {
+  return Setting{
+      std::move(key),
+      [=](Config& c, const std::string& raw) -> Status {
+        T value{};
+        if (Status s = parse_value(raw, value); !s.ok()) return s;
+        if (check) {
+          if (Status s = check(value); !s.ok()) return s;
+        }
+        c.*section.*field = std::move(value);
+        return {};
+      },
+      [=](const Config& c) { return print_value(c.*section.*field); }};
+}
+
+// Two-level sections (producer.synthetic.*).
+template <class Outer, class Inner, class T>
+Setting setting(std::string key, Outer Config::*outer, Inner Outer::*inner, T Inner::*field, Check<T> check = {}) {
+  return Setting{
+      std::move(key),
+      [=](Config& c, const std::string& raw) -> Status {
+        T value{};
+        if (Status s = parse_value(raw, value); !s.ok()) return s;
+        if (check) {
+          if (Status s = check(value); !s.ok()) return s;
+        }
+        c.*outer.*inner.*field = std::move(value);
+        return {};
+      },
+      [=](const Config& c) { return print_value(c.*outer.*inner.*field); }};
+}
+
+const std::vector<Setting>& schema() {
+  using C = Config;
+  static const std::vector<Setting> settings = {
+      setting("kafka.bootstrap_servers", &C::kafka, &KafkaConfig::bootstrap_servers, non_empty()),
+      setting("kafka.group_id", &C::kafka, &KafkaConfig::group_id, non_empty()),
+      setting("kafka.events_topic", &C::kafka, &KafkaConfig::events_topic, non_empty()),
+      setting("kafka.items_topic", &C::kafka, &KafkaConfig::items_topic, non_empty()),
+      setting("kafka.dlq_topic", &C::kafka, &KafkaConfig::dlq_topic, non_empty()),
+      setting("redis.url", &C::redis, &RedisConfig::url, redis_url()),
+      setting("redis.prefix", &C::redis, &RedisConfig::prefix),
+      setting("redis.timeout_ms", &C::redis, &RedisConfig::timeout_ms, positive<int64_t>()),
+      setting("consumer.batch_max_messages", &C::consumer, &ConsumerConfig::batch_max_messages, positive<int64_t>()),
+      setting("consumer.batch_max_ms", &C::consumer, &ConsumerConfig::batch_max_ms, positive<int64_t>()),
+      setting("consumer.dedupe_window", &C::consumer, &ConsumerConfig::dedupe_window, at_least<int64_t>(0)),
+      setting("popularity.half_life_s", &C::popularity, &PopularityConfig::half_life_s, positive<double>()),
+      setting("popularity.impression_weight", &C::popularity, &PopularityConfig::impression_weight, at_least(0.0)),
+      setting("popularity.click_weight", &C::popularity, &PopularityConfig::click_weight, at_least(0.0)),
+      setting("popularity.purchase_weight", &C::popularity, &PopularityConfig::purchase_weight, at_least(0.0)),
+      setting("producer.rate", &C::producer, &ProducerConfig::rate, at_least(0.0)),
+      setting("producer.synthetic.seed", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::seed),
+      setting("producer.synthetic.users", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::users, positive<int64_t>()),
+      setting("producer.synthetic.items", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::items, positive<int64_t>()),
+      setting("producer.synthetic.categories", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::categories, positive<int64_t>()),
+      setting("producer.synthetic.latent_dim", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::latent_dim, positive<int64_t>()),
+      setting("producer.synthetic.impressions", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::impressions, at_least<int64_t>(0)),
+      setting("producer.synthetic.slate_size", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::slate_size, positive<int64_t>()),
+      setting("producer.synthetic.start_ts_ms", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::start_ts_ms, at_least<int64_t>(0)),
+      setting("producer.synthetic.mean_gap_ms", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::mean_gap_ms, at_least<int64_t>(0)),
+      setting("producer.synthetic.base_ctr", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::base_ctr, positive<double>()),
+      setting("producer.synthetic.base_cvr", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::base_cvr, positive<double>()),
+      setting("serving.listen", &C::serving, &ServingConfig::listen, non_empty()),
+      setting("serving.port", &C::serving, &ServingConfig::port, at_least<int64_t>(0)),
+      setting("log.level", &C::log, &LogConfig::level, one_of({"trace", "debug", "info", "warn", "error"})),
+  };
+  return settings;
+}
+
+constexpr std::string_view kKafkaProperties = "kafka.properties.";
+
+// Applies one raw key=value to `config`; `origin` says where it came from.
+Status apply(Config& config, const std::string& key, const std::string& raw, const std::string& origin) {
+  if (key.rfind(kKafkaProperties, 0) == 0 && key.size() > kKafkaProperties.size()) {
+    config.kafka.properties[key.substr(kKafkaProperties.size())] = raw;
+    return {};
+  }
+  for (const Setting& s : schema()) {
+    if (s.key != key) continue;
+    if (Status st = s.parse(config, raw); !st.ok()) return Error{origin + ": " + key + ": " + st.message()};
+    return {};
+  }
+  return Error{origin + ": unknown setting \"" + key + "\" (see configs/default.yaml for every setting)"};
+}
+
+// Flattens nested YAML maps into dotted keys.
+Status flatten(const YAML::Node& node, const std::string& prefix, const std::string& origin,
+               std::vector<std::pair<std::string, std::string>>& out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+      if (Status s = flatten(kv.second, key, origin, out); !s.ok()) return s;
+    }
+    return {};
+  }
+  if (node.IsScalar()) {
+    out.emplace_back(prefix, node.as<std::string>());
+    return {};
+  }
+  if (node.IsNull()) return Error{origin + ": " + prefix + ": has no value"};
+  return Error{origin + ": " + prefix + ": expected a value or a map, got a list"};
+}
+
+std::string env_name(const std::string& key) {
+  std::string name = "STREAMREC_";
+  for (char c : key) name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  return name;
+}
+
+}  // namespace
+
+Result<Config> load_config(const ConfigSources& sources) {
+  Config config;
+
+  if (!sources.file.empty()) {
+    YAML::Node root;
+    try {
+      root = YAML::LoadFile(sources.file);
+    } catch (const YAML::BadFile&) {
+      return Error{"config file " + sources.file + ": cannot be read"};
+    } catch (const YAML::Exception& e) {
+      return Error{"config file " + sources.file + ": " + e.what()};
+    }
+    if (!root.IsNull()) {
+      if (!root.IsMap()) return Error{"config file " + sources.file + ": expected a map of settings"};
+      std::vector<std::pair<std::string, std::string>> entries;
+      if (Status s = flatten(root, "", sources.file, entries); !s.ok()) return Error{s.message()};
+      for (auto& [key, raw] : entries)
+        if (Status s = apply(config, key, raw, sources.file); !s.ok()) return Error{s.message()};
+    }
+  }
+
+  const std::string properties_env = env_name(std::string(kKafkaProperties));  // STREAMREC_KAFKA_PROPERTIES_
+  for (const std::string& entry : sources.env) {
+    if (entry.rfind("STREAMREC_", 0) != 0) continue;
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = entry.substr(0, eq), raw = entry.substr(eq + 1);
+    std::string origin = "environment variable " + name;
+    std::string key;
+    if (name.rfind(properties_env, 0) == 0 && name.size() > properties_env.size()) {
+      // librdkafka names use dots: SESSION_TIMEOUT_MS -> session.timeout.ms.
+      key = std::string(kKafkaProperties);
+      for (char c : name.substr(properties_env.size()))
+        key.push_back(c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    } else {
+      for (const Setting& s : schema())
+        if (env_name(s.key) == name) key = s.key;
+      if (key.empty()) return Error{origin + ": names no setting (see configs/default.yaml)"};
+    }
+    if (Status s = apply(config, key, raw, origin); !s.ok()) return Error{s.message()};
+  }
+
+  for (const std::string& entry : sources.overrides) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Error{"--set " + entry + ": expected key=value"};
+    if (Status s = apply(config, entry.substr(0, eq), entry.substr(eq + 1), "--set"); !s.ok())
+      return Error{s.message()};
+  }
+  return config;
+}
+
+std::vector<std::string> process_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+std::vector<std::pair<std::string, std::string>> describe(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Setting& s : schema()) out.emplace_back(s.key, s.print(config));
+  for (auto& [name, value] : config.kafka.properties) out.emplace_back(std::string(kKafkaProperties) + name, value);
+  return out;
+}
+
+}  // namespace streamrec

@@ -1,0 +1,109 @@
+// Settings for every streamrec command, and how they are layered.
+//
+// A Config starts from the defaults written below (configs/default.yaml lists
+// the same values with comments; a test keeps the two equal). Then, in order,
+// each layer overrides the one before:
+//   1. the YAML file given with --config,
+//   2. environment variables STREAMREC_<KEY> (dots become underscores,
+//      e.g. STREAMREC_REDIS_URL for redis.url),
+//   3. --set key=value flags.
+// librdkafka properties pass through unchecked under kafka.properties.<name>
+// (STREAMREC_KAFKA_PROPERTIES_SESSION_TIMEOUT_MS -> session.timeout.ms).
+//
+// An unknown key or a bad value is an Error that names the key and where it
+// came from; nothing is silently ignored. Config is a plain value: copy it
+// freely, share it read-only across threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace streamrec {
+
+struct KafkaConfig {
+  std::string bootstrap_servers = "127.0.0.1:9092";
+  std::string group_id = "streamrec";
+  std::string events_topic = "events";
+  std::string items_topic = "items";
+  std::string dlq_topic = "events.dlq";
+  std::map<std::string, std::string> properties;  // librdkafka pass-through
+};
+
+struct RedisConfig {
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string prefix = "sr:";
+  int64_t timeout_ms = 5000;
+};
+
+struct ConsumerConfig {
+  int64_t batch_max_messages = 5000;  // one Redis round trip + commit per batch
+  int64_t batch_max_ms = 50;          // ...or after this long, whichever first
+  int64_t dedupe_window = 1000000;    // recent event_ids remembered to drop duplicates
+};
+
+struct PopularityConfig {
+  double half_life_s = 3600;  // event-time half-life of sr:pop scores
+  double impression_weight = 0.1;
+  double click_weight = 1.0;
+  double purchase_weight = 5.0;
+};
+
+struct SyntheticConfig {
+  int64_t seed = 42;
+  int64_t users = 10000;
+  int64_t items = 2000;
+  int64_t categories = 20;
+  int64_t latent_dim = 8;
+  int64_t impressions = 100000;      // stream length in impressions
+  int64_t slate_size = 5;            // impressions per request
+  int64_t start_ts_ms = 1767225600000;  // 2026-01-01T00:00:00Z
+  int64_t mean_gap_ms = 50;          // event-time gap between requests
+  double base_ctr = 0.05;            // mean click probability
+  double base_cvr = 0.10;            // mean purchase probability given a click
+};
+
+struct ProducerConfig {
+  double rate = 0;  // events per second; 0 = as fast as possible
+  SyntheticConfig synthetic;
+};
+
+struct ServingConfig {
+  std::string listen = "127.0.0.1";
+  int64_t port = 8080;
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error
+};
+
+struct Config {
+  KafkaConfig kafka;
+  RedisConfig redis;
+  ConsumerConfig consumer;
+  PopularityConfig popularity;
+  ProducerConfig producer;
+  ServingConfig serving;
+  LogConfig log;
+};
+
+// Where settings come from, in increasing precedence.
+struct ConfigSources {
+  std::string file;                    // YAML; empty = defaults only
+  std::vector<std::string> env;        // "NAME=value" entries, e.g. from environ
+  std::vector<std::string> overrides;  // "key=value" from --set
+};
+
+Result<Config> load_config(const ConfigSources& sources);
+
+// The environment of this process as "NAME=value" strings.
+std::vector<std::string> process_environment();
+
+// Every setting as (key, value) in schema order: `streamrec config` prints it,
+// and the tests compare it with configs/default.yaml.
+std::vector<std::pair<std::string, std::string>> describe(const Config& config);
+
+}  // namespace streamrec

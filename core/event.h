@@ -1,0 +1,97 @@
+// The event contract (DESIGN.md, "Events"): typed events and items, and the
+// decoder that turns one Kafka message into one of them or a DecodeError.
+//
+// EventDecoder is not thread-safe: use one per thread. It never throws; every
+// malformed input yields a DecodeError with a stable code (for metrics and the
+// dead-letter `error` header) and a message naming the offending field.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace streamrec {
+
+inline constexpr size_t kMaxMessageBytes = 64 * 1024;
+inline constexpr size_t kMaxIdBytes = 128;
+
+enum class EventType : uint8_t { kImpression = 0, kClick = 1, kPurchase = 2 };
+std::string_view to_string(EventType type);
+
+// One `context` entry. Each key is a categorical feature; a number keeps its
+// JSON spelling so that "hour": 7 and "hour": "7" stay distinguishable.
+struct ContextFeature {
+  std::string key;
+  std::string value;
+  bool numeric = false;
+  bool operator==(const ContextFeature&) const = default;
+};
+
+struct Event {
+  std::string event_id;
+  EventType type = EventType::kImpression;
+  std::string user_id;
+  std::string item_id;
+  int64_t ts_ms = 0;
+  std::string request_id;  // empty when absent
+  std::vector<ContextFeature> context;  // in message order
+  std::optional<double> value;  // purchase amount, >= 0
+};
+
+struct Item {
+  std::string item_id;
+  std::string category;  // "" when absent
+  double price = 0;      // >= 0
+  bool available = true;
+  int64_t ts_ms = 0;
+};
+
+enum class DecodeErrorCode : uint8_t {
+  kTooLarge,
+  kNotUtf8,
+  kBadJson,
+  kNotObject,
+  kMissingField,
+  kWrongType,
+  kEmptyId,
+  kIdTooLong,
+  kUnknownEventType,
+  kNegativeValue,
+  kNegativeTimestamp,
+};
+inline constexpr int kDecodeErrorCodeCount = 11;
+std::string_view to_string(DecodeErrorCode code);  // e.g. "missing_field"
+
+struct DecodeError {
+  DecodeErrorCode code;
+  std::string message;  // e.g. "missing_field: user_id is required"
+};
+
+class EventDecoder {
+ public:
+  EventDecoder();
+  ~EventDecoder();
+  EventDecoder(const EventDecoder&) = delete;
+  EventDecoder& operator=(const EventDecoder&) = delete;
+
+  std::variant<Event, DecodeError> decode_event(std::string_view message);
+  std::variant<Item, DecodeError> decode_item(std::string_view message);
+
+ private:
+  struct Parser;
+  std::unique_ptr<Parser> parser_;
+};
+
+// Renders events and items back to the wire format (one JSON object, no
+// newline). decode(encode(x)) == x for every valid x.
+std::string encode_event(const Event& event);
+std::string encode_item(const Item& item);
+// Appends `s` as a JSON string literal (quoted, escaped).
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace streamrec
