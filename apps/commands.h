@@ -31,5 +31,6 @@ Config load_config_or_exit(const ConfigOptions& options);
 void add_broker_command(CLI::App& app, int& exit_code);
 void add_learn_command(CLI::App& app, int& exit_code);
 void add_config_command(CLI::App& app, int& exit_code);
+void add_produce_command(CLI::App& app, int& exit_code);
 
 }  // namespace streamrec

@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   streamrec::add_broker_command(app, exit_code);
+  streamrec::add_learn_command(app, exit_code);
   streamrec::add_config_command(app, exit_code);
+  streamrec::add_produce_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

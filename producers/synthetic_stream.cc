@@ -1,0 +1,386 @@
+#include "producers/synthetic_stream.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numbers>
+#include <string>
+#include <utility>
+
+namespace streamrec {
+
+namespace {
+
+// The model's fixed shape. base_ctr and base_cvr set the levels; these set how
+// much each effect matters (see docs/producers.md).
+constexpr double kAffinityScale = 2.5;        // s: weight of <user, item> in the click logit
+constexpr double kPurchaseScale = 1.5;        // s_p: weight of <user, item_purchase>
+constexpr double kPriceEffect = 0.5;          // per unit of log price above the catalog mean
+constexpr double kItemBiasStddev = 0.5;
+constexpr double kItemNoise = 0.5;            // norm of an item's offset from its category centre
+constexpr double kUserNoise = 0.3;            // norm of a user's offset from its favourite mix
+constexpr double kZipfExponent = 0.9;         // item popularity ~ 1 / rank^kZipfExponent
+constexpr double kActivityStddev = 0.8;       // user activity ~ lognormal(0, this)
+constexpr double kCategoryLogPriceLo = 1.6;   // category mean price e^1.6 ~ 5 ...
+constexpr double kCategoryLogPriceHi = 5.3;   // ... to e^5.3 ~ 200
+constexpr double kItemLogPriceStddev = 0.4;
+constexpr double kHomeDeviceShare = 0.85;     // requests from the user's usual device
+constexpr double kClickDelayMeanMs = 30'000;  // click delay: 1 s + exp(30 s), capped at 9 min
+constexpr double kClickDelayCapMs = 540'000;
+constexpr double kPurchaseDelayMeanMs = 300'000;  // purchase delay: 5 s + exp(5 min), capped at 50 min
+constexpr double kPurchaseDelayCapMs = 3'000'000;
+constexpr int kCalibrationRequests = 20'000;
+
+constexpr const char* kDevices[] = {"ios", "android", "web"};
+constexpr double kDeviceShare[] = {0.40, 0.45, 0.15};
+constexpr double kDeviceEffect[] = {0.10, 0.0, -0.15};
+constexpr const char* kPages[] = {"home", "search", "cart"};
+constexpr double kPageShare[] = {0.6, 0.3, 0.1};
+constexpr double kPageEffect[] = {0.0, 0.3, -0.2};
+constexpr double kHourEffect = 0.15;  // peaks at 20:00 UTC
+
+// Heap order for pending events: the earliest (ts_ms, seq) on top.
+constexpr auto kLaterFirst = [](const auto& a, const auto& b) {
+  return a.ts_ms != b.ts_ms ? a.ts_ms > b.ts_ms : a.seq > b.seq;
+};
+
+// "<prefix><n>", e.g. "u42". (Built by appending: GCC 12 warns falsely on
+// "literal" + std::string under -O3.)
+std::string make_id(char prefix, int64_t n) {
+  std::string id(1, prefix);
+  id += std::to_string(n);
+  return id;
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// Index i with probability cdf[i] - cdf[i-1]; cdf is increasing, ends at 1.
+int64_t sample_cdf(const std::vector<double>& cdf, Random& rng) {
+  double u = rng.uniform();
+  auto it = std::upper_bound(cdf.begin(), cdf.end(), u);
+  if (it == cdf.end()) --it;
+  return it - cdf.begin();
+}
+
+template <size_t N>
+int sample_share(const double (&share)[N], Random& rng) {
+  double u = rng.uniform();
+  for (size_t i = 0; i + 1 < N; ++i) {
+    if (u < share[i]) return static_cast<int>(i);
+    u -= share[i];
+  }
+  return N - 1;
+}
+
+std::vector<double> to_cdf(std::vector<double> weights) {
+  double total = 0;
+  for (double& w : weights) {
+    total += w;
+    w = total;
+  }
+  for (double& w : weights) w /= total;
+  return weights;
+}
+
+// Adds a random vector of expected norm `norm` to v (dim components).
+void add_noise(double* v, int dim, double norm, Random& rng) {
+  double stddev = norm / std::sqrt(static_cast<double>(dim));
+  for (int k = 0; k < dim; ++k) v[k] += rng.normal(0, stddev);
+}
+
+double dot(const double* a, const double* b, int dim) {
+  double s = 0;
+  for (int k = 0; k < dim; ++k) s += a[k] * b[k];
+  return s;
+}
+
+int hour_of(int64_t ts_ms) { return static_cast<int>((ts_ms / 3'600'000) % 24); }
+
+// Finds x in [-30, 30] with f(x) = target for an increasing f.
+double solve_increasing(const std::function<double(double)>& f, double target) {
+  double lo = -30, hi = 30;
+  for (int i = 0; i < 64; ++i) {
+    double mid = 0.5 * (lo + hi);
+    (f(mid) < target ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+}  // namespace
+
+struct SyntheticStream::Request {
+  int64_t user = 0;
+  int device = 0;
+  int page = 0;
+  int hour = 0;
+  int64_t ts_ms = 0;
+  std::vector<int64_t> slate;  // distinct items
+};
+
+Result<SyntheticStream> SyntheticStream::create(const SyntheticConfig& config) {
+  auto bad = [](const std::string& key, const std::string& why) {
+    return Error{"producer.synthetic." + key + ": " + why};
+  };
+  if (config.users <= 0) return bad("users", "must be positive");
+  if (config.items <= 0) return bad("items", "must be positive");
+  if (config.categories <= 0) return bad("categories", "must be positive");
+  if (config.latent_dim <= 0 || config.latent_dim > 1024) return bad("latent_dim", "must be in [1, 1024]");
+  if (config.impressions < 0) return bad("impressions", "must be >= 0");
+  if (config.slate_size <= 0) return bad("slate_size", "must be positive");
+  if (config.slate_size > config.items) {
+    return bad("slate_size", "a slate holds distinct items, so it cannot exceed producer.synthetic.items (" +
+                                 std::to_string(config.items) + ")");
+  }
+  if (config.mean_gap_ms < 0) return bad("mean_gap_ms", "must be >= 0");
+  if (config.start_ts_ms < 0) return bad("start_ts_ms", "must be >= 0");
+  if (!(config.base_ctr > 0 && config.base_ctr < 1)) return bad("base_ctr", "must be in (0, 1)");
+  if (!(config.base_cvr > 0 && config.base_cvr < 1)) return bad("base_cvr", "must be in (0, 1)");
+  SyntheticStream stream(config);
+  stream.build_world();
+  stream.calibrate();
+  return stream;
+}
+
+SyntheticStream::SyntheticStream(const SyntheticConfig& config)
+    : config_(config),
+      rng_(static_cast<uint64_t>(config.seed)),
+      dim_(static_cast<int>(config.latent_dim)),
+      next_request_ts_ms_(config.start_ts_ms) {}
+
+void SyntheticStream::build_world() {
+  const int64_t n_items = config_.items, n_users = config_.users, n_cat = config_.categories;
+  const int d = dim_;
+
+  // Category centres: random unit vectors, and a mean log price each.
+  std::vector<double> centres(n_cat * d);
+  std::vector<double> category_log_price(n_cat);
+  for (int64_t c = 0; c < n_cat; ++c) {
+    double* v = &centres[c * d];
+    double norm = 0;
+    for (int k = 0; k < d; ++k) {
+      v[k] = rng_.normal();
+      norm += v[k] * v[k];
+    }
+    norm = std::sqrt(norm);
+    for (int k = 0; k < d; ++k) v[k] /= norm > 0 ? norm : 1;
+    category_log_price[c] = rng_.uniform(kCategoryLogPriceLo, kCategoryLogPriceHi);
+  }
+
+  // Items.
+  item_category_.resize(n_items);
+  item_latent_.assign(n_items * d, 0);
+  item_purchase_.assign(n_items * d, 0);
+  item_bias_.resize(n_items);
+  item_log_price_.resize(n_items);
+  catalog_.resize(n_items);
+  double log_price_sum = 0;
+  for (int64_t i = 0; i < n_items; ++i) {
+    int64_t c = static_cast<int64_t>(rng_.below(n_cat));
+    item_category_[i] = c;
+    double* v = &item_latent_[i * d];
+    std::copy_n(&centres[c * d], d, v);
+    add_noise(v, d, kItemNoise, rng_);
+    double* w = &item_purchase_[i * d];
+    for (int k = 0; k < d; ++k) w[k] = 0.5 * v[k];
+    add_noise(w, d, kItemNoise, rng_);
+    item_bias_[i] = rng_.normal(0, kItemBiasStddev);
+    double price = std::max(0.5, std::round(std::exp(rng_.normal(category_log_price[c], kItemLogPriceStddev)) * 100) / 100);
+    item_log_price_[i] = std::log(price);
+    log_price_sum += item_log_price_[i];
+    Item& item = catalog_[i];
+    item.item_id = make_id('i', i);
+    item.category = make_id('c', c);
+    item.price = price;
+    item.available = true;
+    item.ts_ms = config_.start_ts_ms;
+  }
+  mean_log_price_ = log_price_sum / n_items;
+
+  // Popularity: Zipf over a random ranking of the items.
+  std::vector<int64_t> rank(n_items);
+  for (int64_t i = 0; i < n_items; ++i) rank[i] = i;
+  for (int64_t i = n_items - 1; i > 0; --i) std::swap(rank[i], rank[rng_.below(i + 1)]);
+  std::vector<double> popularity(n_items);
+  for (int64_t i = 0; i < n_items; ++i) popularity[i] = std::pow(static_cast<double>(rank[i] + 1), -kZipfExponent);
+  item_popularity_cdf_ = to_cdf(std::move(popularity));
+
+  // Users: a taste mixing 1-3 favourite categories, a usual device, an activity.
+  user_taste_.assign(n_users * d, 0);
+  user_device_.resize(n_users);
+  std::vector<double> activity(n_users);
+  for (int64_t u = 0; u < n_users; ++u) {
+    double r = rng_.uniform();
+    int favourites = r < 0.5 ? 1 : r < 0.8 ? 2 : 3;
+    favourites = static_cast<int>(std::min<int64_t>(favourites, n_cat));
+    int64_t chosen[3] = {-1, -1, -1};
+    double weights[3] = {0, 0, 0};
+    double total = 0;
+    for (int f = 0; f < favourites; ++f) {
+      int64_t c;
+      do c = static_cast<int64_t>(rng_.below(n_cat));
+      while (std::find(chosen, chosen + f, c) != chosen + f);
+      chosen[f] = c;
+      weights[f] = rng_.uniform(0.5, 1.5);
+      total += weights[f];
+    }
+    double* t = &user_taste_[u * d];
+    for (int f = 0; f < favourites; ++f) {
+      for (int k = 0; k < d; ++k) t[k] += weights[f] / total * centres[chosen[f] * d + k];
+    }
+    add_noise(t, d, kUserNoise, rng_);
+    user_device_[u] = sample_share(kDeviceShare, rng_);
+    activity[u] = std::exp(rng_.normal(0, kActivityStddev));
+  }
+  user_activity_cdf_ = to_cdf(std::move(activity));
+}
+
+SyntheticStream::Request SyntheticStream::draw_request(Random& rng, int64_t ts_ms) const {
+  Request r;
+  r.ts_ms = ts_ms;
+  r.hour = hour_of(ts_ms);
+  r.user = sample_cdf(user_activity_cdf_, rng);
+  r.device = rng.bernoulli(kHomeDeviceShare) ? user_device_[r.user] : static_cast<int>(rng.below(3));
+  r.page = sample_share(kPageShare, rng);
+  r.slate.reserve(config_.slate_size);
+  while (static_cast<int64_t>(r.slate.size()) < config_.slate_size) {
+    int64_t item = sample_cdf(item_popularity_cdf_, rng);
+    if (std::find(r.slate.begin(), r.slate.end(), item) == r.slate.end()) r.slate.push_back(item);
+  }
+  return r;
+}
+
+double SyntheticStream::click_logit(const Request& r, int64_t item) const {
+  double context = kDeviceEffect[r.device] + kPageEffect[r.page] +
+                   kHourEffect * std::cos(2 * std::numbers::pi * (r.hour - 20) / 24.0);
+  return item_bias_[item] + kAffinityScale * dot(&user_taste_[r.user * dim_], &item_latent_[item * dim_], dim_) +
+         context;
+}
+
+double SyntheticStream::purchase_logit(int64_t user, int64_t item) const {
+  return kPurchaseScale * dot(&user_taste_[user * dim_], &item_purchase_[item * dim_], dim_) -
+         kPriceEffect * (item_log_price_[item] - mean_log_price_);
+}
+
+// Chooses a and b on a sample of requests drawn exactly as the stream draws
+// them (from a separate generator, so the stream itself is unaffected) over
+// the same span of event time:
+// mean sigmoid(a + click_logit) = base_ctr, and the click-weighted mean of
+// sigmoid(b + purchase_logit) = base_cvr.
+void SyntheticStream::calibrate() {
+  Random rng(static_cast<uint64_t>(config_.seed) ^ 0x243f6a8885a308d3ULL);
+  std::vector<double> click, purchase;
+  // Spread over the event time the stream will span, so the hours of day
+  // (a context effect) weigh as they will in the stream.
+  double requests = std::ceil(static_cast<double>(config_.impressions) / config_.slate_size);
+  double span_ms = requests * config_.mean_gap_ms;
+  for (int n = 0; n < kCalibrationRequests; ++n) {
+    int64_t offset = std::llround(span_ms * (n + 0.5) / kCalibrationRequests);
+    Request r = draw_request(rng, config_.start_ts_ms + offset);
+    for (int64_t item : r.slate) {
+      click.push_back(click_logit(r, item));
+      purchase.push_back(purchase_logit(r.user, item));
+    }
+  }
+  auto mean_ctr = [&](double a) {
+    double s = 0;
+    for (double l : click) s += sigmoid(a + l);
+    return s / click.size();
+  };
+  click_intercept_ = solve_increasing(mean_ctr, config_.base_ctr);
+  std::vector<double> weight(click.size());
+  double total = 0;
+  for (size_t j = 0; j < click.size(); ++j) total += weight[j] = sigmoid(click_intercept_ + click[j]);
+  auto mean_cvr = [&](double b) {
+    double s = 0;
+    for (size_t j = 0; j < purchase.size(); ++j) s += weight[j] * sigmoid(b + purchase[j]);
+    return s / total;
+  };
+  purchase_intercept_ = solve_increasing(mean_cvr, config_.base_cvr);
+}
+
+void SyntheticStream::schedule(Event event) {
+  pending_.push_back(Pending{event.ts_ms, next_pending_seq_++, std::move(event)});
+  std::push_heap(pending_.begin(), pending_.end(), kLaterFirst);
+}
+
+// Draws the next request, fills ready_ with its impressions and schedules the
+// clicks and purchases they cause.
+void SyntheticStream::start_request() {
+  Request r = draw_request(rng_, next_request_ts_ms_);
+  std::string request_id = make_id('r', requests_started_++);
+  std::string user_id = make_id('u', r.user);
+  ready_.clear();
+  ready_pos_ = 0;
+  for (int64_t item : r.slate) {
+    if (impressions_started_ == config_.impressions) break;
+    ++impressions_started_;
+    ImpressionTruth truth;
+    truth.p_click = sigmoid(click_intercept_ + click_logit(r, item));
+    truth.p_cvr = sigmoid(purchase_intercept_ + purchase_logit(r.user, item));
+    truth.p_ctcvr = truth.p_click * truth.p_cvr;
+    // Every draw happens whatever the outcome, so one impression's luck never
+    // shifts the draws of the next.
+    double click_u = rng_.uniform(), purchase_u = rng_.uniform();
+    double click_delay = rng_.exponential(kClickDelayMeanMs), purchase_delay = rng_.exponential(kPurchaseDelayMeanMs);
+    truth.clicked = click_u < truth.p_click;
+    truth.purchased = truth.clicked && purchase_u < truth.p_cvr;
+
+    GeneratedEvent impression;
+    Event& ev = impression.event;
+    ev.type = EventType::kImpression;
+    ev.user_id = user_id;
+    ev.item_id = catalog_[item].item_id;
+    ev.ts_ms = r.ts_ms;
+    ev.request_id = request_id;
+    ev.context = {{"device", kDevices[r.device], false},
+                  {"hour", std::to_string(r.hour), true},
+                  {"page", kPages[r.page], false}};
+    impression.truth = truth;
+
+    if (truth.clicked) {
+      Event click;
+      click.type = EventType::kClick;
+      click.user_id = user_id;
+      click.item_id = ev.item_id;
+      click.ts_ms = r.ts_ms + 1000 + std::llround(std::min(click_delay, kClickDelayCapMs));
+      click.request_id = request_id;
+      if (truth.purchased) {
+        Event purchase = click;
+        purchase.type = EventType::kPurchase;
+        purchase.ts_ms = click.ts_ms + 5000 + std::llround(std::min(purchase_delay, kPurchaseDelayCapMs));
+        purchase.value = catalog_[item].price;
+        schedule(std::move(purchase));
+      }
+      schedule(std::move(click));
+    }
+    ready_.push_back(std::move(impression));
+  }
+  next_request_ts_ms_ += std::llround(rng_.exponential(static_cast<double>(config_.mean_gap_ms)));
+}
+
+void SyntheticStream::emit(Event event, std::optional<ImpressionTruth> truth, GeneratedEvent& out) {
+  out.event = std::move(event);
+  out.event.event_id = make_id('e', next_event_id_++);
+  out.truth = truth;
+}
+
+bool SyntheticStream::next(GeneratedEvent& out) {
+  if (ready_pos_ < ready_.size()) {
+    GeneratedEvent& g = ready_[ready_pos_++];
+    emit(std::move(g.event), g.truth, out);
+    return true;
+  }
+  bool more_requests = impressions_started_ < config_.impressions;
+  if (!pending_.empty() && (!more_requests || pending_.front().ts_ms <= next_request_ts_ms_)) {
+    std::pop_heap(pending_.begin(), pending_.end(), kLaterFirst);
+    Event event = std::move(pending_.back().event);
+    pending_.pop_back();
+    emit(std::move(event), std::nullopt, out);
+    return true;
+  }
+  if (!more_requests) return false;
+  start_request();
+  return next(out);
+}
+
+}  // namespace streamrec

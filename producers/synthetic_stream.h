@@ -1,0 +1,126 @@
+// A synthetic event stream whose click and purchase probabilities are known.
+//
+// SyntheticStream draws a world from a seed -- categories with latent centres,
+// items (category, latent vector, price, popularity, click bias), users
+// (latent taste concentrated on 1-3 favourite categories, activity level) --
+// then streams requests: a user, a context and a slate of items, one
+// impression per item, each clicked with probability
+//   p_click = sigmoid(a + item_bias + s * <user, item> + context effect)
+// and, if clicked, purchased with probability
+//   p_cvr = sigmoid(b + s_p * <user, item_purchase> - price effect),
+// with a and b calibrated so that the mean p_click over impressions is
+// base_ctr and the mean p_cvr over clicks is base_cvr. docs/producers.md has
+// the full model.
+//
+// Guarantees:
+//  * Determinism: the same SyntheticConfig gives the same catalog and the
+//    same events, byte for byte, on every platform (only std::mt19937_64's raw
+//    output is used; see producers/random.h).
+//  * Events come out in event-time order (ts never decreases). A click comes
+//    1 s to 10 min after its impression, a purchase 5 s to 1 h after its
+//    click; both carry the impression's request_id.
+//  * event_ids are "e<n>", n counting from 0 in emission order; users are
+//    "u<n>", items "i<n>", categories "c<n>", requests "r<n>".
+//  * Memory is bounded by the world (users, items) plus the clicks and
+//    purchases still pending, never by the stream's length.
+//
+// Not thread-safe; movable, not copyable.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/config.h"
+#include "core/event.h"
+#include "core/status.h"
+#include "producers/random.h"
+
+namespace streamrec {
+
+// The truth behind one impression.
+struct ImpressionTruth {
+  double p_click = 0;   // P(click | impression)
+  double p_cvr = 0;     // P(purchase | click)
+  double p_ctcvr = 0;   // p_click * p_cvr
+  bool clicked = false;
+  bool purchased = false;
+};
+
+struct GeneratedEvent {
+  Event event;
+  std::optional<ImpressionTruth> truth;  // set for impressions only
+};
+
+class SyntheticStream {
+ public:
+  // Draws the world described by `config`. An Error names the setting that
+  // makes no sense (e.g. a slate larger than the catalog).
+  static Result<SyntheticStream> create(const SyntheticConfig& config);
+
+  SyntheticStream(SyntheticStream&&) = default;
+  SyntheticStream& operator=(SyntheticStream&&) = default;
+
+  // One Item per item, ordered by id, all with ts = start_ts_ms.
+  const std::vector<Item>& catalog() const { return catalog_; }
+
+  // Writes the next event to `out` and returns true, or returns false at the
+  // end of the stream (after `impressions` impressions and every click and
+  // purchase they caused).
+  bool next(GeneratedEvent& out);
+
+  int64_t events_emitted() const { return next_event_id_; }
+
+  // The calibrated intercepts a and b (for docs and tests).
+  double click_intercept() const { return click_intercept_; }
+  double purchase_intercept() const { return purchase_intercept_; }
+
+ private:
+  struct Request;  // a user, a context and a slate, before any outcome
+  struct Pending {  // a click or purchase waiting for its event time
+    int64_t ts_ms;
+    uint64_t seq;  // ties break by scheduling order
+    Event event;
+  };
+
+  explicit SyntheticStream(const SyntheticConfig& config);
+  void build_world();
+  void calibrate();
+  Request draw_request(Random& rng, int64_t ts_ms) const;
+  double click_logit(const Request& request, int64_t item) const;  // without the intercept
+  double purchase_logit(int64_t user, int64_t item) const;         // without the intercept
+  void start_request();
+  void schedule(Event event);
+  void emit(Event event, std::optional<ImpressionTruth> truth, GeneratedEvent& out);
+
+  SyntheticConfig config_;
+  Random rng_;
+  int dim_;
+
+  // The world.
+  std::vector<Item> catalog_;
+  std::vector<int64_t> item_category_;
+  std::vector<double> item_latent_;    // items x dim
+  std::vector<double> item_purchase_;  // items x dim
+  std::vector<double> item_bias_;
+  std::vector<double> item_log_price_;
+  std::vector<double> item_popularity_cdf_;
+  double mean_log_price_ = 0;
+  std::vector<double> user_taste_;  // users x dim
+  std::vector<int> user_device_;
+  std::vector<double> user_activity_cdf_;
+  double click_intercept_ = 0;
+  double purchase_intercept_ = 0;
+
+  // The stream.
+  int64_t impressions_started_ = 0;
+  int64_t requests_started_ = 0;
+  int64_t next_request_ts_ms_ = 0;
+  int64_t next_event_id_ = 0;
+  uint64_t next_pending_seq_ = 0;
+  std::vector<Pending> pending_;  // min-heap on (ts_ms, seq)
+  std::vector<GeneratedEvent> ready_;  // the current request's impressions, in order
+  size_t ready_pos_ = 0;
+};
+
+}  // namespace streamrec
