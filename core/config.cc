@@ -39,7 +39,7 @@ Status parse_value(const std::string& raw, double& out) {
   return {};
 }
 
-[[maybe_unused]] Status parse_value(const std::string& raw, bool& out) {
+Status parse_value(const std::string& raw, bool& out) {
   if (raw == "true" || raw == "1" || raw == "yes" || raw == "on") { out = true; return {}; }
   if (raw == "false" || raw == "0" || raw == "no" || raw == "off") { out = false; return {}; }
   return bad("true or false", raw);
@@ -47,7 +47,7 @@ Status parse_value(const std::string& raw, double& out) {
 
 std::string print_value(const std::string& v) { return v; }
 std::string print_value(int64_t v) { return std::to_string(v); }
-[[maybe_unused]] std::string print_value(bool v) { return v ? "true" : "false"; }
+std::string print_value(bool v) { return v ? "true" : "false"; }
 std::string print_value(double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -144,6 +144,7 @@ const std::vector<Setting>& schema() {
       setting("redis.timeout_ms", &C::redis, &RedisConfig::timeout_ms, positive<int64_t>()),
       setting("consumer.batch_max_messages", &C::consumer, &ConsumerConfig::batch_max_messages, positive<int64_t>()),
       setting("consumer.batch_max_ms", &C::consumer, &ConsumerConfig::batch_max_ms, positive<int64_t>()),
+      setting("consumer.session_timeout_ms", &C::consumer, &ConsumerConfig::session_timeout_ms, at_least<int64_t>(1000)),
       setting("consumer.dedupe_window", &C::consumer, &ConsumerConfig::dedupe_window, at_least<int64_t>(0)),
       setting("popularity.half_life_s", &C::popularity, &PopularityConfig::half_life_s, positive<double>()),
       setting("popularity.impression_weight", &C::popularity, &PopularityConfig::impression_weight, at_least(0.0)),
@@ -163,6 +164,32 @@ const std::vector<Setting>& schema() {
       setting("producer.synthetic.base_cvr", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::base_cvr, positive<double>()),
       setting("serving.listen", &C::serving, &ServingConfig::listen, non_empty()),
       setting("serving.port", &C::serving, &ServingConfig::port, at_least<int64_t>(0)),
+      setting("learner.click_window_s", &C::learner, &LearnerConfig::click_window_s, at_least<int64_t>(0)),
+      setting("learner.purchase_window_s", &C::learner, &LearnerConfig::purchase_window_s, at_least<int64_t>(0)),
+      setting("learner.max_pending", &C::learner, &LearnerConfig::max_pending, positive<int64_t>()),
+      setting("learner.dedupe_window", &C::learner, &LearnerConfig::dedupe_window, at_least<int64_t>(0)),
+      setting("learner.negatives_per_click", &C::learner, &LearnerConfig::negatives_per_click, at_least<int64_t>(0)),
+      setting("learner.recent_clicks", &C::learner, &LearnerConfig::recent_clicks, at_least<int64_t>(0)),
+      setting("learner.context_fields", &C::learner, &LearnerConfig::context_fields),
+      setting("learner.embedding_dim", &C::learner, &LearnerConfig::embedding_dim, positive<int64_t>()),
+      setting("learner.admit_after", &C::learner, &LearnerConfig::admit_after, positive<int64_t>()),
+      setting("learner.ttl_s", &C::learner, &LearnerConfig::ttl_s, at_least<int64_t>(0)),
+      setting("learner.init_scale", &C::learner, &LearnerConfig::init_scale, at_least(0.0)),
+      setting("learner.architecture", &C::learner, &LearnerConfig::architecture, one_of({"mmoe", "shared", "single"})),
+      setting("learner.interactions", &C::learner, &LearnerConfig::interactions),
+      setting("learner.experts", &C::learner, &LearnerConfig::experts, positive<int64_t>()),
+      setting("learner.expert_hidden", &C::learner, &LearnerConfig::expert_hidden, positive<int64_t>()),
+      setting("learner.tower_hidden", &C::learner, &LearnerConfig::tower_hidden, positive<int64_t>()),
+      setting("learner.tasks", &C::learner, &LearnerConfig::tasks, non_empty()),
+      setting("learner.uncertainty_weighting", &C::learner, &LearnerConfig::uncertainty_weighting),
+      setting("learner.optimizer", &C::learner, &LearnerConfig::optimizer, one_of({"sgd", "adagrad"})),
+      setting("learner.momentum", &C::learner, &LearnerConfig::momentum, at_least(0.0)),
+      setting("learner.lr_dense", &C::learner, &LearnerConfig::lr_dense, at_least(0.0)),
+      setting("learner.lr_embedding", &C::learner, &LearnerConfig::lr_embedding, at_least(0.0)),
+      setting("learner.l2", &C::learner, &LearnerConfig::l2, at_least(0.0)),
+      setting("learner.batch_size", &C::learner, &LearnerConfig::batch_size, positive<int64_t>()),
+      setting("learner.seed", &C::learner, &LearnerConfig::seed),
+      setting("learner.metrics_window", &C::learner, &LearnerConfig::metrics_window, positive<int64_t>()),
       setting("log.level", &C::log, &LogConfig::level, one_of({"trace", "debug", "info", "warn", "error"})),
   };
   return settings;
@@ -240,7 +267,7 @@ Result<Config> load_config(const ConfigSources& sources) {
     std::string origin = "environment variable " + name;
     std::string key;
     if (name.rfind(properties_env, 0) == 0 && name.size() > properties_env.size()) {
-      // librdkafka names use dots: SESSION_TIMEOUT_MS -> session.timeout.ms.
+      // librdkafka names use dots: SOCKET_TIMEOUT_MS -> socket.timeout.ms.
       key = std::string(kKafkaProperties);
       for (char c : name.substr(properties_env.size()))
         key.push_back(c == '_' ? '.' : static_cast<char>(std::tolower(static_cast<unsigned char>(c))));

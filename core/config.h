@@ -8,7 +8,7 @@
 //      e.g. STREAMREC_REDIS_URL for redis.url),
 //   3. --set key=value flags.
 // librdkafka properties pass through unchecked under kafka.properties.<name>
-// (STREAMREC_KAFKA_PROPERTIES_SESSION_TIMEOUT_MS -> session.timeout.ms).
+// (STREAMREC_KAFKA_PROPERTIES_SOCKET_TIMEOUT_MS -> socket.timeout.ms).
 //
 // An unknown key or a bad value is an Error that names the key and where it
 // came from; nothing is silently ignored. Config is a plain value: copy it
@@ -42,7 +42,8 @@ struct RedisConfig {
 struct ConsumerConfig {
   int64_t batch_max_messages = 5000;  // one Redis round trip + commit per batch
   int64_t batch_max_ms = 50;          // ...or after this long, whichever first
-  int64_t dedupe_window = 1000000;    // recent event_ids remembered to drop duplicates
+  int64_t session_timeout_ms = 10000;  // group liveness; a restarted consumer rejoins after ~this
+  int64_t dedupe_window = 200000;  // recent event_ids remembered to drop duplicates
 };
 
 struct PopularityConfig {
@@ -76,6 +77,41 @@ struct ServingConfig {
   int64_t port = 8080;
 };
 
+// The online learner (online_learner/, DESIGN.md "Model" and "Samples and labels").
+struct LearnerConfig {
+  // Samples and labels.
+  int64_t click_window_s = 600;          // a click joins an impression at most this much later
+  int64_t purchase_window_s = 3600;      // a purchase joins a click at most this much later
+  int64_t max_pending = 1000000;         // pending impressions kept; the oldest are flushed beyond
+  int64_t dedupe_window = 1000000;       // recent event_ids remembered to drop duplicates
+  int64_t negatives_per_click = 0;       // impression-less streams: catalog negatives per orphan click
+  int64_t recent_clicks = 5;             // the recent-click bag: last N clicked items per user
+  std::string context_fields = "device,hour,page";  // context keys used as features
+  // Embeddings.
+  int64_t embedding_dim = 16;
+  int64_t admit_after = 1;               // sightings of a key before it gets a row
+  int64_t ttl_s = 0;                     // evict rows unseen this long (event time); 0 = never
+  double init_scale = 0.05;              // embedding init: uniform in [-s, s]
+  // Model.
+  std::string architecture = "mmoe";     // mmoe, shared, single
+  bool interactions = true;              // pairwise dot products of field embeddings (DLRM)
+  int64_t experts = 4;
+  int64_t expert_hidden = 64;
+  int64_t tower_hidden = 32;
+  std::string tasks = "click:binary:1,purchase:esmm:1";  // label:kind:weight, kinds binary|esmm|regression
+  bool uncertainty_weighting = false;    // learn per-task weights (Kendall et al.)
+  // Optimization.
+  std::string optimizer = "adagrad";     // sgd, adagrad
+  double momentum = 0;                   // sgd only
+  double lr_dense = 0.05;
+  double lr_embedding = 0.05;
+  double l2 = 1e-6;                      // on dense weights and on touched embedding rows
+  int64_t batch_size = 256;
+  int64_t seed = 1;
+  // Progressive validation.
+  int64_t metrics_window = 100000;       // samples in the sliding-window metrics
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error
 };
@@ -87,6 +123,7 @@ struct Config {
   PopularityConfig popularity;
   ProducerConfig producer;
   ServingConfig serving;
+  LearnerConfig learner;
   LogConfig log;
 };
 

@@ -1,0 +1,50 @@
+// `streamrec learn`: consume events in consumer group kafka.group_id, send bad
+// ones to the dead-letter topic, and keep counters and popularity in Redis.
+#include <spdlog/spdlog.h>
+
+#include "apps/commands.h"
+#include "consumers/consume_loop.h"
+#include "consumers/redis_counter_sink.h"
+#include "core/stop_signal.h"
+
+namespace streamrec {
+
+namespace {
+struct LearnOptions {
+  ConfigOptions config;
+  double stop_after_idle_s = 0;
+};
+}  // namespace
+
+void add_learn_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("learn", "Consume events from Kafka and keep features in Redis");
+  auto options = std::make_shared<LearnOptions>();
+  add_config_options(cmd, options->config);
+  cmd->add_option("--stop-after-idle", options->stop_after_idle_s,
+                  "Stop after this many seconds without a message (default: run until SIGINT/SIGTERM)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([options, &exit_code] {
+    Config config = load_config_or_exit(options->config);
+    StopSignal stop;
+    RedisCounterSink sink(config);
+    auto loop = ConsumeLoop::create(config, sink);
+    if (!loop.ok()) {
+      spdlog::error("{}", loop.error().message);
+      exit_code = 1;
+      return;
+    }
+    spdlog::info("learn: group {} on {} at {}, writing {}", config.kafka.group_id, config.kafka.events_topic,
+                 config.kafka.bootstrap_servers, config.redis.url);
+    ConsumeOptions run_options;
+    run_options.stop_after_idle = std::chrono::milliseconds(static_cast<int64_t>(options->stop_after_idle_s * 1000));
+    Status status = (*loop)->run(stop, run_options);
+    if (!status.ok()) {
+      spdlog::error("learn: {}", status.message());
+      exit_code = 1;
+      return;
+    }
+    exit_code = 0;
+  });
+}
+
+}  // namespace streamrec

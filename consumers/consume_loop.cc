@@ -1,0 +1,143 @@
+#include "consumers/consume_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace streamrec {
+namespace {
+constexpr int kDeadLetterFlushMs = 30000;
+using Clock = std::chrono::steady_clock;
+}  // namespace
+
+Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, EventSink& sink) {
+  auto dlq = DeadLetterQueue::create(config.kafka);
+  if (!dlq.ok()) return dlq.error();
+  std::unique_ptr<ConsumeLoop> loop(new ConsumeLoop(config, sink, std::move(dlq).value()));
+  auto consumer = GroupConsumer::create(config, {config.kafka.events_topic}, [self = loop.get()] {
+    if (Status s = self->finish_batch(); !s.ok() && self->failure_.ok()) self->failure_ = s;
+  });
+  if (!consumer.ok()) return consumer.error();
+  loop->consumer_ = std::move(consumer).value();
+  return loop;
+}
+
+ConsumeLoop::ConsumeLoop(const Config& config, EventSink& sink, DeadLetterQueue dlq)
+    : config_(config),
+      sink_(sink),
+      dlq_(std::move(dlq)),
+      recent_ids_(static_cast<size_t>(config.consumer.dedupe_window)) {}
+
+void ConsumeLoop::add(KafkaMessage message) {
+  if (message->err) {
+    if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+      spdlog::warn("kafka: {}", rd_kafka_message_errstr(message.get()));
+    return;
+  }
+  ++stats_.messages;
+  ++batch_messages_;
+  std::string topic = rd_kafka_topic_name(message->rkt);
+  batch_offsets_[{topic, message->partition}] = message->offset + 1;
+
+  std::string_view payload(static_cast<const char*>(message->payload), message->len);
+  auto decoded = decoder_.decode_event(payload);
+  if (auto* error = std::get_if<DecodeError>(&decoded)) {
+    if (Status s = dlq_.send(*message, error->message); !s.ok() && failure_.ok()) failure_ = s;
+    ++stats_.dead_letters;
+    ++stats_.dead_letters_by_reason[static_cast<size_t>(error->code)];
+    return;
+  }
+  Event& event = std::get<Event>(decoded);
+  if (recent_ids_.seen_before(event.event_id)) {
+    ++stats_.duplicates;
+    return;
+  }
+  batch_events_.push_back({std::move(event), topic + "/" + std::to_string(message->partition), message->offset});
+}
+
+Status ConsumeLoop::finish_batch() {
+  if (batch_messages_ == 0) return {};
+  if (!failure_.ok()) return failure_;
+  if (Status s = dlq_.flush(kDeadLetterFlushMs); !s.ok()) return s;
+
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    Status s = sink_.apply(batch_events_);
+    if (s.ok()) break;
+    ++stats_.sink_retries;
+    if (stop_ && stop_->stop_requested())
+      return Error{"stopped while the batch was not durable (not committed): " + s.message()};
+    spdlog::warn("{}; retrying in {} ms", s.message(), backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  stats_.events += static_cast<int64_t>(batch_events_.size());
+  ++stats_.batches;
+  // A failed commit is not fatal: the effects are idempotent, so the worst
+  // case is that these messages are re-delivered and skipped.
+  if (Status s = consumer_->commit(batch_offsets_); !s.ok()) {
+    ++stats_.commit_failures;
+    spdlog::warn("{}", s.message());
+  }
+  batch_events_.clear();
+  batch_offsets_.clear();
+  batch_messages_ = 0;
+  return {};
+}
+
+void ConsumeLoop::log_status(const char* what) {
+  spdlog::info("learn {}: {} messages, {} events, {} dead-lettered, {} duplicates, {} batches", what, stats_.messages,
+               stats_.events, stats_.dead_letters, stats_.duplicates, stats_.batches);
+}
+
+Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
+  stop_ = &stop;
+  const auto batch_window = std::chrono::milliseconds(config_.consumer.batch_max_ms);
+  const auto max_messages = static_cast<size_t>(config_.consumer.batch_max_messages);
+  auto last_message = Clock::now();
+  auto last_status = Clock::now();
+  auto batch_started = Clock::now();
+  int64_t assignments = consumer_->assignments();
+
+  while (!stop.stop_requested() && failure_.ok()) {
+    auto now = Clock::now();
+    int timeout_ms = 100;
+    if (batch_messages_ > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(batch_started + batch_window - now).count();
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
+    }
+    KafkaMessage message = consumer_->poll(timeout_ms);
+    now = Clock::now();
+    if (message) {
+      if (batch_messages_ == 0) batch_started = now;
+      if (!message->err) last_message = now;
+      add(std::move(message));
+    }
+    if (batch_messages_ >= max_messages || (batch_messages_ > 0 && now - batch_started >= batch_window)) {
+      if (Status s = finish_batch(); !s.ok()) failure_ = s;
+    }
+    if (now - last_status >= options.status_interval) {
+      log_status("status");
+      last_status = now;
+    }
+    // Idle time counts from the latest assignment, never before the first:
+    // joining the group alone takes seconds, and a new partition may bring a
+    // backlog.
+    if (consumer_->assignments() != assignments) {
+      assignments = consumer_->assignments();
+      last_message = now;
+    }
+    if (options.stop_after_idle.count() > 0 && assignments > 0 && now - last_message >= options.stop_after_idle) {
+      spdlog::info("learn: no message for {} ms, stopping", options.stop_after_idle.count());
+      break;
+    }
+  }
+  if (failure_.ok())
+    if (Status s = finish_batch(); !s.ok()) failure_ = s;
+  consumer_->close();
+  log_status("done");
+  return failure_;
+}
+
+}  // namespace streamrec

@@ -1,0 +1,97 @@
+// The consuming side of `streamrec learn`: Kafka batches in, effects out,
+// offsets committed only after the effects are durable.
+//
+// For each batch (consumer.batch_max_messages or consumer.batch_max_ms):
+//   1. decode every message; a malformed one goes to the dead-letter topic
+//      unchanged with its reason, a duplicate event_id is dropped;
+//   2. wait until the dead-letter topic acknowledged;
+//   3. hand the valid events to the EventSink; if it fails (Redis down), back
+//      off and retry the same batch until it succeeds or a stop is requested;
+//   4. commit the batch's offsets.
+// A crash anywhere re-delivers from the last commit, which the sink must
+// tolerate (IdempotentWriter does). Runs on the caller's thread; not
+// thread-safe; stats() may be read between batches on that thread.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "consumers/dead_letter_queue.h"
+#include "consumers/group_consumer.h"
+#include "consumers/recent_ids.h"
+#include "core/config.h"
+#include "core/event.h"
+#include "core/stop_signal.h"
+
+namespace streamrec {
+
+struct ConsumedEvent {
+  Event event;
+  std::string source;  // "<topic>/<partition>"
+  int64_t offset;
+};
+
+// Where valid events go. apply() must be idempotent under re-delivery.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual Status apply(const std::vector<ConsumedEvent>& events) = 0;
+};
+
+struct ConsumeStats {
+  int64_t messages = 0;      // every message consumed, valid or not
+  int64_t events = 0;        // valid events handed to the sink
+  int64_t duplicates = 0;    // dropped for a repeated event_id
+  int64_t dead_letters = 0;  // sent to the dead-letter topic
+  std::array<int64_t, kDecodeErrorCodeCount> dead_letters_by_reason{};
+  int64_t batches = 0;
+  int64_t sink_retries = 0;
+  int64_t commit_failures = 0;
+};
+
+struct ConsumeOptions {
+  // Stop after this long without a message (0: run until stopped).
+  std::chrono::milliseconds stop_after_idle{0};
+  // Log a status line this often.
+  std::chrono::milliseconds status_interval{5000};
+};
+
+class ConsumeLoop {
+ public:
+  static Result<std::unique_ptr<ConsumeLoop>> create(const Config& config, EventSink& sink);
+
+  // Runs until `stop` is requested or the idle limit is reached; then
+  // finishes the open batch, commits and leaves the group. An Error means
+  // the last batch could not be made durable (it was not committed).
+  Status run(const StopSignal& stop, const ConsumeOptions& options);
+
+  const ConsumeStats& stats() const { return stats_; }
+
+ private:
+  ConsumeLoop(const Config& config, EventSink& sink, DeadLetterQueue dlq);
+  void add(KafkaMessage message);
+  // Makes the open batch durable and commits it; retries the sink while
+  // `stop` allows. Called between polls and from the revoke hook.
+  Status finish_batch();
+  void log_status(const char* what);
+
+  Config config_;
+  EventSink& sink_;
+  DeadLetterQueue dlq_;
+  std::unique_ptr<GroupConsumer> consumer_;
+  EventDecoder decoder_;
+  RecentIds recent_ids_;
+  const StopSignal* stop_ = nullptr;
+
+  std::vector<ConsumedEvent> batch_events_;
+  CommitOffsets batch_offsets_;
+  size_t batch_messages_ = 0;
+  Status failure_;  // sticky: the first batch that could not be made durable
+  ConsumeStats stats_;
+};
+
+}  // namespace streamrec

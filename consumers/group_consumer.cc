@@ -1,0 +1,89 @@
+#include "consumers/group_consumer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+namespace streamrec {
+
+Result<std::unique_ptr<GroupConsumer>> GroupConsumer::create(const Config& config,
+                                                             const std::vector<std::string>& topics,
+                                                             RevokeHook on_revoke) {
+  std::unique_ptr<GroupConsumer> self(new GroupConsumer());
+  self->on_revoke_ = std::move(on_revoke);
+
+  auto conf = make_kafka_conf(config.kafka,
+                              {{"client.id", "streamrec-learn"},
+                               {"auto.offset.reset", "earliest"},
+                               {"session.timeout.ms", std::to_string(config.consumer.session_timeout_ms)},
+                               {"heartbeat.interval.ms", std::to_string(config.consumer.session_timeout_ms / 3)}},
+                              {{"group.id", config.kafka.group_id},
+                               {"enable.auto.commit", "false"},
+                               {"enable.auto.offset.store", "false"}});
+  if (!conf.ok()) return conf.error();
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &GroupConsumer::on_rebalance);
+  rd_kafka_conf_set_opaque(conf->get(), self.get());
+  auto client = make_kafka_client(RD_KAFKA_CONSUMER, std::move(conf).value());
+  if (!client.ok()) return client.error();
+  self->consumer_ = std::move(client).value();
+  rd_kafka_poll_set_consumer(self->consumer_.get());
+
+  KafkaPartitionList subscription(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const auto& topic : topics)
+    rd_kafka_topic_partition_list_add(subscription.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+  if (auto err = rd_kafka_subscribe(self->consumer_.get(), subscription.get()))
+    return Error{std::string("kafka: cannot subscribe: ") + rd_kafka_err2str(err)};
+  return self;
+}
+
+GroupConsumer::~GroupConsumer() { close(); }
+
+void GroupConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto* self = static_cast<GroupConsumer*>(opaque);
+  bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    spdlog::info("kafka: {} partition(s) assigned", partitions->cnt);
+    ++self->assignments_;
+    if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, partitions));
+    else rd_kafka_assign(rk, partitions);
+    return;
+  }
+  // Revoked (or lost): finish and commit what we hold before letting go.
+  spdlog::info("kafka: {} partition(s) revoked", partitions->cnt);
+  if (self->on_revoke_) self->on_revoke_();
+  if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, partitions));
+  else rd_kafka_assign(rk, nullptr);
+}
+
+KafkaMessage GroupConsumer::poll(int timeout_ms) {
+  return KafkaMessage(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+}
+
+Status GroupConsumer::commit(const CommitOffsets& offsets) {
+  if (offsets.empty()) return {};
+  KafkaPartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const auto& [tp, next] : offsets)
+    rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = next;
+  if (auto err = rd_kafka_commit(consumer_.get(), list.get(), /*async=*/0))
+    return Error{std::string("kafka: commit failed: ") + rd_kafka_err2str(err)};
+  return {};
+}
+
+void GroupConsumer::close() {
+  if (closed_ || !consumer_) return;
+  closed_ = true;
+  rd_kafka_consumer_close(consumer_.get());
+}
+
+std::vector<std::string> GroupConsumer::assignment() const {
+  std::vector<std::string> out;
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  KafkaPartitionList owned(list);
+  for (int i = 0; i < list->cnt; ++i)
+    out.push_back(std::string(list->elems[i].topic) + "/" + std::to_string(list->elems[i].partition));
+  return out;
+}
+
+}  // namespace streamrec

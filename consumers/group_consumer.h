@@ -1,0 +1,62 @@
+// A Kafka consumer in a consumer group, owned by RAII, with explicit commits.
+//
+// Auto-commit is off: offsets are committed only by commit(), which the owner
+// calls after the batch's effects are durable (Redis acknowledged them). When
+// a rebalance takes partitions away, or close() leaves the group, the revoke
+// hook runs first, inside poll()/close() on the caller's thread, so the owner
+// can finish and commit what it holds for those partitions.
+//
+// Not thread-safe: poll, commit and close belong to one thread. Created behind
+// a unique_ptr because librdkafka keeps a pointer to it for the callback.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "core/kafka.h"
+#include "core/status.h"
+
+namespace streamrec {
+
+// (topic, partition) -> the next offset to read, i.e. last processed + 1.
+using CommitOffsets = std::map<std::pair<std::string, int32_t>, int64_t>;
+
+class GroupConsumer {
+ public:
+  using RevokeHook = std::function<void()>;
+
+  static Result<std::unique_ptr<GroupConsumer>> create(const Config& config, const std::vector<std::string>& topics,
+                                                       RevokeHook on_revoke);
+  ~GroupConsumer();
+  GroupConsumer(const GroupConsumer&) = delete;
+  GroupConsumer& operator=(const GroupConsumer&) = delete;
+
+  // The next message or error event, or nullptr after `timeout_ms`.
+  KafkaMessage poll(int timeout_ms);
+  Status commit(const CommitOffsets& offsets);
+  // Leaves the group (running the revoke hook). Idempotent.
+  void close();
+
+  // How many times partitions were assigned so far (changes on each rebalance).
+  int64_t assignments() const { return assignments_; }
+
+  // Partitions currently assigned, as "topic/partition" strings.
+  std::vector<std::string> assignment() const;
+
+ private:
+  GroupConsumer() = default;
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque);
+
+  KafkaClient consumer_;
+  RevokeHook on_revoke_;
+  bool closed_ = false;
+  int64_t assignments_ = 0;
+};
+
+}  // namespace streamrec

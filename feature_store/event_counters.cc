@@ -1,0 +1,36 @@
+#include "feature_store/event_counters.h"
+
+#include <cmath>
+#include <limits>
+
+namespace streamrec {
+namespace {
+std::string_view counter_field(EventType type) {
+  switch (type) {
+    case EventType::kImpression: return "impressions";
+    case EventType::kClick: return "clicks";
+    case EventType::kPurchase: return "purchases";
+  }
+  return "unknown";
+}
+}  // namespace
+
+double EventCounters::popularity_exponent(EventType type, int64_t ts_ms) const {
+  double weight = type == EventType::kImpression ? popularity_.impression_weight
+                  : type == EventType::kClick    ? popularity_.click_weight
+                                                 : popularity_.purchase_weight;
+  if (weight <= 0) return -std::numeric_limits<double>::infinity();
+  return std::log2(weight) + (static_cast<double>(ts_ms) / 1000.0) / popularity_.half_life_s;
+}
+
+void EventCounters::add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const {
+  std::string_view field = counter_field(event.type);
+  std::string user = keys_.user_features(event.user_id);
+  batch.add(user, source, offset, EffectOp::kIncrement, field, 1);
+  batch.add(user, source, offset, EffectOp::kMax, "ts", static_cast<double>(event.ts_ms));
+  batch.add(keys_.item_features(event.item_id), source, offset, EffectOp::kIncrement, field, 1);
+  double exponent = popularity_exponent(event.type, event.ts_ms);
+  if (std::isfinite(exponent)) batch.add(keys_.popularity(), source, offset, EffectOp::kLogAdd, event.item_id, exponent);
+}
+
+}  // namespace streamrec

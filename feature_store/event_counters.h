@@ -1,0 +1,40 @@
+// What one consumed event changes in Redis (DESIGN.md, "Redis keys"):
+//   sr:{u:<user>}:f  impressions|clicks|purchases += 1, ts = max(ts, event ts)
+//   sr:{i:<item>}:f  impressions|clicks|purchases += 1
+//   sr:pop           the item's decayed popularity grows by the type's weight
+//
+// Popularity decays in event time with half-life h. The score kept in sr:pop
+// is log2 of the item's decayed weight sum measured in "weight now at t = 0":
+// score = log2(sum_i w_i * 2^(t_i / h)). Ranking by it ranks by popularity at
+// any fixed time; the decayed popularity at time T is 2^(score - T / h). Kept
+// in log space because 2^(t/h) itself overflows a double after ~1000 h.
+//
+// A pure function of its inputs; thread-safe.
+#pragma once
+
+#include <string_view>
+
+#include "core/config.h"
+#include "core/event.h"
+#include "feature_store/idempotent_writer.h"
+#include "feature_store/redis_keys.h"
+
+namespace streamrec {
+
+class EventCounters {
+ public:
+  EventCounters(RedisKeys keys, PopularityConfig popularity) : keys_(std::move(keys)), popularity_(popularity) {}
+
+  // Adds the effects of `event`, consumed at (`source`, `offset`), to `batch`.
+  void add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const;
+
+  // The sr:pop increment (log2 space) of one event of `type` at `ts_ms`;
+  // -infinity when the type's weight is 0 (no effect).
+  double popularity_exponent(EventType type, int64_t ts_ms) const;
+
+ private:
+  RedisKeys keys_;
+  PopularityConfig popularity_;
+};
+
+}  // namespace streamrec

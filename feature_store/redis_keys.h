@@ -1,0 +1,42 @@
+// The Redis key names of DESIGN.md ("Redis keys"), in one place. Every key of
+// one user or one item carries a Redis Cluster hash tag ({u:<id>}, {i:<id>}),
+// so a script may touch all of them at once. Pure and thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace streamrec {
+
+class RedisKeys {
+ public:
+  explicit RedisKeys(std::string prefix) : prefix_(std::move(prefix)) {}
+
+  std::string user_features(std::string_view user_id) const { return tagged("u:", user_id, ":f"); }
+  std::string user_rankings(std::string_view user_id) const { return tagged("u:", user_id, ":rec"); }
+  std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
+  std::string popularity() const { return prefix_ + "pop"; }
+  std::string model() const { return prefix_ + "model"; }
+
+  // The offset marks that make writes to `key` idempotent (see
+  // idempotent_writer.h). They live in the same hash slot as `key`: beside a
+  // tagged key, or under a tag made of the whole key ({sr:pop}:m).
+  static std::string marks_for(std::string_view key) {
+    if (key.find('{') != std::string_view::npos) return std::string(key) + ":m";
+    return "{" + std::string(key) + "}:m";
+  }
+
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  std::string tagged(std::string_view kind, std::string_view id, std::string_view suffix) const {
+    std::string key;
+    key.reserve(prefix_.size() + kind.size() + id.size() + suffix.size() + 2);
+    key.append(prefix_).append("{").append(kind).append(id).append("}").append(suffix);
+    return key;
+  }
+
+  std::string prefix_;
+};
+
+}  // namespace streamrec

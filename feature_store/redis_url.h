@@ -1,0 +1,21 @@
+// Parses redis://[user:password@]host:port/db, the one form redis.url takes.
+// Pure function; errors name the part that is wrong.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace streamrec {
+
+struct RedisEndpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string user;      // empty: no ACL user (AUTH password only)
+  std::string password;  // empty: no AUTH
+  int db = 0;
+};
+
+Result<RedisEndpoint> parse_redis_url(const std::string& url);
+
+}  // namespace streamrec
