@@ -1,0 +1,113 @@
+// Settings layering: defaults < --config file < STREAMREC_* < --set, and every
+// mistake named.
+#include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+
+#include "core/config.h"
+#include "tests/support/servers.h"
+
+namespace streamrec {
+namespace {
+
+std::string write_file(const std::string& text) {
+  std::string path = testing::make_scratch_dir("config") + "/settings.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Every scalar of a YAML tree as dotted key -> text.
+void flatten(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node)
+      flatten(kv.second, prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>(),
+              out);
+  } else {
+    out[prefix] = node.as<std::string>();
+  }
+}
+
+TEST(Config, DefaultYamlListsEverySettingWithItsBuiltInValue) {
+  std::string path = std::string(STREAMREC_SOURCE_DIR) + "/configs/default.yaml";
+  std::map<std::string, std::string> documented;
+  flatten(YAML::LoadFile(path), "", documented);
+  auto loaded = load_config({path, {}, {}});
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  Config builtin;
+  auto builtin_settings = describe(builtin);
+  EXPECT_EQ(describe(*loaded), builtin_settings) << "default.yaml disagrees with the built-in defaults";
+  for (auto& [key, value] : builtin_settings) EXPECT_TRUE(documented.count(key)) << key << " is not in default.yaml";
+  EXPECT_EQ(documented.size(), builtin_settings.size());
+}
+
+TEST(Config, ShippedConfigsLoad) {
+  for (const char* name : {"default.yaml", "local.yaml", "docker.yaml"}) {
+    std::string path = std::string(STREAMREC_SOURCE_DIR) + "/configs/" + name;
+    auto loaded = load_config({path, {}, {}});
+    EXPECT_TRUE(loaded.ok()) << name << ": " << loaded.error().message;
+  }
+}
+
+TEST(Config, FileThenEnvironmentThenSetOverrideEachOther) {
+  std::string file = write_file("redis:\n  url: redis://file:1/0\n  prefix: file\nconsumer:\n  batch_max_ms: 7\n");
+  std::vector<std::string> env = {"STREAMREC_REDIS_URL=redis://env:2/0", "STREAMREC_REDIS_PREFIX=env",
+                                  "UNRELATED=1"};
+  auto c = load_config({file, env, {"redis.prefix=flag"}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->consumer.batch_max_ms, 7);          // file only
+  EXPECT_EQ(c->redis.url, "redis://env:2/0");       // env over file
+  EXPECT_EQ(c->redis.prefix, "flag");               // --set over env
+  EXPECT_EQ(c->kafka.bootstrap_servers, "127.0.0.1:9092");  // default
+}
+
+TEST(Config, TheTwoDeploymentSettingsComeFromTheEnvironment) {
+  auto c = load_config({"", {"STREAMREC_KAFKA_BOOTSTRAP_SERVERS=k1:9092,k2:9092", "STREAMREC_REDIS_URL=redis://r:6380/2"}, {}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->kafka.bootstrap_servers, "k1:9092,k2:9092");
+  EXPECT_EQ(c->redis.url, "redis://r:6380/2");
+}
+
+TEST(Config, KafkaPropertiesPassThroughFromEveryLayer) {
+  std::string file = write_file("kafka:\n  properties:\n    socket.timeout.ms: 1000\n");
+  auto c = load_config({file, {"STREAMREC_KAFKA_PROPERTIES_STATISTICS_INTERVAL_MS=500"},
+                        {"kafka.properties.client.rack=r1"}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->kafka.properties.at("socket.timeout.ms"), "1000");
+  EXPECT_EQ(c->kafka.properties.at("statistics.interval.ms"), "500");
+  EXPECT_EQ(c->kafka.properties.at("client.rack"), "r1");
+}
+
+struct BadRow {
+  const char* what;
+  std::function<Result<Config>()> load;
+  const char* must_name;
+};
+
+TEST(Config, EveryMistakeStopsWithAMessageNamingTheKey) {
+  std::vector<BadRow> rows = {
+      {"unknown key in file", [] { return load_config({write_file("redis:\n  urll: x\n"), {}, {}}); }, "redis.urll"},
+      {"bad integer", [] { return load_config({"", {}, {"consumer.batch_max_ms=soon"}}); },
+       "consumer.batch_max_ms"},
+      {"out of range", [] { return load_config({"", {}, {"consumer.batch_max_messages=0"}}); },
+       "consumer.batch_max_messages"},
+      {"bad redis url", [] { return load_config({"", {"STREAMREC_REDIS_URL=http://x"}, {}}); }, "redis.url"},
+      {"unknown environment variable", [] { return load_config({"", {"STREAMREC_REDIS_HOST=x"}, {}}); },
+       "STREAMREC_REDIS_HOST"},
+      {"bad log level", [] { return load_config({"", {}, {"log.level=loud"}}); }, "log.level"},
+      {"--set without =", [] { return load_config({"", {}, {"log.level"}}); }, "log.level"},
+      {"unreadable file", [] { return load_config({"/nonexistent/x.yaml", {}, {}}); }, "/nonexistent/x.yaml"},
+      {"list instead of value", [] { return load_config({write_file("redis:\n  url: [a, b]\n"), {}, {}}); },
+       "redis.url"},
+      {"broken YAML", [] { return load_config({write_file("redis: [\n"), {}, {}}); }, "settings.yaml"},
+  };
+  for (auto& row : rows) {
+    auto c = row.load();
+    ASSERT_FALSE(c.ok()) << row.what;
+    EXPECT_NE(c.error().message.find(row.must_name), std::string::npos) << row.what << ": " << c.error().message;
+  }
+}
+
+}  // namespace
+}  // namespace streamrec

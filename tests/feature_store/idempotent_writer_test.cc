@@ -1,0 +1,115 @@
+// Exactly-once effects against a real redis-server.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <optional>
+
+#include "feature_store/event_counters.h"
+#include "feature_store/idempotent_writer.h"
+#include "feature_store/redis_connection.h"
+#include "tests/support/servers.h"
+
+namespace streamrec {
+namespace {
+
+class IdempotentWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto conn = RedisConnection::connect(redis_.url(), 2000);
+    ASSERT_TRUE(conn.ok()) << conn.error().message;
+    conn_.emplace(std::move(conn).value());
+  }
+  std::string hget(const std::string& key, const std::string& field) {
+    return redis_.cli("HGET '" + key + "' " + field);
+  }
+
+  testing::RedisServer redis_;
+  std::optional<RedisConnection> conn_;
+  IdempotentWriter writer_{2};  // tiny calls, so batches span several scripts
+};
+
+TEST_F(IdempotentWriterTest, ApplyingTheSameBatchTwiceCountsOnce) {
+  EffectBatch batch;
+  for (int offset = 0; offset < 10; ++offset)
+    batch.add("sr:{u:a}:f", "events/0", offset, EffectOp::kIncrement, "clicks", 1);
+  batch.add("sr:{i:x}:f", "events/0", 3, EffectOp::kIncrement, "clicks", 1);
+  batch.add("sr:{i:y}:f", "events/0", 4, EffectOp::kIncrement, "clicks", 1);
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("sr:{u:a}:f", "clicks"), "10\n");
+  EXPECT_EQ(hget("sr:{i:x}:f", "clicks"), "1\n");
+  EXPECT_EQ(hget("sr:{u:a}:f:m", "events/0"), "9\n");
+}
+
+TEST_F(IdempotentWriterTest, AReplayedSuffixWithOtherBatchBoundariesCountsEachOffsetOnce) {
+  // First run: offsets 0..5 applied, then a "crash". The replay re-reads 3..9
+  // in different batches; only 6..9 may be added.
+  EffectBatch first, replay_a, replay_b;
+  for (int o = 0; o <= 5; ++o) first.add("k{1}", "events/2", o, EffectOp::kIncrement, "n", 1);
+  for (int o = 3; o <= 7; ++o) replay_a.add("k{1}", "events/2", o, EffectOp::kIncrement, "n", 1);
+  for (int o = 8; o <= 9; ++o) replay_b.add("k{1}", "events/2", o, EffectOp::kIncrement, "n", 1);
+  ASSERT_TRUE(writer_.apply(*conn_, first).ok());
+  ASSERT_TRUE(writer_.apply(*conn_, replay_a).ok());
+  ASSERT_TRUE(writer_.apply(*conn_, replay_b).ok());
+  EXPECT_EQ(hget("k{1}", "n"), "10\n");
+}
+
+TEST_F(IdempotentWriterTest, SourcesAreMarkedIndependently) {
+  EffectBatch batch;
+  batch.add("k{1}", "events/0", 100, EffectOp::kIncrement, "n", 1);
+  batch.add("k{1}", "events/1", 5, EffectOp::kIncrement, "n", 1);  // lower offset, other partition
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("k{1}", "n"), "2\n");
+}
+
+TEST_F(IdempotentWriterTest, MaxKeepsTheLargestValue) {
+  EffectBatch batch;
+  batch.add("k{1}", "s", 1, EffectOp::kMax, "ts", 1767225600500);
+  batch.add("k{1}", "s", 2, EffectOp::kMax, "ts", 1767225600100);
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("k{1}", "ts"), "1767225600500\n");
+}
+
+TEST_F(IdempotentWriterTest, LogAddSumsInLogSpace) {
+  EffectBatch batch;
+  batch.add("pop", "s", 1, EffectOp::kLogAdd, "item", 10.0);
+  batch.add("pop", "s", 2, EffectOp::kLogAdd, "item", 10.0);  // 2^10 + 2^10 = 2^11
+  batch.add("pop", "s", 3, EffectOp::kLogAdd, "other", 3.0);
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop item")), 11.0, 1e-9);
+  EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop other")), 3.0, 1e-9);
+  EXPECT_EQ(redis_.cli("HGET '{pop}:m' s"), "3\n");  // marks share pop's hash slot
+}
+
+TEST_F(IdempotentWriterTest, RecoversWhenRedisForgetsTheScript) {
+  EffectBatch batch;
+  batch.add("k{1}", "s", 1, EffectOp::kIncrement, "n", 1);
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  ASSERT_EQ(redis_.cli("SCRIPT FLUSH"), "OK\n");
+  batch.add("k{1}", "s", 2, EffectOp::kIncrement, "n", 1);
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("k{1}", "n"), "2\n");
+}
+
+TEST_F(IdempotentWriterTest, EventCountersWriteTheDocumentedKeys) {
+  PopularityConfig popularity;
+  EventCounters counters(RedisKeys("sr:"), popularity);
+  Event click{"e1", EventType::kClick, "alice", "book", 1767225600000, "", {}, std::nullopt};
+  Event buy{"e2", EventType::kPurchase, "alice", "book", 1767225601000, "", {}, 20.0};
+  EffectBatch batch;
+  counters.add(click, "events/0", 0, batch);
+  counters.add(buy, "events/0", 1, batch);
+  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("sr:{u:alice}:f", "clicks"), "1\n");
+  EXPECT_EQ(hget("sr:{u:alice}:f", "purchases"), "1\n");
+  EXPECT_EQ(hget("sr:{u:alice}:f", "ts"), "1767225601000\n");
+  EXPECT_EQ(hget("sr:{i:book}:f", "clicks"), "1\n");
+  EXPECT_EQ(hget("sr:{i:book}:f", "purchases"), "1\n");
+  double expected = std::log2(std::exp2(counters.popularity_exponent(EventType::kClick, click.ts_ms) - 490000) +
+                              std::exp2(counters.popularity_exponent(EventType::kPurchase, buy.ts_ms) - 490000)) +
+                    490000;
+  EXPECT_NEAR(std::stod(redis_.cli("ZSCORE sr:pop book")), expected, 1e-6);
+}
+
+}  // namespace
+}  // namespace streamrec

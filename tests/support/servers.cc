@@ -1,0 +1,59 @@
+#include "tests/support/servers.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace streamrec::testing {
+
+std::string make_scratch_dir(const std::string& name) {
+  static std::atomic<int> counter{0};
+  const char* tmp = std::getenv("TMPDIR");
+  std::filesystem::path dir = std::filesystem::path(tmp ? tmp : "/tmp") /
+                              ("streamrec-test-" + std::to_string(getpid()) + "-" + name + "-" +
+                               std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+RedisServer::RedisServer() {
+  dir_ = make_scratch_dir("redis");
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    port_ = free_port();
+    process_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+                                 "--appendonly", "no", "--dir", dir_, "--logfile", dir_ + "/redis.log"});
+    bool up = eventually([&] { return process_->running() && cli("PING") == "PONG\n"; }, std::chrono::seconds(10));
+    if (up) return;
+    process_.reset();  // port taken in the meantime: try another
+  }
+  throw std::runtime_error("redis-server did not start; see " + dir_ + "/redis.log");
+}
+
+std::string RedisServer::cli(const std::string& args) const {
+  return run_shell("redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1");
+}
+
+KafkaBroker::KafkaBroker(int brokers, int events_partitions) {
+  dir_ = make_scratch_dir("broker");
+  std::string address_file = dir_ + "/bootstrap";
+  process_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{STREAMREC_BINARY, "broker", "--brokers", std::to_string(brokers),
+                               "--events-partitions", std::to_string(events_partitions), "--address-file",
+                               address_file},
+      std::map<std::string, std::string>{}, dir_ + "/stdout", dir_ + "/broker.log");
+  bool up = eventually(
+      [&] {
+        std::ifstream in(address_file);
+        return static_cast<bool>(std::getline(in, bootstrap_)) && !bootstrap_.empty();
+      },
+      std::chrono::seconds(20));
+  if (!up) throw std::runtime_error("streamrec broker did not start; see " + dir_ + "/broker.log");
+}
+
+}  // namespace streamrec::testing
