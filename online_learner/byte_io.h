@@ -1,0 +1,113 @@
+// Little-endian binary encoding for checkpoints.
+//
+// ByteWriter appends to a string it owns. ByteReader reads from a view of
+// bytes it does not own (the caller keeps them alive); it never reads out of
+// bounds: the first short read or bad value sets a sticky error, after which
+// every get returns zeros and ok() is false. Neither is thread-safe.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace streamrec::learner {
+
+class ByteWriter {
+ public:
+  void u8(uint8_t v) { raw(&v, 1); }
+  void u32(uint32_t v) { raw(&v, 4); }
+  void u64(uint64_t v) { raw(&v, 8); }
+  void i64(int64_t v) { raw(&v, 8); }
+  void f32(float v) { raw(&v, 4); }
+  void f64(double v) { raw(&v, 8); }
+  void str(std::string_view s) {
+    u64(s.size());
+    raw(s.data(), s.size());
+  }
+  void floats(const float* p, size_t n) { raw(p, n * sizeof(float)); }
+  template <class T>
+  void pod_vector(const std::vector<T>& v) {
+    u64(v.size());
+    raw(v.data(), v.size() * sizeof(T));
+  }
+  void raw(const void* p, size_t n) { bytes_.append(static_cast<const char*>(p), n); }
+
+  const std::string& bytes() const { return bytes_; }
+  std::string take() { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;  // x86-64 and aarch64 are little-endian; static_assert below
+};
+static_assert(std::endian::native == std::endian::little, "checkpoints are little-endian");
+
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view bytes) : bytes_(bytes) {}
+
+  uint8_t u8() { return get<uint8_t>(); }
+  uint32_t u32() { return get<uint32_t>(); }
+  uint64_t u64() { return get<uint64_t>(); }
+  int64_t i64() { return get<int64_t>(); }
+  float f32() { return get<float>(); }
+  double f64() { return get<double>(); }
+  std::string str() {
+    uint64_t n = u64();
+    if (!need(n)) return {};
+    std::string s(bytes_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  void floats(float* p, size_t n) { raw(p, n * sizeof(float)); }
+  template <class T>
+  bool pod_vector(std::vector<T>& v) {
+    uint64_t n = u64();
+    if (!ok() || n > (bytes_.size() - pos_) / sizeof(T)) {
+      fail("truncated array");
+      return false;
+    }
+    v.resize(n);
+    raw(v.data(), n * sizeof(T));
+    return ok();
+  }
+  void raw(void* p, size_t n) {
+    if (!need(n)) {
+      std::memset(p, 0, n);
+      return;
+    }
+    std::memcpy(p, bytes_.data() + pos_, n);
+    pos_ += n;
+  }
+
+  // Records an error (the first one wins).
+  void fail(const std::string& why) {
+    if (error_.empty()) error_ = why + " at byte " + std::to_string(pos_);
+  }
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  bool at_end() const { return pos_ == bytes_.size(); }
+
+ private:
+  template <class T>
+  T get() {
+    T v{};
+    raw(&v, sizeof v);
+    return v;
+  }
+  bool need(uint64_t n) {
+    if (!ok()) return false;
+    if (n > bytes_.size() - pos_) {
+      fail("truncated data");
+      return false;
+    }
+    return true;
+  }
+
+  std::string_view bytes_;
+  size_t pos_ = 0;
+  std::string error_;
+};
+
+}  // namespace streamrec::learner

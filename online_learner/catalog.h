@@ -1,0 +1,42 @@
+// The item catalog as the learner sees it: the latest message per item_id
+// (category, price, availability), and uniform sampling of available items
+// for negative sampling.
+//
+// Sampling is deterministic for a given sequence of updates and a given
+// random source. Owns its data; not thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event.h"
+#include "online_learner/parameter.h"
+
+namespace streamrec::learner {
+
+class ByteWriter;
+class ByteReader;
+
+class Catalog {
+ public:
+  // A later message for the same item replaces the earlier one.
+  void update(const Item& item);
+  const Item* find(std::string_view item_id) const;
+  size_t size() const { return items_.size(); }
+
+  // A uniformly chosen available item other than `except`; nullptr when
+  // there is none.
+  const Item* sample_available(SplitMix& rng, std::string_view except) const;
+
+  void save(ByteWriter& out) const;
+  bool load(ByteReader& in);
+
+ private:
+  std::vector<Item> items_;  // in order of first appearance
+  std::unordered_map<std::string, size_t> index_;
+  std::vector<size_t> available_;  // indexes into items_, kept sorted
+};
+
+}  // namespace streamrec::learner

@@ -1,0 +1,56 @@
+#include "online_learner/features.h"
+
+#include <cmath>
+
+#include "core/hash.h"
+
+namespace streamrec::learner {
+namespace {
+enum Field : uint32_t { kUser = 0, kItem = 1, kCategory = 2, kPrice = 3, kFirstContext = 4 };
+}  // namespace
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i)
+    if (i == s.size() || s[i] == ',') {
+      if (i > start) out.push_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+
+FeatureEncoder::FeatureEncoder(std::vector<std::string> context_fields, bool recent_bag)
+    : context_fields_(std::move(context_fields)), recent_bag_(recent_bag) {}
+
+std::vector<std::string> FeatureEncoder::field_names() const {
+  std::vector<std::string> names = {"user_id", "item_id", "category", "price"};
+  for (auto& c : context_fields_) names.push_back("context." + c);
+  if (recent_bag_) names.push_back("recent_clicks");
+  return names;
+}
+
+uint64_t FeatureEncoder::item_key(const std::string& item_id) { return feature_key(kItem, item_id); }
+
+int FeatureEncoder::price_bucket(double price) {
+  if (!(price > 0)) return 0;
+  return 1 + static_cast<int>(std::floor(2 * std::log2(1 + price)));
+}
+
+void FeatureEncoder::encode(const Sample& s, const Catalog& catalog, uint64_t* keys, std::vector<uint64_t>& bag) const {
+  const Item* item = catalog.find(s.item_id);
+  keys[kUser] = feature_key(kUser, s.user_id);
+  keys[kItem] = item_key(s.item_id);
+  keys[kCategory] = feature_key(kCategory, item ? item->category : std::string_view("\x01missing"));
+  keys[kPrice] = feature_key(kPrice, item ? std::to_string(price_bucket(item->price)) : std::string("missing"));
+  for (size_t c = 0; c < context_fields_.size(); ++c) {
+    std::string_view value = "";
+    for (const ContextFeature& f : s.context)
+      if (f.key == context_fields_[c]) value = f.value;
+    keys[kFirstContext + c] = feature_key(static_cast<uint32_t>(kFirstContext + c), value);
+  }
+  if (recent_bag_)
+    for (const std::string& r : s.recent_clicks) bag.push_back(item_key(r));
+}
+
+}  // namespace streamrec::learner

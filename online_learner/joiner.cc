@@ -1,0 +1,300 @@
+#include "online_learner/joiner.h"
+
+#include <algorithm>
+
+#include "core/hash.h"
+#include "online_learner/byte_io.h"
+
+namespace streamrec::learner {
+
+Joiner::Joiner(const JoinerSettings& settings, const Catalog* catalog)
+    : settings_(settings), catalog_(catalog), rng_(settings.seed ^ 0x6a6f696e6572ULL) {}
+
+std::string Joiner::join_key(const std::string& user, const std::string& item) {
+  std::string k;
+  k.reserve(user.size() + item.size() + 1);
+  k.append(user).push_back('\0');
+  k.append(item);
+  return k;
+}
+
+uint64_t Joiner::emitted_key(const std::string& user, const std::string& item) {
+  return hash64(item, hash64(user));
+}
+
+bool Joiner::is_duplicate(const std::string& event_id) {
+  if (settings_.dedupe_window <= 0) return false;
+  uint64_t h = hash64(event_id, 0x64656475ULL);
+  if (!seen_ids_.insert(h).second) return true;
+  seen_fifo_.push_back(h);
+  if (static_cast<int64_t>(seen_fifo_.size()) > settings_.dedupe_window) {
+    seen_ids_.erase(seen_fifo_.front());
+    seen_fifo_.pop_front();
+  }
+  return false;
+}
+
+void Joiner::add(const Event& e, std::vector<Sample>& out) {
+  counters_.events++;
+  if (is_duplicate(e.event_id)) {
+    counters_.duplicates++;
+    return;
+  }
+  advance(e.ts_ms, out);
+  switch (e.type) {
+    case EventType::kImpression: add_impression(e, out); break;
+    case EventType::kClick: add_click(e, out); break;
+    case EventType::kPurchase: add_purchase(e, out); break;
+  }
+}
+
+void Joiner::advance(int64_t ts, std::vector<Sample>& out) {
+  if (ts <= watermark_) return;
+  watermark_ = ts;
+  while (!deadlines_.empty() && deadlines_.top().first < watermark_) {
+    auto [deadline, seq] = deadlines_.top();
+    deadlines_.pop();
+    auto it = pending_.find(seq);
+    if (it != pending_.end() && it->second.deadline == deadline) emit(seq, out);
+  }
+  while (!emitted_fifo_.empty() && emitted_fifo_.front().first < watermark_) {
+    auto it = emitted_.find(emitted_fifo_.front().second);
+    if (it != emitted_.end() && it->second.forget_at == emitted_fifo_.front().first) emitted_.erase(it);
+    emitted_fifo_.pop_front();
+  }
+}
+
+void Joiner::emit(uint64_t seq, std::vector<Sample>& out) {
+  auto it = pending_.find(seq);
+  Pending& p = it->second;
+  std::string key = join_key(p.sample.user_id, p.sample.item_id);
+  auto k = by_key_.find(key);
+  std::erase(k->second, seq);
+  if (k->second.empty()) by_key_.erase(k);
+  int64_t forget_at = std::max(p.sample.ts_ms, p.click_ts) + settings_.click_window_ms + settings_.purchase_window_ms;
+  uint64_t ek = emitted_key(p.sample.user_id, p.sample.item_id);
+  emitted_[ek] = Emitted{p.sample.ts_ms, p.click_ts, forget_at};
+  emitted_fifo_.emplace_back(forget_at, ek);
+  counters_.samples++;
+  out.push_back(std::move(p.sample));
+  pending_.erase(it);
+}
+
+void Joiner::push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out) {
+  if (static_cast<int64_t>(pending_.size()) >= settings_.max_pending) {
+    counters_.flushed_pending++;
+    emit(pending_.begin()->first, out);
+  }
+  uint64_t seq = next_seq_++;
+  int64_t deadline = click_ts >= 0 ? click_ts + settings_.purchase_window_ms : s.ts_ms + settings_.click_window_ms;
+  by_key_[join_key(s.user_id, s.item_id)].push_back(seq);
+  deadlines_.emplace(deadline, seq);
+  pending_.emplace(seq, Pending{std::move(s), click_ts, deadline});
+}
+
+void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
+  counters_.impressions++;
+  Sample s;
+  s.event_id = e.event_id;
+  s.user_id = e.user_id;
+  s.item_id = e.item_id;
+  s.request_id = e.request_id;
+  s.ts_ms = e.ts_ms;
+  s.context = e.context;
+  if (auto r = recent_.find(e.user_id); r != recent_.end()) s.recent_clicks.assign(r->second.begin(), r->second.end());
+  push_pending(std::move(s), -1, out);
+}
+
+void Joiner::remember_click(const Event& e) {
+  if (settings_.recent_clicks <= 0) return;
+  auto& r = recent_[e.user_id];
+  r.push_front(e.item_id);
+  if (static_cast<int64_t>(r.size()) > settings_.recent_clicks) r.pop_back();
+}
+
+void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
+  counters_.clicks++;
+  auto k = by_key_.find(join_key(e.user_id, e.item_id));
+  bool mismatch = false;
+  if (k != by_key_.end()) {
+    // The latest unclicked impression shown before the click, within the window.
+    for (auto seq = k->second.rbegin(); seq != k->second.rend(); ++seq) {
+      Pending& p = pending_.at(*seq);
+      if (p.click_ts >= 0 || p.sample.ts_ms > e.ts_ms || e.ts_ms - p.sample.ts_ms > settings_.click_window_ms)
+        continue;
+      if (!e.request_id.empty() && p.sample.request_id != e.request_id) {
+        mismatch = true;
+        continue;
+      }
+      p.click_ts = e.ts_ms;
+      p.sample.clicked = true;
+      p.deadline = e.ts_ms + settings_.purchase_window_ms;
+      deadlines_.emplace(p.deadline, *seq);
+      counters_.joined_clicks++;
+      remember_click(e);
+      return;
+    }
+  }
+  remember_click(e);
+  if (mismatch) {
+    counters_.request_mismatches++;
+    return;
+  }
+  if (auto em = emitted_.find(emitted_key(e.user_id, e.item_id)); em != emitted_.end()) {
+    counters_.late_clicks++;
+    return;
+  }
+  counters_.orphan_clicks++;
+  if (settings_.negatives_per_click <= 0 || catalog_ == nullptr) return;
+  // Impression-less stream: the click stands for its own impression, and
+  // random catalog items stand for what the user did not click.
+  Sample positive;
+  positive.event_id = e.event_id;
+  positive.user_id = e.user_id;
+  positive.item_id = e.item_id;
+  positive.request_id = e.request_id;
+  positive.ts_ms = e.ts_ms;
+  positive.context = e.context;
+  positive.clicked = true;
+  if (auto r = recent_.find(e.user_id); r != recent_.end() && r->second.size() > 1)
+    positive.recent_clicks.assign(r->second.begin() + 1, r->second.end());  // not itself
+  for (int64_t i = 0; i < settings_.negatives_per_click; ++i) {
+    const Item* item = catalog_->sample_available(rng_, e.item_id);
+    if (item == nullptr) break;
+    Sample neg = positive;
+    neg.event_id = e.event_id + "#neg" + std::to_string(i);
+    neg.item_id = item->item_id;
+    neg.clicked = false;
+    counters_.sampled_negatives++;
+    counters_.samples++;
+    out.push_back(std::move(neg));
+  }
+  push_pending(std::move(positive), e.ts_ms, out);
+}
+
+void Joiner::add_purchase(const Event& e, std::vector<Sample>& out) {
+  counters_.purchases++;
+  auto k = by_key_.find(join_key(e.user_id, e.item_id));
+  bool unclicked = false, mismatch = false;
+  if (k != by_key_.end()) {
+    for (auto seq = k->second.rbegin(); seq != k->second.rend(); ++seq) {
+      Pending& p = pending_.at(*seq);
+      if (p.click_ts < 0) {
+        if (p.sample.ts_ms <= e.ts_ms) unclicked = true;
+        continue;
+      }
+      if (p.sample.purchased || p.click_ts > e.ts_ms || e.ts_ms - p.click_ts > settings_.purchase_window_ms) continue;
+      if (!e.request_id.empty() && p.sample.request_id != e.request_id) {
+        mismatch = true;
+        continue;
+      }
+      p.sample.purchased = true;
+      p.sample.value = static_cast<float>(e.value.value_or(0.0));
+      counters_.joined_purchases++;
+      emit(*seq, out);
+      return;
+    }
+  }
+  if (mismatch) counters_.request_mismatches++;
+  else if (unclicked) counters_.purchases_without_click++;
+  else if (auto em = emitted_.find(emitted_key(e.user_id, e.item_id)); em != emitted_.end() && em->second.click_ts >= 0)
+    counters_.late_purchases++;
+  else
+    counters_.orphan_purchases++;
+}
+
+void Joiner::flush(std::vector<Sample>& out) {
+  while (!pending_.empty()) emit(pending_.begin()->first, out);
+  deadlines_ = {};
+}
+
+void Joiner::save(ByteWriter& out) const {
+  const uint64_t* c = reinterpret_cast<const uint64_t*>(&counters_);
+  for (size_t i = 0; i < sizeof counters_ / sizeof(uint64_t); ++i) out.u64(c[i]);
+  out.u64(rng_.state());
+  out.i64(watermark_);
+  out.u64(next_seq_);
+  out.u64(pending_.size());
+  for (auto& [seq, p] : pending_) {
+    out.u64(seq);
+    save_sample(out, p.sample);
+    out.i64(p.click_ts);
+    out.i64(p.deadline);
+  }
+  out.u64(emitted_fifo_.size());
+  for (auto& [forget_at, key] : emitted_fifo_) {
+    out.i64(forget_at);
+    out.u64(key);
+    auto it = emitted_.find(key);
+    bool live = it != emitted_.end() && it->second.forget_at == forget_at;
+    out.u8(live);
+    out.i64(live ? it->second.ts : 0);
+    out.i64(live ? it->second.click_ts : 0);
+  }
+  out.pod_vector(std::vector<uint64_t>(seen_fifo_.begin(), seen_fifo_.end()));
+  std::vector<const std::string*> users;
+  for (auto& kv : recent_) users.push_back(&kv.first);
+  std::sort(users.begin(), users.end(), [](auto* a, auto* b) { return *a < *b; });
+  out.u64(users.size());
+  for (const std::string* u : users) {
+    out.str(*u);
+    const auto& items = recent_.at(*u);
+    out.u32(static_cast<uint32_t>(items.size()));
+    for (const std::string& i : items) out.str(i);
+  }
+}
+
+bool Joiner::load(ByteReader& in) {
+  uint64_t* c = reinterpret_cast<uint64_t*>(&counters_);
+  for (size_t i = 0; i < sizeof counters_ / sizeof(uint64_t); ++i) c[i] = in.u64();
+  rng_.set_state(in.u64());
+  watermark_ = in.i64();
+  next_seq_ = in.u64();
+  pending_.clear();
+  uint64_t n = in.u64();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    uint64_t seq = in.u64();
+    Pending p;
+    p.sample = load_sample(in);
+    p.click_ts = in.i64();
+    p.deadline = in.i64();
+    pending_.emplace(seq, std::move(p));
+  }
+  emitted_.clear();
+  emitted_fifo_.clear();
+  n = in.u64();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    int64_t forget_at = in.i64();
+    uint64_t key = in.u64();
+    bool live = in.u8() != 0;
+    int64_t ts = in.i64(), click_ts = in.i64();
+    emitted_fifo_.emplace_back(forget_at, key);
+    if (live) emitted_[key] = Emitted{ts, click_ts, forget_at};
+  }
+  std::vector<uint64_t> seen;
+  in.pod_vector(seen);
+  seen_fifo_.assign(seen.begin(), seen.end());
+  seen_ids_ = std::unordered_set<uint64_t>(seen.begin(), seen.end());
+  recent_.clear();
+  n = in.u64();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    std::string u = in.str();
+    uint32_t m = in.u32();
+    auto& items = recent_[u];
+    for (uint32_t j = 0; j < m && in.ok(); ++j) items.push_back(in.str());
+  }
+  if (!in.ok()) return false;
+  rebuild_indexes();
+  return true;
+}
+
+void Joiner::rebuild_indexes() {
+  by_key_.clear();
+  deadlines_ = {};
+  for (auto& [seq, p] : pending_) {
+    by_key_[join_key(p.sample.user_id, p.sample.item_id)].push_back(seq);
+    deadlines_.emplace(p.deadline, seq);
+  }
+}
+
+}  // namespace streamrec::learner

@@ -1,0 +1,135 @@
+// The joiner turns a stream of events into labelled samples (DESIGN.md,
+// "Samples and labels"), in event time.
+//
+// Rules:
+//  - An impression waits for a click from the same user on the same item
+//    (and, when the click names a request_id, the same request_id) at most
+//    click_window later. Unclicked, it is emitted as a negative when the
+//    event-time watermark (the largest ts seen) passes that deadline.
+//  - A clicked impression waits for a purchase at most purchase_window after
+//    the click; it is emitted at the purchase, or unpurchased at the deadline.
+//  - A click matching several impressions joins the latest one shown before
+//    it. A click naming a request_id that no pending impression carries is a
+//    request mismatch; one whose impression was already emitted is late; one
+//    with no impression at all is an orphan. With negatives_per_click > 0 an
+//    orphan click becomes a positive sample and that many unclicked samples
+//    of random available catalog items (impression-less streams).
+//  - Purchases likewise: late, orphan, or without a click; all counted.
+//  - An event_id seen among the last dedupe_window ids is a duplicate and is
+//    dropped.
+//  - At most max_pending impressions wait; beyond, the oldest is emitted with
+//    the labels it has so far (counted as flushed).
+//  - Each impression snapshots the user's recent clicks (newest first) at the
+//    moment it is shown, so features never see the future.
+// Output is a deterministic function of the input sequence and the seed.
+// Not thread-safe; owns all its state; never fails on bad sequences.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/event.h"
+#include "online_learner/catalog.h"
+#include "online_learner/sample.h"
+
+namespace streamrec::learner {
+
+struct JoinerSettings {
+  int64_t click_window_ms = 600'000;
+  int64_t purchase_window_ms = 3'600'000;
+  int64_t max_pending = 1'000'000;
+  int64_t dedupe_window = 1'000'000;
+  int64_t negatives_per_click = 0;
+  int64_t recent_clicks = 5;
+  uint64_t seed = 1;
+};
+
+struct JoinerCounters {
+  uint64_t events = 0;
+  uint64_t impressions = 0;
+  uint64_t clicks = 0;
+  uint64_t purchases = 0;
+  uint64_t duplicates = 0;
+  uint64_t joined_clicks = 0;
+  uint64_t joined_purchases = 0;
+  uint64_t late_clicks = 0;
+  uint64_t late_purchases = 0;
+  uint64_t orphan_clicks = 0;
+  uint64_t orphan_purchases = 0;
+  uint64_t purchases_without_click = 0;
+  uint64_t request_mismatches = 0;
+  uint64_t flushed_pending = 0;  // emitted early because max_pending was reached
+  uint64_t sampled_negatives = 0;
+  uint64_t samples = 0;
+};
+
+class Joiner {
+ public:
+  Joiner(const JoinerSettings& settings, const Catalog* catalog);
+
+  // Processes one event; appends every sample it completes to `out`.
+  void add(const Event& event, std::vector<Sample>& out);
+  // End of stream: emits every pending impression with its labels so far.
+  void flush(std::vector<Sample>& out);
+
+  const JoinerCounters& counters() const { return counters_; }
+  size_t pending() const { return pending_.size(); }
+
+  void save(ByteWriter& out) const;
+  bool load(ByteReader& in);
+
+ private:
+  struct Pending {
+    Sample sample;
+    int64_t click_ts = -1;  // -1 until clicked
+    int64_t deadline = 0;
+  };
+  // Emitted impressions, remembered for a while to tell late from orphan.
+  struct Emitted {
+    int64_t ts;
+    int64_t click_ts;
+    int64_t forget_at;
+  };
+
+  static std::string join_key(const std::string& user, const std::string& item);
+  static uint64_t emitted_key(const std::string& user, const std::string& item);
+
+  void advance(int64_t ts, std::vector<Sample>& out);
+  void emit(uint64_t seq, std::vector<Sample>& out);
+  void add_impression(const Event& e, std::vector<Sample>& out);
+  void add_click(const Event& e, std::vector<Sample>& out);
+  void add_purchase(const Event& e, std::vector<Sample>& out);
+  void remember_click(const Event& e);
+  void push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out);
+  bool is_duplicate(const std::string& event_id);
+  void rebuild_indexes();
+
+  JoinerSettings settings_;
+  const Catalog* catalog_;
+  SplitMix rng_;
+  JoinerCounters counters_;
+  int64_t watermark_ = INT64_MIN;
+
+  uint64_t next_seq_ = 0;
+  std::map<uint64_t, Pending> pending_;  // by seq (arrival order)
+  std::unordered_map<std::string, std::vector<uint64_t>> by_key_;
+  // (deadline, seq); stale entries (deadline changed or emitted) are skipped.
+  std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>, std::greater<>>
+      deadlines_;
+
+  std::unordered_map<uint64_t, Emitted> emitted_;
+  std::deque<std::pair<int64_t, uint64_t>> emitted_fifo_;  // (forget-after ts, key)
+
+  std::unordered_set<uint64_t> seen_ids_;
+  std::deque<uint64_t> seen_fifo_;
+
+  std::unordered_map<std::string, std::deque<std::string>> recent_;  // user -> clicked items, newest first
+};
+
+}  // namespace streamrec::learner

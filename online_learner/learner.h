@@ -1,0 +1,142 @@
+// The online learner: joiner -> features -> embeddings -> model, trained in
+// mini-batches with progressive validation (each mini-batch is scored, the
+// scores recorded, and only then learned).
+//
+// Guarantees:
+//  - Deterministic: the same items, events (in the same order), config and
+//    seed give bit-identical scores, metrics and checkpoints.
+//  - save()/load() capture the whole state (model, optimizer state,
+//    embedding table, joiner, metrics, the partial mini-batch, the caller's
+//    stream position): a restored learner continues bit-identically.
+//  - Bad configuration is an Error from create(); events never fail.
+// Not thread-safe: one learner per thread. Owns everything it uses; the sink
+// is called synchronously, once per learned sample, in the order learned.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+#include "online_learner/baseline.h"
+#include "online_learner/catalog.h"
+#include "online_learner/embedding_table.h"
+#include "online_learner/features.h"
+#include "online_learner/joiner.h"
+#include "online_learner/loss.h"
+#include "online_learner/metrics.h"
+#include "online_learner/model.h"
+#include "online_learner/optimizer.h"
+
+namespace streamrec::learner {
+
+// What --freeze keeps fixed when starting from another model.
+enum class Freeze : uint8_t { kNone, kEmbeddings, kShared };
+
+// Scores of one sample, taken before it was learned. NaN for a task the
+// configuration lacks.
+struct Scores {
+  float p_click;
+  float p_cvr;
+  float p_ctcvr;
+};
+
+// One mini-batch between prepare() and apply(): resolved rows, activations,
+// and the gradients of the embedding rows it touched.
+struct Batch {
+  size_t size = 0;
+  std::vector<uint32_t> rows;         // size x single_fields, kNoRow = no row
+  std::vector<uint32_t> bag_rows;     // the bag's rows, flattened
+  std::vector<uint32_t> bag_offsets;  // size + 1 offsets into bag_rows
+  Mat x0, labels, predictions, dlogits, dx0;
+  Model::Activations acts;
+  std::vector<uint32_t> touched;      // distinct rows, first-touch order
+  std::vector<float> touched_grad;    // touched.size() x dim
+  double loss = 0;
+};
+
+class Learner {
+ public:
+  using Sink = std::function<void(const Sample&, const Scores&)>;
+
+  static Result<std::unique_ptr<Learner>> create(const LearnerConfig& config);
+
+  void add_item(const Item& item) { catalog_.update(item); }
+  // Joins the event; trains every mini-batch that fills up.
+  void add_event(const Event& event);
+  // End of stream: emits every pending impression and trains what is left.
+  void finish();
+  void set_sink(Sink sink) { sink_ = std::move(sink); }
+
+  // Warm start: copies the embedding table and every dense parameter whose
+  // name and shape match from a checkpoint; then freezes per `freeze`.
+  Status init_from(const std::string& checkpoint_path, Freeze freeze);
+  // The whole state, with the caller's stream position (e.g. lines read).
+  Status save_checkpoint(const std::string& path, uint64_t position) const;
+  // Replaces the state; returns the saved position.
+  Result<uint64_t> restore_checkpoint(const std::string& path);
+  std::string checkpoint_bytes(uint64_t position) const;
+
+  // Progressive-validation series, by name: one per task (click, ctcvr,
+  // purchase, value), cvr (clicked samples only, when ESMM is on), and the
+  // per-item baseline (baseline_click, baseline_ctcvr).
+  const std::vector<std::pair<std::string, MetricSeries>>& series() const { return series_; }
+  const JoinerCounters& joiner_counters() const { return joiner_.counters(); }
+  uint64_t samples_learned() const { return samples_learned_; }
+  size_t parameter_count() { return model_.parameter_count(); }
+  const EmbeddingTable& table() const { return table_; }
+  EmbeddingTable& table() { return table_; }
+  Model& model() { return model_; }
+  MultiTaskLoss& loss() { return loss_; }
+  const FeatureEncoder& encoder() const { return encoder_; }
+  const LearnerConfig& config() const { return config_; }
+
+  // The pieces of one training step, for tests and benchmarks:
+  // prepare resolves features (counting sightings), forward_backward computes
+  // loss and gradients (L2 included) without changing parameters, apply
+  // updates them.
+  void prepare(const std::vector<Sample>& samples, Batch& batch);
+  double forward_backward(Batch& batch);
+  void apply(Batch& batch);
+  // Scores a prepared batch (forward only); fills batch.predictions.
+  void score(Batch& batch);
+
+ private:
+  Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
+  void train(std::vector<Sample>& samples);
+  void record(const std::vector<Sample>& samples, const Batch& batch);
+  void add_series(const std::string& name);
+  MetricSeries& series(size_t i) { return series_[i].second; }
+  std::vector<Parameter*> dense_parameters();
+  void save(ByteWriter& out, uint64_t position) const;
+  bool load(ByteReader& in, uint64_t& position);
+  std::string fingerprint() const;
+
+  LearnerConfig config_;
+  FeatureEncoder encoder_;
+  Catalog catalog_;
+  Joiner joiner_;
+  EmbeddingTable table_;
+  Model model_;
+  MultiTaskLoss loss_;
+  Optimizer optimizer_;
+  ItemRateBaseline baseline_;
+  bool freeze_embeddings_ = false;
+  Sink sink_;
+
+  std::vector<Sample> queue_;  // joined samples not yet learned
+  std::vector<Sample> emitted_;
+  Batch batch_;
+  std::vector<int32_t> slot_of_row_;  // row -> index in batch.touched, -1 otherwise
+  std::vector<uint64_t> keys_scratch_, bag_scratch_;
+  uint64_t samples_learned_ = 0;
+  int64_t last_eviction_ts_ = INT64_MIN;
+
+  std::vector<std::pair<std::string, MetricSeries>> series_;
+  int esmm_task_ = -1;
+  size_t cvr_series_ = 0, baseline_series_ = 0;
+};
+
+}  // namespace streamrec::learner

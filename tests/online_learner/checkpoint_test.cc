@@ -1,0 +1,171 @@
+// Checkpoints: restore-and-continue is bit-identical to never stopping;
+// corrupted and truncated files are rejected with a clear error; runs are
+// deterministic; warm start copies the model and freezes what is asked.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "online_learner/checkpoint.h"
+#include "online_learner/learner.h"
+#include "tests/online_learner/test_stream.h"
+
+namespace streamrec::learner {
+namespace {
+
+LearnerConfig small_config() {
+  LearnerConfig c;
+  c.embedding_dim = 8;
+  c.experts = 2;
+  c.expert_hidden = 16;
+  c.tower_hidden = 8;
+  c.batch_size = 32;
+  c.click_window_s = 1;
+  c.purchase_window_s = 1;
+  c.ttl_s = 2;
+  c.admit_after = 2;
+  return c;
+}
+
+std::unique_ptr<Learner> make(const LearnerConfig& c, std::vector<std::string>* scores = nullptr) {
+  auto l = Learner::create(c);
+  EXPECT_TRUE(l.ok());
+  for (const Item& item : testing::make_items(20)) (*l)->add_item(item);
+  if (scores)
+    (*l)->set_sink([scores](const Sample& s, const Scores& p) {
+      char buf[128];
+      std::snprintf(buf, sizeof buf, "%s,%a,%a,%a", s.event_id.c_str(), p.p_click, p.p_cvr, p.p_ctcvr);
+      scores->push_back(buf);
+    });
+  return std::move(l).value();
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("streamrec_ckpt_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override { events_ = testing::make_stream(3000, 40, 20, 5); }
+  std::vector<Event> events_;
+};
+
+TEST_F(CheckpointTest, SameInputSameBytes) {
+  auto a = make(small_config()), b = make(small_config());
+  for (const Event& e : events_) {
+    a->add_event(e);
+    b->add_event(e);
+  }
+  a->finish();
+  b->finish();
+  EXPECT_GT(a->samples_learned(), 2900u);
+  EXPECT_EQ(a->checkpoint_bytes(7), b->checkpoint_bytes(7));
+}
+
+TEST_F(CheckpointTest, RestoreAndContinueIsBitIdentical) {
+  std::vector<std::string> whole_scores, part_scores;
+  auto whole = make(small_config(), &whole_scores);
+  for (const Event& e : events_) whole->add_event(e);
+  whole->finish();
+
+  const size_t cut = events_.size() / 2 + 3;  // mid-batch, with joins pending
+  auto first = make(small_config(), &part_scores);
+  for (size_t i = 0; i < cut; ++i) first->add_event(events_[i]);
+  std::string path = temp_path("resume");
+  ASSERT_TRUE(first->save_checkpoint(path, cut).ok());
+  first.reset();
+
+  auto second = make(small_config(), &part_scores);
+  auto position = second->restore_checkpoint(path);
+  ASSERT_TRUE(position.ok()) << position.error().message;
+  EXPECT_EQ(*position, cut);
+  for (size_t i = cut; i < events_.size(); ++i) second->add_event(events_[i]);
+  second->finish();
+  std::remove(path.c_str());
+
+  EXPECT_EQ(part_scores, whole_scores);
+  EXPECT_EQ(second->checkpoint_bytes(0), whole->checkpoint_bytes(0));
+}
+
+TEST_F(CheckpointTest, CorruptedTruncatedAndForeignFilesAreRejected) {
+  auto l = make(small_config());
+  for (size_t i = 0; i < 500; ++i) l->add_event(events_[i]);
+  std::string path = temp_path("bad");
+  ASSERT_TRUE(l->save_checkpoint(path, 500).ok());
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& b) { std::ofstream(path, std::ios::binary | std::ios::trunc) << b; };
+
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x10;
+  write(flipped);
+  auto r = make(small_config())->restore_checkpoint(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("checksum mismatch"), std::string::npos) << r.error().message;
+
+  write(bytes.substr(0, bytes.size() - 100));
+  r = make(small_config())->restore_checkpoint(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("truncated"), std::string::npos) << r.error().message;
+
+  write("hello, world, this is not a checkpoint");
+  r = make(small_config())->restore_checkpoint(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("bad magic"), std::string::npos) << r.error().message;
+
+  write(bytes);
+  LearnerConfig other = small_config();
+  other.lr_dense = 0.5;
+  r = make(other)->restore_checkpoint(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("other learner.* settings"), std::string::npos) << r.error().message;
+  std::remove(path.c_str());
+}
+
+TEST_F(CheckpointTest, InitFromCopiesTheModelAndFreezes) {
+  auto source = make(small_config());
+  for (const Event& e : events_) source->add_event(e);
+  source->finish();
+  std::string path = temp_path("warm");
+  ASSERT_TRUE(source->save_checkpoint(path, 0).ok());
+
+  LearnerConfig target_config = small_config();
+  target_config.tasks = "click:binary:1,purchase:esmm:1,value:regression:0.1";  // a new task
+  auto target = make(target_config);
+  ASSERT_TRUE(target->init_from(path, Freeze::kShared).ok());
+  std::remove(path.c_str());
+  EXPECT_EQ(target->table().rows(), source->table().rows());
+  Parameter* expert = target->model().parameters()[0];
+  EXPECT_EQ(expert->name, "expert0.w");
+  EXPECT_EQ(expert->value, source->model().parameters()[0]->value);
+  uint32_t row = target->table().find(FeatureEncoder::item_key("i3"));
+  ASSERT_NE(row, EmbeddingTable::kNoRow);
+  std::vector<float> before(target->table().row(row), target->table().row(row) + 8);
+  Mat expert_before = expert->value;
+  Mat tower_before = target->model().parameters().back()->value;
+  for (size_t i = 0; i < 1000; ++i) target->add_event(events_[i]);
+  target->finish();
+  EXPECT_EQ(std::vector<float>(target->table().row(row), target->table().row(row) + 8), before);
+  EXPECT_EQ(expert->value, expert_before) << "shared layers are frozen";
+  EXPECT_NE(target->model().parameters().back()->value, tower_before) << "towers still learn";
+}
+
+TEST(CheckpointFile, EnvelopeRoundTrip) {
+  std::string payload = "some learner state";
+  auto back = unwrap_checkpoint(wrap_checkpoint(payload), "mem");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, payload);
+  std::string file = wrap_checkpoint(payload);
+  file[9] = 7;  // version
+  auto bad = unwrap_checkpoint(file, "mem");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("format version"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace streamrec::learner
