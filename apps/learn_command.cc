@@ -13,6 +13,7 @@ namespace {
 struct LearnOptions {
   ConfigOptions config;
   double stop_after_idle_s = 0;
+  std::string stats_file;
 };
 }  // namespace
 
@@ -23,6 +24,8 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--stop-after-idle", options->stop_after_idle_s,
                   "Stop after this many seconds without a message (default: run until SIGINT/SIGTERM)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--stats-file", options->stats_file,
+                  "Write the consumer stats as JSON here with every status line and at exit");
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     StopSignal stop;
@@ -36,6 +39,7 @@ void add_learn_command(CLI::App& app, int& exit_code) {
     spdlog::info("learn: group {} on {} at {}, writing {}", config.kafka.group_id, config.kafka.events_topic,
                  config.kafka.bootstrap_servers, config.redis.url);
     ConsumeOptions run_options;
+    run_options.stats_file = options->stats_file;
     run_options.stop_after_idle = std::chrono::milliseconds(static_cast<int64_t>(options->stop_after_idle_s * 1000));
     Status status = (*loop)->run(stop, run_options);
     if (!status.ok()) {

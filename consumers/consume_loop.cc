@@ -1,8 +1,12 @@
 #include "consumers/consume_loop.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 namespace streamrec {
@@ -17,6 +21,7 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
   std::unique_ptr<ConsumeLoop> loop(new ConsumeLoop(config, sink, std::move(dlq).value()));
   auto consumer = GroupConsumer::create(config, {config.kafka.events_topic}, [self = loop.get()] {
     if (Status s = self->finish_batch(); !s.ok() && self->failure_.ok()) self->failure_ = s;
+    self->commit(/*force=*/true);
   });
   if (!consumer.ok()) return consumer.error();
   loop->consumer_ = std::move(consumer).value();
@@ -74,27 +79,61 @@ Status ConsumeLoop::finish_batch() {
   }
   stats_.events += static_cast<int64_t>(batch_events_.size());
   ++stats_.batches;
-  // A failed commit is not fatal: the effects are idempotent, so the worst
-  // case is that these messages are re-delivered and skipped.
-  if (Status s = consumer_->commit(batch_offsets_); !s.ok()) {
-    ++stats_.commit_failures;
-    spdlog::warn("{}", s.message());
-  }
+  for (const auto& [partition, next] : batch_offsets_) durable_offsets_[partition] = next;
   batch_events_.clear();
   batch_offsets_.clear();
   batch_messages_ = 0;
   return {};
 }
 
-void ConsumeLoop::log_status(const char* what) {
-  spdlog::info("learn {}: {} messages, {} events, {} dead-lettered, {} duplicates, {} batches", what, stats_.messages,
-               stats_.events, stats_.dead_letters, stats_.duplicates, stats_.batches);
+void ConsumeLoop::commit(bool force) {
+  if (durable_offsets_.empty()) return;
+  auto now = Clock::now();
+  if (!force && now - last_commit_ < std::chrono::milliseconds(config_.consumer.commit_interval_ms)) return;
+  last_commit_ = now;
+  // A failed commit is not fatal: the effects are idempotent, so the worst
+  // case is that these messages are re-delivered and skipped.
+  if (Status s = consumer_->commit(durable_offsets_); !s.ok()) {
+    ++stats_.commit_failures;
+    spdlog::warn("{}", s.message());
+  } else {
+    ++stats_.commits;
+  }
+  durable_offsets_.clear();
+}
+
+std::string to_json(const ConsumeStats& s) {
+  std::string reasons;
+  for (int code = 0; code < kDecodeErrorCodeCount; ++code) {
+    if (s.dead_letters_by_reason[code] == 0) continue;
+    fmt::format_to(std::back_inserter(reasons), "{}\"{}\":{}", reasons.empty() ? "" : ",",
+                   to_string(static_cast<DecodeErrorCode>(code)), s.dead_letters_by_reason[code]);
+  }
+  return fmt::format(
+      "{{\"messages\":{},\"events\":{},\"duplicates\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
+      "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{}}}",
+      s.messages, s.events, s.duplicates, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
+      s.commit_failures);
+}
+
+void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
+  spdlog::info("learn {}: {} messages, {} events, {} dead-lettered, {} duplicates, {} batches, {} commits", what,
+               stats_.messages, stats_.events, stats_.dead_letters, stats_.duplicates, stats_.batches, stats_.commits);
+  if (options.stats_file.empty()) return;
+  // Written then renamed, so a reader never sees half a file.
+  std::string tmp = options.stats_file + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << to_json(stats_) << "\n";
+  }
+  std::rename(tmp.c_str(), options.stats_file.c_str());
 }
 
 Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
   stop_ = &stop;
   const auto batch_window = std::chrono::milliseconds(config_.consumer.batch_max_ms);
   const auto max_messages = static_cast<size_t>(config_.consumer.batch_max_messages);
+  last_commit_ = Clock::now();
   auto last_message = Clock::now();
   auto last_status = Clock::now();
   auto batch_started = Clock::now();
@@ -116,9 +155,10 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
     }
     if (batch_messages_ >= max_messages || (batch_messages_ > 0 && now - batch_started >= batch_window)) {
       if (Status s = finish_batch(); !s.ok()) failure_ = s;
+      commit(/*force=*/false);
     }
     if (now - last_status >= options.status_interval) {
-      log_status("status");
+      report("status", options);
       last_status = now;
     }
     // Idle time counts from the latest assignment, never before the first:
@@ -135,8 +175,9 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
   }
   if (failure_.ok())
     if (Status s = finish_batch(); !s.ok()) failure_ = s;
+  commit(/*force=*/true);
   consumer_->close();
-  log_status("done");
+  report("done", options);
   return failure_;
 }
 

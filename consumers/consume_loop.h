@@ -7,7 +7,9 @@
 //   2. wait until the dead-letter topic acknowledged;
 //   3. hand the valid events to the EventSink; if it fails (Redis down), back
 //      off and retry the same batch until it succeeds or a stop is requested;
-//   4. commit the batch's offsets.
+//   4. commit the offsets of every durable batch, at most every
+//      consumer.commit_interval_ms, and always before partitions are revoked
+//      or the loop ends.
 // A crash anywhere re-delivers from the last commit, which the sink must
 // tolerate (IdempotentWriter does). Runs on the caller's thread; not
 // thread-safe; stats() may be read between batches on that thread.
@@ -49,15 +51,20 @@ struct ConsumeStats {
   int64_t dead_letters = 0;  // sent to the dead-letter topic
   std::array<int64_t, kDecodeErrorCodeCount> dead_letters_by_reason{};
   int64_t batches = 0;
+  int64_t commits = 0;
   int64_t sink_retries = 0;
   int64_t commit_failures = 0;
 };
 
+// The stats as one JSON object (for --stats-file and the tests).
+std::string to_json(const ConsumeStats& stats);
+
 struct ConsumeOptions {
   // Stop after this long without a message (0: run until stopped).
   std::chrono::milliseconds stop_after_idle{0};
-  // Log a status line this often.
+  // Log a status line (and rewrite stats_file, if set) this often.
   std::chrono::milliseconds status_interval{5000};
+  std::string stats_file;
 };
 
 class ConsumeLoop {
@@ -77,7 +84,9 @@ class ConsumeLoop {
   // Makes the open batch durable and commits it; retries the sink while
   // `stop` allows. Called between polls and from the revoke hook.
   Status finish_batch();
-  void log_status(const char* what);
+  // Commits what finished batches made durable; `force` ignores the interval.
+  void commit(bool force);
+  void report(const char* what, const ConsumeOptions& options);
 
   Config config_;
   EventSink& sink_;
@@ -90,6 +99,8 @@ class ConsumeLoop {
   std::vector<ConsumedEvent> batch_events_;
   CommitOffsets batch_offsets_;
   size_t batch_messages_ = 0;
+  CommitOffsets durable_offsets_;  // durable in Redis, not yet committed
+  std::chrono::steady_clock::time_point last_commit_;
   Status failure_;  // sticky: the first batch that could not be made durable
   ConsumeStats stats_;
 };

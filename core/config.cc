@@ -144,6 +144,7 @@ const std::vector<Setting>& schema() {
       setting("redis.timeout_ms", &C::redis, &RedisConfig::timeout_ms, positive<int64_t>()),
       setting("consumer.batch_max_messages", &C::consumer, &ConsumerConfig::batch_max_messages, positive<int64_t>()),
       setting("consumer.batch_max_ms", &C::consumer, &ConsumerConfig::batch_max_ms, positive<int64_t>()),
+      setting("consumer.commit_interval_ms", &C::consumer, &ConsumerConfig::commit_interval_ms, at_least<int64_t>(0)),
       setting("consumer.session_timeout_ms", &C::consumer, &ConsumerConfig::session_timeout_ms, at_least<int64_t>(1000)),
       setting("consumer.dedupe_window", &C::consumer, &ConsumerConfig::dedupe_window, at_least<int64_t>(0)),
       setting("popularity.half_life_s", &C::popularity, &PopularityConfig::half_life_s, positive<double>()),

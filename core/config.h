@@ -42,6 +42,7 @@ struct RedisConfig {
 struct ConsumerConfig {
   int64_t batch_max_messages = 5000;  // one Redis round trip + commit per batch
   int64_t batch_max_ms = 50;          // ...or after this long, whichever first
+  int64_t commit_interval_ms = 1000;  // offsets committed at most this often (0: every batch)
   int64_t session_timeout_ms = 10000;  // group liveness; a restarted consumer rejoins after ~this
   int64_t dedupe_window = 200000;  // recent event_ids remembered to drop duplicates
 };

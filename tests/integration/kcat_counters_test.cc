@@ -1,0 +1,36 @@
+// 100k events produced with kcat (an external Kafka client) end up as exact
+// counters and popularity in Redis.
+#include <cmath>
+
+#include "feature_store/event_counters.h"
+#include "tests/integration/pipeline_fixture.h"
+
+namespace streamrec::testing {
+namespace {
+
+TEST_F(PipelineTest, HundredThousandKcatEventsBecomeExactCounters) {
+  auto learner = start_learner();
+  std::vector<Event> events = make_events(100000, 2000, 500);
+  produce_events(events);
+
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(120)))
+      << "Redis holds " << events_in_redis() << " of " << expected_.events << " events";
+  expect_exact_counters();
+
+  // sr:pop: every item with its decayed popularity, summed in log space.
+  EventCounters counters(RedisKeys("sr:"), PopularityConfig{});
+  std::map<std::string, std::vector<double>> exponents;
+  for (const Event& e : events) exponents[e.item_id].push_back(counters.popularity_exponent(e.type, e.ts_ms));
+  EXPECT_EQ(redis_.cli("ZCARD sr:pop"), std::to_string(exponents.size()) + "\n");
+  int checked = 0;
+  for (auto& [item, xs] : exponents) {
+    if (checked++ % 50) continue;  // every 50th item keeps the test quick
+    double hi = *std::max_element(xs.begin(), xs.end()), sum = 0;
+    for (double x : xs) sum += std::exp2(x - hi);
+    EXPECT_NEAR(std::stod(redis_.cli("ZSCORE sr:pop " + item)), hi + std::log2(sum), 1e-6) << item;
+  }
+  EXPECT_EQ(learner->stop(), 0);
+}
+
+}  // namespace
+}  // namespace streamrec::testing
