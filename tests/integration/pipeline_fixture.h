@@ -71,6 +71,8 @@ class PipelineTest : public ::testing::Test {
     redis_conn_.emplace(std::move(conn).value());
   }
 
+  void TearDown() override { remove_scratch_dir_if_passed(dir_); }
+
   std::map<std::string, std::string> env() const {
     return {{"STREAMREC_KAFKA_BOOTSTRAP_SERVERS", broker_.bootstrap_servers()},
             {"STREAMREC_REDIS_URL", redis_.url()},

@@ -1,5 +1,6 @@
 #include "tests/support/servers.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -19,6 +20,20 @@ std::string make_scratch_dir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+void remove_scratch_dir_if_passed(const std::string& dir) {
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
+RedisServer::~RedisServer() {
+  process_.reset();
+  remove_scratch_dir_if_passed(dir_);
+}
+
+KafkaBroker::~KafkaBroker() {
+  process_.reset();
+  remove_scratch_dir_if_passed(dir_);
 }
 
 RedisServer::RedisServer() {

@@ -6,7 +6,7 @@
 //                  Kafka-protocol broker that kcat can talk to.
 //
 // Both throw std::runtime_error if the server does not come up; each owns a
-// scratch directory for its logs.
+// scratch directory for its logs, removed at the end unless a test failed.
 #pragma once
 
 #include <memory>
@@ -18,10 +18,13 @@ namespace streamrec::testing {
 
 // A fresh scratch directory under $TMPDIR (or /tmp), unique per call.
 std::string make_scratch_dir(const std::string& name);
+// Removes `dir` unless the current test has failed (its logs then stay).
+void remove_scratch_dir_if_passed(const std::string& dir);
 
 class RedisServer {
  public:
   RedisServer();
+  ~RedisServer();
   int port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_) + "/0"; }
   // Runs redis-cli against this server; returns its output.
@@ -36,6 +39,7 @@ class RedisServer {
 class KafkaBroker {
  public:
   explicit KafkaBroker(int brokers = 3, int events_partitions = 6);
+  ~KafkaBroker();
   const std::string& bootstrap_servers() const { return bootstrap_; }
 
  private:
