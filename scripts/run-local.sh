@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The main job, locally: installs what is missing, builds, starts a local
+# redis-server and the embedded Kafka broker on free ports, produces a bounded
+# synthetic stream while `streamrec learn` consumes it into Redis, prints a
+# summary and how to read what was written, then stops everything it started.
+#
+#   scripts/run-local.sh                 # bounded run, then stop
+#   scripts/run-local.sh --keep-running  # keep broker, Redis and learner up until Ctrl-C
+#   scripts/run-local.sh --impressions 500000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+keep_running=0
+impressions=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --keep-running) keep_running=1 ;;
+    --impressions) impressions="$2"; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "run-local: unknown argument $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+scripts/bootstrap.sh
+scripts/build.sh --target streamrec
+bin=build/apps/streamrec
+run=.run
+mkdir -p "$run"
+rm -f "$run"/*.log "$run"/stats.json "$run"/bootstrap
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --logfile "$PWD/$run/redis.log" &
+pids+=($!)
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$redis_port" ping >/dev/null || { echo "run-local: redis-server did not start ($run/redis.log)" >&2; exit 1; }
+
+"$bin" broker --address-file "$run/bootstrap" >/dev/null 2>"$run/broker.log" &
+pids+=($!)
+for _ in $(seq 100); do [[ -s "$run/bootstrap" ]] && break; sleep 0.1; done
+[[ -s "$run/bootstrap" ]] || { echo "run-local: broker did not start ($run/broker.log)" >&2; exit 1; }
+
+export STREAMREC_KAFKA_BOOTSTRAP_SERVERS=$(cat "$run/bootstrap")
+export STREAMREC_REDIS_URL="redis://127.0.0.1:$redis_port/0"
+echo "run-local: Kafka (embedded) at $STREAMREC_KAFKA_BOOTSTRAP_SERVERS, Redis at $STREAMREC_REDIS_URL"
+
+learn_args=(learn --config configs/local.yaml --stats-file "$run/stats.json")
+[[ $keep_running -eq 1 ]] || learn_args+=(--stop-after-idle 5)
+"$bin" "${learn_args[@]}" 2>"$run/learn.log" &
+learn_pid=$!
+pids+=($learn_pid)
+
+# The embedded broker keeps only ~5 MiB per partition, so the learner
+# consumes while the producer produces.
+produce_args=(produce --synthetic --config configs/local.yaml)
+[[ -n "$impressions" ]] && produce_args+=(--impressions "$impressions")
+start=$(date +%s.%N)
+"$bin" "${produce_args[@]}"
+
+if [[ $keep_running -eq 0 ]]; then
+  wait "$learn_pid" || { echo "run-local: learn failed, see $run/learn.log" >&2; tail -5 "$run/learn.log" >&2; exit 1; }
+fi
+elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
+
+r() { redis-cli -p "$redis_port" "$@"; }
+user_key=$(r --scan --pattern 'sr:{u:*}:f' | grep -v ':f:m$' | head -1 || true)
+item_key=$(r --scan --pattern 'sr:{i:*}:f' | grep -v ':f:m$' | head -1 || true)
+cat <<SUMMARY
+
+== streamrec local run ==
+consumer stats : $(cat "$run/stats.json" 2>/dev/null || echo "(see $run/learn.log)")
+wall time      : ${elapsed}s
+Redis keys     : $(r dbsize) in db 0 (users: sr:{u:<id>}:f, items: sr:{i:<id>}:f, popularity: sr:pop)
+
+one user   $ redis-cli -p $redis_port HGETALL '$user_key'
+$(r hgetall "$user_key" | paste - - | sed 's/^/             /')
+one item   $ redis-cli -p $redis_port HGETALL '$item_key'
+$(r hgetall "$item_key" | paste - - | sed 's/^/             /')
+top items  $ redis-cli -p $redis_port ZREVRANGE sr:pop 0 4 WITHSCORES
+$(r zrevrange sr:pop 0 4 withscores | paste - - | sed 's/^/             /')
+
+Key layout: docs/redis-keys.md. Logs: $run/*.log.
+SUMMARY
+[[ $keep_running -eq 1 ]] || echo "(This Redis stops with the run; scripts/run-local.sh --keep-running keeps it up for the commands above.)"
+
+if [[ $keep_running -eq 1 ]]; then
+  echo "Running: broker, Redis and learner stay up. Produce more with"
+  echo "  STREAMREC_KAFKA_BOOTSTRAP_SERVERS=$STREAMREC_KAFKA_BOOTSTRAP_SERVERS $bin produce --synthetic --config configs/local.yaml"
+  echo "Ctrl-C stops everything."
+  wait "$learn_pid"
+fi
