@@ -2,6 +2,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <string>
+
 #include "apps/commands.h"
 
 int main(int argc, char** argv) {
@@ -17,6 +20,18 @@ int main(int argc, char** argv) {
   streamrec::add_learn_command(app, exit_code);
   streamrec::add_config_command(app, exit_code);
   streamrec::add_produce_command(app, exit_code);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string commands;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == argv[1];
+      commands += (commands.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "streamrec: unknown command \"%s\" (commands: %s; see --help)\n", argv[1], commands.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
