@@ -19,7 +19,7 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
   auto dlq = DeadLetterQueue::create(config.kafka);
   if (!dlq.ok()) return dlq.error();
   std::unique_ptr<ConsumeLoop> loop(new ConsumeLoop(config, sink, std::move(dlq).value()));
-  auto consumer = GroupConsumer::create(config, {config.kafka.events_topic}, [self = loop.get()] {
+  auto consumer = GroupConsumer::create(config, {config.kafka.events_topic, config.kafka.items_topic}, [self = loop.get()] {
     if (Status s = self->finish_batch(); !s.ok() && self->failure_.ok()) self->failure_ = s;
     self->commit(/*force=*/true);
   });
@@ -46,19 +46,26 @@ void ConsumeLoop::add(KafkaMessage message) {
   batch_offsets_[{topic, message->partition}] = message->offset + 1;
 
   std::string_view payload(static_cast<const char*>(message->payload), message->len);
-  auto decoded = decoder_.decode_event(payload);
-  if (auto* error = std::get_if<DecodeError>(&decoded)) {
-    if (Status s = dlq_.send(*message, error->message); !s.ok() && failure_.ok()) failure_ = s;
+  std::string source = topic + "/" + std::to_string(message->partition);
+  auto dead_letter = [&](const DecodeError& error) {
+    if (Status s = dlq_.send(*message, error.message); !s.ok() && failure_.ok()) failure_ = s;
     ++stats_.dead_letters;
-    ++stats_.dead_letters_by_reason[static_cast<size_t>(error->code)];
+    ++stats_.dead_letters_by_reason[static_cast<size_t>(error.code)];
+  };
+  if (topic == config_.kafka.items_topic) {
+    auto decoded = decoder_.decode_item(payload);
+    if (auto* error = std::get_if<DecodeError>(&decoded)) return dead_letter(*error);
+    batch_.items.push_back({std::move(std::get<Item>(decoded)), std::move(source), message->offset});
     return;
   }
+  auto decoded = decoder_.decode_event(payload);
+  if (auto* error = std::get_if<DecodeError>(&decoded)) return dead_letter(*error);
   Event& event = std::get<Event>(decoded);
   if (recent_ids_.seen_before(event.event_id)) {
     ++stats_.duplicates;
     return;
   }
-  batch_events_.push_back({std::move(event), topic + "/" + std::to_string(message->partition), message->offset});
+  batch_.events.push_back({std::move(event), std::move(source), message->offset});
 }
 
 Status ConsumeLoop::finish_batch() {
@@ -68,7 +75,7 @@ Status ConsumeLoop::finish_batch() {
 
   auto backoff = std::chrono::milliseconds(100);
   for (;;) {
-    Status s = sink_.apply(batch_events_);
+    Status s = sink_.apply(batch_);
     if (s.ok()) break;
     ++stats_.sink_retries;
     if (stop_ && stop_->stop_requested())
@@ -77,10 +84,11 @@ Status ConsumeLoop::finish_batch() {
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
-  stats_.events += static_cast<int64_t>(batch_events_.size());
+  stats_.events += static_cast<int64_t>(batch_.events.size());
+  stats_.items += static_cast<int64_t>(batch_.items.size());
   ++stats_.batches;
   for (const auto& [partition, next] : batch_offsets_) durable_offsets_[partition] = next;
-  batch_events_.clear();
+  batch_ = {};
   batch_offsets_.clear();
   batch_messages_ = 0;
   return {};
@@ -110,15 +118,15 @@ std::string to_json(const ConsumeStats& s) {
                    to_string(static_cast<DecodeErrorCode>(code)), s.dead_letters_by_reason[code]);
   }
   return fmt::format(
-      "{{\"messages\":{},\"events\":{},\"duplicates\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
+      "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
       "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{}}}",
-      s.messages, s.events, s.duplicates, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
+      s.messages, s.events, s.items, s.duplicates, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
       s.commit_failures);
 }
 
 void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
-  spdlog::info("learn {}: {} messages, {} events, {} dead-lettered, {} duplicates, {} batches, {} commits", what,
-               stats_.messages, stats_.events, stats_.dead_letters, stats_.duplicates, stats_.batches, stats_.commits);
+  spdlog::info("learn {}: {} messages, {} events, {} items, {} dead-lettered, {} duplicates, {} batches, {} commits",
+               what, stats_.messages, stats_.events, stats_.items, stats_.dead_letters, stats_.duplicates, stats_.batches, stats_.commits);
   if (options.stats_file.empty()) return;
   // Written then renamed, so a reader never sees half a file.
   std::string tmp = options.stats_file + ".tmp";

@@ -1,5 +1,5 @@
-// The consuming side of `streamrec learn`: Kafka batches in, effects out,
-// offsets committed only after the effects are durable.
+// The consuming side of `streamrec learn`: events and items from Kafka in
+// batches, effects out, offsets committed only after the effects are durable.
 //
 // For each batch (consumer.batch_max_messages or consumer.batch_max_ms):
 //   1. decode every message; a malformed one goes to the dead-letter topic
@@ -37,16 +37,30 @@ struct ConsumedEvent {
   int64_t offset;
 };
 
-// Where valid events go. apply() must be idempotent under re-delivery.
+struct ConsumedItem {
+  Item item;
+  std::string source;
+  int64_t offset;
+};
+
+// The valid messages of one batch, each topic in Kafka order.
+struct ConsumedBatch {
+  std::vector<ConsumedItem> items;
+  std::vector<ConsumedEvent> events;
+  bool empty() const { return items.empty() && events.empty(); }
+};
+
+// Where valid messages go. apply() must be idempotent under re-delivery.
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  virtual Status apply(const std::vector<ConsumedEvent>& events) = 0;
+  virtual Status apply(const ConsumedBatch& batch) = 0;
 };
 
 struct ConsumeStats {
   int64_t messages = 0;      // every message consumed, valid or not
   int64_t events = 0;        // valid events handed to the sink
+  int64_t items = 0;         // valid item messages handed to the sink
   int64_t duplicates = 0;    // dropped for a repeated event_id
   int64_t dead_letters = 0;  // sent to the dead-letter topic
   std::array<int64_t, kDecodeErrorCodeCount> dead_letters_by_reason{};
@@ -96,7 +110,7 @@ class ConsumeLoop {
   RecentIds recent_ids_;
   const StopSignal* stop_ = nullptr;
 
-  std::vector<ConsumedEvent> batch_events_;
+  ConsumedBatch batch_;
   CommitOffsets batch_offsets_;
   size_t batch_messages_ = 0;
   CommitOffsets durable_offsets_;  // durable in Redis, not yet committed

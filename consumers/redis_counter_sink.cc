@@ -3,9 +3,9 @@
 namespace streamrec {
 
 RedisCounterSink::RedisCounterSink(const Config& config)
-    : redis_config_(config.redis), counters_(RedisKeys(config.redis.prefix), config.popularity) {}
+    : redis_config_(config.redis), effects_(RedisKeys(config.redis.prefix), config.popularity) {}
 
-Status RedisCounterSink::apply(const std::vector<ConsumedEvent>& events) {
+Status RedisCounterSink::apply(const ConsumedBatch& consumed) {
   if (!redis_ || redis_->broken()) {
     redis_.reset();
     auto conn = RedisConnection::connect(redis_config_.url, static_cast<int>(redis_config_.timeout_ms));
@@ -13,7 +13,8 @@ Status RedisCounterSink::apply(const std::vector<ConsumedEvent>& events) {
     redis_.emplace(std::move(conn).value());
   }
   batch_.clear();
-  for (const ConsumedEvent& e : events) counters_.add(e.event, e.source, e.offset, batch_);
+  for (const ConsumedItem& i : consumed.items) effects_.add(i.item, i.source, i.offset, batch_);
+  for (const ConsumedEvent& e : consumed.events) effects_.add(e.event, e.source, e.offset, batch_);
   return writer_.apply(*redis_, batch_);
 }
 

@@ -9,7 +9,7 @@ namespace streamrec {
 namespace {
 
 // KEYS: data1, marks1, data2, marks2, ...
-// ARGV: per key pair: n, then n times (source, offset, op, field, amount).
+// ARGV: per key pair: n, then n times (source, offset, op, field, argument).
 // Each effect is compared with the mark its source had before this call, so
 // several effects of one message (same offset) all apply.
 constexpr std::string_view kScript = R"lua(
@@ -39,6 +39,8 @@ for k = 1, #KEYS, 2 do
           x = hi + math.log(1 + 2 ^ (lo - hi)) / math.log(2)
         end
         redis.call('ZADD', data, string.format('%.17g', x), field)
+      elseif op == 's' then
+        redis.call('HSET', data, field, amount)
       else
         return redis.error_reply('streamrec: unknown effect op ' .. op)
       end
@@ -55,6 +57,7 @@ std::string_view op_code(EffectOp op) {
     case EffectOp::kIncrement: return "i";
     case EffectOp::kMax: return "m";
     case EffectOp::kLogAdd: return "l";
+    case EffectOp::kSet: return "s";
   }
   return "?";
 }
@@ -71,12 +74,21 @@ std::string format_amount(EffectOp op, double amount) {
 
 }  // namespace
 
-void EffectBatch::add(std::string_view key, std::string_view source, int64_t offset, EffectOp op,
-                      std::string_view field, double amount) {
+void EffectBatch::push(std::string_view key, Entry entry) {
   auto [it, inserted] = by_key_.try_emplace(std::string(key));
   if (inserted) order_.push_back(&it->first);
-  it->second.push_back(Entry{std::string(source), offset, op, std::string(field), amount});
+  it->second.push_back(std::move(entry));
   ++effects_;
+}
+
+void EffectBatch::add(std::string_view key, std::string_view source, int64_t offset, EffectOp op,
+                      std::string_view field, double amount) {
+  push(key, Entry{std::string(source), offset, op, std::string(field), format_amount(op, amount)});
+}
+
+void EffectBatch::set(std::string_view key, std::string_view source, int64_t offset, std::string_view field,
+                      std::string_view value) {
+  push(key, Entry{std::string(source), offset, EffectOp::kSet, std::string(field), std::string(value)});
 }
 
 void EffectBatch::clear() {
@@ -113,7 +125,7 @@ Status IdempotentWriter::apply(RedisConnection& redis, const EffectBatch& batch)
         argv.push_back(std::to_string(e.offset));
         argv.emplace_back(op_code(e.op));
         argv.push_back(e.field);
-        argv.push_back(format_amount(e.op, e.amount));
+        argv.push_back(e.argument);
       }
     }
     std::vector<std::string> call = {"EVALSHA", sha_, std::to_string(keys.size())};

@@ -30,13 +30,17 @@ enum class EffectOp : uint8_t {
   kIncrement,  // HASH field += amount (an integer)
   kMax,        // HASH field = max(field, amount)
   kLogAdd,     // ZSET member score = log2(2^score + 2^amount)
+  kSet,        // HASH field = value (the latest message wins)
 };
 
 class EffectBatch {
  public:
-  // Adds an effect on `key` of the message at (`source`, `offset`).
+  // Adds an effect on `key` of the message at (`source`, `offset`): a
+  // numeric one (kIncrement, kMax, kLogAdd), or a kSet of a text value.
   void add(std::string_view key, std::string_view source, int64_t offset, EffectOp op, std::string_view field,
            double amount);
+  void set(std::string_view key, std::string_view source, int64_t offset, std::string_view field,
+           std::string_view value);
 
   size_t keys() const { return order_.size(); }
   size_t effects() const { return effects_; }
@@ -50,8 +54,9 @@ class EffectBatch {
     int64_t offset;
     EffectOp op;
     std::string field;
-    double amount;
+    std::string argument;  // the amount, formatted, or the value to set
   };
+  void push(std::string_view key, Entry entry);
   std::unordered_map<std::string, std::vector<Entry>> by_key_;
   std::vector<const std::string*> order_;  // keys in first-touch order
   size_t effects_ = 0;

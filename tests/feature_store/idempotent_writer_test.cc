@@ -4,7 +4,7 @@
 #include <cmath>
 #include <optional>
 
-#include "feature_store/event_counters.h"
+#include "feature_store/feature_effects.h"
 #include "feature_store/idempotent_writer.h"
 #include "feature_store/redis_connection.h"
 #include "tests/support/servers.h"
@@ -91,9 +91,9 @@ TEST_F(IdempotentWriterTest, RecoversWhenRedisForgetsTheScript) {
   EXPECT_EQ(hget("k{1}", "n"), "2\n");
 }
 
-TEST_F(IdempotentWriterTest, EventCountersWriteTheDocumentedKeys) {
+TEST_F(IdempotentWriterTest, FeatureEffectsWriteTheDocumentedKeys) {
   PopularityConfig popularity;
-  EventCounters counters(RedisKeys("sr:"), popularity);
+  FeatureEffects counters(RedisKeys("sr:"), popularity);
   Event click{"e1", EventType::kClick, "alice", "book", 1767225600000, "", {}, std::nullopt};
   Event buy{"e2", EventType::kPurchase, "alice", "book", 1767225601000, "", {}, 20.0};
   EffectBatch batch;

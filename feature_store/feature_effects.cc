@@ -1,5 +1,6 @@
-#include "feature_store/event_counters.h"
+#include "feature_store/feature_effects.h"
 
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -15,7 +16,7 @@ std::string_view counter_field(EventType type) {
 }
 }  // namespace
 
-double EventCounters::popularity_exponent(EventType type, int64_t ts_ms) const {
+double FeatureEffects::popularity_exponent(EventType type, int64_t ts_ms) const {
   double weight = type == EventType::kImpression ? popularity_.impression_weight
                   : type == EventType::kClick    ? popularity_.click_weight
                                                  : popularity_.purchase_weight;
@@ -23,7 +24,7 @@ double EventCounters::popularity_exponent(EventType type, int64_t ts_ms) const {
   return std::log2(weight) + (static_cast<double>(ts_ms) / 1000.0) / popularity_.half_life_s;
 }
 
-void EventCounters::add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const {
+void FeatureEffects::add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const {
   std::string_view field = counter_field(event.type);
   std::string user = keys_.user_features(event.user_id);
   batch.add(user, source, offset, EffectOp::kIncrement, field, 1);
@@ -31,6 +32,19 @@ void EventCounters::add(const Event& event, std::string_view source, int64_t off
   batch.add(keys_.item_features(event.item_id), source, offset, EffectOp::kIncrement, field, 1);
   double exponent = popularity_exponent(event.type, event.ts_ms);
   if (std::isfinite(exponent)) batch.add(keys_.popularity(), source, offset, EffectOp::kLogAdd, event.item_id, exponent);
+}
+
+}  // namespace streamrec
+
+namespace streamrec {
+
+void FeatureEffects::add(const Item& item, std::string_view source, int64_t offset, EffectBatch& batch) const {
+  std::string key = keys_.item_features(item.item_id);
+  char price[32];
+  auto [end, ec] = std::to_chars(price, price + sizeof price, item.price);
+  batch.set(key, source, offset, "category", item.category);
+  batch.set(key, source, offset, "price", std::string_view(price, end - price));
+  batch.set(key, source, offset, "available", item.available ? "1" : "0");
 }
 
 }  // namespace streamrec

@@ -1,7 +1,10 @@
-// What one consumed event changes in Redis (DESIGN.md, "Redis keys"):
+// What one consumed message changes in Redis (DESIGN.md, "Redis keys"):
+// an event
 //   sr:{u:<user>}:f  impressions|clicks|purchases += 1, ts = max(ts, event ts)
 //   sr:{i:<item>}:f  impressions|clicks|purchases += 1
 //   sr:pop           the item's decayed popularity grows by the type's weight
+// an item message
+//   sr:{i:<item>}:f  category, price, available (1 or 0) = the message's
 //
 // Popularity decays in event time with half-life h. The score kept in sr:pop
 // is log2 of the item's decayed weight sum measured in "weight now at t = 0":
@@ -21,12 +24,13 @@
 
 namespace streamrec {
 
-class EventCounters {
+class FeatureEffects {
  public:
-  EventCounters(RedisKeys keys, PopularityConfig popularity) : keys_(std::move(keys)), popularity_(popularity) {}
+  FeatureEffects(RedisKeys keys, PopularityConfig popularity) : keys_(std::move(keys)), popularity_(popularity) {}
 
   // Adds the effects of `event`, consumed at (`source`, `offset`), to `batch`.
   void add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const;
+  void add(const Item& item, std::string_view source, int64_t offset, EffectBatch& batch) const;
 
   // The sr:pop increment (log2 space) of one event of `type` at `ts_ms`;
   // -infinity when the type's weight is 0 (no effect).
