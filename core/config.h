@@ -87,12 +87,14 @@ struct LearnerConfig {
   int64_t dedupe_window = 1000000;       // recent event_ids remembered to drop duplicates
   int64_t negatives_per_click = 0;       // impression-less streams: catalog negatives per orphan click
   int64_t recent_clicks = 5;             // the recent-click bag: last N clicked items per user
+  bool early_clicks = true;              // learn a click at the click deadline, its purchase later
   std::string context_fields = "device,hour,page";  // context keys used as features
   // Embeddings.
   int64_t embedding_dim = 16;
   int64_t admit_after = 1;               // sightings of a key before it gets a row
   int64_t ttl_s = 0;                     // evict rows unseen this long (event time); 0 = never
   double init_scale = 0.05;              // embedding init: uniform in [-s, s]
+  bool bias_terms = true;                // each row also holds one logit bias per task (wide part)
   // Model.
   std::string architecture = "mmoe";     // mmoe, shared, single
   bool interactions = true;              // pairwise dot products of field embeddings (DLRM)
@@ -104,6 +106,7 @@ struct LearnerConfig {
   // Optimization.
   std::string optimizer = "adagrad";     // sgd, adagrad
   double momentum = 0;                   // sgd only
+  double adagrad_init = 0.1;             // adagrad: initial squared-gradient sum
   double lr_dense = 0.05;
   double lr_embedding = 0.05;
   double l2 = 1e-6;                      // on dense weights and on touched embedding rows

@@ -18,12 +18,17 @@ ItemRateBaseline::Score ItemRateBaseline::score(const std::string& item_id) cons
           static_cast<float>((static_cast<double>(c.purchases) + a_ * prior_ctcvr) / m)};
 }
 
-void ItemRateBaseline::update(const std::string& item_id, bool clicked, bool purchased) {
+void ItemRateBaseline::update_click(const std::string& item_id, bool clicked) {
   for (Counts* c : {&total_, &items_[item_id]}) {
     c->impressions++;
     c->clicks += clicked;
-    c->purchases += purchased && clicked;
   }
+}
+
+void ItemRateBaseline::update_purchase(const std::string& item_id, bool purchased) {
+  if (!purchased) return;
+  total_.purchases++;
+  items_[item_id].purchases++;
 }
 
 void ItemRateBaseline::save(ByteWriter& out) const {

@@ -22,7 +22,10 @@ class ItemRateBaseline {
     float ctcvr;
   };
   Score score(const std::string& item_id) const;
-  void update(const std::string& item_id, bool clicked, bool purchased);
+  // Counts an impression and its click (when its click label is final),
+  // and separately its purchase (when that is final).
+  void update_click(const std::string& item_id, bool clicked);
+  void update_purchase(const std::string& item_id, bool purchased);
 
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);

@@ -21,8 +21,9 @@ uint64_t mix64(uint64_t x) {
 
 }  // namespace
 
-EmbeddingTable::EmbeddingTable(int dim, int admit_after, int64_t ttl_ms, float init_scale, uint64_t seed)
-    : dim_(dim), admit_after_(std::max(1, admit_after)), ttl_ms_(ttl_ms), init_scale_(init_scale), seed_(seed) {
+EmbeddingTable::EmbeddingTable(int dim, int admit_after, int64_t ttl_ms, float init_scale, uint64_t seed,
+                               int random_dims)
+    : dim_(dim), random_dims_(random_dims < 0 ? dim : std::min(dim, random_dims)), admit_after_(std::max(1, admit_after)), ttl_ms_(ttl_ms), init_scale_(init_scale), seed_(seed) {
   index_.assign(1024, kNoRow);
   index_mask_ = index_.size() - 1;
 }
@@ -59,7 +60,7 @@ void EmbeddingTable::init_row(uint32_t r, uint64_t key) {
   for (int i = 0; i < dim_; ++i) {
     s += 0x9e3779b97f4a7c15ULL;
     double u = static_cast<double>(mix64(s) >> 11) * 0x1.0p-53;  // [0, 1)
-    w[i] = static_cast<float>((2 * u - 1) * init_scale_);
+    w[i] = i < random_dims_ ? static_cast<float>((2 * u - 1) * init_scale_) : 0.0f;
   }
   std::fill_n(state(r), dim_, 0.0f);
 }
@@ -171,8 +172,15 @@ void EmbeddingTable::save(ByteWriter& out) const {
   out.u64(evicted_total_);
 }
 
-bool EmbeddingTable::load(ByteReader& in) {
-  if (in.u32() != static_cast<uint32_t>(dim_)) {
+bool EmbeddingTable::live(uint32_t r) const { return r < keys_.size() && last_seen_[r] != kFreeRow; }
+
+bool EmbeddingTable::load(ByteReader& in, bool any_dim) {
+  uint32_t saved_dim = in.u32();
+  if (any_dim && saved_dim > 0 && saved_dim <= 4096) {
+    dim_ = static_cast<int>(saved_dim);
+    random_dims_ = std::min(random_dims_, dim_);
+  }
+  if (saved_dim != static_cast<uint32_t>(dim_)) {
     in.fail("embedding dim differs from the configured learner.embedding_dim");
     return false;
   }

@@ -28,7 +28,9 @@ class EmbeddingTable {
  public:
   static constexpr uint32_t kNoRow = UINT32_MAX;
 
-  EmbeddingTable(int dim, int admit_after, int64_t ttl_ms, float init_scale, uint64_t seed);
+  // The first `random_dims` floats of a new row are uniform in
+  // [-init_scale, init_scale], the rest zero (default: all random).
+  EmbeddingTable(int dim, int admit_after, int64_t ttl_ms, float init_scale, uint64_t seed, int random_dims = -1);
 
   int dim() const { return dim_; }
 
@@ -58,9 +60,13 @@ class EmbeddingTable {
   uint64_t evicted_total() const { return evicted_total_; }
 
   void save(ByteWriter& out) const;
-  // Replaces the contents with a saved table of the same dim; false on a
-  // shape mismatch (the reader records the error).
-  bool load(ByteReader& in);
+  // Replaces the contents with a saved table of the same dim (or, with
+  // any_dim, of whatever dim it was saved with); false on a mismatch or bad
+  // data (the reader records the error).
+  bool load(ByteReader& in, bool any_dim = false);
+  // Whether row r holds a live key (rows below capacity_rows() may be free).
+  bool live(uint32_t r) const;
+  int64_t last_seen(uint32_t r) const { return last_seen_[r]; }
 
  private:
   uint32_t insert_row(uint64_t key, int64_t now_ms);
@@ -71,6 +77,7 @@ class EmbeddingTable {
   void init_row(uint32_t r, uint64_t key);
 
   int dim_;
+  int random_dims_;
   int admit_after_;
   int64_t ttl_ms_;
   float init_scale_;

@@ -34,8 +34,15 @@ bool Joiner::is_duplicate(const std::string& event_id) {
   return false;
 }
 
+const Sample* Joiner::last_impression() const {
+  if (!last_was_impression_) return nullptr;
+  auto it = pending_.find(next_seq_ - 1);
+  return it == pending_.end() ? nullptr : &it->second.sample;
+}
+
 void Joiner::add(const Event& e, std::vector<Sample>& out) {
   counters_.events++;
+  last_was_impression_ = false;
   if (is_duplicate(e.event_id)) {
     counters_.duplicates++;
     return;
@@ -44,7 +51,7 @@ void Joiner::add(const Event& e, std::vector<Sample>& out) {
   switch (e.type) {
     case EventType::kImpression: add_impression(e, out); break;
     case EventType::kClick: add_click(e, out); break;
-    case EventType::kPurchase: add_purchase(e, out); break;
+    case EventType::kPurchase: add_purchase(e); break;
   }
 }
 
@@ -55,13 +62,29 @@ void Joiner::advance(int64_t ts, std::vector<Sample>& out) {
     auto [deadline, seq] = deadlines_.top();
     deadlines_.pop();
     auto it = pending_.find(seq);
-    if (it != pending_.end() && it->second.deadline == deadline) emit(seq, out);
+    if (it != pending_.end() && it->second.deadline == deadline) on_deadline(seq, out);
   }
   while (!emitted_fifo_.empty() && emitted_fifo_.front().first < watermark_) {
     auto it = emitted_.find(emitted_fifo_.front().second);
     if (it != emitted_.end() && it->second.forget_at == emitted_fifo_.front().first) emitted_.erase(it);
     emitted_fifo_.pop_front();
   }
+}
+
+void Joiner::on_deadline(uint64_t seq, std::vector<Sample>& out) {
+  Pending& p = pending_.at(seq);
+  if (p.click_ts < 0 || p.purchase_phase) {
+    emit(seq, out);
+    return;
+  }
+  if (settings_.early_clicks) {
+    out.push_back(p.sample);
+    out.back().stage = SampleStage::kClick;
+    p.sample.stage = SampleStage::kPurchase;
+  }
+  p.purchase_phase = true;
+  p.deadline = p.click_ts + settings_.purchase_window_ms;
+  deadlines_.emplace(p.deadline, seq);
 }
 
 void Joiner::emit(uint64_t seq, std::vector<Sample>& out) {
@@ -86,10 +109,10 @@ void Joiner::push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out) 
     emit(pending_.begin()->first, out);
   }
   uint64_t seq = next_seq_++;
-  int64_t deadline = click_ts >= 0 ? click_ts + settings_.purchase_window_ms : s.ts_ms + settings_.click_window_ms;
+  int64_t deadline = s.ts_ms + settings_.click_window_ms;
   by_key_[join_key(s.user_id, s.item_id)].push_back(seq);
   deadlines_.emplace(deadline, seq);
-  pending_.emplace(seq, Pending{std::move(s), click_ts, deadline});
+  pending_.emplace(seq, Pending{std::move(s), click_ts, deadline, false});
 }
 
 void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
@@ -103,6 +126,7 @@ void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
   s.context = e.context;
   if (auto r = recent_.find(e.user_id); r != recent_.end()) s.recent_clicks.assign(r->second.begin(), r->second.end());
   push_pending(std::move(s), -1, out);
+  last_was_impression_ = true;
 }
 
 void Joiner::remember_click(const Event& e) {
@@ -128,8 +152,6 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
       }
       p.click_ts = e.ts_ms;
       p.sample.clicked = true;
-      p.deadline = e.ts_ms + settings_.purchase_window_ms;
-      deadlines_.emplace(p.deadline, *seq);
       counters_.joined_clicks++;
       remember_click(e);
       return;
@@ -147,7 +169,8 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   counters_.orphan_clicks++;
   if (settings_.negatives_per_click <= 0 || catalog_ == nullptr) return;
   // Impression-less stream: the click stands for its own impression, and
-  // random catalog items stand for what the user did not click.
+  // random catalog items shown at the same moment stand for what the user
+  // did not click; all wait out the click window like impressions.
   Sample positive;
   positive.event_id = e.event_id;
   positive.user_id = e.user_id;
@@ -166,13 +189,12 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
     neg.item_id = item->item_id;
     neg.clicked = false;
     counters_.sampled_negatives++;
-    counters_.samples++;
-    out.push_back(std::move(neg));
+    push_pending(std::move(neg), -1, out);
   }
   push_pending(std::move(positive), e.ts_ms, out);
 }
 
-void Joiner::add_purchase(const Event& e, std::vector<Sample>& out) {
+void Joiner::add_purchase(const Event& e) {
   counters_.purchases++;
   auto k = by_key_.find(join_key(e.user_id, e.item_id));
   bool unclicked = false, mismatch = false;
@@ -191,7 +213,6 @@ void Joiner::add_purchase(const Event& e, std::vector<Sample>& out) {
       p.sample.purchased = true;
       p.sample.value = static_cast<float>(e.value.value_or(0.0));
       counters_.joined_purchases++;
-      emit(*seq, out);
       return;
     }
   }
@@ -204,6 +225,7 @@ void Joiner::add_purchase(const Event& e, std::vector<Sample>& out) {
 }
 
 void Joiner::flush(std::vector<Sample>& out) {
+  last_was_impression_ = false;
   while (!pending_.empty()) emit(pending_.begin()->first, out);
   deadlines_ = {};
 }
@@ -220,6 +242,7 @@ void Joiner::save(ByteWriter& out) const {
     save_sample(out, p.sample);
     out.i64(p.click_ts);
     out.i64(p.deadline);
+    out.u8(p.purchase_phase);
   }
   out.u64(emitted_fifo_.size());
   for (auto& [forget_at, key] : emitted_fifo_) {
@@ -258,6 +281,7 @@ bool Joiner::load(ByteReader& in) {
     p.sample = load_sample(in);
     p.click_ts = in.i64();
     p.deadline = in.i64();
+    p.purchase_phase = in.u8() != 0;
     pending_.emplace(seq, std::move(p));
   }
   emitted_.clear();

@@ -6,8 +6,14 @@
 //    (and, when the click names a request_id, the same request_id) at most
 //    click_window later. Unclicked, it is emitted as a negative when the
 //    event-time watermark (the largest ts seen) passes that deadline.
-//  - A clicked impression waits for a purchase at most purchase_window after
-//    the click; it is emitted at the purchase, or unpurchased at the deadline.
+//  - A clicked impression then waits for a purchase until purchase_window
+//    after the click, and is emitted at that deadline, purchased or not.
+//    With early_clicks, its click stage (SampleStage::kClick) is emitted at
+//    the click deadline already, and the purchase stage at the purchase
+//    deadline. Every label is thus released after a fixed delay whatever its
+//    value: positives never reach the learner before the negatives shown at
+//    the same time (which would bias it towards predicting clicks).
+//  - counters().samples counts impressions (stages of one count once).
 //  - A click matching several impressions joins the latest one shown before
 //    it. A click naming a request_id that no pending impression carries is a
 //    request mismatch; one whose impression was already emitted is late; one
@@ -47,6 +53,10 @@ struct JoinerSettings {
   int64_t dedupe_window = 1'000'000;
   int64_t negatives_per_click = 0;
   int64_t recent_clicks = 5;
+  // Emit a clicked impression's click stage at the click, and its purchase
+  // stage later (see SampleStage); off = one complete sample after the
+  // purchase window.
+  bool early_clicks = true;
   uint64_t seed = 1;
 };
 
@@ -78,6 +88,11 @@ class Joiner {
   // End of stream: emits every pending impression with its labels so far.
   void flush(std::vector<Sample>& out);
 
+  // The sample of the impression the last add() accepted, still pending;
+  // nullptr when the last event was not a fresh impression. Valid until the
+  // next add() or flush().
+  const Sample* last_impression() const;
+
   const JoinerCounters& counters() const { return counters_; }
   size_t pending() const { return pending_.size(); }
 
@@ -89,6 +104,7 @@ class Joiner {
     Sample sample;
     int64_t click_ts = -1;  // -1 until clicked
     int64_t deadline = 0;
+    bool purchase_phase = false;  // past the click deadline, waiting for a purchase
   };
   // Emitted impressions, remembered for a while to tell late from orphan.
   struct Emitted {
@@ -102,9 +118,10 @@ class Joiner {
 
   void advance(int64_t ts, std::vector<Sample>& out);
   void emit(uint64_t seq, std::vector<Sample>& out);
+  void on_deadline(uint64_t seq, std::vector<Sample>& out);
   void add_impression(const Event& e, std::vector<Sample>& out);
   void add_click(const Event& e, std::vector<Sample>& out);
-  void add_purchase(const Event& e, std::vector<Sample>& out);
+  void add_purchase(const Event& e);
   void remember_click(const Event& e);
   void push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out);
   bool is_duplicate(const std::string& event_id);
@@ -117,6 +134,7 @@ class Joiner {
   int64_t watermark_ = INT64_MIN;
 
   uint64_t next_seq_ = 0;
+  bool last_was_impression_ = false;
   std::map<uint64_t, Pending> pending_;  // by seq (arrival order)
   std::unordered_map<std::string, std::vector<uint64_t>> by_key_;
   // (deadline, seq); stale entries (deadline changed or emitted) are skipped.

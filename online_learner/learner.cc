@@ -1,5 +1,7 @@
 #include "online_learner/learner.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -19,6 +21,7 @@ JoinerSettings joiner_settings(const LearnerConfig& c) {
   s.dedupe_window = c.dedupe_window;
   s.negatives_per_click = c.negatives_per_click;
   s.recent_clicks = c.recent_clicks;
+  s.early_clicks = c.early_clicks;
   s.seed = static_cast<uint64_t>(c.seed);
   return s;
 }
@@ -29,6 +32,7 @@ OptimizerSettings optimizer_settings(const LearnerConfig& c) {
   s.lr_dense = static_cast<float>(c.lr_dense);
   s.lr_embedding = static_cast<float>(c.lr_embedding);
   s.momentum = static_cast<float>(c.momentum);
+  s.adagrad_initial = static_cast<float>(c.adagrad_init);
   return s;
 }
 
@@ -55,10 +59,12 @@ Result<std::unique_ptr<Learner>> Learner::create(const LearnerConfig& config) {
 
 Learner::Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape)
     : config_(config),
+      emb_dim_(static_cast<int>(config.embedding_dim)),
+      bias_dim_(config.bias_terms ? tasks.size() : 0),
       encoder_(split_list(config.context_fields), config.recent_clicks > 0),
       joiner_(joiner_settings(config), &catalog_),
-      table_(static_cast<int>(config.embedding_dim), static_cast<int>(config.admit_after), config.ttl_s * 1000,
-             static_cast<float>(config.init_scale), static_cast<uint64_t>(config.seed)),
+      table_(emb_dim_ + bias_dim_, static_cast<int>(config.admit_after), config.ttl_s * 1000,
+             static_cast<float>(config.init_scale), static_cast<uint64_t>(config.seed), emb_dim_),
       model_(shape, static_cast<uint64_t>(config.seed)),
       loss_(std::move(tasks), config.uncertainty_weighting),
       optimizer_(optimizer_settings(config)) {
@@ -73,6 +79,10 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape)
   baseline_series_ = series_.size();
   add_series("baseline_click");
   add_series("baseline_ctcvr");
+  oracle_series_ = series_.size();
+  add_series("oracle_click");
+  add_series("oracle_ctcvr");
+  add_series("oracle_cvr");
 }
 
 void Learner::add_series(const std::string& name) { series_.emplace_back(name, MetricSeries{}); }
@@ -86,8 +96,12 @@ std::vector<Parameter*> Learner::dense_parameters() {
 void Learner::add_event(const Event& event) {
   emitted_.clear();
   joiner_.add(event, emitted_);
-  for (Sample& s : emitted_) queue_.push_back(std::move(s));
   const size_t b = static_cast<size_t>(config_.batch_size);
+  if (const Sample* shown = joiner_.last_impression()) {
+    shown_.push_back(*shown);
+    if (shown_.size() >= b) score_shown();
+  }
+  for (Sample& s : emitted_) queue_.push_back(std::move(s));
   while (queue_.size() >= b) {
     std::vector<Sample> chunk(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + b));
     queue_.erase(queue_.begin(), queue_.begin() + b);
@@ -108,8 +122,29 @@ void Learner::finish() {
   queue_.clear();
 }
 
+void Learner::score_shown() {
+  if (shown_.empty()) return;
+  auto start = std::chrono::steady_clock::now();
+  prepare(shown_, score_batch_, false);
+  score(score_batch_);
+  const int tasks = loss_.tasks().size();
+  for (size_t s = 0; s < shown_.size(); ++s) {
+    const auto c = static_cast<Eigen::Index>(s);
+    std::vector<float> p(tasks + 3);
+    for (int k = 0; k < tasks; ++k) p[k] = score_batch_.predictions(k, c);
+    p[tasks] = esmm_task_ >= 0 ? sigmoid(score_batch_.acts.logits(esmm_task_, c)) : kNaN;
+    auto base = baseline_.score(shown_[s].item_id);
+    p[tasks + 1] = base.click;
+    p[tasks + 2] = base.ctcvr;
+    scores_[shown_[s].event_id] = std::move(p);
+  }
+  shown_.clear();
+  learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 void Learner::train(std::vector<Sample>& samples) {
   if (samples.empty()) return;
+  score_shown();
   if (config_.ttl_s > 0) {
     int64_t ts = samples.back().ts_ms;
     if (last_eviction_ts_ == INT64_MIN) last_eviction_ts_ = ts;
@@ -118,14 +153,16 @@ void Learner::train(std::vector<Sample>& samples) {
       last_eviction_ts_ = ts;
     }
   }
+  auto start = std::chrono::steady_clock::now();
   prepare(samples, batch_);
   batch_.loss = forward_backward(batch_);
   record(samples, batch_);
   apply(batch_);
+  learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Learner::prepare(const std::vector<Sample>& samples, Batch& b) {
-  const int f1 = encoder_.single_fields(), d = table_.dim(), fields = encoder_.fields();
+void Learner::prepare(const std::vector<Sample>& samples, Batch& b, bool observe) {
+  const int f1 = encoder_.single_fields(), d = emb_dim_, fields = encoder_.fields();
   const size_t n = samples.size();
   b.size = n;
   b.rows.resize(n * f1);
@@ -134,15 +171,20 @@ void Learner::prepare(const std::vector<Sample>& samples, Batch& b) {
   keys_scratch_.resize(f1);
   b.x0.setZero(static_cast<Eigen::Index>(fields) * d, static_cast<Eigen::Index>(n));
   b.labels.resize(loss_.tasks().size(), static_cast<Eigen::Index>(n));
+  b.wide.setZero(loss_.tasks().size(), static_cast<Eigen::Index>(n));
+  b.mask.resize(loss_.tasks().size(), static_cast<Eigen::Index>(n));
   for (size_t s = 0; s < n; ++s) {
     const Sample& sample = samples[s];
     bag_scratch_.clear();
     encoder_.encode(sample, catalog_, keys_scratch_.data(), bag_scratch_);
     float* col = b.x0.col(static_cast<Eigen::Index>(s)).data();
     for (int f = 0; f < f1; ++f) {
-      uint32_t r = freeze_embeddings_ ? table_.find(keys_scratch_[f]) : table_.observe(keys_scratch_[f], sample.ts_ms);
+      uint32_t r = freeze_embeddings_ || !observe ? table_.find(keys_scratch_[f])
+                                                  : table_.observe(keys_scratch_[f], sample.ts_ms);
       b.rows[s * f1 + f] = r;
-      if (r != EmbeddingTable::kNoRow) std::copy_n(table_.row(r), d, col + f * d);
+      if (r == EmbeddingTable::kNoRow) continue;
+      std::copy_n(table_.row(r), d, col + f * d);
+      for (int k = 0; k < bias_dim_; ++k) b.wide(k, static_cast<Eigen::Index>(s)) += table_.row(r)[d + k];
     }
     if (encoder_.has_bag()) {
       size_t first = b.bag_rows.size();
@@ -164,6 +206,9 @@ void Learner::prepare(const std::vector<Sample>& samples, Batch& b) {
         case TaskLabel::kValue: y = sample.purchased ? sample.value : 0.0f; break;
       }
       b.labels(k, static_cast<Eigen::Index>(s)) = y;
+      bool click_task = loss_.tasks().tasks[k].label == TaskLabel::kClick;
+      b.mask(k, static_cast<Eigen::Index>(s)) = sample.stage == SampleStage::kComplete ||
+                                                (sample.stage == SampleStage::kClick) == click_task;
     }
   }
 }
@@ -172,8 +217,9 @@ double Learner::forward_backward(Batch& b) {
   std::vector<Parameter*> params = dense_parameters();
   for (Parameter* p : params) p->grad.setZero();
   model_.forward(b.x0, b.acts);
+  b.acts.logits += b.wide;
   loss_.predict(b.acts.logits, b.predictions);
-  double loss = loss_.forward_backward(b.acts.logits, b.labels, b.dlogits);
+  double loss = loss_.forward_backward(b.acts.logits, b.labels, b.mask, b.dlogits);
   model_.backward(b.x0, b.acts, b.dlogits, freeze_embeddings_ ? nullptr : &b.dx0);
 
   const float l2 = static_cast<float>(config_.l2);
@@ -188,22 +234,24 @@ double Learner::forward_backward(Batch& b) {
   b.touched.clear();
   b.touched_grad.clear();
   if (freeze_embeddings_) return loss;
-  const int f1 = encoder_.single_fields(), d = table_.dim();
+  const int f1 = encoder_.single_fields(), d = emb_dim_, row_dim = table_.dim();
   if (slot_of_row_.size() < table_.capacity_rows()) slot_of_row_.resize(table_.capacity_rows(), -1);
   auto grad_of = [&](uint32_t r) -> float* {
     if (slot_of_row_[r] < 0) {
       slot_of_row_[r] = static_cast<int32_t>(b.touched.size());
       b.touched.push_back(r);
-      b.touched_grad.resize(b.touched_grad.size() + d, 0.0f);
+      b.touched_grad.resize(b.touched_grad.size() + row_dim, 0.0f);
     }
-    return &b.touched_grad[static_cast<size_t>(slot_of_row_[r]) * d];
+    return &b.touched_grad[static_cast<size_t>(slot_of_row_[r]) * row_dim];
   };
   for (size_t s = 0; s < b.size; ++s) {
     const float* g = b.dx0.col(static_cast<Eigen::Index>(s)).data();
     for (int f = 0; f < f1; ++f) {
       uint32_t r = b.rows[s * f1 + f];
       if (r == EmbeddingTable::kNoRow) continue;
-      Eigen::Map<Vec>(grad_of(r), d) += Eigen::Map<const Vec>(g + f * d, d);
+      float* gr = grad_of(r);
+      Eigen::Map<Vec>(gr, d) += Eigen::Map<const Vec>(g + f * d, d);
+      for (int k = 0; k < bias_dim_; ++k) gr[d + k] += b.dlogits(k, static_cast<Eigen::Index>(s));
     }
     if (encoder_.has_bag()) {
       uint32_t first = b.bag_offsets[s], last = b.bag_offsets[s + 1];
@@ -214,8 +262,8 @@ double Learner::forward_backward(Batch& b) {
     }
   }
   for (size_t i = 0; i < b.touched.size(); ++i) {
-    Eigen::Map<const Vec> w(table_.row(b.touched[i]), d);
-    Eigen::Map<Vec>(&b.touched_grad[i * d], d) += (2 * l2) * w;
+    Eigen::Map<const Vec> w(table_.row(b.touched[i]), row_dim);
+    Eigen::Map<Vec>(&b.touched_grad[i * row_dim], row_dim) += (2 * l2) * w;
     loss += l2 * static_cast<double>(w.squaredNorm());
   }
   return loss;
@@ -232,34 +280,67 @@ void Learner::apply(Batch& b) {
 
 void Learner::score(Batch& b) {
   model_.forward(b.x0, b.acts);
+  b.acts.logits += b.wide;
   loss_.predict(b.acts.logits, b.predictions);
 }
 
 void Learner::record(const std::vector<Sample>& samples, const Batch& b) {
   const TaskSet& tasks = loss_.tasks();
   const int click = tasks.click_task;
-  std::vector<ItemRateBaseline::Score> base(samples.size());
-  for (size_t s = 0; s < samples.size(); ++s) base[s] = baseline_.score(samples[s].item_id);
+  const int nt = tasks.size();
+  // Samples never shown (sampled negatives and the clicks standing for their
+  // impressions) are scored now, before learning; the baseline scores all of
+  // them before it counts any.
+  for (size_t s = 0; s < samples.size(); ++s) {
+    if (scores_.count(samples[s].event_id)) continue;
+    const auto c = static_cast<Eigen::Index>(s);
+    std::vector<float> p(nt + 3);
+    for (int k = 0; k < nt; ++k) p[k] = b.predictions(k, c);
+    p[nt] = esmm_task_ >= 0 ? sigmoid(b.acts.logits(esmm_task_, c)) : kNaN;
+    auto base = baseline_.score(samples[s].item_id);
+    p[nt + 1] = base.click;
+    p[nt + 2] = base.ctcvr;
+    scores_[samples[s].event_id] = std::move(p);
+  }
+  // Each series is recorded when its label is final: click series at the
+  // click stage, purchase series at the purchase stage (both for a complete
+  // sample). The click series thus follow impression order exactly.
   for (size_t s = 0; s < samples.size(); ++s) {
     const Sample& sample = samples[s];
     const auto c = static_cast<Eigen::Index>(s);
-    for (int k = 0; k < tasks.size(); ++k) {
+    const bool click_final = sample.stage != SampleStage::kPurchase;
+    const bool purchase_final = sample.stage != SampleStage::kClick;
+    auto it = scores_.find(sample.event_id);
+    const std::vector<float>& p = it->second;
+    const float clicked = sample.clicked ? 1.0f : 0.0f;
+    const float bought = sample.clicked && sample.purchased ? 1.0f : 0.0f;
+    for (int k = 0; k < nt; ++k) {
+      if ((tasks.tasks[k].label == TaskLabel::kClick) ? !click_final : !purchase_final) continue;
       float label = b.labels(k, c);
       if (tasks.tasks[k].kind == TaskKind::kRegression) label = std::log1p(std::max(0.0f, label));
-      series(k).add(b.predictions(k, c), label);
+      series(k).add(p[k], label);
     }
-    Scores sc{click >= 0 ? b.predictions(click, c) : kNaN, kNaN, kNaN};
-    if (esmm_task_ >= 0) {
-      sc.p_ctcvr = b.predictions(esmm_task_, c);
-      sc.p_cvr = sigmoid(b.acts.logits(esmm_task_, c));
-      if (sample.clicked) series(cvr_series_).add(sc.p_cvr, sample.purchased ? 1.0f : 0.0f);
+    Scores truth;
+    const bool known = reference_ && reference_(sample, truth);
+    if (click_final) {
+      series(baseline_series_).add(p[nt + 1], clicked);
+      if (known) series(oracle_series_).add(truth.p_click, clicked);
+      baseline_.update_click(sample.item_id, sample.clicked);
     }
-    series(baseline_series_).add(base[s].click, sample.clicked ? 1.0f : 0.0f);
-    series(baseline_series_ + 1).add(base[s].ctcvr, sample.clicked && sample.purchased ? 1.0f : 0.0f);
-    baseline_.update(sample.item_id, sample.clicked, sample.purchased);
-    if (sink_) sink_(sample, sc);
+    if (!purchase_final) continue;
+    if (esmm_task_ >= 0 && sample.clicked) series(cvr_series_).add(p[nt], bought);
+    series(baseline_series_ + 1).add(p[nt + 2], bought);
+    if (known) {
+      series(oracle_series_ + 1).add(truth.p_ctcvr, bought);
+      if (sample.clicked) series(oracle_series_ + 2).add(truth.p_cvr, bought);
+    }
+    baseline_.update_purchase(sample.item_id, bought > 0);
+    if (sink_)
+      sink_(sample, Scores{click >= 0 ? p[click] : kNaN, esmm_task_ >= 0 ? p[nt] : kNaN,
+                           esmm_task_ >= 0 ? p[esmm_task_] : kNaN});
+    scores_.erase(it);
+    ++samples_learned_;
   }
-  samples_learned_ += samples.size();
 }
 
 std::string Learner::fingerprint() const {
@@ -298,6 +379,16 @@ void Learner::save(ByteWriter& out, uint64_t position) const {
   }
   out.u64(queue_.size());
   for (const Sample& s : queue_) save_sample(out, s);
+  out.u64(shown_.size());
+  for (const Sample& s : shown_) save_sample(out, s);
+  std::vector<const std::pair<const std::string, std::vector<float>>*> scores;
+  for (auto& kv : scores_) scores.push_back(&kv);
+  std::sort(scores.begin(), scores.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  out.u64(scores.size());
+  for (auto* kv : scores) {
+    out.str(kv->first);
+    out.pod_vector(kv->second);
+  }
 }
 
 namespace {
@@ -365,6 +456,15 @@ bool Learner::load(ByteReader& in, uint64_t& position) {
   queue_.clear();
   n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) queue_.push_back(load_sample(in));
+  shown_.clear();
+  n = in.u64();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) shown_.push_back(load_sample(in));
+  scores_.clear();
+  n = in.u64();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    std::string id = in.str();
+    in.pod_vector(scores_[id]);
+  }
   if (in.ok() && !in.at_end()) in.fail("unexpected bytes after the learner state");
   slot_of_row_.assign(table_.capacity_rows(), -1);
   batch_.touched.clear();
@@ -394,15 +494,35 @@ Status Learner::init_from(const std::string& path, Freeze freeze) {
   auto payload = read_checkpoint_file(path);
   if (!payload.ok()) return payload.error();
   ByteReader in(*payload);
-  in.str();  // settings of the source model: only shapes must agree
+  // The source's tasks name its rows' bias columns.
+  std::string settings = in.str();
+  std::string source_tasks;
+  if (size_t at = settings.find("learner.tasks="); at != std::string::npos)
+    source_tasks = settings.substr(at + 14, settings.find('\n', at) - at - 14);
   in.u64();
   in.u64();
   in.i64();
   in.u8();
   Catalog ignored;
   ignored.load(in);
-  if (!load_parameters(in, model_.parameters(), false) || !table_.load(in))
+  EmbeddingTable source(1, 1, 0, 0, 0);
+  if (!load_parameters(in, model_.parameters(), false) || !source.load(in, true))
     return Error{"--init-from " + path + ": " + in.error()};
+  auto tasks = parse_tasks(source_tasks);
+  const int source_bias = source.dim() - emb_dim_;
+  if (!tasks.ok() || (source_bias != 0 && source_bias != tasks->size()))
+    return Error{"--init-from " + path + ": its rows do not fit learner.embedding_dim=" + std::to_string(emb_dim_)};
+  // Copy every row by key: the embedding part whole, each bias column to the
+  // task of the same name (new tasks start from zero).
+  for (uint32_t r = 0; r < source.capacity_rows(); ++r) {
+    if (!source.live(r)) continue;
+    uint32_t to = table_.observe(source.key_of(r), source.last_seen(r));
+    while (to == EmbeddingTable::kNoRow) to = table_.observe(source.key_of(r), source.last_seen(r));
+    std::copy_n(source.row(r), emb_dim_, table_.row(to));
+    for (int k = 0; k < bias_dim_; ++k)
+      for (int j = 0; j < source_bias; ++j)
+        if (tasks->tasks[j].name == loss_.tasks().tasks[k].name) table_.row(to)[emb_dim_ + k] = source.row(r)[emb_dim_ + j];
+  }
   slot_of_row_.assign(table_.capacity_rows(), -1);
   batch_.touched.clear();
   freeze_embeddings_ = freeze != Freeze::kNone;

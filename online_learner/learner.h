@@ -1,6 +1,13 @@
 // The online learner: joiner -> features -> embeddings -> model, trained in
-// mini-batches with progressive validation (each mini-batch is scored, the
-// scores recorded, and only then learned).
+// mini-batches with progressive validation.
+//
+// Progressive validation scores every impression when it is shown, with the
+// model of that moment (as serving would), in mini-batches; it is learned
+// later, when the joiner has its labels. Scoring at impression time matters:
+// clicked impressions wait up to the purchase window for their labels, so
+// scores taken when a sample is learned would give positives a later model
+// than negatives and inflate AUC. Samples that never were impressions
+// (sampled negatives) are scored just before they are learned.
 //
 // Guarantees:
 //  - Deterministic: the same items, events (in the same order), config and
@@ -15,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -50,7 +58,7 @@ struct Batch {
   std::vector<uint32_t> rows;         // size x single_fields, kNoRow = no row
   std::vector<uint32_t> bag_rows;     // the bag's rows, flattened
   std::vector<uint32_t> bag_offsets;  // size + 1 offsets into bag_rows
-  Mat x0, labels, predictions, dlogits, dx0;
+  Mat x0, wide, labels, mask, predictions, dlogits, dx0;  // wide: the rows' logit biases, tasks x size
   Model::Activations acts;
   std::vector<uint32_t> touched;      // distinct rows, first-touch order
   std::vector<float> touched_grad;    // touched.size() x dim
@@ -60,6 +68,9 @@ struct Batch {
 class Learner {
  public:
   using Sink = std::function<void(const Sample&, const Scores&)>;
+  // The true probabilities of a sample, when known (synthetic streams):
+  // fills `truth` and returns true. Recorded as the oracle series.
+  using Reference = std::function<bool(const Sample&, Scores& truth)>;
 
   static Result<std::unique_ptr<Learner>> create(const LearnerConfig& config);
 
@@ -69,6 +80,7 @@ class Learner {
   // End of stream: emits every pending impression and trains what is left.
   void finish();
   void set_sink(Sink sink) { sink_ = std::move(sink); }
+  void set_reference(Reference reference) { reference_ = std::move(reference); }
 
   // Warm start: copies the embedding table and every dense parameter whose
   // name and shape match from a checkpoint; then freezes per `freeze`.
@@ -81,10 +93,14 @@ class Learner {
 
   // Progressive-validation series, by name: one per task (click, ctcvr,
   // purchase, value), cvr (clicked samples only, when ESMM is on), and the
-  // per-item baseline (baseline_click, baseline_ctcvr).
+  // per-item baseline (baseline_click, baseline_ctcvr), and the oracle
+  // (oracle_click, oracle_ctcvr, oracle_cvr; empty without a Reference).
   const std::vector<std::pair<std::string, MetricSeries>>& series() const { return series_; }
   const JoinerCounters& joiner_counters() const { return joiner_.counters(); }
   uint64_t samples_learned() const { return samples_learned_; }
+  // Wall time spent in training steps (features, forward, backward, update)
+  // since this object was created; not part of the checkpointed state.
+  double learn_seconds() const { return learn_seconds_; }
   size_t parameter_count() { return model_.parameter_count(); }
   const EmbeddingTable& table() const { return table_; }
   EmbeddingTable& table() { return table_; }
@@ -97,7 +113,8 @@ class Learner {
   // prepare resolves features (counting sightings), forward_backward computes
   // loss and gradients (L2 included) without changing parameters, apply
   // updates them.
-  void prepare(const std::vector<Sample>& samples, Batch& batch);
+  // With observe = false, keys only look up rows (scoring: no sightings).
+  void prepare(const std::vector<Sample>& samples, Batch& batch, bool observe = true);
   double forward_backward(Batch& batch);
   void apply(Batch& batch);
   // Scores a prepared batch (forward only); fills batch.predictions.
@@ -106,6 +123,7 @@ class Learner {
  private:
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
   void train(std::vector<Sample>& samples);
+  void score_shown();
   void record(const std::vector<Sample>& samples, const Batch& batch);
   void add_series(const std::string& name);
   MetricSeries& series(size_t i) { return series_[i].second; }
@@ -115,6 +133,8 @@ class Learner {
   std::string fingerprint() const;
 
   LearnerConfig config_;
+  int emb_dim_;   // embedding floats per row, fed to the model
+  int bias_dim_;  // logit biases per row (one per task, or none)
   FeatureEncoder encoder_;
   Catalog catalog_;
   Joiner joiner_;
@@ -125,8 +145,15 @@ class Learner {
   ItemRateBaseline baseline_;
   bool freeze_embeddings_ = false;
   Sink sink_;
+  Reference reference_;
+  double learn_seconds_ = 0;
 
   std::vector<Sample> queue_;  // joined samples not yet learned
+  std::vector<Sample> shown_;  // impressions not yet scored
+  // Scores of shown impressions not yet learned, by event_id: each task's
+  // prediction, then pCVR.
+  std::unordered_map<std::string, std::vector<float>> scores_;
+  Batch score_batch_;
   std::vector<Sample> emitted_;
   Batch batch_;
   std::vector<int32_t> slot_of_row_;  // row -> index in batch.touched, -1 otherwise
@@ -136,7 +163,7 @@ class Learner {
 
   std::vector<std::pair<std::string, MetricSeries>> series_;
   int esmm_task_ = -1;
-  size_t cvr_series_ = 0, baseline_series_ = 0;
+  size_t cvr_series_ = 0, baseline_series_ = 0, oracle_series_ = 0;
 };
 
 }  // namespace streamrec::learner

@@ -28,7 +28,7 @@ void MultiTaskLoss::predict(const Mat& logits, Mat& predictions) const {
   }
 }
 
-double MultiTaskLoss::forward_backward(const Mat& logits, const Mat& labels, Mat& dlogits) {
+double MultiTaskLoss::forward_backward(const Mat& logits, const Mat& labels, const Mat& mask, Mat& dlogits) {
   const Eigen::Index batch = logits.cols();
   dlogits = Mat::Zero(logits.rows(), batch);
   if (batch == 0) return 0;
@@ -41,6 +41,7 @@ double MultiTaskLoss::forward_backward(const Mat& logits, const Mat& labels, Mat
     if (uncertainty_) scale *= std::exp(-static_cast<double>(log_var.value(0, k)));
     const float g = static_cast<float>(scale * inv_b);
     for (Eigen::Index s = 0; s < batch; ++s) {
+      if (mask(k, s) == 0.0f) continue;
       float a = logits(k, s), y = labels(k, s);
       switch (t.kind) {
         case TaskKind::kBinary: {

@@ -27,7 +27,9 @@ class MultiTaskLoss {
   // labels: tasks x batch, the raw label of each task (value for
   // regression). Returns the loss; accumulates dL/dlogits into dlogits
   // (resized and zeroed here) and dL/ds into log_var.grad.
-  double forward_backward(const Mat& logits, const Mat& labels, Mat& dlogits);
+  // mask (tasks x batch, 0 or 1) says which task losses each sample carries;
+  // each task's loss is still averaged over the whole batch.
+  double forward_backward(const Mat& logits, const Mat& labels, const Mat& mask, Mat& dlogits);
 
   Parameter log_var;  // 1 x tasks; the s_k, used only with uncertainty weighting
 

@@ -150,7 +150,9 @@ TEST(GradientCheck, MultiTaskLossWithEsmmRegressionAndUncertainty) {
     MultiTaskLoss loss(*tasks, uncertainty);
     SplitMix rng(6);
     loss.log_var.value = random_mat(1, 3, rng, 0.5f);
-    Mat logits = random_mat(3, 8, rng, 2), labels(3, 8), dlogits;
+    Mat logits = random_mat(3, 8, rng, 2), labels(3, 8), dlogits, mask = Mat::Ones(3, 8);
+    mask(1, 2) = mask(2, 2) = 0;  // a click-stage sample
+    mask(0, 5) = 0;               // a purchase-stage sample
     for (int s = 0; s < 8; ++s) {
       labels(0, s) = s % 2;
       labels(1, s) = s % 4 == 1;
@@ -158,10 +160,10 @@ TEST(GradientCheck, MultiTaskLossWithEsmmRegressionAndUncertainty) {
     }
     auto f = [&] {
       Mat d;
-      return loss.forward_backward(logits, labels, d);
+      return loss.forward_backward(logits, labels, mask, d);
     };
     loss.log_var.grad.setZero();
-    loss.forward_backward(logits, labels, dlogits);
+    loss.forward_backward(logits, labels, mask, dlogits);
     Mat dlv = loss.log_var.grad;
     expect_gradient("logits", logits.data(), logits.size(), dlogits, f, 1e-3f);
     if (uncertainty) expect_gradient("log_var", loss.log_var.value.data(), 3, dlv, f, 1e-3f);

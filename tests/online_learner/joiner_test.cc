@@ -29,15 +29,43 @@ struct Stream {
 };
 
 TEST(Joiner, ClickInWindowAndPurchaseInWindowLabelBoth) {
-  Stream r;
-  r << make_event("i1", kImp, "u", "a", 0, "r1") << make_event("c1", kClick, "u", "a", 5 * kMin, "r1");
-  EXPECT_TRUE(r.out.empty()) << "a clicked impression waits for its purchase";
-  r << make_event("p1", kBuy, "u", "a", 50 * kMin, "r1");
+  JoinerSettings one_stage;
+  one_stage.early_clicks = false;
+  Stream r(one_stage);
+  r << make_event("i1", kImp, "u", "a", 0, "r1") << make_event("c1", kClick, "u", "a", 5 * kMin, "r1")
+    << make_event("p1", kBuy, "u", "a", 50 * kMin, "r1");
+  EXPECT_TRUE(r.out.empty()) << "labels are released at the purchase deadline, never earlier";
+  r << make_event("x", kImp, "w", "z", 65 * kMin + 1);
   ASSERT_EQ(r.out.size(), 1u);
+  EXPECT_EQ(r.out[0].stage, SampleStage::kComplete);
   EXPECT_TRUE(r.out[0].clicked);
   EXPECT_TRUE(r.out[0].purchased);
   EXPECT_EQ(r.joiner.counters().joined_clicks, 1u);
   EXPECT_EQ(r.joiner.counters().joined_purchases, 1u);
+}
+
+TEST(Joiner, EarlyClicksReleaseTheClickAtTheClickDeadlineAndThePurchaseLater) {
+  Stream r;  // early_clicks is the default
+  r << make_event("i1", kImp, "u", "a", 0) << make_event("i2", kImp, "u", "b", 0)
+    << make_event("c1", kClick, "u", "a", kMin);
+  EXPECT_TRUE(r.out.empty()) << "a click waits for its click deadline like a non-click";
+  r << make_event("x", kImp, "w", "z", 10 * kMin + 1);
+  ASSERT_EQ(r.out.size(), 2u) << "both labels are final at the same moment";
+  EXPECT_EQ(r.out[0].event_id, "i1");
+  EXPECT_EQ(r.out[0].stage, SampleStage::kClick);
+  EXPECT_TRUE(r.out[0].clicked);
+  EXPECT_EQ(r.out[1].event_id, "i2");
+  EXPECT_EQ(r.out[1].stage, SampleStage::kComplete);
+  EXPECT_FALSE(r.out[1].clicked);
+  r << make_event("p1", kBuy, "u", "a", 20 * kMin);
+  EXPECT_EQ(r.out.size(), 2u);
+  r << make_event("y", kImp, "w", "z", 61 * kMin + 1);
+  ASSERT_EQ(r.out.size(), 4u);  // x's negative, then i1's purchase stage
+  const Sample& purchase = r.out[3];
+  EXPECT_EQ(purchase.event_id, "i1");
+  EXPECT_EQ(purchase.stage, SampleStage::kPurchase);
+  EXPECT_TRUE(purchase.purchased);
+  EXPECT_EQ(r.joiner.counters().samples, 3u) << "stages of one impression count once";
 }
 
 TEST(Joiner, UnclickedImpressionIsEmittedWhenTheWatermarkPassesTheClickWindow) {
@@ -160,6 +188,7 @@ TEST(Joiner, ImpressionlessStreamSamplesNegativesFromTheCatalog) {
   s.negatives_per_click = 3;
   Stream r(s, &catalog);
   r << make_event("c1", kClick, "u", "i1", 0) << make_event("p1", kBuy, "u", "i1", kMin);
+  r.joiner.flush(r.out);
   ASSERT_EQ(r.out.size(), 4u);
   int positives = 0;
   for (const Sample& x : r.out) {
@@ -195,6 +224,7 @@ TEST(Joiner, SaveAndLoadContinueIdentically) {
     EXPECT_EQ(joined[i].event_id, whole.out[i].event_id);
     EXPECT_EQ(joined[i].clicked, whole.out[i].clicked);
     EXPECT_EQ(joined[i].purchased, whole.out[i].purchased);
+    EXPECT_EQ(joined[i].stage, whole.out[i].stage);
   }
 }
 

@@ -1,0 +1,312 @@
+// `streamrec train`: the online learner over files, offline. Items first,
+// then events in file (event-time) order through the same joiner and learner
+// as `streamrec learn`; prints a short report and optionally writes a JSON
+// report, the per-sample predictions and a checkpoint.
+//
+// Exit status: 0 done, 1 an input or checkpoint could not be read or
+// written, 2 a bad option or setting.
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <unordered_map>
+
+#include "apps/commands.h"
+#include "core/event.h"
+#include "online_learner/learner.h"
+
+namespace streamrec {
+namespace {
+
+using learner::Learner;
+using learner::Scores;
+
+struct TrainOptions {
+  ConfigOptions config;
+  std::string events, items, truth, report_json, predictions_out;
+  std::string checkpoint_out, resume_from, init_from, freeze = "none";
+  int64_t stop_after = -1;
+  bool no_timing = false;
+};
+
+// truth.csv: event_id,p_click,p_cvr,p_ctcvr,... (the synthetic producer's).
+Result<std::unordered_map<std::string, Scores>> read_truth(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Error{"--truth " + path + ": cannot be opened"};
+  std::unordered_map<std::string, Scores> truth;
+  std::string line;
+  std::getline(in, line);
+  if (line.rfind("event_id,p_click,p_cvr,p_ctcvr", 0) != 0)
+    return Error{"--truth " + path + ": expected a header starting event_id,p_click,p_cvr,p_ctcvr"};
+  size_t n = 1;
+  while (std::getline(in, line)) {
+    ++n;
+    size_t c[4];
+    c[0] = line.find(',');
+    for (int i = 1; i < 4 && c[i - 1] != std::string::npos; ++i) c[i] = line.find(',', c[i - 1] + 1);
+    if (c[0] == std::string::npos || c[1] == std::string::npos || c[2] == std::string::npos)
+      return Error{"--truth " + path + ":" + std::to_string(n) + ": expected 4 or more columns"};
+    if (c[3] == std::string::npos) c[3] = line.size();
+    float v[3];
+    for (int i = 0; i < 3; ++i) {
+      auto [end, ec] = std::from_chars(line.data() + c[i] + 1, line.data() + c[i + 1], v[i]);
+      if (ec != std::errc()) return Error{"--truth " + path + ":" + std::to_string(n) + ": not a number"};
+    }
+    truth[line.substr(0, c[0])] = Scores{v[0], v[1], v[2]};
+  }
+  return truth;
+}
+
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", v);
+  out += buf;
+}
+
+void append_summary(std::string& out, const learner::SeriesSummary& s) {
+  out += "{\"count\": " + std::to_string(s.count) + ", \"auc\": ";
+  append_number(out, s.auc);
+  out += ", \"logloss\": ";
+  append_number(out, s.logloss);
+  out += ", \"calibration\": ";
+  append_number(out, s.calibration);
+  out += ", \"rmse\": ";
+  append_number(out, s.rmse);
+  out += ", \"mean_label\": ";
+  append_number(out, s.mean_label);
+  out += "}";
+}
+
+std::string report_json(Learner& l, uint64_t lines, uint64_t bad_lines, double seconds, bool timing) {
+  const auto& c = l.joiner_counters();
+  std::string o = "{\n";
+  auto field = [&](const char* name, uint64_t v) { o += "  \"" + std::string(name) + "\": " + std::to_string(v) + ",\n"; };
+  field("events", lines);
+  field("bad_events", bad_lines);
+  field("samples", l.samples_learned());
+  if (timing) {
+    o += "  \"seconds\": ";
+    append_number(o, seconds);
+    o += ",\n  \"samples_per_sec\": ";
+    append_number(o, seconds > 0 ? static_cast<double>(l.samples_learned()) / seconds : 0);
+    o += ",\n  \"learn_seconds\": ";
+    append_number(o, l.learn_seconds());
+    o += ",\n  \"learn_samples_per_sec\": ";
+    append_number(o, l.learn_seconds() > 0 ? static_cast<double>(l.samples_learned()) / l.learn_seconds() : 0);
+    o += ",\n";
+  }
+  field("parameters", l.parameter_count());
+  field("embedding_rows", l.table().rows());
+  field("embedding_dim", static_cast<uint64_t>(l.table().dim()));
+  field("embedding_bytes", l.table().bytes());
+  field("embedding_bytes_per_row", l.table().bytes_per_row());
+  field("embedding_admitted", l.table().admitted_total());
+  field("embedding_evicted", l.table().evicted_total());
+  o += "  \"joiner\": {";
+  std::pair<const char*, uint64_t> counters[] = {
+      {"events", c.events}, {"impressions", c.impressions}, {"clicks", c.clicks}, {"purchases", c.purchases},
+      {"duplicates", c.duplicates}, {"joined_clicks", c.joined_clicks}, {"joined_purchases", c.joined_purchases},
+      {"late_clicks", c.late_clicks}, {"late_purchases", c.late_purchases}, {"orphan_clicks", c.orphan_clicks},
+      {"orphan_purchases", c.orphan_purchases}, {"purchases_without_click", c.purchases_without_click},
+      {"request_mismatches", c.request_mismatches}, {"flushed_pending", c.flushed_pending},
+      {"sampled_negatives", c.sampled_negatives}, {"samples", c.samples}};
+  for (size_t i = 0; i < std::size(counters); ++i)
+    o += std::string(i ? ", " : "") + "\"" + counters[i].first + "\": " + std::to_string(counters[i].second);
+  o += "},\n  \"metrics\": {\n";
+  const auto& series = l.series();
+  for (size_t i = 0; i < series.size(); ++i) {
+    const auto& [name, s] = series[i];
+    o += "    \"" + name + "\": {\"whole\": ";
+    append_summary(o, s.whole());
+    o += ", \"last_20pct\": ";
+    append_summary(o, s.tail(0.2));
+    o += ", \"window\": ";
+    append_summary(o, s.window(static_cast<size_t>(l.config().metrics_window)));
+    o += i + 1 < series.size() ? "},\n" : "}\n";
+  }
+  o += "  }\n}\n";
+  return o;
+}
+
+void print_report(Learner& l, uint64_t lines, double seconds) {
+  std::printf("train: %llu events, %llu samples in %.2f s (%.0f samples/s; learning alone %.0f samples/s)\n",
+              static_cast<unsigned long long>(lines), static_cast<unsigned long long>(l.samples_learned()), seconds,
+              seconds > 0 ? static_cast<double>(l.samples_learned()) / seconds : 0.0,
+              l.learn_seconds() > 0 ? static_cast<double>(l.samples_learned()) / l.learn_seconds() : 0.0);
+  std::printf("model: %zu dense parameters; %zu embedding rows x %d, %.1f MiB (%zu bytes/row)\n", l.parameter_count(),
+              l.table().rows(), l.table().dim(), static_cast<double>(l.table().bytes()) / (1 << 20),
+              l.table().bytes_per_row());
+  const auto& c = l.joiner_counters();
+  std::printf("joiner: %llu clicks joined, %llu purchases joined; late %llu/%llu, orphan %llu/%llu, duplicates %llu\n",
+              static_cast<unsigned long long>(c.joined_clicks), static_cast<unsigned long long>(c.joined_purchases),
+              static_cast<unsigned long long>(c.late_clicks), static_cast<unsigned long long>(c.late_purchases),
+              static_cast<unsigned long long>(c.orphan_clicks), static_cast<unsigned long long>(c.orphan_purchases),
+              static_cast<unsigned long long>(c.duplicates));
+  std::printf("%-16s %9s %9s %9s %9s %9s\n", "series", "samples", "auc", "auc_last20", "logloss", "calib");
+  for (const auto& [name, s] : l.series()) {
+    if (s.size() == 0) continue;
+    auto w = s.whole();
+    std::printf("%-16s %9zu %9.4f %9.4f %9.4f %9.3f\n", name.c_str(), w.count, w.auc, s.tail(0.2).auc, w.logloss,
+                w.calibration);
+  }
+}
+
+int run_train(const TrainOptions& o) {
+  Config config = load_config_or_exit(o.config);
+  auto created = Learner::create(config.learner);
+  if (!created.ok()) {
+    std::fprintf(stderr, "streamrec train: bad configuration: %s\n", created.error().message.c_str());
+    return 2;
+  }
+  Learner& l = **created;
+  uint64_t start_line = 0;
+  if (!o.resume_from.empty()) {
+    auto position = l.restore_checkpoint(o.resume_from);
+    if (!position.ok()) {
+      std::fprintf(stderr, "streamrec train: %s\n", position.error().message.c_str());
+      return 1;
+    }
+    start_line = *position;
+  } else if (!o.init_from.empty()) {
+    learner::Freeze f = o.freeze == "embeddings" ? learner::Freeze::kEmbeddings
+                        : o.freeze == "shared"   ? learner::Freeze::kShared
+                                                 : learner::Freeze::kNone;
+    if (Status s = l.init_from(o.init_from, f); !s.ok()) {
+      std::fprintf(stderr, "streamrec train: %s\n", s.message().c_str());
+      return 1;
+    }
+  }
+
+  std::unordered_map<std::string, Scores> truth;
+  if (!o.truth.empty()) {
+    auto t = read_truth(o.truth);
+    if (!t.ok()) {
+      std::fprintf(stderr, "streamrec train: %s\n", t.error().message.c_str());
+      return 1;
+    }
+    truth = std::move(t).value();
+    l.set_reference([&truth](const learner::Sample& s, Scores& out) {
+      auto it = truth.find(s.event_id);
+      if (it == truth.end()) return false;
+      out = it->second;
+      return true;
+    });
+  }
+
+  std::FILE* predictions = nullptr;
+  if (!o.predictions_out.empty()) {
+    predictions = std::fopen(o.predictions_out.c_str(), "w");
+    if (!predictions) {
+      std::fprintf(stderr, "streamrec train: --predictions-out %s: cannot be written\n", o.predictions_out.c_str());
+      return 1;
+    }
+    std::setvbuf(predictions, nullptr, _IOFBF, 1 << 20);
+    std::fputs("event_id,p_click,p_cvr,p_ctcvr\n", predictions);
+    l.set_sink([predictions](const learner::Sample& s, const Scores& p) {
+      std::fprintf(predictions, "%s,%.9g,%.9g,%.9g\n", s.event_id.c_str(), p.p_click, p.p_cvr, p.p_ctcvr);
+    });
+  }
+
+  EventDecoder decoder;
+  uint64_t bad_lines = 0;
+  std::string line;
+  if (!o.items.empty()) {
+    std::ifstream items(o.items);
+    if (!items) {
+      std::fprintf(stderr, "streamrec train: --items %s: cannot be opened\n", o.items.c_str());
+      return 1;
+    }
+    while (std::getline(items, line)) {
+      if (line.empty()) continue;
+      auto item = decoder.decode_item(line);
+      if (auto* i = std::get_if<Item>(&item)) l.add_item(*i);
+      else ++bad_lines;
+    }
+  }
+  std::ifstream events(o.events);
+  if (!events) {
+    std::fprintf(stderr, "streamrec train: --events %s: cannot be opened\n", o.events.c_str());
+    return 1;
+  }
+  auto start = std::chrono::steady_clock::now();
+  uint64_t lines = 0;
+  bool stopped = false;
+  while (std::getline(events, line)) {
+    ++lines;
+    if (lines <= start_line) continue;
+    if (!line.empty()) {
+      auto event = decoder.decode_event(line);
+      if (auto* e = std::get_if<Event>(&event)) l.add_event(*e);
+      else if (++bad_lines <= 5) spdlog::warn("train: {}:{}: {}", o.events, lines, std::get<DecodeError>(event).message);
+    }
+    if (o.stop_after >= 0 && lines >= static_cast<uint64_t>(o.stop_after)) {
+      stopped = true;
+      break;
+    }
+  }
+  if (lines < start_line) {
+    std::fprintf(stderr, "streamrec train: the checkpoint is at line %llu but %s has only %llu lines\n",
+                 static_cast<unsigned long long>(start_line), o.events.c_str(), static_cast<unsigned long long>(lines));
+    return 1;
+  }
+  if (!stopped) l.finish();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (predictions && std::fclose(predictions) != 0) {
+    std::fprintf(stderr, "streamrec train: --predictions-out %s: write failed\n", o.predictions_out.c_str());
+    return 1;
+  }
+  if (!o.checkpoint_out.empty())
+    if (Status s = l.save_checkpoint(o.checkpoint_out, lines); !s.ok()) {
+      std::fprintf(stderr, "streamrec train: %s\n", s.message().c_str());
+      return 1;
+    }
+  if (!o.report_json.empty()) {
+    std::ofstream out(o.report_json, std::ios::trunc);
+    out << report_json(l, lines, bad_lines, seconds, !o.no_timing);
+    if (!out) {
+      std::fprintf(stderr, "streamrec train: --report-json %s: write failed\n", o.report_json.c_str());
+      return 1;
+    }
+  }
+  print_report(l, lines, seconds);
+  if (stopped) std::printf("stopped after line %llu%s\n", static_cast<unsigned long long>(lines),
+                           o.checkpoint_out.empty() ? "" : (", checkpoint " + o.checkpoint_out).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("train", "Run the online learner over JSONL files (offline) and report its accuracy");
+  auto o = std::make_shared<TrainOptions>();
+  add_config_options(cmd, o->config);
+  cmd->add_option("--events", o->events, "Events, one JSON object a line, in event-time order")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--items", o->items, "Items, one JSON object a line")->check(CLI::ExistingFile);
+  cmd->add_option("--truth", o->truth, "The synthetic producer's truth.csv: adds the oracle's metrics")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--report-json", o->report_json, "Write the report here as JSON");
+  cmd->add_option("--predictions-out", o->predictions_out,
+                  "Write event_id,p_click,p_cvr,p_ctcvr per learned impression, scored before it was learned");
+  cmd->add_option("--checkpoint-out", o->checkpoint_out, "Save the learner's whole state here at the end");
+  cmd->add_option("--stop-after", o->stop_after, "Stop after this many event lines (with --checkpoint-out: resumable)");
+  cmd->add_option("--resume-from", o->resume_from, "Continue from a checkpoint of the same config and events file")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--init-from", o->init_from, "Warm start: copy embeddings and matching layers from a checkpoint")
+      ->check(CLI::ExistingFile)
+      ->excludes("--resume-from");
+  cmd->add_option("--freeze", o->freeze, "With --init-from: keep embeddings, or embeddings and shared layers, fixed")
+      ->check(CLI::IsMember({"none", "embeddings", "shared"}));
+  cmd->add_flag("--no-timing", o->no_timing, "Leave wall-clock fields out of the JSON report (byte-identical reruns)");
+  cmd->callback([o, &exit_code] { exit_code = run_train(*o); });
+}
+
+}  // namespace streamrec
