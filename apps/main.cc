@@ -2,12 +2,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 
 #include "apps/commands.h"
 
 int main(int argc, char** argv) {
+  // hiredis writes with plain write(): a Redis that closed the connection
+  // must give an error to retry on, not a SIGPIPE that kills the learner.
+  std::signal(SIGPIPE, SIG_IGN);
   // Logs go to stderr so that stdout stays machine-readable (the broker
   // prints its bootstrap address there, `config` its settings).
   spdlog::set_default_logger(spdlog::stderr_color_mt("streamrec"));

@@ -34,6 +34,10 @@ ConsumeLoop::ConsumeLoop(const Config& config, EventSink& sink, DeadLetterQueue 
       dlq_(std::move(dlq)),
       recent_ids_(static_cast<size_t>(config.consumer.dedupe_window)) {}
 
+ConsumeLoop::~ConsumeLoop() {
+  if (consumer_) consumer_->close();
+}
+
 void ConsumeLoop::add(KafkaMessage message) {
   if (message->err) {
     if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -46,7 +50,15 @@ void ConsumeLoop::add(KafkaMessage message) {
   batch_offsets_[{topic, message->partition}] = message->offset + 1;
 
   std::string_view payload(static_cast<const char*>(message->payload), message->len);
-  std::string source = topic + "/" + std::to_string(message->partition);
+  rd_kafka_timestamp_type_t ts_type;
+  int64_t kafka_ts = rd_kafka_message_timestamp(message.get(), &ts_type);
+  if (!cluster_prefix_) {
+    std::string id = consumer_->cluster_id(5000);
+    if (id.empty()) spdlog::warn("kafka: the cluster did not give its id; offset marks use topic/partition only");
+    cluster_prefix_ = id.empty() ? "" : id + "/";
+  }
+  MessageOrigin origin{*cluster_prefix_ + topic + "/" + std::to_string(message->partition), message->offset,
+                       kafka_ts};
   auto dead_letter = [&](const DecodeError& error) {
     if (Status s = dlq_.send(*message, error.message); !s.ok() && failure_.ok()) failure_ = s;
     ++stats_.dead_letters;
@@ -55,7 +67,7 @@ void ConsumeLoop::add(KafkaMessage message) {
   if (topic == config_.kafka.items_topic) {
     auto decoded = decoder_.decode_item(payload);
     if (auto* error = std::get_if<DecodeError>(&decoded)) return dead_letter(*error);
-    batch_.items.push_back({std::move(std::get<Item>(decoded)), std::move(source), message->offset});
+    batch_.items.push_back({std::move(std::get<Item>(decoded)), std::move(origin)});
     return;
   }
   auto decoded = decoder_.decode_event(payload);
@@ -65,7 +77,7 @@ void ConsumeLoop::add(KafkaMessage message) {
     ++stats_.duplicates;
     return;
   }
-  batch_.events.push_back({std::move(event), std::move(source), message->offset});
+  batch_.events.push_back({std::move(event), std::move(origin)});
 }
 
 Status ConsumeLoop::finish_batch() {
@@ -145,6 +157,7 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
   auto last_message = Clock::now();
   auto last_status = Clock::now();
   auto batch_started = Clock::now();
+  auto last_tick = Clock::now();
   int64_t assignments = consumer_->assignments();
 
   while (!stop.stop_requested() && failure_.ok()) {
@@ -164,6 +177,10 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
     if (batch_messages_ >= max_messages || (batch_messages_ > 0 && now - batch_started >= batch_window)) {
       if (Status s = finish_batch(); !s.ok()) failure_ = s;
       commit(/*force=*/false);
+    }
+    if (now - last_tick >= std::chrono::milliseconds(10)) {
+      last_tick = now;
+      if (Status s = sink_.tick(); !s.ok()) spdlog::warn("{}", s.message());
     }
     if (now - last_status >= options.status_interval) {
       report("status", options);

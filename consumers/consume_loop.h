@@ -19,10 +19,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "consumers/dead_letter_queue.h"
+#include "core/consumed.h"
 #include "consumers/group_consumer.h"
 #include "consumers/recent_ids.h"
 #include "core/config.h"
@@ -30,32 +32,6 @@
 #include "core/stop_signal.h"
 
 namespace streamrec {
-
-struct ConsumedEvent {
-  Event event;
-  std::string source;  // "<topic>/<partition>"
-  int64_t offset;
-};
-
-struct ConsumedItem {
-  Item item;
-  std::string source;
-  int64_t offset;
-};
-
-// The valid messages of one batch, each topic in Kafka order.
-struct ConsumedBatch {
-  std::vector<ConsumedItem> items;
-  std::vector<ConsumedEvent> events;
-  bool empty() const { return items.empty() && events.empty(); }
-};
-
-// Where valid messages go. apply() must be idempotent under re-delivery.
-class EventSink {
- public:
-  virtual ~EventSink() = default;
-  virtual Status apply(const ConsumedBatch& batch) = 0;
-};
 
 struct ConsumeStats {
   int64_t messages = 0;      // every message consumed, valid or not
@@ -84,6 +60,8 @@ struct ConsumeOptions {
 class ConsumeLoop {
  public:
   static Result<std::unique_ptr<ConsumeLoop>> create(const Config& config, EventSink& sink);
+  // Leaves the group if run() did not (the revoke hook needs every member).
+  ~ConsumeLoop();
 
   // Runs until `stop` is requested or the idle limit is reached; then
   // finishes the open batch, commits and leaves the group. An Error means
@@ -109,6 +87,10 @@ class ConsumeLoop {
   EventDecoder decoder_;
   RecentIds recent_ids_;
   const StopSignal* stop_ = nullptr;
+  // Prepended to "<topic>/<partition>" in every message's source: offsets
+  // are only comparable within one cluster, and a recreated topic or a new
+  // cluster starts again at offset 0 (see docs/redis-keys.md).
+  std::optional<std::string> cluster_prefix_;
 
   ConsumedBatch batch_;
   CommitOffsets batch_offsets_;

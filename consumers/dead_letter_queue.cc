@@ -13,7 +13,7 @@ Result<DeadLetterQueue> DeadLetterQueue::create(const KafkaConfig& config) {
   DeadLetterQueue dlq;
   dlq.deliveries_ = std::make_unique<Deliveries>();
   dlq.topic_ = config.dlq_topic;
-  auto conf = make_kafka_conf(config, {{"client.id", "streamrec-dlq"}, {"linger.ms", "5"}},
+  auto conf = make_kafka_conf(config, {{"client.id", "streamrec-dlq"}, {"linger.ms", "5"}, {"message.max.bytes", "10000000"}},
                               {{"enable.idempotence", "true"}, {"acks", "all"}});
   if (!conf.ok()) return conf.error();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &DeadLetterQueue::on_delivery);

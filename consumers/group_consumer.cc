@@ -87,3 +87,15 @@ std::vector<std::string> GroupConsumer::assignment() const {
 }
 
 }  // namespace streamrec
+
+namespace streamrec {
+
+std::string GroupConsumer::cluster_id(int timeout_ms) const {
+  char* id = rd_kafka_clusterid(consumer_.get(), timeout_ms);
+  if (!id) return "";
+  std::string out(id);
+  rd_kafka_mem_free(consumer_.get(), id);
+  return out;
+}
+
+}  // namespace streamrec

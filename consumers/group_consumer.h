@@ -42,6 +42,10 @@ class GroupConsumer {
   // Leaves the group (running the revoke hook). Idempotent.
   void close();
 
+  // The Kafka cluster's id, or "" if the cluster did not say within
+  // `timeout_ms`.
+  std::string cluster_id(int timeout_ms) const;
+
   // How many times partitions were assigned so far (changes on each rebalance).
   int64_t assignments() const { return assignments_; }
 

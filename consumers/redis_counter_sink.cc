@@ -13,8 +13,8 @@ Status RedisCounterSink::apply(const ConsumedBatch& consumed) {
     redis_.emplace(std::move(conn).value());
   }
   batch_.clear();
-  for (const ConsumedItem& i : consumed.items) effects_.add(i.item, i.source, i.offset, batch_);
-  for (const ConsumedEvent& e : consumed.events) effects_.add(e.event, e.source, e.offset, batch_);
+  for (const ConsumedItem& i : consumed.items) effects_.add(i.item, i.origin.source, i.origin.offset, batch_);
+  for (const ConsumedEvent& e : consumed.events) effects_.add(e.event, e.origin.source, e.origin.offset, batch_);
   return writer_.apply(*redis_, batch_);
 }
 

@@ -32,7 +32,9 @@ class EmbeddedBroker {
   static Result<EmbeddedBroker> start(int brokers, const std::vector<TopicSpec>& topics);
 
   EmbeddedBroker(EmbeddedBroker&&) = default;
-  EmbeddedBroker& operator=(EmbeddedBroker&&) = default;
+  // No move-assignment: it would replace the client before the cluster
+  // running on it.
+  EmbeddedBroker& operator=(EmbeddedBroker&&) = delete;
 
   // "127.0.0.1:port,127.0.0.1:port,..."
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }

@@ -179,7 +179,15 @@ std::variant<Event, DecodeError> EventDecoder::decode_event(std::string_view mes
   if (auto e = read_id(obj, "user_id", true, ev.user_id)) return *e;
   if (auto e = read_id(obj, "item_id", true, ev.item_id)) return *e;
   if (auto e = read_ts(obj, ev.ts_ms)) return *e;
-  if (auto e = read_id(obj, "request_id", false, ev.request_id)) return *e;
+  {
+    // Any string; "" is the same as no request_id.
+    element r;
+    if (obj["request_id"].get(r) == simdjson::SUCCESS) {
+      std::string_view s;
+      if (r.get(s) != simdjson::SUCCESS) return wrong_type("request_id", "a string", r);
+      ev.request_id.assign(s);
+    }
+  }
   if (auto e = read_context(obj, ev.context)) return *e;
   if (auto e = read_amount(obj, "value", ev.value)) return *e;
   return ev;
@@ -197,9 +205,6 @@ std::variant<Item, DecodeError> EventDecoder::decode_item(std::string_view messa
   if (obj["category"].get(e) == simdjson::SUCCESS) {
     std::string_view s;
     if (e.get(s) != simdjson::SUCCESS) return wrong_type("category", "a string", e);
-    if (s.size() > kMaxIdBytes)
-      return fail(DecodeErrorCode::kIdTooLong, "category is " + std::to_string(s.size()) +
-                                                   " bytes, the limit is " + std::to_string(kMaxIdBytes));
     item.category.assign(s);
   }
   std::optional<double> price;

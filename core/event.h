@@ -38,14 +38,14 @@ struct Event {
   std::string user_id;
   std::string item_id;
   int64_t ts_ms = 0;
-  std::string request_id;  // empty when absent
+  std::string request_id;  // any string; empty when absent
   std::vector<ContextFeature> context;  // in message order
   std::optional<double> value;  // purchase amount, >= 0
 };
 
 struct Item {
   std::string item_id;
-  std::string category;  // "" when absent
+  std::string category;  // any string; "" when absent
   double price = 0;      // >= 0
   bool available = true;
   int64_t ts_ms = 0;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 namespace streamrec {
 namespace {
@@ -19,9 +20,15 @@ StopSignal::StopSignal() {
   sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   waiter_ = std::thread([this, set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    request_stop();
+    for (int signals = 0;; ++signals) {
+      int sig = 0;
+      sigwait(&set, &sig);
+      if (sig == SIGUSR2) return;  // the destructor's wake-up
+      // A second Ctrl-C means "now": writes are idempotent, so quitting
+      // without finishing the batch loses nothing.
+      if (signals > 0) _exit(130);
+      request_stop();
+    }
   });
 }
 

@@ -2,8 +2,10 @@
 //
 // Construct one StopSignal early in main, before starting other threads: it
 // blocks the two signals in the calling thread (threads created afterwards
-// inherit the mask) and waits for them on its own thread. stop_requested() is
-// thread-safe. Destruction restores nothing: the process is ending.
+// inherit the mask) and waits for them on its own thread. The first signal
+// requests a stop; a second one ends the process at once (exit status 130).
+// stop_requested() is thread-safe. Destruction restores nothing: the process
+// is ending.
 #pragma once
 
 #include <atomic>

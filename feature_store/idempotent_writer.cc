@@ -13,41 +13,75 @@ namespace {
 // Each effect is compared with the mark its source had before this call, so
 // several effects of one message (same offset) all apply.
 constexpr std::string_view kScript = R"lua(
+-- Phase 1 reads and checks everything and computes the new values; phase 2
+-- only writes. Redis does not roll a failed script back, so a script that
+-- fails must fail before its first write.
+local function fmt(v)
+  if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format('%d', v) end
+  return string.format('%.17g', v)
+end
 local a = 1
+local plans = {}
 for k = 1, #KEYS, 2 do
   local data, marks = KEYS[k], KEYS[k + 1]
   local n = tonumber(ARGV[a]); a = a + 1
-  local before, top = {}, {}
+  local before, top, hash, zset = {}, {}, {}, {}
+  local hash_fields, zset_members = {}, {}
   for _ = 1, n do
-    local source, offset, op, field, amount = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+    local source, offset, op, field, arg = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
     a = a + 5
     if before[source] == nil then
       before[source] = tonumber(redis.call('HGET', marks, source) or '-1')
     end
     if offset > before[source] then
-      if op == 'i' then
-        redis.call('HINCRBY', data, field, amount)
-      elseif op == 'm' then
-        local cur = tonumber(redis.call('HGET', data, field) or '')
-        if cur == nil or tonumber(amount) > cur then redis.call('HSET', data, field, amount) end
+      if op == 'i' or op == 'm' then
+        local cur = hash[field]
+        if cur == nil then
+          local raw = redis.call('HGET', data, field)  -- false when absent
+          if raw then
+            cur = tonumber(raw)
+            if cur == nil or (op == 'i' and cur ~= math.floor(cur)) then
+              return redis.error_reply('streamrec: ' .. data .. ' field ' .. field .. ' is not a number: ' .. raw)
+            end
+          end
+          table.insert(hash_fields, field)
+        end
+        local x = tonumber(arg)
+        if op == 'i' then hash[field] = (cur or 0) + x
+        elseif cur == nil or x > cur then hash[field] = x
+        else hash[field] = cur end
+      elseif op == 's' then
+        if hash[field] == nil then table.insert(hash_fields, field) end
+        hash[field] = arg
       elseif op == 'l' then
-        local x = tonumber(amount)
-        local cur = redis.call('ZSCORE', data, field)
+        local cur = zset[field]
+        if cur == nil then
+          local raw = redis.call('ZSCORE', data, field)  -- false when absent
+          if raw then cur = tonumber(raw) end
+          table.insert(zset_members, field)
+        end
+        local x = tonumber(arg)
         if cur then
-          cur = tonumber(cur)
           local hi, lo = math.max(cur, x), math.min(cur, x)
           x = hi + math.log(1 + 2 ^ (lo - hi)) / math.log(2)
         end
-        redis.call('ZADD', data, string.format('%.17g', x), field)
-      elseif op == 's' then
-        redis.call('HSET', data, field, amount)
+        zset[field] = x
       else
         return redis.error_reply('streamrec: unknown effect op ' .. op)
       end
       if top[source] == nil or offset > top[source] then top[source] = offset end
     end
   end
-  for source, offset in pairs(top) do redis.call('HSET', marks, source, string.format('%d', offset)) end
+  table.insert(plans, {data, marks, hash, hash_fields, zset, zset_members, top})
+end
+for _, p in ipairs(plans) do
+  local data, marks, hash, hash_fields, zset, zset_members, top = unpack(p)
+  for _, f in ipairs(hash_fields) do
+    local v = hash[f]
+    redis.call('HSET', data, f, type(v) == 'number' and fmt(v) or v)
+  end
+  for _, m in ipairs(zset_members) do redis.call('ZADD', data, string.format('%.17g', zset[m]), m) end
+  for source, offset in pairs(top) do redis.call('HSET', marks, source, fmt(offset)) end
 end
 return 1
 )lua";

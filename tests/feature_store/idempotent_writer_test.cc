@@ -34,8 +34,8 @@ TEST_F(IdempotentWriterTest, ApplyingTheSameBatchTwiceCountsOnce) {
     batch.add("sr:{u:a}:f", "events/0", offset, EffectOp::kIncrement, "clicks", 1);
   batch.add("sr:{i:x}:f", "events/0", 3, EffectOp::kIncrement, "clicks", 1);
   batch.add("sr:{i:y}:f", "events/0", 4, EffectOp::kIncrement, "clicks", 1);
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("sr:{u:a}:f", "clicks"), "10\n");
   EXPECT_EQ(hget("sr:{i:x}:f", "clicks"), "1\n");
   EXPECT_EQ(hget("sr:{u:a}:f:m", "events/0"), "9\n");
@@ -58,7 +58,7 @@ TEST_F(IdempotentWriterTest, SourcesAreMarkedIndependently) {
   EffectBatch batch;
   batch.add("k{1}", "events/0", 100, EffectOp::kIncrement, "n", 1);
   batch.add("k{1}", "events/1", 5, EffectOp::kIncrement, "n", 1);  // lower offset, other partition
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{1}", "n"), "2\n");
 }
 
@@ -66,7 +66,7 @@ TEST_F(IdempotentWriterTest, MaxKeepsTheLargestValue) {
   EffectBatch batch;
   batch.add("k{1}", "s", 1, EffectOp::kMax, "ts", 1767225600500);
   batch.add("k{1}", "s", 2, EffectOp::kMax, "ts", 1767225600100);
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{1}", "ts"), "1767225600500\n");
 }
 
@@ -75,7 +75,7 @@ TEST_F(IdempotentWriterTest, LogAddSumsInLogSpace) {
   batch.add("pop", "s", 1, EffectOp::kLogAdd, "item", 10.0);
   batch.add("pop", "s", 2, EffectOp::kLogAdd, "item", 10.0);  // 2^10 + 2^10 = 2^11
   batch.add("pop", "s", 3, EffectOp::kLogAdd, "other", 3.0);
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop item")), 11.0, 1e-9);
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop other")), 3.0, 1e-9);
   EXPECT_EQ(redis_.cli("HGET '{pop}:m' s"), "3\n");  // marks share pop's hash slot
@@ -84,10 +84,10 @@ TEST_F(IdempotentWriterTest, LogAddSumsInLogSpace) {
 TEST_F(IdempotentWriterTest, RecoversWhenRedisForgetsTheScript) {
   EffectBatch batch;
   batch.add("k{1}", "s", 1, EffectOp::kIncrement, "n", 1);
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   ASSERT_EQ(redis_.cli("SCRIPT FLUSH"), "OK\n");
   batch.add("k{1}", "s", 2, EffectOp::kIncrement, "n", 1);
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{1}", "n"), "2\n");
 }
 
@@ -99,7 +99,7 @@ TEST_F(IdempotentWriterTest, FeatureEffectsWriteTheDocumentedKeys) {
   EffectBatch batch;
   counters.add(click, "events/0", 0, batch);
   counters.add(buy, "events/0", 1, batch);
-  ASSERT_TRUE(writer_.apply(*conn_, batch).ok());
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("sr:{u:alice}:f", "clicks"), "1\n");
   EXPECT_EQ(hget("sr:{u:alice}:f", "purchases"), "1\n");
   EXPECT_EQ(hget("sr:{u:alice}:f", "ts"), "1767225601000\n");
@@ -109,6 +109,33 @@ TEST_F(IdempotentWriterTest, FeatureEffectsWriteTheDocumentedKeys) {
                               std::exp2(counters.popularity_exponent(EventType::kPurchase, buy.ts_ms) - 490000)) +
                     490000;
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE sr:pop book")), expected, 1e-6);
+}
+
+}  // namespace
+}  // namespace streamrec
+
+namespace streamrec {
+namespace {
+
+TEST_F(IdempotentWriterTest, AFailingBatchWritesNothingSoARetryCannotDoubleCount) {
+  ASSERT_EQ(redis_.cli("HSET 'k{2}' broken abc"), "1\n");
+  EffectBatch batch;
+  batch.add("k{2}", "s", 1, EffectOp::kIncrement, "good", 1);
+  batch.add("k{2}", "s", 2, EffectOp::kIncrement, "broken", 1);  // not a number: the script must fail
+  IdempotentWriter one_call(64);
+  for (int retry = 0; retry < 3; ++retry) EXPECT_FALSE(one_call.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("k{2}", "good"), "\n");  // nil: nothing of the failed script stuck
+  EXPECT_EQ(redis_.cli("EXISTS 'k{2}:m'"), "0\n");
+}
+
+TEST_F(IdempotentWriterTest, SetKeepsTheLatestValueAndLargeCountersStayIntegers) {
+  EffectBatch batch;
+  batch.set("k{3}", "items/0", 1, "category", "books");
+  batch.set("k{3}", "items/0", 2, "category", "toys");
+  batch.add("k{3}", "events/0", 1, EffectOp::kIncrement, "n", 123456789012);
+  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  EXPECT_EQ(hget("k{3}", "category"), "toys\n");
+  EXPECT_EQ(hget("k{3}", "n"), "123456789012\n");
 }
 
 }  // namespace
