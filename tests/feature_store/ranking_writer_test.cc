@@ -1,0 +1,42 @@
+// Rankings are replaced whole, against a real redis-server.
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "feature_store/ranking_writer.h"
+#include "tests/support/servers.h"
+
+namespace streamrec {
+namespace {
+
+class RankingWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto conn = RedisConnection::connect(redis_.url(), 2000);
+    ASSERT_TRUE(conn.ok()) << conn.error().message;
+    conn_.emplace(std::move(conn).value());
+  }
+  testing::RedisServer redis_;
+  std::optional<RedisConnection> conn_;
+  RankingWriter writer_;
+};
+
+TEST_F(RankingWriterTest, ANewRankingReplacesTheOldOneWhole) {
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 0.5}, {"i2", 0.9}, {"i3", 0.1}}}}).ok());
+  EXPECT_EQ(redis_.cli("ZREVRANGE 'sr:{u:a}:rec' 0 -1"), "i2\ni1\ni3\n");
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i4", 0.2}, {"i1", 0.3}}},
+                                     {"sr:{u:b}:rec", {{"i9", 1.0}}}})
+                  .ok());
+  EXPECT_EQ(redis_.cli("ZREVRANGE 'sr:{u:a}:rec' 0 -1 WITHSCORES"), "i1\n0.29999999999999999\ni4\n0.20000000000000001\n");
+  EXPECT_EQ(redis_.cli("ZRANGE 'sr:{u:b}:rec' 0 -1"), "i9\n");
+}
+
+TEST_F(RankingWriterTest, AnEmptyRankingRemovesTheKeyAndAForgottenScriptIsReloaded) {
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 1}}}}).ok());
+  ASSERT_EQ(redis_.cli("SCRIPT FLUSH"), "OK\n");
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {}}}).ok());
+  EXPECT_EQ(redis_.cli("EXISTS 'sr:{u:a}:rec'"), "0\n");
+}
+
+}  // namespace
+}  // namespace streamrec
