@@ -1,10 +1,11 @@
-// `streamrec learn`: consume events in consumer group kafka.group_id, send bad
-// ones to the dead-letter topic, and keep counters and popularity in Redis.
+// `streamrec learn`: consume events and items in consumer group
+// kafka.group_id, send bad messages to the dead-letter topic, learn online,
+// and keep features, popularity and rankings in Redis.
 #include <spdlog/spdlog.h>
 
 #include "apps/commands.h"
 #include "consumers/consume_loop.h"
-#include "consumers/redis_counter_sink.h"
+#include "online_learner/stream_pipeline.h"
 #include "core/stop_signal.h"
 
 namespace streamrec {
@@ -18,7 +19,7 @@ struct LearnOptions {
 }  // namespace
 
 void add_learn_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("learn", "Consume events from Kafka and keep features in Redis");
+  auto* cmd = app.add_subcommand("learn", "Consume events from Kafka, learn online, keep features and rankings in Redis");
   auto options = std::make_shared<LearnOptions>();
   add_config_options(cmd, options->config);
   cmd->add_option("--stop-after-idle", options->stop_after_idle_s,
@@ -29,8 +30,13 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     StopSignal stop;
-    RedisCounterSink sink(config);
-    auto loop = ConsumeLoop::create(config, sink);
+    auto pipeline = learner::StreamPipeline::create(config);
+    if (!pipeline.ok()) {
+      spdlog::error("{}", pipeline.error().message);
+      exit_code = 2;
+      return;
+    }
+    auto loop = ConsumeLoop::create(config, **pipeline);
     if (!loop.ok()) {
       spdlog::error("{}", loop.error().message);
       exit_code = 1;

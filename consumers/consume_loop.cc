@@ -144,7 +144,7 @@ void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
   std::string tmp = options.stats_file + ".tmp";
   {
     std::ofstream out(tmp);
-    out << to_json(stats_) << "\n";
+    out << "{\"consumer\":" << to_json(stats_) << ",\"sink\":" << sink_.stats_json() << "}\n";
   }
   std::rename(tmp.c_str(), options.stats_file.c_str());
 }

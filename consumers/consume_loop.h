@@ -46,7 +46,8 @@ struct ConsumeStats {
   int64_t commit_failures = 0;
 };
 
-// The stats as one JSON object (for --stats-file and the tests).
+// The stats as one JSON object. The stats file holds
+// {"consumer": <this>, "sink": <EventSink::stats_json()>}.
 std::string to_json(const ConsumeStats& stats);
 
 struct ConsumeOptions {

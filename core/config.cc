@@ -194,6 +194,11 @@ const std::vector<Setting>& schema() {
       setting("learner.batch_size", &C::learner, &LearnerConfig::batch_size, positive<int64_t>()),
       setting("learner.seed", &C::learner, &LearnerConfig::seed),
       setting("learner.metrics_window", &C::learner, &LearnerConfig::metrics_window, positive<int64_t>()),
+      setting("rankings.top_k", &C::rankings, &RankingConfig::top_k, positive<int64_t>()),
+      setting("rankings.retrieval_candidates", &C::rankings, &RankingConfig::retrieval_candidates, at_least<int64_t>(0)),
+      setting("rankings.popular_candidates", &C::rankings, &RankingConfig::popular_candidates, at_least<int64_t>(0)),
+      setting("rankings.value_weight", &C::rankings, &RankingConfig::value_weight, at_least(0.0)),
+      setting("rankings.refresh_interval_ms", &C::rankings, &RankingConfig::refresh_interval_ms, at_least<int64_t>(0)),
       setting("log.level", &C::log, &LogConfig::level, one_of({"trace", "debug", "info", "warn", "error"})),
   };
   return settings;

@@ -116,6 +116,14 @@ struct LearnerConfig {
   int64_t metrics_window = 100000;       // samples in the sliding-window metrics
 };
 
+struct RankingConfig {
+  int64_t top_k = 50;                   // items written per user (sr:{u:<id>}:rec)
+  int64_t retrieval_candidates = 200;   // candidates by embedding retrieval...
+  int64_t popular_candidates = 50;      // ...plus the most popular, reranked by the model
+  double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
+  int64_t refresh_interval_ms = 200;    // at most one refresh per user this often (debounce)
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error
 };
@@ -128,6 +136,7 @@ struct Config {
   ProducerConfig producer;
   ServingConfig serving;
   LearnerConfig learner;
+  RankingConfig rankings;
   LogConfig log;
 };
 

@@ -50,6 +50,8 @@ class EventSink {
   // Called between polls, every 10 to 100 ms: time-driven work
   // (debounced refreshes, periodic checkpoints). Errors are logged.
   virtual Status tick() { return {}; }
+  // The sink's own counters as one JSON object, for the stats file.
+  virtual std::string stats_json() const { return "{}"; }
 };
 
 }  // namespace streamrec

@@ -30,6 +30,7 @@ std::vector<std::string> FeatureEncoder::field_names() const {
   return names;
 }
 
+uint64_t FeatureEncoder::user_key(const std::string& user_id) { return feature_key(kUser, user_id); }
 uint64_t FeatureEncoder::item_key(const std::string& item_id) { return feature_key(kItem, item_id); }
 
 int FeatureEncoder::price_bucket(double price) {
@@ -39,7 +40,7 @@ int FeatureEncoder::price_bucket(double price) {
 
 void FeatureEncoder::encode(const Sample& s, const Catalog& catalog, uint64_t* keys, std::vector<uint64_t>& bag) const {
   const Item* item = catalog.find(s.item_id);
-  keys[kUser] = feature_key(kUser, s.user_id);
+  keys[kUser] = user_key(s.user_id);
   keys[kItem] = item_key(s.item_id);
   keys[kCategory] = feature_key(kCategory, item ? item->category : std::string_view("\x01missing"));
   keys[kPrice] = feature_key(kPrice, item ? std::to_string(price_bucket(item->price)) : std::string("missing"));

@@ -31,6 +31,7 @@ class FeatureEncoder {
   // Writes single_fields() keys to `keys`, and appends the bag's item keys.
   void encode(const Sample& s, const Catalog& catalog, uint64_t* keys, std::vector<uint64_t>& bag) const;
 
+  static uint64_t user_key(const std::string& user_id);
   static uint64_t item_key(const std::string& item_id);
   static int price_bucket(double price);
 

@@ -73,24 +73,32 @@ fi
 elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
 
 r() { redis-cli -p "$redis_port" "$@"; }
-user_key=$(r --scan --pattern 'sr:{u:*}:f' | grep -v ':f:m$' | head -1 || true)
+# A user that has a ranking, and an item of the catalog.
+rec_key=$(r --scan --pattern 'sr:{u:*}:rec' | head -1 || true)
+user=${rec_key#sr:\{u:}; user=${user%\}:rec}
 item_key=$(r --scan --pattern 'sr:{i:*}:f' | grep -v ':f:m$' | head -1 || true)
+fields() { local key=$1; shift; for f in "$@"; do printf '             %-12s %s\n' "$f" "$(r hget "$key" "$f")"; done; }
 cat <<SUMMARY
 
 == streamrec local run ==
-consumer stats : $(cat "$run/stats.json" 2>/dev/null || echo "(see $run/learn.log)")
-wall time      : ${elapsed}s
-Redis keys     : $(r dbsize) in db 0 (users: sr:{u:<id>}:f, items: sr:{i:<id>}:f, popularity: sr:pop)
+stats      : $(cat "$run/stats.json" 2>/dev/null || echo "(see $run/learn.log)")
+wall time  : ${elapsed}s
+Redis      : $(r dbsize) keys in db 0 (docs/redis-keys.md)
 
-one user   $ redis-cli -p $redis_port HGETALL '$user_key'
-$(r hgetall "$user_key" | paste - - | sed 's/^/             /')
+one user   $ redis-cli -p $redis_port HGETALL 'sr:{u:$user}:f'     # emb: float32 bytes
+$(fields "sr:{u:$user}:f" impressions clicks purchases recent ts)
+its ranking $ redis-cli -p $redis_port ZREVRANGE '$rec_key' 0 4 WITHSCORES
+$(r zrevrange "$rec_key" 0 4 withscores | paste - - | sed 's/^/             /')
 one item   $ redis-cli -p $redis_port HGETALL '$item_key'
-$(r hgetall "$item_key" | paste - - | sed 's/^/             /')
+$(fields "$item_key" category price available impressions clicks purchases)
 top items  $ redis-cli -p $redis_port ZREVRANGE sr:pop 0 4 WITHSCORES
 $(r zrevrange sr:pop 0 4 withscores | paste - - | sed 's/^/             /')
+model      $ redis-cli -p $redis_port HGETALL sr:model
+$(r hgetall sr:model | paste - - | sed 's/^/             /')
 
-Key layout: docs/redis-keys.md. Logs: $run/*.log.
+Logs: $run/*.log.
 SUMMARY
+
 [[ $keep_running -eq 1 ]] || echo "(This Redis stops with the run; scripts/run-local.sh --keep-running keeps it up for the commands above.)"
 
 if [[ $keep_running -eq 1 ]]; then
