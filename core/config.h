@@ -94,7 +94,8 @@ struct LearnerConfig {
   int64_t admit_after = 1;               // sightings of a key before it gets a row
   int64_t ttl_s = 0;                     // evict rows unseen this long (event time); 0 = never
   double init_scale = 0.05;              // embedding init: uniform in [-s, s]
-  bool bias_terms = true;                // each row also holds one logit bias per task (wide part)
+  bool bias_terms = false;               // each row also holds one logit bias per task (wide part)
+  bool field_mean_init = true;           // a new row starts from its field's mean row (+ the random init)
   // Model.
   std::string architecture = "mmoe";     // mmoe, shared, single
   bool interactions = true;              // pairwise dot products of field embeddings (DLRM)
@@ -106,9 +107,10 @@ struct LearnerConfig {
   // Optimization.
   std::string optimizer = "adagrad";     // sgd, adagrad
   double momentum = 0;                   // sgd only
-  double adagrad_init = 0.1;             // adagrad: initial squared-gradient sum
-  double lr_dense = 0.05;
-  double lr_embedding = 0.05;
+  double adagrad_init = 1e-5;             // adagrad: initial squared-gradient sum
+  double lr_dense = 0.01;
+  double lr_embedding = 0.2;
+  double lr_intercept = 0.3;             // each task's output bias (its base rate)
   double l2 = 1e-6;                      // on dense weights and on touched embedding rows
   int64_t batch_size = 256;
   int64_t seed = 1;

@@ -72,6 +72,7 @@ uint32_t EmbeddingTable::insert_row(uint64_t key, int64_t now_ms) {
     free_rows_.pop_back();
   } else {
     r = static_cast<uint32_t>(keys_.size());
+    if (keys_.size() == keys_.capacity()) reserve_rows(std::max<size_t>(1024, 2 * keys_.capacity()));
     keys_.push_back(0);
     last_seen_.push_back(0);
     weights_.resize(weights_.size() + dim_);
@@ -118,6 +119,16 @@ void EmbeddingTable::index_erase(uint64_t key) {
   }
 }
 
+void EmbeddingTable::reserve_rows(size_t rows) {
+  // Capacity follows the row count alone (1024, doubling), so a restored
+  // table holds exactly the memory of the one that was saved.
+  keys_.reserve(rows);
+  last_seen_.reserve(rows);
+  free_rows_.reserve(rows);
+  weights_.reserve(rows * dim_);
+  state_.reserve(rows * dim_);
+}
+
 size_t EmbeddingTable::evict_unseen(int64_t now_ms) {
   if (ttl_ms_ <= 0) return 0;
   int64_t cutoff = now_ms - ttl_ms_;
@@ -136,11 +147,10 @@ size_t EmbeddingTable::evict_unseen(int64_t now_ms) {
 }
 
 size_t EmbeddingTable::bytes() const {
-  // libstdc++ unordered_map: one pointer per bucket; a node holds the next
-  // pointer and the pair (8-byte key + 16-byte Pending). Malloc headers are
-  // not counted.
-  size_t pending = pending_.bucket_count() * sizeof(void*) +
-                   pending_.size() * (sizeof(void*) + sizeof(uint64_t) + sizeof(Pending));
+  // Keys awaiting admission: a libstdc++ node holds the next pointer and the
+  // pair (8-byte key + 16-byte Pending). The bucket array (whose size depends
+  // on rehash history, not on the contents) and malloc headers are not counted.
+  size_t pending = pending_.size() * (sizeof(void*) + sizeof(uint64_t) + sizeof(Pending));
   return weights_.capacity() * sizeof(float) + state_.capacity() * sizeof(float) +
          keys_.capacity() * sizeof(uint64_t) + last_seen_.capacity() * sizeof(int64_t) +
          free_rows_.capacity() * sizeof(uint32_t) + index_.capacity() * sizeof(uint32_t) + pending;
@@ -206,6 +216,9 @@ bool EmbeddingTable::load(ByteReader& in, bool any_dim) {
                   live_ + free_rows_.size() != rows))
     in.fail("embedding table arrays disagree");
   if (!in.ok()) return false;
+  size_t row_cap = 1024;
+  while (row_cap < rows) row_cap *= 2;
+  reserve_rows(row_cap);
   size_t cap = 1024;
   while (cap < 2 * (live_ + 1)) cap *= 2;
   index_.assign(cap, kNoRow);

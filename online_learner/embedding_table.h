@@ -9,7 +9,9 @@
 //  - Row contents depend only on (seed, key) at creation and on the updates
 //    applied since, never on insertion order: replays are deterministic.
 //  - bytes() is exact for the storage this class owns (rows, optimizer state,
-//    keys, timestamps, index and admission counters), not an estimate.
+//    keys, timestamps, free list, index; capacity, not just size) except
+//    for the admission counters' hash buckets and malloc headers; it depends
+//    only on the contents, so a restored table reports the same bytes.
 // Not thread-safe. Owns all its memory. Errors: none (allocation failure
 // aborts, like the rest of the learner).
 #pragma once
@@ -70,6 +72,7 @@ class EmbeddingTable {
 
  private:
   uint32_t insert_row(uint64_t key, int64_t now_ms);
+  void reserve_rows(size_t rows);
   void index_insert(uint64_t key, uint32_t row);
   void index_erase(uint64_t key);
   void index_grow();

@@ -31,6 +31,7 @@ OptimizerSettings optimizer_settings(const LearnerConfig& c) {
   s.kind = c.optimizer == "sgd" ? OptimizerKind::kSgd : OptimizerKind::kAdagrad;
   s.lr_dense = static_cast<float>(c.lr_dense);
   s.lr_embedding = static_cast<float>(c.lr_embedding);
+  s.lr_intercept = static_cast<float>(c.lr_intercept);
   s.momentum = static_cast<float>(c.momentum);
   s.adagrad_initial = static_cast<float>(c.adagrad_init);
   return s;
@@ -68,6 +69,7 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape)
       model_(shape, static_cast<uint64_t>(config.seed)),
       loss_(std::move(tasks), config.uncertainty_weighting),
       optimizer_(optimizer_settings(config)) {
+  field_mean_.assign(encoder_.single_fields(), Vec::Zero(table_.dim()));
   const TaskSet& t = loss_.tasks();
   for (int k = 0; k < t.size(); ++k) {
     const TaskSpec& spec = t.tasks[k];
@@ -179,10 +181,24 @@ void Learner::prepare(const std::vector<Sample>& samples, Batch& b, bool observe
     encoder_.encode(sample, catalog_, keys_scratch_.data(), bag_scratch_);
     float* col = b.x0.col(static_cast<Eigen::Index>(s)).data();
     for (int f = 0; f < f1; ++f) {
-      uint32_t r = freeze_embeddings_ || !observe ? table_.find(keys_scratch_[f])
-                                                  : table_.observe(keys_scratch_[f], sample.ts_ms);
+      uint32_t r;
+      if (freeze_embeddings_ || !observe) {
+        r = table_.find(keys_scratch_[f]);
+      } else {
+        uint64_t admitted = table_.admitted_total();
+        r = table_.observe(keys_scratch_[f], sample.ts_ms);
+        if (config_.field_mean_init && table_.admitted_total() != admitted)
+          Eigen::Map<Vec>(table_.row(r), table_.dim()) += field_mean_[f];
+      }
       b.rows[s * f1 + f] = r;
-      if (r == EmbeddingTable::kNoRow) continue;
+      if (r == EmbeddingTable::kNoRow) {
+        // A key without a row (not yet admitted, or first seen while
+        // scoring) looks like the average of its field, or like nothing.
+        if (!config_.field_mean_init) continue;
+        std::copy_n(field_mean_[f].data(), d, col + f * d);
+        for (int k = 0; k < bias_dim_; ++k) b.wide(k, static_cast<Eigen::Index>(s)) += field_mean_[f][d + k];
+        continue;
+      }
       std::copy_n(table_.row(r), d, col + f * d);
       for (int k = 0; k < bias_dim_; ++k) b.wide(k, static_cast<Eigen::Index>(s)) += table_.row(r)[d + k];
     }
@@ -276,6 +292,25 @@ void Learner::apply(Batch& b) {
     uint32_t r = b.touched[i];
     optimizer_.step_row(table_.row(r), table_.state(r), &b.touched_grad[i * d], d);
   }
+  if (config_.field_mean_init && !freeze_embeddings_) update_field_means(b);
+}
+
+void Learner::update_field_means(const Batch& b) {
+  // An exponential moving average of the rows each field used in this batch.
+  const int f1 = encoder_.single_fields(), d = table_.dim();
+  constexpr float kRate = 0.05f;
+  Vec sum(d);
+  for (int f = 0; f < f1; ++f) {
+    sum.setZero();
+    int count = 0;
+    for (size_t s = 0; s < b.size; ++s) {
+      uint32_t r = b.rows[s * f1 + f];
+      if (r == EmbeddingTable::kNoRow) continue;
+      sum += Eigen::Map<const Vec>(table_.row(r), d);
+      ++count;
+    }
+    if (count > 0) field_mean_[f] = (1 - kRate) * field_mean_[f] + (kRate / static_cast<float>(count)) * sum;
+  }
 }
 
 void Learner::score(Batch& b) {
@@ -358,6 +393,11 @@ void Learner::save(ByteWriter& out, uint64_t position) const {
   out.u64(samples_learned_);
   out.i64(last_eviction_ts_);
   out.u8(freeze_embeddings_);
+  out.u32(static_cast<uint32_t>(field_mean_.size()));
+  for (const Vec& m : field_mean_) {
+    out.u32(static_cast<uint32_t>(m.size()));
+    out.floats(m.data(), static_cast<size_t>(m.size()));
+  }
   catalog_.save(out);
   auto params = const_cast<Learner*>(this)->dense_parameters();
   out.u64(params.size());
@@ -441,6 +481,12 @@ bool Learner::load(ByteReader& in, uint64_t& position) {
   samples_learned_ = in.u64();
   last_eviction_ts_ = in.i64();
   freeze_embeddings_ = in.u8() != 0;
+  if (in.u32() != field_mean_.size()) in.fail("field count differs");
+  for (Vec& m : field_mean_) {
+    if (in.u32() != m.size()) in.fail("field mean size differs");
+    if (!in.ok()) return false;
+    in.floats(m.data(), static_cast<size_t>(m.size()));
+  }
   catalog_.load(in);
   if (!load_parameters(in, dense_parameters(), true)) return false;
   if (!table_.load(in) || !joiner_.load(in) || !baseline_.load(in)) return false;
@@ -503,6 +549,10 @@ Status Learner::init_from(const std::string& path, Freeze freeze) {
   in.u64();
   in.i64();
   in.u8();
+  for (uint32_t f = 0, n = in.u32(); f < n && in.ok(); ++f) {  // the source's field means: not needed
+    std::vector<float> skip(std::min<uint32_t>(in.u32(), 1 << 20));
+    in.floats(skip.data(), skip.size());
+  }
   Catalog ignored;
   ignored.load(in);
   EmbeddingTable source(1, 1, 0, 0, 0);

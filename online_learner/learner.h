@@ -124,6 +124,7 @@ class Learner {
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
   void train(std::vector<Sample>& samples);
   void score_shown();
+  void update_field_means(const Batch& batch);
   void record(const std::vector<Sample>& samples, const Batch& batch);
   void add_series(const std::string& name);
   MetricSeries& series(size_t i) { return series_[i].second; }
@@ -156,6 +157,8 @@ class Learner {
   Batch score_batch_;
   std::vector<Sample> emitted_;
   Batch batch_;
+  // Running mean row of each single-valued field (field_mean_init).
+  std::vector<Vec> field_mean_;
   std::vector<int32_t> slot_of_row_;  // row -> index in batch.touched, -1 otherwise
   std::vector<uint64_t> keys_scratch_, bag_scratch_;
   uint64_t samples_learned_ = 0;

@@ -17,6 +17,7 @@ Model::Model(const ModelShape& shape, uint64_t seed) : shape_(shape), interactio
     tower1_.emplace_back("tower" + std::to_string(k) + ".1", ParamGroup::kTower, shape.expert_hidden,
                          shape.tower_hidden, rng);
     tower2_.emplace_back("tower" + std::to_string(k) + ".2", ParamGroup::kTower, shape.tower_hidden, 1, rng);
+    tower2_.back().b.group = ParamGroup::kIntercept;
   }
 }
 

@@ -6,7 +6,7 @@ namespace streamrec::learner {
 
 void Optimizer::step(Parameter& p) const {
   if (p.frozen) return;
-  const float lr = s_.lr_dense;
+  const float lr = p.group == ParamGroup::kIntercept ? s_.lr_intercept : s_.lr_dense;
   if (s_.kind == OptimizerKind::kAdagrad) {
     p.state.array() += p.grad.array().square();
     p.value.array() -= lr * p.grad.array() / (p.state.array() + s_.adagrad_initial).sqrt();

@@ -19,12 +19,14 @@ enum class OptimizerKind : uint8_t { kSgd, kAdagrad };
 
 struct OptimizerSettings {
   OptimizerKind kind = OptimizerKind::kAdagrad;
-  float lr_dense = 0.05f;
-  float lr_embedding = 0.05f;
+  float lr_dense = 0.01f;
+  float lr_embedding = 0.2f;
+  float lr_intercept = 0.3f;  // ParamGroup::kIntercept
   float momentum = 0;
-  // Adagrad: the squared-gradient sum starts here (as in TensorFlow), so the
-  // first steps are not lr-sized regardless of the gradient.
-  float adagrad_initial = 0.1f;
+  // Adagrad: the squared-gradient sum starts here. Small values make the
+  // first steps of a rarely seen row about lr in size; TensorFlow's 0.1
+  // assumes summed, not batch-averaged, losses and froze rare rows here.
+  float adagrad_initial = 1e-5f;
 };
 
 class Optimizer {

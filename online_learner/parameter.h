@@ -23,6 +23,7 @@ enum class ParamGroup : uint8_t {
   kShared = 0,  // experts, gates, shared bottoms (frozen by --freeze shared)
   kTower = 1,   // per-task towers
   kTaskWeight = 2,  // learned uncertainty weights
+  kIntercept = 3,   // the last bias of each tower: the task's base rate, learned fast
 };
 
 struct Parameter {

@@ -1,0 +1,159 @@
+// Microbenchmarks of the online learner's hot paths, one thread.
+//
+//   ForwardBackward/B  one training step on a mini-batch of B samples
+//                      (features, forward, loss, backward, optimizer); the
+//                      FLOP/s counter counts the dense math (GEMMs and dots).
+//   Score/B            impression-time scoring (features + forward).
+//   EmbeddingLookup    observe() of existing keys in a 1M-row table.
+//   EmbeddingUpdate    one Adagrad row update (dim 16 + 2 biases).
+//   Joiner             events through the joiner, end to end.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "online_learner/learner.h"
+
+namespace streamrec::learner {
+namespace {
+
+std::vector<Sample> make_samples(size_t n, uint64_t seed) {
+  SplitMix rng(seed);
+  std::vector<Sample> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    Sample& s = out[i];
+    s.event_id = "e" + std::to_string(i);
+    s.user_id = "u" + std::to_string(rng.below(10000));
+    s.item_id = "i" + std::to_string(rng.below(2000));
+    s.context = {{"device", rng.below(2) ? "ios" : "android", false},
+                 {"hour", std::to_string(rng.below(24)), true},
+                 {"page", rng.below(2) ? "home" : "search", false}};
+    for (int r = 0; r < 5; ++r) s.recent_clicks.push_back("i" + std::to_string(rng.below(2000)));
+    s.clicked = rng.uniform() < 0.05;
+    s.purchased = s.clicked && rng.uniform() < 0.1;
+  }
+  return out;
+}
+
+std::unique_ptr<Learner> make_learner() {
+  LearnerConfig config;  // the defaults of configs/default.yaml
+  auto l = Learner::create(config);
+  for (int i = 0; i < 2000; ++i)
+    (*l)->add_item(Item{"i" + std::to_string(i), "c" + std::to_string(i % 20), 1.0 + i % 100, true, 0});
+  return std::move(l).value();
+}
+
+// FLOPs of one sample's forward and backward through the dense layers and
+// dots: a Dense of in x out costs 2*in*out forward and 4*in*out backward.
+double flops_per_sample(Learner& l) {
+  double dense = 0;
+  for (Parameter* p : l.model().parameters())
+    if (p->value.cols() > 1) dense += static_cast<double>(p->value.rows() * p->value.cols());
+  const ModelShape& s = l.model().shape();
+  double dots = s.interactions ? static_cast<double>(s.fields * (s.fields - 1) / 2 * s.dim) : 0;
+  return 6 * dense + 6 * dots;
+}
+
+void ForwardBackward(benchmark::State& state) {
+  auto l = make_learner();
+  auto samples = make_samples(static_cast<size_t>(state.range(0)), 1);
+  Batch batch;
+  l->prepare(samples, batch);
+  for (auto _ : state) {
+    l->prepare(samples, batch);
+    benchmark::DoNotOptimize(l->forward_backward(batch));
+    l->apply(batch);
+  }
+  double n = static_cast<double>(state.iterations()) * static_cast<double>(samples.size());
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+  state.counters["FLOP/s"] = benchmark::Counter(n * flops_per_sample(*l), benchmark::Counter::kIsRate);
+}
+BENCHMARK(ForwardBackward)->Arg(64)->Arg(256)->Arg(1024);
+
+void Score(benchmark::State& state) {
+  auto l = make_learner();
+  auto samples = make_samples(static_cast<size_t>(state.range(0)), 2);
+  Batch batch;
+  l->prepare(samples, batch);
+  for (auto _ : state) {
+    l->prepare(samples, batch, false);
+    l->score(batch);
+    benchmark::DoNotOptimize(batch.predictions.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * samples.size()));
+}
+BENCHMARK(Score)->Arg(256);
+
+void EmbeddingLookup(benchmark::State& state) {
+  EmbeddingTable table(18, 1, 0, 0.05f, 1);
+  constexpr uint64_t kRows = 1 << 20;
+  for (uint64_t k = 0; k < kRows; ++k) table.observe(k * 0x9e3779b97f4a7c15ULL, 0);
+  SplitMix rng(3);
+  std::vector<uint64_t> keys(1 << 16);
+  for (auto& k : keys) k = rng.below(kRows) * 0x9e3779b97f4a7c15ULL;
+  size_t i = 0;
+  float sink = 0;
+  for (auto _ : state) {
+    uint32_t r = table.observe(keys[i++ & (keys.size() - 1)], 1);
+    sink += table.row(r)[0];
+  }
+  benchmark::DoNotOptimize(sink);
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes/row"] = static_cast<double>(table.bytes_per_row());
+}
+BENCHMARK(EmbeddingLookup);
+
+void EmbeddingUpdate(benchmark::State& state) {
+  EmbeddingTable table(18, 1, 0, 0.05f, 1);
+  for (uint64_t k = 0; k < 4096; ++k) table.observe(k, 0);
+  Optimizer opt(OptimizerSettings{});
+  std::vector<float> grad(18, 0.01f);
+  uint32_t r = 0;
+  for (auto _ : state) {
+    opt.step_row(table.row(r), table.state(r), grad.data(), 18);
+    r = (r + 1) & 4095;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(EmbeddingUpdate);
+
+void JoinerThroughput(benchmark::State& state) {
+  SplitMix rng(4);
+  std::vector<Event> events;
+  int64_t ts = 0;
+  for (int n = 0; n < 100000; ++n) {
+    ts += 10;
+    Event e;
+    e.event_id = "e" + std::to_string(n);
+    e.type = EventType::kImpression;
+    e.user_id = "u" + std::to_string(rng.below(10000));
+    e.item_id = "i" + std::to_string(rng.below(2000));
+    e.request_id = "r" + std::to_string(n / 5);
+    e.ts_ms = ts;
+    events.push_back(e);
+    if (rng.uniform() < 0.05) {
+      Event c = e;
+      c.event_id += "c";
+      c.type = EventType::kClick;
+      c.ts_ms += 5;
+      events.push_back(c);
+    }
+  }
+  std::vector<Sample> out;
+  for (auto _ : state) {
+    Joiner joiner(JoinerSettings{}, nullptr);
+    for (const Event& e : events) {
+      joiner.add(e, out);
+      out.clear();
+    }
+    joiner.flush(out);
+    out.clear();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * events.size()));
+}
+BENCHMARK(JoinerThroughput)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace streamrec::learner
+
+BENCHMARK_MAIN();

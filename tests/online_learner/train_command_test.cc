@@ -1,0 +1,110 @@
+// `streamrec train` end to end on a small JSONL stream: the report and the
+// predictions, byte-identical reruns, stop + resume equal to one run, and a
+// corrupted checkpoint refused with a clear message.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/online_learner/test_stream.h"
+
+namespace streamrec::learner {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class TrainCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("streamrec_train_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    std::ofstream events(dir_ / "events.jsonl"), items(dir_ / "items.jsonl");
+    for (const Event& e : testing::make_stream(4000, 60, 20, 9)) events << encode_event(e) << "\n";
+    events << "{not json}\n";  // counted, skipped
+    for (const Item& i : testing::make_items(20)) items << encode_item(i) << "\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs streamrec train with small settings; returns the exit status.
+  int train(const std::string& args, const std::string& log = "log.txt") {
+    std::string cmd = std::string(STREAMREC_BINARY) + " train --events " + (dir_ / "events.jsonl").string() +
+                      " --items " + (dir_ / "items.jsonl").string() +
+                      " --set learner.batch_size=64 --set learner.click_window_s=1 --set learner.purchase_window_s=1"
+                      " --set learner.expert_hidden=16 --set learner.tower_hidden=8 --set learner.embedding_dim=8 " +
+                      args + " > " + (dir_ / log).string() + " 2>&1";
+    int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  fs::path dir_;
+};
+
+TEST_F(TrainCommand, ReportAndPredictions) {
+  ASSERT_EQ(train("--report-json " + (dir_ / "r.json").string() + " --predictions-out " + (dir_ / "p.csv").string()), 0)
+      << slurp(dir_ / "log.txt");
+  std::string report = slurp(dir_ / "r.json");
+  for (const char* field : {"\"events\": ", "\"samples\": 4000", "\"seconds\": ", "\"samples_per_sec\": ",
+                            "\"parameters\": ", "\"embedding_rows\": ", "\"embedding_bytes\": ", "\"bad_events\": 1",
+                            "\"click\": {\"whole\": {\"count\": 4000, \"auc\": ", "\"last_20pct\"", "\"ctcvr\"", "\"cvr\"",
+                            "\"baseline_click\"", "\"calibration\""})
+    EXPECT_NE(report.find(field), std::string::npos) << field << "\n" << report;
+  std::istringstream p(slurp(dir_ / "p.csv"));
+  std::string line;
+  std::getline(p, line);
+  EXPECT_EQ(line, "event_id,p_click,p_cvr,p_ctcvr");
+  int rows = 0;
+  while (std::getline(p, line)) ++rows;
+  EXPECT_EQ(rows, 4000);
+  EXPECT_NE(slurp(dir_ / "log.txt").find("click "), std::string::npos) << "a human report on stdout";
+}
+
+TEST_F(TrainCommand, SameInputSameReportAndCheckpointBytes) {
+  for (const char* run : {"a", "b"})
+    ASSERT_EQ(train(std::string("--no-timing --report-json ") + (dir_ / run).string() + ".json --checkpoint-out " +
+                    (dir_ / run).string() + ".ckpt"),
+              0);
+  EXPECT_EQ(slurp(dir_ / "a.json"), slurp(dir_ / "b.json"));
+  EXPECT_EQ(slurp(dir_ / "a.ckpt"), slurp(dir_ / "b.ckpt"));
+  EXPECT_EQ(slurp(dir_ / "a.json").find("seconds"), std::string::npos);
+}
+
+TEST_F(TrainCommand, StopAndResumeEqualsOneRun) {
+  auto p = [&](const char* f) { return (dir_ / f).string(); };
+  ASSERT_EQ(train("--no-timing --report-json " + p("whole.json") + " --predictions-out " + p("whole.csv") +
+                  " --checkpoint-out " + p("whole.ckpt")),
+            0);
+  ASSERT_EQ(train("--stop-after 2001 --predictions-out " + p("first.csv") + " --checkpoint-out " + p("mid.ckpt")), 0)
+      << slurp(dir_ / "log.txt");
+  ASSERT_EQ(train("--no-timing --resume-from " + p("mid.ckpt") + " --report-json " + p("resumed.json") +
+                  " --predictions-out " + p("second.csv") + " --checkpoint-out " + p("resumed.ckpt")),
+            0)
+      << slurp(dir_ / "log.txt");
+  EXPECT_EQ(slurp(dir_ / "resumed.json"), slurp(dir_ / "whole.json"));
+  EXPECT_EQ(slurp(dir_ / "resumed.ckpt"), slurp(dir_ / "whole.ckpt"));
+  std::string second = slurp(dir_ / "second.csv");
+  EXPECT_EQ(slurp(dir_ / "first.csv") + second.substr(second.find('\n') + 1), slurp(dir_ / "whole.csv"));
+}
+
+TEST_F(TrainCommand, CorruptedCheckpointIsRefused) {
+  std::string ckpt = (dir_ / "c.ckpt").string();
+  ASSERT_EQ(train("--stop-after 1000 --checkpoint-out " + ckpt), 0);
+  std::string bytes = slurp(ckpt);
+  bytes[bytes.size() / 3] ^= 1;
+  std::ofstream(ckpt, std::ios::binary | std::ios::trunc) << bytes;
+  EXPECT_EQ(train("--resume-from " + ckpt, "bad.txt"), 1);
+  EXPECT_NE(slurp(dir_ / "bad.txt").find("checksum mismatch: the file is corrupted"), std::string::npos)
+      << slurp(dir_ / "bad.txt");
+}
+
+}  // namespace
+}  // namespace streamrec::learner
