@@ -162,7 +162,10 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
     counters_.request_mismatches++;
     return;
   }
-  if (auto em = emitted_.find(emitted_key(e.user_id, e.item_id)); em != emitted_.end()) {
+  // With negative sampling on (an impression-less stream) every click that
+  // joins nothing is a positive, even a repeat of an earlier one.
+  if (auto em = emitted_.find(emitted_key(e.user_id, e.item_id));
+      em != emitted_.end() && settings_.negatives_per_click <= 0) {
     counters_.late_clicks++;
     return;
   }

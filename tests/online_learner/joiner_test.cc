@@ -202,6 +202,11 @@ TEST(Joiner, ImpressionlessStreamSamplesNegativesFromTheCatalog) {
   }
   EXPECT_EQ(positives, 1);
   EXPECT_EQ(r.joiner.counters().sampled_negatives, 3u);
+  r.out.clear();
+  r << make_event("c2", kClick, "u", "i1", 20 * kMin);  // the same item again, later
+  r.joiner.flush(r.out);
+  EXPECT_EQ(r.out.size(), 4u) << "a repeat click is another positive";
+  EXPECT_EQ(r.joiner.counters().late_clicks, 0u);
 }
 
 TEST(Joiner, SaveAndLoadContinueIdentically) {
