@@ -15,6 +15,7 @@ struct LearnOptions {
   ConfigOptions config;
   double stop_after_idle_s = 0;
   std::string stats_file;
+  std::string checkpoint;
 };
 }  // namespace
 
@@ -27,8 +28,10 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--stats-file", options->stats_file,
                   "Write the consumer stats as JSON here with every status line and at exit");
+  cmd->add_option("--checkpoint", options->checkpoint, "Shorthand for checkpoint.path");
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
+    if (!options->checkpoint.empty()) config.checkpoint.path = options->checkpoint;
     StopSignal stop;
     auto pipeline = learner::StreamPipeline::create(config);
     if (!pipeline.ok()) {
@@ -48,6 +51,7 @@ void add_learn_command(CLI::App& app, int& exit_code) {
     run_options.stats_file = options->stats_file;
     run_options.stop_after_idle = std::chrono::milliseconds(static_cast<int64_t>(options->stop_after_idle_s * 1000));
     Status status = (*loop)->run(stop, run_options);
+    if (Status s = (*pipeline)->save_checkpoint(); !s.ok()) spdlog::error("learn: {}", s.message());
     if (!status.ok()) {
       spdlog::error("learn: {}", status.message());
       exit_code = 1;

@@ -19,10 +19,17 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
   auto dlq = DeadLetterQueue::create(config.kafka);
   if (!dlq.ok()) return dlq.error();
   std::unique_ptr<ConsumeLoop> loop(new ConsumeLoop(config, sink, std::move(dlq).value()));
-  auto consumer = GroupConsumer::create(config, {config.kafka.events_topic, config.kafka.items_topic}, [self = loop.get()] {
-    if (Status s = self->finish_batch(); !s.ok() && self->failure_.ok()) self->failure_ = s;
-    self->commit(/*force=*/true);
-  });
+  ConsumeLoop* self = loop.get();
+  auto consumer = GroupConsumer::create(
+      config, {config.kafka.events_topic, config.kafka.items_topic},
+      [self](const std::vector<TopicPartition>& revoked) {
+        if (Status s = self->finish_batch(); !s.ok() && self->failure_.ok()) self->failure_ = s;
+        self->commit(/*force=*/true);
+        self->sink_.partitions_revoked(revoked);
+      },
+      [self](const TopicPartition& partition) {
+        return self->sink_.start_offset(self->cluster_id(), partition);
+      });
   if (!consumer.ok()) return consumer.error();
   loop->consumer_ = std::move(consumer).value();
   return loop;
@@ -34,14 +41,26 @@ ConsumeLoop::ConsumeLoop(const Config& config, EventSink& sink, DeadLetterQueue 
       dlq_(std::move(dlq)),
       recent_ids_(static_cast<size_t>(config.consumer.dedupe_window)) {}
 
+const std::string& ConsumeLoop::cluster_id() {
+  if (!cluster_id_) {
+    cluster_id_ = consumer_->cluster_id(5000);
+    if (cluster_id_->empty()) spdlog::warn("kafka: the cluster did not give its id; offset marks use topic/partition only");
+  }
+  return *cluster_id_;
+}
+
 ConsumeLoop::~ConsumeLoop() {
   if (consumer_) consumer_->close();
 }
 
 void ConsumeLoop::add(KafkaMessage message) {
+  if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    // Reported once the messages before it are applied (see finish_batch).
+    reached_end_.push_back({{rd_kafka_topic_name(message->rkt), message->partition}, message->offset});
+    return;
+  }
   if (message->err) {
-    if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-      spdlog::warn("kafka: {}", rd_kafka_message_errstr(message.get()));
+    spdlog::warn("kafka: {}", rd_kafka_message_errstr(message.get()));
     return;
   }
   ++stats_.messages;
@@ -52,13 +71,9 @@ void ConsumeLoop::add(KafkaMessage message) {
   std::string_view payload(static_cast<const char*>(message->payload), message->len);
   rd_kafka_timestamp_type_t ts_type;
   int64_t kafka_ts = rd_kafka_message_timestamp(message.get(), &ts_type);
-  if (!cluster_prefix_) {
-    std::string id = consumer_->cluster_id(5000);
-    if (id.empty()) spdlog::warn("kafka: the cluster did not give its id; offset marks use topic/partition only");
-    cluster_prefix_ = id.empty() ? "" : id + "/";
-  }
-  MessageOrigin origin{*cluster_prefix_ + topic + "/" + std::to_string(message->partition), message->offset,
-                       kafka_ts};
+  const std::string& cluster = cluster_id();
+  MessageOrigin origin{(cluster.empty() ? "" : cluster + "/") + topic + "/" + std::to_string(message->partition),
+                       topic, message->partition, message->offset, kafka_ts};
   auto dead_letter = [&](const DecodeError& error) {
     if (Status s = dlq_.send(*message, error.message); !s.ok() && failure_.ok()) failure_ = s;
     ++stats_.dead_letters;
@@ -103,7 +118,13 @@ Status ConsumeLoop::finish_batch() {
   batch_ = {};
   batch_offsets_.clear();
   batch_messages_ = 0;
+  report_partition_ends();
   return {};
+}
+
+void ConsumeLoop::report_partition_ends() {
+  for (const auto& [partition, end_offset] : reached_end_) sink_.partition_end(partition, end_offset);
+  reached_end_.clear();
 }
 
 void ConsumeLoop::commit(bool force) {
@@ -174,6 +195,7 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
       if (!message->err) last_message = now;
       add(std::move(message));
     }
+    if (batch_messages_ == 0) report_partition_ends();
     if (batch_messages_ >= max_messages || (batch_messages_ > 0 && now - batch_started >= batch_window)) {
       if (Status s = finish_batch(); !s.ok()) failure_ = s;
       commit(/*force=*/false);

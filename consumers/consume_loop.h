@@ -80,6 +80,8 @@ class ConsumeLoop {
   // Commits what finished batches made durable; `force` ignores the interval.
   void commit(bool force);
   void report(const char* what, const ConsumeOptions& options);
+  void report_partition_ends();
+  const std::string& cluster_id();
 
   Config config_;
   EventSink& sink_;
@@ -89,11 +91,12 @@ class ConsumeLoop {
   RecentIds recent_ids_;
   const StopSignal* stop_ = nullptr;
   // Prepended to "<topic>/<partition>" in every message's source: offsets
-  // are only comparable within one cluster, and a recreated topic or a new
-  // cluster starts again at offset 0 (see docs/redis-keys.md).
-  std::optional<std::string> cluster_prefix_;
+  // are only comparable within one cluster, and a new cluster starts again
+  // at offset 0 (see docs/redis-keys.md). Asked for once, lazily.
+  std::optional<std::string> cluster_id_;
 
   ConsumedBatch batch_;
+  std::vector<std::pair<TopicPartition, int64_t>> reached_end_;  // end-of-partition events not yet reported
   CommitOffsets batch_offsets_;
   size_t batch_messages_ = 0;
   CommitOffsets durable_offsets_;  // durable in Redis, not yet committed

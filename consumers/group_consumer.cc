@@ -8,9 +8,10 @@ namespace streamrec {
 
 Result<std::unique_ptr<GroupConsumer>> GroupConsumer::create(const Config& config,
                                                              const std::vector<std::string>& topics,
-                                                             RevokeHook on_revoke) {
+                                                             RevokeHook on_revoke, StartOffset start_offset) {
   std::unique_ptr<GroupConsumer> self(new GroupConsumer());
   self->on_revoke_ = std::move(on_revoke);
+  self->start_offset_ = std::move(start_offset);
 
   auto conf = make_kafka_conf(config.kafka,
                               {{"client.id", "streamrec-learn"},
@@ -18,6 +19,7 @@ Result<std::unique_ptr<GroupConsumer>> GroupConsumer::create(const Config& confi
                                {"session.timeout.ms", std::to_string(config.consumer.session_timeout_ms)},
                                {"heartbeat.interval.ms", std::to_string(config.consumer.session_timeout_ms / 3)}},
                               {{"group.id", config.kafka.group_id},
+                               {"enable.partition.eof", "true"},  // the event-time merger needs it
                                {"enable.auto.commit", "false"},
                                {"enable.auto.offset.store", "false"}});
   if (!conf.ok()) return conf.error();
@@ -45,13 +47,22 @@ void GroupConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     spdlog::info("kafka: {} partition(s) assigned", partitions->cnt);
     ++self->assignments_;
+    for (int i = 0; i < partitions->cnt && self->start_offset_; ++i) {
+      auto& tp = partitions->elems[i];
+      if (auto start = self->start_offset_({tp.topic, tp.partition})) {
+        tp.offset = *start;
+        spdlog::info("kafka: {}/{} starts at offset {}", tp.topic, tp.partition, *start);
+      }
+    }
     if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, partitions));
     else rd_kafka_assign(rk, partitions);
     return;
   }
   // Revoked (or lost): finish and commit what we hold before letting go.
   spdlog::info("kafka: {} partition(s) revoked", partitions->cnt);
-  if (self->on_revoke_) self->on_revoke_();
+  std::vector<TopicPartition> revoked;
+  for (int i = 0; i < partitions->cnt; ++i) revoked.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
+  if (self->on_revoke_) self->on_revoke_(revoked);
   if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, partitions));
   else rd_kafka_assign(rk, nullptr);
 }

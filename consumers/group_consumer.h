@@ -12,12 +12,14 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/config.h"
+#include "core/consumed.h"
 #include "core/kafka.h"
 #include "core/status.h"
 
@@ -28,10 +30,13 @@ using CommitOffsets = std::map<std::pair<std::string, int32_t>, int64_t>;
 
 class GroupConsumer {
  public:
-  using RevokeHook = std::function<void()>;
+  // Runs before partitions are taken away (inside poll() or close()).
+  using RevokeHook = std::function<void(const std::vector<TopicPartition>&)>;
+  // Chooses where an assigned partition starts; nullopt: the committed offset.
+  using StartOffset = std::function<std::optional<int64_t>(const TopicPartition&)>;
 
   static Result<std::unique_ptr<GroupConsumer>> create(const Config& config, const std::vector<std::string>& topics,
-                                                       RevokeHook on_revoke);
+                                                       RevokeHook on_revoke, StartOffset start_offset);
   ~GroupConsumer();
   GroupConsumer(const GroupConsumer&) = delete;
   GroupConsumer& operator=(const GroupConsumer&) = delete;
@@ -59,6 +64,7 @@ class GroupConsumer {
 
   KafkaClient consumer_;
   RevokeHook on_revoke_;
+  StartOffset start_offset_;
   bool closed_ = false;
   int64_t assignments_ = 0;
 };

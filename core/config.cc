@@ -181,6 +181,7 @@ const std::vector<Setting>& schema() {
       setting("learner.field_mean_init", &C::learner, &LearnerConfig::field_mean_init),
       setting("learner.architecture", &C::learner, &LearnerConfig::architecture, one_of({"mmoe", "shared", "single"})),
       setting("learner.interactions", &C::learner, &LearnerConfig::interactions),
+      setting("learner.dot_head", &C::learner, &LearnerConfig::dot_head),
       setting("learner.experts", &C::learner, &LearnerConfig::experts, positive<int64_t>()),
       setting("learner.expert_hidden", &C::learner, &LearnerConfig::expert_hidden, positive<int64_t>()),
       setting("learner.tower_hidden", &C::learner, &LearnerConfig::tower_hidden, positive<int64_t>()),
@@ -201,6 +202,8 @@ const std::vector<Setting>& schema() {
       setting("rankings.popular_candidates", &C::rankings, &RankingConfig::popular_candidates, at_least<int64_t>(0)),
       setting("rankings.value_weight", &C::rankings, &RankingConfig::value_weight, at_least(0.0)),
       setting("rankings.refresh_interval_ms", &C::rankings, &RankingConfig::refresh_interval_ms, at_least<int64_t>(0)),
+      setting("checkpoint.path", &C::checkpoint, &CheckpointConfig::path),
+      setting("checkpoint.interval_s", &C::checkpoint, &CheckpointConfig::interval_s, positive<int64_t>()),
       setting("log.level", &C::log, &LogConfig::level, one_of({"trace", "debug", "info", "warn", "error"})),
   };
   return settings;

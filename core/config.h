@@ -99,6 +99,7 @@ struct LearnerConfig {
   // Model.
   std::string architecture = "mmoe";     // mmoe, shared, single
   bool interactions = true;              // pairwise dot products of field embeddings (DLRM)
+  bool dot_head = false;                 // also map the dot products linearly to each logit
   int64_t experts = 4;
   int64_t expert_hidden = 64;
   int64_t tower_hidden = 32;
@@ -126,6 +127,11 @@ struct RankingConfig {
   int64_t refresh_interval_ms = 200;    // at most one refresh per user this often (debounce)
 };
 
+struct CheckpointConfig {
+  std::string path;          // where `streamrec learn` keeps its state; "" = no checkpoints
+  int64_t interval_s = 30;   // how often it is rewritten while learning
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error
 };
@@ -139,6 +145,7 @@ struct Config {
   ServingConfig serving;
   LearnerConfig learner;
   RankingConfig rankings;
+  CheckpointConfig checkpoint;
   LogConfig log;
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,20 @@ namespace streamrec {
 // Kafka timestamp (ms; the producer's create time, -1 when unknown), which
 // freshness is measured from.
 struct MessageOrigin {
-  std::string source;
+  std::string source;  // "<cluster id>/<topic>/<partition>"
+  std::string topic;
+  int32_t partition = 0;
   int64_t offset = 0;
   int64_t kafka_ts_ms = -1;
+};
+
+struct TopicPartition {
+  std::string topic;
+  int32_t partition = 0;
+  bool operator<(const TopicPartition& o) const {
+    return topic != o.topic ? topic < o.topic : partition < o.partition;
+  }
+  bool operator==(const TopicPartition&) const = default;
 };
 
 struct ConsumedEvent {
@@ -50,6 +62,24 @@ class EventSink {
   // Called between polls, every 10 to 100 ms: time-driven work
   // (debounced refreshes, periodic checkpoints). Errors are logged.
   virtual Status tick() { return {}; }
+  // Where to start reading a partition just assigned to this consumer in
+  // cluster `cluster_id`, when the sink knows better than the committed
+  // offset (e.g. it restored a checkpoint taken earlier); nullopt: the
+  // committed offset.
+  virtual std::optional<int64_t> start_offset(const std::string& cluster_id, const TopicPartition& partition) {
+    (void)cluster_id;
+    (void)partition;
+    return std::nullopt;
+  }
+  // The consumer has read `partition` to its end, `end_offset` (for now).
+  // Called between batches, after the batch holding the messages before it.
+  virtual void partition_end(const TopicPartition& partition, int64_t end_offset) {
+    (void)partition;
+    (void)end_offset;
+  }
+  // Partitions taken away by a rebalance, after their last batch was applied
+  // and committed.
+  virtual void partitions_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
   // The sink's own counters as one JSON object, for the stats file.
   virtual std::string stats_json() const { return "{}"; }
 };

@@ -55,6 +55,7 @@ Result<std::unique_ptr<Learner>> Learner::create(const LearnerConfig& config) {
   shape.expert_hidden = static_cast<int>(config.expert_hidden);
   shape.tower_hidden = static_cast<int>(config.tower_hidden);
   shape.tasks = tasks->size();
+  shape.dot_head = config.dot_head;
   return std::unique_ptr<Learner>(new Learner(config, std::move(tasks).value(), shape));
 }
 
@@ -530,9 +531,13 @@ Status Learner::save_checkpoint(const std::string& path, uint64_t position) cons
 Result<uint64_t> Learner::restore_checkpoint(const std::string& path) {
   auto payload = read_checkpoint_file(path);
   if (!payload.ok()) return payload.error();
-  ByteReader in(*payload);
+  return restore_checkpoint_bytes(*payload, path);
+}
+
+Result<uint64_t> Learner::restore_checkpoint_bytes(std::string_view bytes, const std::string& name) {
+  ByteReader in(bytes);
   uint64_t position = 0;
-  if (!load(in, position)) return Error{"checkpoint " + path + ": " + in.error()};
+  if (!load(in, position)) return Error{"checkpoint " + name + ": " + in.error()};
   return position;
 }
 

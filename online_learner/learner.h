@@ -89,6 +89,9 @@ class Learner {
   Status save_checkpoint(const std::string& path, uint64_t position) const;
   // Replaces the state; returns the saved position.
   Result<uint64_t> restore_checkpoint(const std::string& path);
+  // The same from checkpoint_bytes() kept elsewhere (e.g. inside another
+  // file); `name` is used in error messages.
+  Result<uint64_t> restore_checkpoint_bytes(std::string_view bytes, const std::string& name);
   std::string checkpoint_bytes(uint64_t position) const;
 
   // Progressive-validation series, by name: one per task (click, ctcvr,

@@ -24,6 +24,34 @@ void Ranker::update_item(const Item& item) {
   info.available = item.available;
 }
 
+void Ranker::save(ByteWriter& out) const {
+  std::vector<const std::string*> ids;
+  for (auto& [id, info] : items_) ids.push_back(&id);
+  std::sort(ids.begin(), ids.end(), [](auto* a, auto* b) { return *a < *b; });  // deterministic bytes
+  out.u64(ids.size());
+  for (const std::string* id : ids) {
+    const ItemInfo& info = items_.at(*id);
+    out.str(*id);
+    out.f64(info.price);
+    out.u8(info.available);
+    out.f64(info.popularity);
+  }
+}
+
+bool Ranker::load(ByteReader& in) {
+  items_.clear();
+  uint64_t n = in.u64();
+  for (uint64_t i = 0; i < n && in.ok(); ++i) {
+    std::string id = in.str();
+    ItemInfo& info = items_[id];
+    info.price = in.f64();
+    info.available = in.u8() != 0;
+    info.popularity = in.f64();
+  }
+  index_dirty_ = true;
+  return in.ok();
+}
+
 void Ranker::add_event(const Event& event) {
   double weight = event.type == EventType::kImpression ? popularity_.impression_weight
                   : event.type == EventType::kClick    ? popularity_.click_weight

@@ -27,6 +27,7 @@
 
 #include "core/config.h"
 #include "core/event.h"
+#include "online_learner/byte_io.h"
 #include "online_learner/learner.h"
 
 namespace streamrec::learner {
@@ -46,6 +47,10 @@ class Ranker {
                                                    const std::vector<ContextFeature>& context, int64_t ts_ms);
 
   size_t available_items() const { return available_.size(); }
+
+  // The catalog view and popularity, for the pipeline's checkpoint.
+  void save(ByteWriter& out) const;
+  bool load(ByteReader& in);
 
  private:
   void refresh_index();

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
+#include "online_learner/byte_io.h"
+#include "online_learner/checkpoint.h"
 #include "online_learner/features.h"
 
 namespace streamrec::learner {
@@ -27,10 +30,11 @@ std::string recent_json(const std::deque<std::string>& recent) {
   return out + "]";
 }
 
-// The AUC of the named series over its last `window` samples; NaN if absent.
+// The AUC of the named series over its last `window` samples (0: all); NaN
+// if absent.
 double window_auc(const Learner& learner, const std::string& name, size_t window) {
   for (const auto& [series_name, series] : learner.series())
-    if (series_name == name && series.size() > 0) return series.window(window).auc;
+    if (series_name == name && series.size() > 0) return window ? series.window(window).auc : series.whole().auc;
   return std::nan("");
 }
 
@@ -44,6 +48,7 @@ Result<std::unique_ptr<StreamPipeline>> StreamPipeline::create(const Config& con
   auto learner = Learner::create(config.learner);
   if (!learner.ok()) return learner.error();
   std::unique_ptr<StreamPipeline> pipeline(new StreamPipeline(config, std::move(learner).value()));
+  if (Status s = pipeline->restore_checkpoint(); !s.ok()) return Error{s.message()};
   return pipeline;
 }
 
@@ -63,11 +68,19 @@ Status StreamPipeline::connect() {
   return {};
 }
 
+namespace {
+// The source is "<cluster id>/<topic>/<partition>"; the id may be empty.
+std::string cluster_of(const MessageOrigin& origin) {
+  size_t tail = origin.topic.size() + 1 + std::to_string(origin.partition).size();
+  return origin.source.size() > tail + 1 ? origin.source.substr(0, origin.source.size() - tail - 1) : "";
+}
+}  // namespace
+
 void StreamPipeline::on_event(const ConsumedEvent& consumed) {
   const Event& event = consumed.event;
   const MessageOrigin& origin = consumed.origin;
   effects_.add(event, origin.source, origin.offset, batch_effects_);
-  learner_->add_event(event);
+  merger_.push({origin.topic, origin.partition}, origin.offset, event);
   ranker_.add_event(event);
 
   UserState& user = users_[event.user_id];
@@ -107,12 +120,22 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   batch_effects_.clear();
   touched_users_.clear();
   touched_items_.clear();
+  auto advance = [&](const MessageOrigin& origin) {
+    positions_[{origin.topic, origin.partition}] = origin.offset + 1;
+    positions_changed_ = true;
+    if (cluster_id_.empty()) cluster_id_ = cluster_of(origin);
+  };
   for (const ConsumedItem& consumed : batch.items) {
+    advance(consumed.origin);
     learner_->add_item(consumed.item);
     ranker_.update_item(consumed.item);
     effects_.add(consumed.item, consumed.origin.source, consumed.origin.offset, batch_effects_);
   }
-  for (const ConsumedEvent& consumed : batch.events) on_event(consumed);
+  for (const ConsumedEvent& consumed : batch.events) {
+    advance(consumed.origin);
+    on_event(consumed);
+  }
+  feed_learner(/*everything=*/false);
   for (auto& [user, origin] : touched_users_)
     add_embedding(keys_.user_features(user), FeatureEncoder::user_key(user), origin);
   for (auto& [item, origin] : touched_items_)
@@ -124,6 +147,13 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   stats_.items += static_cast<int64_t>(batch.items.size());
   if (Status s = refresh_rankings(); !s.ok()) spdlog::warn("{}", s.message());
   return {};
+}
+
+void StreamPipeline::feed_learner(bool everything) {
+  ready_.clear();
+  if (everything) merger_.pop_all(ready_);
+  else merger_.pop_ready(ready_);
+  for (const Event& event : ready_) learner_->add_event(event);
 }
 
 Status StreamPipeline::refresh_rankings() {
@@ -142,10 +172,15 @@ Status StreamPipeline::refresh_rankings() {
     auto ranking = ranker_.rank(id, recent, user.context, user.last_ts_ms);
     user.last_refresh = now;
     if (ranking.empty()) {
+      // The model knows nothing of this user yet; retried once it learned
+      // more (see tick()). Apps read sr:pop meanwhile.
       ++stats_.rankings_skipped;
       user.dirty = false;
+      if (!user.waiting_for_model) waiting_for_model_.push_back(id);
+      user.waiting_for_model = true;
       continue;
     }
+    user.waiting_for_model = false;
     rankings.push_back({keys_.user_rankings(id), std::move(ranking)});
     written.push_back(id);
   }
@@ -189,8 +224,25 @@ Status StreamPipeline::write_model_summary() {
 }
 
 Status StreamPipeline::tick() {
+  feed_learner(/*everything=*/false);
+  if (!waiting_for_model_.empty() && learner_->samples_learned() != samples_at_retry_) {
+    samples_at_retry_ = learner_->samples_learned();
+    for (const std::string& id : waiting_for_model_) {
+      UserState& user = users_[id];
+      if (user.waiting_for_model && !user.dirty) {
+        user.dirty = true;
+        dirty_users_.push_back(id);
+      }
+      user.waiting_for_model = false;
+    }
+    waiting_for_model_.clear();
+  }
   Status status = refresh_rankings();
   auto now = Clock::now();
+  if (!config_.checkpoint.path.empty() && positions_changed_ &&
+      now - last_checkpoint_ >= std::chrono::seconds(config_.checkpoint.interval_s)) {
+    if (Status s = save_checkpoint(); !s.ok() && status.ok()) status = s;
+  }
   if (now - last_summary_ >= std::chrono::seconds(1)) {
     last_summary_ = now;
     if (Status s = write_model_summary(); !s.ok() && status.ok()) status = s;
@@ -205,16 +257,126 @@ Status StreamPipeline::tick() {
   return status;
 }
 
+std::optional<int64_t> StreamPipeline::start_offset(const std::string& cluster_id, const TopicPartition& partition) {
+  if (partition.topic == config_.kafka.events_topic) merger_.expect(partition);
+  if (cluster_id != cluster_id_) return std::nullopt;
+  auto it = positions_.find(partition);
+  if (it == positions_.end()) return std::nullopt;
+  return it->second;
+}
+
+void StreamPipeline::partition_end(const TopicPartition& partition, int64_t end_offset) {
+  if (partition.topic != config_.kafka.events_topic) return;
+  merger_.caught_up(partition, end_offset);
+  feed_learner(/*everything=*/false);
+}
+
+void StreamPipeline::partitions_revoked(const std::vector<TopicPartition>& partitions) {
+  // Their batches are applied and committed; another consumer continues
+  // them. What the merger still holds is learned now, slightly out of order,
+  // rather than not at all.
+  feed_learner(/*everything=*/true);
+  for (const TopicPartition& p : partitions) {
+    positions_.erase(p);
+    merger_.forget(p);
+  }
+  positions_changed_ = true;
+}
+
+namespace {
+constexpr uint32_t kPipelineStateVersion = 1;
+}
+
+Status StreamPipeline::save_checkpoint() {
+  if (config_.checkpoint.path.empty()) return {};
+  auto start = Clock::now();
+  ByteWriter out;
+  out.u32(kPipelineStateVersion);
+  out.str(cluster_id_);
+  // A partition resumes at its earliest event the learner has not seen:
+  // what the merger holds is not in the learner's state.
+  out.u64(positions_.size());
+  for (auto& [tp, next] : positions_) {
+    out.str(tp.topic);
+    out.u32(static_cast<uint32_t>(tp.partition));
+    out.i64(merger_.first_held(tp).value_or(next));
+  }
+  std::vector<const std::string*> ids;
+  for (auto& [id, user] : users_) ids.push_back(&id);
+  std::sort(ids.begin(), ids.end(), [](auto* a, auto* b) { return *a < *b; });
+  out.u64(ids.size());
+  for (const std::string* id : ids) {
+    const UserState& user = users_.at(*id);
+    out.str(*id);
+    out.i64(user.last_ts_ms);
+    out.u64(user.recent.size());
+    for (auto& item : user.recent) out.str(item);
+    out.u64(user.context.size());
+    for (auto& f : user.context) {
+      out.str(f.key);
+      out.str(f.value);
+      out.u8(f.numeric);
+    }
+  }
+  ranker_.save(out);
+  out.str(learner_->checkpoint_bytes(0));
+  if (Status s = write_checkpoint_file(config_.checkpoint.path, out.take()); !s.ok()) return s;
+  last_checkpoint_ = Clock::now();
+  positions_changed_ = false;
+  spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions)", config_.checkpoint.path,
+               std::chrono::duration<double, std::milli>(last_checkpoint_ - start).count(), positions_.size());
+  return {};
+}
+
+Status StreamPipeline::restore_checkpoint() {
+  const std::string& path = config_.checkpoint.path;
+  if (path.empty() || !std::filesystem::exists(path)) return {};
+  auto payload = read_checkpoint_file(path);
+  if (!payload.ok()) return payload.error();
+  ByteReader in(*payload);
+  if (uint32_t version = in.u32(); version != kPipelineStateVersion)
+    return Error{"checkpoint " + path + ": pipeline state version " + std::to_string(version) + ", expected " +
+                 std::to_string(kPipelineStateVersion)};
+  cluster_id_ = in.str();
+  for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
+    TopicPartition tp;
+    tp.topic = in.str();
+    tp.partition = static_cast<int32_t>(in.u32());
+    positions_[tp] = in.i64();
+  }
+  for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
+    UserState& user = users_[in.str()];
+    user.last_ts_ms = in.i64();
+    for (uint64_t r = in.u64(), j = 0; j < r && in.ok(); ++j) user.recent.push_back(in.str());
+    for (uint64_t c = in.u64(), j = 0; j < c && in.ok(); ++j) {
+      ContextFeature f;
+      f.key = in.str();
+      f.value = in.str();
+      f.numeric = in.u8() != 0;
+      user.context.push_back(std::move(f));
+    }
+  }
+  if (!ranker_.load(in)) return Error{"checkpoint " + path + ": " + in.error()};
+  std::string learner_bytes = in.str();
+  if (!in.ok()) return Error{"checkpoint " + path + ": " + in.error()};
+  if (auto restored = learner_->restore_checkpoint_bytes(learner_bytes, path); !restored.ok())
+    return restored.error();
+  spdlog::info("learn: restored checkpoint {} ({} samples learned, {} partitions, {} users)", path,
+               learner_->samples_learned(), positions_.size(), users_.size());
+  return {};
+}
+
 std::string StreamPipeline::stats_json() const {
   const auto& f = stats_.freshness_ms;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
   return fmt::format(
       "{{\"events\":{},\"items\":{},\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
       "\"ranking_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
-      "\"auc_click_window\":{},\"auc_ctcvr_window\":{}}}",
+      "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{}}}",
       stats_.events, stats_.items, learner_->samples_learned(), stats_.rankings_written, stats_.rankings_skipped,
       stats_.ranking_write_failures, f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
-      json_number(window_auc(*learner_, "click", window)), json_number(window_auc(*learner_, "ctcvr", window)));
+      json_number(window_auc(*learner_, "click", window)), json_number(window_auc(*learner_, "ctcvr", window)),
+      json_number(window_auc(*learner_, "click", 0)), json_number(window_auc(*learner_, "ctcvr", 0)), merger_.held());
 }
 
 }  // namespace streamrec::learner

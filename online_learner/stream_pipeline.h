@@ -4,15 +4,26 @@
 // For every batch, in Kafka order:
 //   items   -> the learner's and the ranker's catalog; item attributes
 //   events  -> counters and sr:pop (exactly once, IdempotentWriter); the
-//              learner (joiner, progressive validation, mini-batch SGD); the
 //              user's real-time state: a click enters `recent` at once,
-//              before any label window closes, so rankings react at once
+//              before any label window closes, so rankings react at once;
+//              the learner (joiner, progressive validation, mini-batch SGD),
+//              through an EventTimeMerger that puts the partitions back in
+//              event-time order
 //   then    -> user and item embeddings (`emb`, float32 little-endian) of
 //              everyone the batch touched, in the same idempotent write
 // and, debounced per user (rankings.refresh_interval_ms), each touched user's
 // ranking is recomputed (Ranker) and replaced atomically (RankingWriter).
 // Freshness is measured per ranking write: from the Kafka timestamp of the
 // oldest event it answers to, to Redis acknowledging it.
+//
+// Checkpoints (checkpoint.path, every checkpoint.interval_s and at close()):
+// the learner's whole state, the ranker's catalog and popularity, each
+// user's real-time state, and the stream positions (next offset per
+// partition, with the Kafka cluster id). create() restores the file if it
+// exists -- a damaged one is an Error -- and start_offset() then makes the
+// consumer re-read from those positions: the learner re-learns what came
+// after the checkpoint while the offset marks in Redis skip the effects
+// already there. Positions of another cluster are ignored (the model is kept).
 //
 // apply() returns an Error only when Redis did not acknowledge the batch's
 // effects; the consumer then retries the batch and commits nothing. Rankings
@@ -22,6 +33,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +46,7 @@
 #include "feature_store/idempotent_writer.h"
 #include "feature_store/ranking_writer.h"
 #include "feature_store/redis_connection.h"
+#include "online_learner/event_time_merger.h"
 #include "online_learner/latency_histogram.h"
 #include "online_learner/learner.h"
 #include "online_learner/ranker.h"
@@ -55,7 +68,13 @@ class StreamPipeline : public EventSink {
 
   Status apply(const ConsumedBatch& batch) override;
   Status tick() override;
+  std::optional<int64_t> start_offset(const std::string& cluster_id, const TopicPartition& partition) override;
+  void partitions_revoked(const std::vector<TopicPartition>& partitions) override;
+  void partition_end(const TopicPartition& partition, int64_t end_offset) override;
   std::string stats_json() const override;
+
+  // Writes the checkpoint now (no-op without checkpoint.path).
+  Status save_checkpoint();
 
   const PipelineStats& stats() const { return stats_; }
   Learner& learner() { return *learner_; }
@@ -65,15 +84,19 @@ class StreamPipeline : public EventSink {
   Status connect();
   void on_event(const ConsumedEvent& consumed);
   void add_embedding(const std::string& key, uint64_t feature, const MessageOrigin& origin);
+  // Hands the learner what the merger releases (or everything it holds).
+  void feed_learner(bool everything);
   // Refreshes the rankings of users whose debounce interval has passed.
   Status refresh_rankings();
   Status write_model_summary();
+  Status restore_checkpoint();
 
   struct UserState {
     std::deque<std::string> recent;      // clicked items, newest first
     std::vector<ContextFeature> context;  // of the latest event
     int64_t last_ts_ms = 0;
     bool dirty = false;
+    bool waiting_for_model = false;        // refreshed, but the model had nothing for them
     int64_t oldest_pending_kafka_ms = -1;  // of the first event since the last refresh
     std::chrono::steady_clock::time_point last_refresh{};
   };
@@ -81,6 +104,8 @@ class StreamPipeline : public EventSink {
   Config config_;
   RedisKeys keys_;
   std::unique_ptr<Learner> learner_;
+  EventTimeMerger merger_;
+  std::vector<Event> ready_;
   Ranker ranker_;
   FeatureEffects effects_;
   IdempotentWriter writer_;
@@ -89,9 +114,17 @@ class StreamPipeline : public EventSink {
 
   std::unordered_map<std::string, UserState> users_;
   std::vector<std::string> dirty_users_;
+  std::vector<std::string> waiting_for_model_;  // retried when the learner has learned more
+  uint64_t samples_at_retry_ = 0;
   EffectBatch batch_effects_;
   // Per batch: the last message that touched each user or item.
   std::unordered_map<std::string, MessageOrigin> touched_users_, touched_items_;
+
+  // Next offset per partition of everything applied, in cluster cluster_id_.
+  std::map<TopicPartition, int64_t> positions_;
+  std::string cluster_id_;
+  bool positions_changed_ = false;
+  std::chrono::steady_clock::time_point last_checkpoint_{};
 
   PipelineStats stats_;
   uint64_t model_version_ = 0;

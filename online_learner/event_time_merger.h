@@ -1,0 +1,107 @@
+// Merges the events of many Kafka partitions into one stream in event-time
+// order, for the joiner, whose windows run on event time.
+//
+// Each partition is in order by itself, but partitions are fetched in
+// chunks, so one may run minutes of event time ahead of another; fed as
+// consumed, the joiner would close the click windows of the lagging
+// partition's impressions before their clicks arrive. The merger holds each
+// partition's events and releases them in (ts, partition, offset) order up
+// to the watermark: the smallest latest-seen ts among partitions that may
+// still have older events to deliver. A partition the consumer has read to
+// its end (caught_up(), from Kafka's end-of-partition event) stops holding
+// the others back until it delivers again; so does one removed by forget().
+// Because the watermark depends on what was read, not on wall time, the
+// released order is the same however fast or slow the consumer runs.
+// Plain value; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "core/consumed.h"
+#include "core/event.h"
+
+namespace streamrec::learner {
+
+class EventTimeMerger {
+ public:
+  // A partition just assigned: until it delivers or is caught up, it holds
+  // the others back, since its first events may be older.
+  void expect(const TopicPartition& partition) { lanes_[partition].caught_up = false; }
+  // The consumer reached the end of `partition` at `end_offset`; it is
+  // caught up unless it has delivered past that since.
+  void caught_up(const TopicPartition& partition, int64_t end_offset) {
+    Lane& lane = lanes_[partition];
+    if (lane.next_offset <= end_offset) lane.caught_up = true;
+  }
+
+  void push(const TopicPartition& partition, int64_t offset, const Event& event) {
+    Lane& lane = lanes_[partition];
+    lane.held.push_back({offset, event});
+    lane.max_ts = std::max(lane.max_ts, event.ts_ms);
+    lane.next_offset = offset + 1;
+    lane.caught_up = false;
+    ++held_;
+  }
+
+  // Appends every event at or below the watermark to `out`, oldest first.
+  void pop_ready(std::vector<Event>& out) {
+    int64_t watermark = std::numeric_limits<int64_t>::max();
+    for (auto& [p, lane] : lanes_)
+      if (!lane.caught_up) watermark = std::min(watermark, lane.max_ts);  // nothing seen yet: holds all
+    release(watermark, out);
+  }
+
+  // Appends everything held, oldest first.
+  void pop_all(std::vector<Event>& out) { release(std::numeric_limits<int64_t>::max(), out); }
+
+  // The offset of the earliest event still held from `partition`.
+  std::optional<int64_t> first_held(const TopicPartition& partition) const {
+    auto it = lanes_.find(partition);
+    if (it == lanes_.end() || it->second.held.empty()) return std::nullopt;
+    return it->second.held.front().offset;
+  }
+
+  void forget(const TopicPartition& partition) {
+    auto it = lanes_.find(partition);
+    if (it == lanes_.end()) return;
+    held_ -= it->second.held.size();
+    lanes_.erase(it);
+  }
+
+  size_t held() const { return held_; }
+
+ private:
+  struct Held {
+    int64_t offset;
+    Event event;
+  };
+  struct Lane {
+    std::deque<Held> held;
+    int64_t max_ts = std::numeric_limits<int64_t>::min();
+    int64_t next_offset = 0;  // after the last event delivered
+    bool caught_up = false;
+  };
+
+  void release(int64_t watermark, std::vector<Event>& out) {
+    for (;;) {
+      Lane* next = nullptr;
+      for (auto& [p, lane] : lanes_)  // few partitions: a scan beats a heap
+        if (!lane.held.empty() && (!next || lane.held.front().event.ts_ms < next->held.front().event.ts_ms))
+          next = &lane;
+      if (!next || next->held.front().event.ts_ms > watermark) return;
+      out.push_back(std::move(next->held.front().event));
+      next->held.pop_front();
+      --held_;
+    }
+  }
+
+  std::map<TopicPartition, Lane> lanes_;
+  size_t held_ = 0;
+};
+
+}  // namespace streamrec::learner
