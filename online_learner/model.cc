@@ -19,6 +19,10 @@ Model::Model(const ModelShape& shape, uint64_t seed) : shape_(shape), interactio
     tower2_.emplace_back("tower" + std::to_string(k) + ".2", ParamGroup::kTower, shape.tower_hidden, 1, rng);
     tower2_.back().b.group = ParamGroup::kIntercept;
   }
+  if (shape.dot_head && shape.interactions) {
+    dot_head_.emplace_back("dot_head", ParamGroup::kTower, interaction_.pairs(), shape.tasks, rng);
+    dot_head_[0].w.value.setZero();
+  }
 }
 
 void Model::forward(const Mat& x0, Activations& a) const {
@@ -63,6 +67,11 @@ void Model::forward(const Mat& x0, Activations& a) const {
     tower2_[k].forward(a.tower_hidden[k], out);
     a.logits.row(k) = out.row(0);
   }
+  if (!dot_head_.empty()) {
+    Mat dots = a.z.bottomRows(interaction_.pairs());
+    dot_head_[0].forward(dots, out);
+    a.logits += out;
+  }
 }
 
 void Model::backward(const Mat& x0, const Activations& a, const Mat& dlogits, Mat* dx0) {
@@ -71,6 +80,11 @@ void Model::backward(const Mat& x0, const Activations& a, const Mat& dlogits, Ma
   for (auto& d : dexpert) d = Mat::Zero(shape_.expert_hidden, batch);
   Mat dz = Mat::Zero(a.z.rows(), batch);
   Mat dh, dmixed, dpart;
+  if (!dot_head_.empty()) {
+    Mat dots = a.z.bottomRows(interaction_.pairs());
+    dot_head_[0].backward(dots, dlogits, &dpart);
+    dz.bottomRows(interaction_.pairs()) += dpart;
+  }
   for (int k = 0; k < shape_.tasks; ++k) {
     tower2_[k].backward(a.tower_hidden[k], dlogits.row(k), &dh);
     relu_backward(a.tower_hidden[k], dh);
@@ -114,6 +128,7 @@ std::vector<Parameter*> Model::parameters() {
   add(gates_);
   add(tower1_);
   add(tower2_);
+  add(dot_head_);
   return out;
 }
 

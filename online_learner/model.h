@@ -4,6 +4,8 @@
 //   x0 (fields*dim) ─┬─────────────── concat ─► z ─► bottom ─► tower_k ─► logit_k
 //                    └─ pairwise dots ─┘
 //
+// With dot_head, a linear layer (zero-initialized) also maps the dot
+// products straight to each logit, next to the MLP path.
 // Bottoms: mmoe (E experts, one softmax gate per task mixes them), shared
 // (one expert for all tasks), single (one expert per task: separate models
 // over shared embeddings). Experts: Dense+ReLU. Towers: Dense+ReLU, Dense.
@@ -30,6 +32,7 @@ struct ModelShape {
   int expert_hidden = 64;
   int tower_hidden = 32;
   int tasks = 1;
+  bool dot_head = false;  // also a linear map from the dot products straight to the logits
 };
 
 class Model {
@@ -63,6 +66,7 @@ class Model {
   std::vector<Dense> gates_;
   std::vector<Dense> tower1_;
   std::vector<Dense> tower2_;
+  std::vector<Dense> dot_head_;  // empty or one layer
 };
 
 }  // namespace streamrec::learner

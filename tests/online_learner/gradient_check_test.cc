@@ -106,7 +106,7 @@ TEST(GradientCheck, DotInteraction) {
   expect_gradient("dots", e.data(), e.size(), de, loss);
 }
 
-class ModelGradient : public ::testing::TestWithParam<std::tuple<Architecture, bool>> {};
+class ModelGradient : public ::testing::TestWithParam<std::tuple<Architecture, bool, bool>> {};
 
 TEST_P(ModelGradient, EveryParameterAndTheInput) {
   ModelShape shape;
@@ -114,14 +114,17 @@ TEST_P(ModelGradient, EveryParameterAndTheInput) {
   shape.dim = 3;
   shape.architecture = std::get<0>(GetParam());
   shape.interactions = std::get<1>(GetParam());
+  shape.dot_head = std::get<2>(GetParam());
   shape.experts = 3;
   shape.expert_hidden = 6;
   shape.tower_hidden = 4;
   shape.tasks = 2;
   Model model(shape, 7);
   SplitMix rng(5);
-  for (Parameter* p : model.parameters())
+  for (Parameter* p : model.parameters()) {
     if (p->name.back() == 'b') p->value = random_mat(static_cast<int>(p->value.rows()), 1, rng, 0.5f);
+    if (p->name == "dot_head.w") p->value = random_mat(2, static_cast<int>(p->value.cols()), rng, 0.5f);
+  }
   Mat x0 = random_mat(12, 6, rng), c = random_mat(2, 6, rng), dx0;
   Model::Activations a;
   auto loss = [&] {
@@ -141,7 +144,7 @@ TEST_P(ModelGradient, EveryParameterAndTheInput) {
 INSTANTIATE_TEST_SUITE_P(Architectures, ModelGradient,
                          ::testing::Combine(::testing::Values(Architecture::kMmoe, Architecture::kShared,
                                                               Architecture::kSingle),
-                                            ::testing::Bool()));
+                                            ::testing::Bool(), ::testing::Bool()));
 
 TEST(GradientCheck, MultiTaskLossWithEsmmRegressionAndUncertainty) {
   auto tasks = parse_tasks("click:binary:1,purchase:esmm:0.7,value:regression:0.3");
@@ -182,6 +185,8 @@ TEST(GradientCheck, WholeLearnerLoss) {
   config.init_scale = 0.5;
   config.l2 = 0.01;
   config.context_fields = "device";
+  config.bias_terms = true;
+  config.dot_head = true;
   auto created = Learner::create(config);
   ASSERT_TRUE(created.ok()) << created.error().message;
   Learner& learner = **created;
