@@ -197,6 +197,7 @@ const std::vector<Setting>& schema() {
       setting("learner.batch_size", &C::learner, &LearnerConfig::batch_size, positive<int64_t>()),
       setting("learner.seed", &C::learner, &LearnerConfig::seed),
       setting("learner.metrics_window", &C::learner, &LearnerConfig::metrics_window, positive<int64_t>()),
+      setting("learner.metrics_max_samples", &C::learner, &LearnerConfig::metrics_max_samples, at_least<int64_t>(0)),
       setting("rankings.top_k", &C::rankings, &RankingConfig::top_k, positive<int64_t>()),
       setting("rankings.retrieval_candidates", &C::rankings, &RankingConfig::retrieval_candidates, at_least<int64_t>(0)),
       setting("rankings.popular_candidates", &C::rankings, &RankingConfig::popular_candidates, at_least<int64_t>(0)),

@@ -117,6 +117,7 @@ struct LearnerConfig {
   int64_t seed = 1;
   // Progressive validation.
   int64_t metrics_window = 100000;       // samples in the sliding-window metrics
+  int64_t metrics_max_samples = 5000000; // pairs kept per series (8 bytes each); 0 = all
 };
 
 struct RankingConfig {

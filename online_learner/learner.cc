@@ -88,7 +88,10 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape)
   add_series("oracle_cvr");
 }
 
-void Learner::add_series(const std::string& name) { series_.emplace_back(name, MetricSeries{}); }
+void Learner::add_series(const std::string& name) {
+  series_.emplace_back(name, MetricSeries{});
+  series_.back().second.set_cap(static_cast<size_t>(config_.metrics_max_samples));
+}
 
 std::vector<Parameter*> Learner::dense_parameters() {
   std::vector<Parameter*> params = model_.parameters();

@@ -72,11 +72,13 @@ SeriesSummary MetricSeries::window(size_t last_n) const {
 }
 
 void MetricSeries::save(ByteWriter& out) const {
+  out.u64(dropped_);
   out.pod_vector(predictions_);
   out.pod_vector(labels_);
 }
 
 bool MetricSeries::load(ByteReader& in) {
+  dropped_ = in.u64();
   in.pod_vector(predictions_);
   in.pod_vector(labels_);
   if (in.ok() && predictions_.size() != labels_.size()) in.fail("metric series lengths differ");

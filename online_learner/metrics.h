@@ -6,10 +6,14 @@
 // prediction / mean label) and RMSE. Ranges are [begin, end) in recording
 // order: the whole run, the last 20%, or a sliding window of the last N.
 // A metric that is undefined on a range (AUC with one class, calibration
-// with no positives) is NaN. Not thread-safe; owns its data.
+// with no positives) is NaN. With a cap (set_cap), at most 2*cap pairs are
+// kept: when full, the oldest cap are dropped (counted in dropped()), so a
+// long-running learner's "whole" means "the last cap to 2*cap".
+// Not thread-safe; owns its data.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace streamrec::learner {
@@ -29,10 +33,17 @@ struct SeriesSummary {
 class MetricSeries {
  public:
   void add(float prediction, float label) {
+    if (cap_ > 0 && predictions_.size() >= 2 * cap_) {
+      predictions_.erase(predictions_.begin(), predictions_.begin() + static_cast<std::ptrdiff_t>(cap_));
+      labels_.erase(labels_.begin(), labels_.begin() + static_cast<std::ptrdiff_t>(cap_));
+      dropped_ += cap_;
+    }
     predictions_.push_back(prediction);
     labels_.push_back(label);
   }
   size_t size() const { return predictions_.size(); }
+  void set_cap(size_t cap) { cap_ = cap; }
+  uint64_t dropped() const { return dropped_; }
 
   double auc(size_t begin, size_t end) const;
   SeriesSummary summarize(size_t begin, size_t end) const;
@@ -47,6 +58,8 @@ class MetricSeries {
  private:
   std::vector<float> predictions_;
   std::vector<float> labels_;
+  size_t cap_ = 0;
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace streamrec::learner

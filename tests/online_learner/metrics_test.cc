@@ -39,6 +39,18 @@ TEST(MetricSeries, AucMatchesBruteForceWithTies) {
   }
 }
 
+TEST(MetricSeries, CapKeepsTheNewestPairs) {
+  MetricSeries m;
+  m.set_cap(100);
+  for (int i = 0; i < 450; ++i) m.add(static_cast<float>(i), i % 2 ? 1.0f : 0.0f);
+  EXPECT_EQ(m.dropped(), 300u);
+  EXPECT_EQ(m.size(), 150u);
+  MetricSeries fresh;
+  for (int i = 300; i < 450; ++i) fresh.add(static_cast<float>(i), i % 2 ? 1.0f : 0.0f);
+  EXPECT_DOUBLE_EQ(m.whole().auc, fresh.whole().auc);
+  EXPECT_DOUBLE_EQ(m.whole().logloss, fresh.whole().logloss);
+}
+
 TEST(MetricSeries, PerfectReversedAndUndefined) {
   MetricSeries m;
   m.add(0.9f, 1);
