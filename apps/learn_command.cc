@@ -16,6 +16,7 @@ struct LearnOptions {
   double stop_after_idle_s = 0;
   std::string stats_file;
   std::string checkpoint;
+  double status_interval_s = 5;
 };
 }  // namespace
 
@@ -29,6 +30,9 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--stats-file", options->stats_file,
                   "Write the consumer stats as JSON here with every status line and at exit");
   cmd->add_option("--checkpoint", options->checkpoint, "Shorthand for checkpoint.path");
+  cmd->add_option("--status-interval", options->status_interval_s,
+                  "Seconds between status lines (and stats-file updates)")
+      ->check(CLI::PositiveNumber);
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     if (!options->checkpoint.empty()) config.checkpoint.path = options->checkpoint;
@@ -49,6 +53,8 @@ void add_learn_command(CLI::App& app, int& exit_code) {
                  config.kafka.bootstrap_servers, config.redis.url);
     ConsumeOptions run_options;
     run_options.stats_file = options->stats_file;
+    run_options.status_interval =
+        std::chrono::milliseconds(static_cast<int64_t>(options->status_interval_s * 1000));
     run_options.stop_after_idle = std::chrono::milliseconds(static_cast<int64_t>(options->stop_after_idle_s * 1000));
     Status status = (*loop)->run(stop, run_options);
     if (Status s = (*pipeline)->save_checkpoint(); !s.ok()) spdlog::error("learn: {}", s.message());

@@ -125,6 +125,8 @@ struct RankingConfig {
   int64_t retrieval_candidates = 200;   // candidates by embedding retrieval...
   int64_t popular_candidates = 50;      // ...plus the most popular, reranked by the model
   double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
+  double recent_category_boost = 3.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
+  int64_t category_candidates = 20;     // candidates from the categories of the user's recent clicks
   int64_t refresh_interval_ms = 200;    // at most one refresh per user this often (debounce)
 };
 

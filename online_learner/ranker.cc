@@ -20,6 +20,7 @@ void Ranker::update_item(const Item& item) {
   ItemInfo& info = items_[item.item_id];
   if (info.available != item.available) index_dirty_ = true;
   if (items_.size() != available_.size()) index_dirty_ = true;
+  info.category = item.category;
   info.price = item.price;
   info.available = item.available;
 }
@@ -32,6 +33,7 @@ void Ranker::save(ByteWriter& out) const {
   for (const std::string* id : ids) {
     const ItemInfo& info = items_.at(*id);
     out.str(*id);
+    out.str(info.category);
     out.f64(info.price);
     out.u8(info.available);
     out.f64(info.popularity);
@@ -44,6 +46,7 @@ bool Ranker::load(ByteReader& in) {
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
     std::string id = in.str();
     ItemInfo& info = items_[id];
+    info.category = in.str();
     info.price = in.f64();
     info.available = in.u8() != 0;
     info.popularity = in.f64();
@@ -147,6 +150,23 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   for (size_t p : popular_)
     if (chosen.insert(p).second) order.push_back(p);
 
+  // The categories the user just clicked, by share of the recent clicks.
+  std::unordered_map<std::string, double> recent_share;
+  for (const std::string& item : recent_clicks)
+    if (auto it = items_.find(item); it != items_.end()) recent_share[it->second.category] += 1.0 / recent_clicks.size();
+  if (!recent_share.empty() && config_.category_candidates > 0) {
+    std::vector<size_t> same;  // available items of those categories, most popular first
+    for (size_t i = 0; i < available_.size(); ++i)
+      if (recent_share.count(items_[available_[i]].category)) same.push_back(i);
+    size_t m = std::min<size_t>(same.size(), static_cast<size_t>(config_.category_candidates));
+    std::partial_sort(same.begin(), same.begin() + m, same.end(), [&](size_t a, size_t b) {
+      double pa = items_[available_[a]].popularity, pb = items_[available_[b]].popularity;
+      return pa != pb ? pa > pb : a < b;
+    });
+    for (size_t i = 0; i < m; ++i)
+      if (chosen.insert(same[i]).second) order.push_back(same[i]);
+  }
+
   // Rerank with the multi-task model, as if each were shown now.
   candidates_.resize(order.size());
   for (size_t i = 0; i < order.size(); ++i) {
@@ -169,7 +189,10 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   for (size_t i = 0; i < order.size(); ++i) {
     const auto c = static_cast<Eigen::Index>(i);
     double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
-    if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * items_[candidates_[i].item_id].price;
+    const ItemInfo& info = items_[candidates_[i].item_id];
+    if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * info.price;
+    if (auto it = recent_share.find(info.category); it != recent_share.end())
+      score *= 1 + config_.recent_category_boost * it->second;
     ranking.emplace_back(candidates_[i].item_id, score);
   }
   size_t k = std::min<size_t>(ranking.size(), static_cast<size_t>(config_.top_k));

@@ -5,9 +5,14 @@
 // is the user's embedding plus the mean embedding of their recent clicks, so
 // a click moves the candidates at once), plus the
 // `popular_candidates` most popular available items (event-time decayed, as
-// sr:pop). They are reranked by the multi-task model in one batch:
-//   score = pCTR + value_weight · pCTCVR · price
-// and the top `top_k` are the ranking. Unavailable items are never
+// sr:pop), plus the `category_candidates` most popular items of the
+// categories the user just clicked. They are reranked by the multi-task
+// model in one batch:
+//   score = (pCTR + value_weight · pCTCVR · price)
+//           · (1 + recent_category_boost · share of recent clicks in the item's category)
+// and the top `top_k` are the ranking. The boost (a factor, so it keeps its
+// meaning whatever the scale of the model's scores) and the category
+// candidates make a click count at once, whatever the model has learned. Unavailable items are never
 // candidates. A user with no row and no recent clicks gets no ranking: apps
 // fall back to sr:pop.
 //
@@ -62,6 +67,7 @@ class Ranker {
   int dim_;
 
   struct ItemInfo {
+    std::string category;
     double price = 0;
     bool available = true;
     double popularity = -1e300;  // log2 of the decayed weight sum, as sr:pop

@@ -79,9 +79,10 @@ class PipelineTest : public ::testing::Test {
             {"STREAMREC_CONSUMER_SESSION_TIMEOUT_MS", "6000"}};
   }
 
-  // Starts `streamrec learn`; its log goes to <dir>/learn-<n>.log.
-  std::unique_ptr<Subprocess> start_learner(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {STREAMREC_BINARY, "learn", "--stats-file", stats_file()};
+  // Starts `streamrec learn`; its log goes to <dir>/learn-<n>.log, its
+  // stats to `stats` (default stats_file()).
+  std::unique_ptr<Subprocess> start_learner(std::vector<std::string> extra = {}, std::string stats = "") {
+    std::vector<std::string> argv = {STREAMREC_BINARY, "learn", "--stats-file", stats.empty() ? stats_file() : stats};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<Subprocess>(argv, env(), "", dir_ + "/learn-" + std::to_string(learners_++) + ".log");
   }

@@ -1,0 +1,56 @@
+// Two learners in one consumer group split the partitions and both make
+// progress; when one is killed, the other takes its partitions over and every
+// event is accounted for.
+#include <signal.h>
+
+#include <fstream>
+
+#include "tests/integration/pipeline_fixture.h"
+
+namespace streamrec::testing {
+namespace {
+
+int64_t consumed(const std::string& stats) {
+  std::ifstream in(stats);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = json.find("\"events\":");
+  return at == std::string::npos ? 0 : std::stoll(json.substr(at + 9));
+}
+
+TEST_F(PipelineTest, TheSurvivorOfTwoLearnersTakesOverAndCountsEveryEvent) {
+  std::string stats_a = dir_ + "/a.json", stats_b = dir_ + "/b.json";
+  std::vector<std::string> quick = {"--status-interval", "0.2"};
+  auto a = start_learner(quick, stats_a);
+  auto b = start_learner(quick, stats_b);
+  // Both joined: each has its share of the partitions.
+  ASSERT_TRUE(eventually([&] { return std::ifstream(stats_a).good() && std::ifstream(stats_b).good(); },
+                         std::chrono::seconds(30)));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return run_shell("grep -h 'partition(s) assigned' " + dir_ + "/learn-0.log " + dir_ + "/learn-1.log | wc -l") ==
+               "2\n";
+      },
+      std::chrono::seconds(30)));
+
+  std::vector<Event> events = make_events(60000, 1000, 300);
+  produce_events(std::vector<Event>(events.begin(), events.begin() + 30000));
+  ASSERT_TRUE(eventually([&] { return consumed(stats_a) > 0 && consumed(stats_b) > 0; }, std::chrono::seconds(60)))
+      << "both learners must make progress: " << consumed(stats_a) << " and " << consumed(stats_b);
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == 30000; }, std::chrono::seconds(60)));
+
+  a->signal(SIGKILL);
+  ASSERT_EQ(a->wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  int64_t b_before = consumed(stats_b);
+  produce_events(std::vector<Event>(events.begin() + 30000, events.end()));
+
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(90)))
+      << "Redis holds " << events_in_redis() << " of " << expected_.events << " events";
+  expect_exact_counters();
+  // B alone consumed the second half: its own partitions and A's.
+  ASSERT_TRUE(eventually([&] { return consumed(stats_b) - b_before >= 30000; }, std::chrono::seconds(10)))
+      << consumed(stats_b) - b_before;
+  EXPECT_EQ(b->stop(), 0);
+}
+
+}  // namespace
+}  // namespace streamrec::testing
