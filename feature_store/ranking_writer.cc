@@ -5,13 +5,6 @@
 
 namespace streamrec {
 namespace {
-// KEYS[1]: the ranking. ARGV: score, member, score, member, ...
-constexpr std::string_view kReplaceScript = R"lua(
-redis.call('DEL', KEYS[1])
-if #ARGV > 0 then redis.call('ZADD', KEYS[1], unpack(ARGV)) end
-return #ARGV / 2
-)lua";
-
 std::string format_score(double score) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, score);
@@ -19,61 +12,35 @@ std::string format_score(double score) {
 }
 }  // namespace
 
-Status RankingWriter::load_script(RedisConnection& redis) {
-  auto reply = redis.command({"SCRIPT", "LOAD", kReplaceScript});
-  if (!reply.ok()) return Error{"redis: cannot load the ranking script: " + reply.error().message};
-  sha_ = reply_text(reply->get());
-  return {};
-}
-
-void RankingWriter::append(RedisConnection&, const std::vector<Ranking>& rankings) {
+void RankingWriter::append(RedisConnection& redis, const std::vector<Ranking>& rankings) {
   for (const Ranking& r : rankings) {
     auto items = r.items;
     std::sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.second > b.second; });
-    std::vector<std::string> call = {"EVALSHA", "", "1", r.key};
+    std::vector<std::string> zadd = {"ZADD", r.key};
     for (auto& [item, score] : items) {
-      call.push_back(format_score(score));
-      call.push_back(item);
+      zadd.push_back(format_score(score));
+      zadd.push_back(item);
     }
-    queued_.push_back(std::move(call));
+    redis.append({"MULTI"});
+    redis.append({"DEL", r.key});
+    if (!items.empty()) redis.append(std::vector<std::string_view>(zadd.begin(), zadd.end()));
+    redis.append({"EXEC"});
   }
 }
 
 Status RankingWriter::flush(RedisConnection& redis) {
-  if (queued_.empty()) return {};
-  if (sha_.empty())
-    if (Status s = load_script(redis); !s.ok()) return s;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::vector<std::string_view> args;
-    for (auto& call : queued_) {
-      call[1] = sha_;
-      args.assign(call.begin(), call.end());
-      redis.append(args);
-    }
-    auto replies = redis.read_replies();
-    if (!replies.ok()) {
-      queued_.clear();
-      return Error{replies.error().message};
-    }
-    bool script_missing = false;
-    for (const auto& reply : *replies) {
-      if (reply->type != REDIS_REPLY_ERROR) continue;
-      std::string_view text = reply_text(reply.get());
-      if (text.rfind("NOSCRIPT", 0) == 0) {
-        script_missing = true;
-        continue;
-      }
-      queued_.clear();
-      return Error{"redis: ranking write failed: " + std::string(text)};
-    }
-    if (!script_missing) {
-      queued_.clear();
-      return {};
-    }
-    if (Status s = load_script(redis); !s.ok()) return s;
+  if (redis.pending() == 0) return {};
+  auto replies = redis.read_replies();
+  if (!replies.ok()) return Error{replies.error().message};
+  for (const auto& reply : *replies) {
+    if (reply->type == REDIS_REPLY_ERROR)
+      return Error{"redis: ranking write failed: " + std::string(reply_text(reply.get()))};
+    if (reply->type == REDIS_REPLY_ARRAY)  // EXEC: one reply per queued command
+      for (size_t i = 0; i < reply->elements; ++i)
+        if (reply->element[i]->type == REDIS_REPLY_ERROR)
+          return Error{"redis: ranking write failed: " + std::string(reply_text(reply->element[i]))};
   }
-  queued_.clear();
-  return Error{"redis: the ranking script keeps disappearing"};
+  return {};
 }
 
 Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& rankings) {

@@ -31,11 +31,18 @@ TEST_F(RankingWriterTest, ANewRankingReplacesTheOldOneWhole) {
   EXPECT_EQ(redis_.cli("ZRANGE 'sr:{u:b}:rec' 0 -1"), "i9\n");
 }
 
-TEST_F(RankingWriterTest, AnEmptyRankingRemovesTheKeyAndAForgottenScriptIsReloaded) {
+TEST_F(RankingWriterTest, AnEmptyRankingRemovesTheKey) {
   ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 1}}}}).ok());
-  ASSERT_EQ(redis_.cli("SCRIPT FLUSH"), "OK\n");
   ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {}}}).ok());
   EXPECT_EQ(redis_.cli("EXISTS 'sr:{u:a}:rec'"), "0\n");
+}
+
+TEST_F(RankingWriterTest, AKeyOfAnotherTypeIsReplacedWhole) {
+  ASSERT_EQ(redis_.cli("SET 'sr:{u:x}:rec' oops"), "OK\n");
+  // DEL succeeds inside the transaction, so the key is replaced, never half-written.
+  Status s = writer_.write(*conn_, {{"sr:{u:x}:rec", {{"i1", 1}, {"i2", 2}}}});
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(redis_.cli("ZRANGE 'sr:{u:x}:rec' 0 -1"), "i1\ni2\n");
 }
 
 }  // namespace
