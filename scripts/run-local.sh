@@ -78,12 +78,50 @@ rec_key=$(r --scan --pattern 'sr:{u:*}:rec' | head -1 || true)
 user=${rec_key#sr:\{u:}; user=${user%\}:rec}
 item_key=$(r --scan --pattern 'sr:{i:*}:f' | grep -v ':f:m$' | head -1 || true)
 fields() { local key=$1; shift; for f in "$@"; do printf '             %-12s %s\n' "$f" "$(r hget "$key" "$f")"; done; }
+# The generator's truth for the same stream (same settings, same seed) gives
+# the oracle's AUC to compare the learner's with.
+truth_args=(produce --synthetic --config configs/local.yaml --to-file "$run/stream")
+[[ -n "$impressions" ]] && truth_args+=(--impressions "$impressions")
+"$bin" "${truth_args[@]}" >/dev/null 2>&1 || true
+report=$(python3 - "$run/stats.json" "$run/stream/truth.csv" "$elapsed" <<'PY'
+import csv, json, sys
+stats = json.load(open(sys.argv[1])) if sys.argv[1] else {}
+consumer, sink = stats.get("consumer", {}), stats.get("sink", {})
+def auc(pairs):
+    pairs.sort()
+    pos = sum(1 for _, y in pairs if y)
+    neg = len(pairs) - pos
+    if not pos or not neg: return float("nan")
+    rank_sum, i = 0.0, 0
+    while i < len(pairs):  # average ranks over ties
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]: j += 1
+        rank_sum += (i + j + 1) / 2 * sum(1 for k in range(i, j) if pairs[k][1])
+        i = j
+    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+try:
+    rows = list(csv.DictReader(open(sys.argv[2])))
+    oracle_click = auc([(float(r["p_click"]), r["clicked"] == "1") for r in rows])
+    oracle_ctcvr = auc([(float(r["p_ctcvr"]), r["purchased"] == "1") for r in rows])
+except OSError:
+    oracle_click = oracle_ctcvr = float("nan")
+f = sink.get("freshness_ms", {})
+fmt = lambda v: "n/a" if v is None or v != v else f"{v:.3f}"
+print(f"events         : {consumer.get('events', 0)} in {sys.argv[3]} s "
+      f"({consumer.get('events', 0) / max(float(sys.argv[3]), 1e-9):,.0f} events/s, waits included); "
+      f"{consumer.get('dead_letters', 0)} dead-lettered")
+print(f"learned        : {sink.get('samples_learned', 0)} samples; {sink.get('rankings_written', 0)} rankings written")
+print(f"freshness      : p50 {f.get('p50', 0):.0f} ms, p99 {f.get('p99', 0):.0f} ms (Kafka timestamp -> ranking in Redis)")
+print(f"click AUC      : {fmt(sink.get('auc_click'))} (oracle {fmt(oracle_click)})")
+print(f"CTCVR AUC      : {fmt(sink.get('auc_ctcvr'))} (oracle {fmt(oracle_ctcvr)})")
+PY
+)
+
 cat <<SUMMARY
 
 == streamrec local run ==
-stats      : $(cat "$run/stats.json" 2>/dev/null || echo "(see $run/learn.log)")
-wall time  : ${elapsed}s
-Redis      : $(r dbsize) keys in db 0 (docs/redis-keys.md)
+$report
+Redis          : $(r dbsize) keys in db 0 (docs/redis-keys.md); full stats in $run/stats.json
 
 one user   $ redis-cli -p $redis_port HGETALL 'sr:{u:$user}:f'     # emb: float32 bytes
 $(fields "sr:{u:$user}:f" impressions clicks purchases recent ts)
