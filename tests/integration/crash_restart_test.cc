@@ -3,20 +3,11 @@
 // applied but not yet committed.
 #include <signal.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "tests/integration/pipeline_fixture.h"
 
 namespace streamrec::testing {
 namespace {
-
-int64_t messages_in_stats(const std::string& path) {
-  std::ifstream in(path);
-  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t at = json.find("\"messages\":");
-  return at == std::string::npos ? -1 : std::stoll(json.substr(at + 11));
-}
 
 TEST_F(PipelineTest, CountersAreExactAfterSigkillAndRestart) {
   std::vector<Event> events = make_events(60000, 1500, 400);
@@ -47,7 +38,7 @@ TEST_F(PipelineTest, CountersAreExactAfterSigkillAndRestart) {
   expect_exact_counters();
   EXPECT_EQ(events_in_redis(), expected_.events);
   // The third learner re-read messages whose effects were already in Redis.
-  int64_t consumed_by_third = messages_in_stats(stats_file());
+  int64_t consumed_by_third = static_cast<int64_t>(stats_number(stats_file(), "messages"));
   EXPECT_GT(consumed_by_third, expected_.events - applied_at_second_kill)
       << "no re-delivery happened, so the test did not exercise the replay";
 }

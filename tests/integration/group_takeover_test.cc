@@ -10,12 +10,7 @@
 namespace streamrec::testing {
 namespace {
 
-int64_t consumed(const std::string& stats) {
-  std::ifstream in(stats);
-  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t at = json.find("\"events\":");
-  return at == std::string::npos ? 0 : std::stoll(json.substr(at + 9));
-}
+int64_t consumed(const std::string& stats) { return std::max<int64_t>(0, stats_number(stats, "events")); }
 
 TEST_F(PipelineTest, TheSurvivorOfTwoLearnersTakesOverAndCountsEveryEvent) {
   std::string stats_a = dir_ + "/a.json", stats_b = dir_ + "/b.json";

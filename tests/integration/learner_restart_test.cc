@@ -10,14 +10,6 @@
 namespace streamrec::testing {
 namespace {
 
-double json_field(const std::string& path, const std::string& field) {
-  std::ifstream in(path);
-  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t at = json.find("\"" + field + "\":");
-  if (at == std::string::npos) return -1;
-  return std::stod(json.substr(at + field.size() + 3));
-}
-
 // Label windows short enough for this 10-minute (event time) stream.
 const std::vector<std::string> kLearnSettings = {"--set", "learner.click_window_s=180", "--set",
                                                  "learner.purchase_window_s=300", "--set",
@@ -66,7 +58,7 @@ TEST_F(LearnerRestartTest, KilledAndRestartedLearnerEndsWithExactCountersAndTheS
                        "", dir_ + "/reference-learn.log");
     replay(broker.bootstrap_servers());
     ASSERT_EQ(learner.wait(std::chrono::seconds(180)), 0);
-    reference_auc = json_field(stats, "auc_click");
+    reference_auc = stats_number(stats, "auc_click");
     ASSERT_GT(reference_auc, 0.53) << "the reference run learned nothing";
   }
 
@@ -85,7 +77,7 @@ TEST_F(LearnerRestartTest, KilledAndRestartedLearnerEndsWithExactCountersAndTheS
   auto second = start_learner(again);
   ASSERT_EQ(second->wait(std::chrono::seconds(180)), 0);
   expect_exact_counters();
-  double restarted_auc = json_field(stats_file(), "auc_click");
+  double restarted_auc = stats_number(stats_file(), "auc_click");
   EXPECT_NEAR(restarted_auc, reference_auc, 0.005);
 }
 

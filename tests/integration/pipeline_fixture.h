@@ -62,6 +62,20 @@ inline std::vector<Event> make_events(int n, int users, int items, int first_id 
   return events;
 }
 
+// A number from a JSON stats file (the first "field": value in it); -1 when
+// the file or the field is missing.
+inline double stats_number(const std::string& path, const std::string& field) {
+  std::ifstream in(path);
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = json.find("\"" + field + "\":");
+  if (at == std::string::npos) return -1;
+  try {
+    return std::stod(json.substr(at + field.size() + 3));
+  } catch (const std::exception&) {
+    return -1;  // null
+  }
+}
+
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {

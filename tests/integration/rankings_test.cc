@@ -18,12 +18,6 @@ class RankingsTest : public PipelineTest {
                         env(), "", dir_ + "/produce.log");
     ASSERT_EQ(producer.wait(std::chrono::seconds(120)), 0);
   }
-  int64_t consumed_events() {
-    std::ifstream in(stats_file());
-    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t at = json.find("\"events\":");
-    return at == std::string::npos ? -1 : std::stoll(json.substr(at + 9));
-  }
   std::vector<std::string> ranking_keys() {
     std::vector<std::string> keys;
     std::istringstream lines(redis_.cli("--scan --pattern 'sr:{u:*}:rec'"));
