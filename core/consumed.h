@@ -57,7 +57,8 @@ class EventSink {
   virtual ~EventSink() = default;
   // Makes the batch's effects durable. Must be idempotent under re-delivery:
   // after a crash the same messages come again. An Error makes the consumer
-  // retry the same batch later and commit nothing meanwhile.
+  // call apply() again with the same batch, until it succeeds, committing
+  // nothing meanwhile.
   virtual Status apply(const ConsumedBatch& batch) = 0;
   // Called between polls, every 10 to 100 ms: time-driven work
   // (debounced refreshes, periodic checkpoints). Errors are logged.

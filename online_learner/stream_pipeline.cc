@@ -117,6 +117,9 @@ void StreamPipeline::add_embedding(const std::string& key, uint64_t feature, con
 }
 
 Status StreamPipeline::apply(const ConsumedBatch& batch) {
+  // After a failed write the consumer hands the same batch again: the
+  // learner and the real-time state already have it, only the write is left.
+  if (unwritten_) return write_effects(batch);
   batch_effects_.clear();
   touched_users_.clear();
   touched_items_.clear();
@@ -141,8 +144,14 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   for (auto& [item, origin] : touched_items_)
     add_embedding(keys_.item_features(item), FeatureEncoder::item_key(item), origin);
 
+  unwritten_ = true;
+  return write_effects(batch);
+}
+
+Status StreamPipeline::write_effects(const ConsumedBatch& batch) {
   if (Status s = connect(); !s.ok()) return s;
   if (Status s = writer_.apply(*redis_, batch_effects_); !s.ok()) return s;
+  unwritten_ = false;
   stats_.events += static_cast<int64_t>(batch.events.size());
   stats_.items += static_cast<int64_t>(batch.items.size());
   if (Status s = refresh_rankings(); !s.ok()) spdlog::warn("{}", s.message());
@@ -372,11 +381,13 @@ std::string StreamPipeline::stats_json() const {
   return fmt::format(
       "{{\"events\":{},\"items\":{},\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
       "\"ranking_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
-      "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{}}}",
+      "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{},"
+      "\"joiner_duplicates\":{}}}",
       stats_.events, stats_.items, learner_->samples_learned(), stats_.rankings_written, stats_.rankings_skipped,
       stats_.ranking_write_failures, f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
       json_number(window_auc(*learner_, "click", window)), json_number(window_auc(*learner_, "ctcvr", window)),
-      json_number(window_auc(*learner_, "click", 0)), json_number(window_auc(*learner_, "ctcvr", 0)), merger_.held());
+      json_number(window_auc(*learner_, "click", 0)), json_number(window_auc(*learner_, "ctcvr", 0)), merger_.held(),
+      learner_->joiner_counters().duplicates);
 }
 
 }  // namespace streamrec::learner

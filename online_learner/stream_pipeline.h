@@ -26,7 +26,8 @@
 // already there. Positions of another cluster are ignored (the model is kept).
 //
 // apply() returns an Error only when Redis did not acknowledge the batch's
-// effects; the consumer then retries the batch and commits nothing. Rankings
+// effects; the consumer then retries the same batch and commits nothing, and
+// the retry only redoes the write (the learner does not see the batch twice). Rankings
 // are recomputed state: a failed ranking write is retried on the next tick.
 // Not thread-safe: everything runs on the consumer's thread.
 #pragma once
@@ -84,6 +85,7 @@ class StreamPipeline : public EventSink {
   Status connect();
   void on_event(const ConsumedEvent& consumed);
   void add_embedding(const std::string& key, uint64_t feature, const MessageOrigin& origin);
+  Status write_effects(const ConsumedBatch& batch);
   // Hands the learner what the merger releases (or everything it holds).
   void feed_learner(bool everything);
   // Refreshes the rankings of users whose debounce interval has passed.
@@ -117,6 +119,7 @@ class StreamPipeline : public EventSink {
   std::vector<std::string> waiting_for_model_;  // retried when the learner has learned more
   uint64_t samples_at_retry_ = 0;
   EffectBatch batch_effects_;
+  bool unwritten_ = false;  // batch_effects_ still waits for Redis
   // Per batch: the last message that touched each user or item.
   std::unordered_map<std::string, MessageOrigin> touched_users_, touched_items_;
 

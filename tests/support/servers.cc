@@ -42,7 +42,8 @@ RedisServer::RedisServer() {
     port_ = free_port();
     process_ = std::make_unique<Subprocess>(
         std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-                                 "--appendonly", "no", "--dir", dir_, "--logfile", dir_ + "/redis.log"});
+                                 "--appendonly", "no", "--dir", dir_, "--logfile", dir_ + "/redis.log",
+                                 "--enable-debug-command", "local"});
     bool up = eventually([&] { return process_->running() && cli("PING") == "PONG\n"; }, std::chrono::seconds(10));
     if (up) return;
     process_.reset();  // port taken in the meantime: try another
