@@ -122,8 +122,8 @@ struct LearnerConfig {
 
 struct RankingConfig {
   int64_t top_k = 50;                   // items written per user (sr:{u:<id>}:rec)
-  int64_t retrieval_candidates = 200;   // candidates by embedding retrieval...
-  int64_t popular_candidates = 50;      // ...plus the most popular, reranked by the model
+  int64_t retrieval_candidates = 100;   // candidates by embedding retrieval...
+  int64_t popular_candidates = 20;      // ...plus the most popular, reranked by the model
   double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
   double recent_category_boost = 3.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
   int64_t category_candidates = 20;     // candidates from the categories of the user's recent clicks

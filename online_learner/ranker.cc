@@ -79,6 +79,9 @@ void Ranker::refresh_index() {
     if (info.available) available_.push_back(id);
   std::sort(available_.begin(), available_.end());  // deterministic column order
 
+  available_info_.clear();
+  for (const std::string& id : available_) available_info_.push_back(&items_.at(id));
+
   const EmbeddingTable& table = learner_.table();
   const bool has_bias = learner_.config().bias_terms;
   item_matrix_.setZero(dim_, static_cast<Eigen::Index>(available_.size()));
@@ -95,8 +98,8 @@ void Ranker::refresh_index() {
   std::iota(popular_.begin(), popular_.end(), 0);
   size_t m = std::min<size_t>(popular_.size(), static_cast<size_t>(config_.popular_candidates));
   std::partial_sort(popular_.begin(), popular_.begin() + m, popular_.end(), [&](size_t a, size_t b) {
-    double pa = items_[available_[a]].popularity, pb = items_[available_[b]].popularity;
-    return pa != pb ? pa > pb : available_[a] < available_[b];
+    double pa = available_info_[a]->popularity, pb = available_info_[b]->popularity;
+    return pa != pb ? pa > pb : a < b;
   });
   popular_.resize(m);
 }
@@ -157,10 +160,10 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   if (!recent_share.empty() && config_.category_candidates > 0) {
     std::vector<size_t> same;  // available items of those categories, most popular first
     for (size_t i = 0; i < available_.size(); ++i)
-      if (recent_share.count(items_[available_[i]].category)) same.push_back(i);
+      if (recent_share.count(available_info_[i]->category)) same.push_back(i);
     size_t m = std::min<size_t>(same.size(), static_cast<size_t>(config_.category_candidates));
     std::partial_sort(same.begin(), same.begin() + m, same.end(), [&](size_t a, size_t b) {
-      double pa = items_[available_[a]].popularity, pb = items_[available_[b]].popularity;
+      double pa = available_info_[a]->popularity, pb = available_info_[b]->popularity;
       return pa != pb ? pa > pb : a < b;
     });
     for (size_t i = 0; i < m; ++i)
@@ -189,7 +192,7 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   for (size_t i = 0; i < order.size(); ++i) {
     const auto c = static_cast<Eigen::Index>(i);
     double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
-    const ItemInfo& info = items_[candidates_[i].item_id];
+    const ItemInfo& info = *available_info_[order[i]];
     if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * info.price;
     if (auto it = recent_share.find(info.category); it != recent_share.end())
       score *= 1 + config_.recent_category_boost * it->second;

@@ -76,6 +76,7 @@ class Ranker {
 
   // The index, rebuilt by refresh_index().
   std::vector<std::string> available_;  // ids, one per column of item_matrix_
+  std::vector<const ItemInfo*> available_info_;  // the same items' info (stable: unordered_map nodes)
   Eigen::MatrixXf item_matrix_;         // dim x available, zero for items without a row
   Eigen::VectorXf item_bias_;           // click bias per available item
   std::vector<size_t> popular_;         // indexes into available_, most popular first

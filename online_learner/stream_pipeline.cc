@@ -48,6 +48,11 @@ Result<std::unique_ptr<StreamPipeline>> StreamPipeline::create(const Config& con
   auto learner = Learner::create(config.learner);
   if (!learner.ok()) return learner.error();
   std::unique_ptr<StreamPipeline> pipeline(new StreamPipeline(config, std::move(learner).value()));
+  StreamPipeline* self = pipeline.get();
+  self->learner_->set_sink([self](const Sample& sample, const Scores&) {
+    self->learned_users_.insert(sample.user_id);
+    self->learned_items_.insert(sample.item_id);
+  });
   if (Status s = pipeline->restore_checkpoint(); !s.ok()) return Error{s.message()};
   return pipeline;
 }
@@ -102,18 +107,23 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed) {
     user.oldest_pending_kafka_ms = origin.kafka_ts_ms;
     dirty_users_.push_back(event.user_id);
   }
-  touched_users_[event.user_id] = origin;
-  touched_items_[event.item_id] = origin;
 }
 
-void StreamPipeline::add_embedding(const std::string& key, uint64_t feature, const MessageOrigin& origin) {
+void StreamPipeline::queue_embeddings() {
+  // float32 little-endian, as DESIGN.md specifies (this machine is
+  // little-endian). Embeddings are recomputed state, like rankings: plain
+  // HSETs, overwritten whenever the model changes them.
   const EmbeddingTable& table = learner_->table();
-  uint32_t row = table.find(feature);
-  if (row == EmbeddingTable::kNoRow) return;
-  // float32 little-endian, as DESIGN.md specifies (this machine is little-endian).
-  const char* bytes = reinterpret_cast<const char*>(table.row(row));
-  batch_effects_.set(key, origin.source, origin.offset, "emb",
-                     std::string_view(bytes, sizeof(float) * static_cast<size_t>(config_.learner.embedding_dim)));
+  const size_t bytes = sizeof(float) * static_cast<size_t>(config_.learner.embedding_dim);
+  auto queue = [&](const std::string& key, uint64_t feature) {
+    uint32_t row = table.find(feature);
+    if (row == EmbeddingTable::kNoRow) return;
+    redis_->append({"HSET", key, "emb", std::string_view(reinterpret_cast<const char*>(table.row(row)), bytes)});
+  };
+  for (const std::string& user : learned_users_) queue(keys_.user_features(user), FeatureEncoder::user_key(user));
+  for (const std::string& item : learned_items_) queue(keys_.item_features(item), FeatureEncoder::item_key(item));
+  learned_users_.clear();
+  learned_items_.clear();
 }
 
 Status StreamPipeline::apply(const ConsumedBatch& batch) {
@@ -121,8 +131,6 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // learner and the real-time state already have it, only the write is left.
   if (unwritten_) return write_effects(batch);
   batch_effects_.clear();
-  touched_users_.clear();
-  touched_items_.clear();
   auto advance = [&](const MessageOrigin& origin) {
     positions_[{origin.topic, origin.partition}] = origin.offset + 1;
     positions_changed_ = true;
@@ -139,10 +147,6 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
     on_event(consumed);
   }
   feed_learner(/*everything=*/false);
-  for (auto& [user, origin] : touched_users_)
-    add_embedding(keys_.user_features(user), FeatureEncoder::user_key(user), origin);
-  for (auto& [item, origin] : touched_items_)
-    add_embedding(keys_.item_features(item), FeatureEncoder::item_key(item), origin);
 
   unwritten_ = true;
   return write_effects(batch);
@@ -152,6 +156,8 @@ Status StreamPipeline::write_effects(const ConsumedBatch& batch) {
   if (Status s = connect(); !s.ok()) return s;
   if (Status s = writer_.apply(*redis_, batch_effects_); !s.ok()) return s;
   unwritten_ = false;
+  queue_embeddings();
+  if (auto replies = redis_->read_replies(); !replies.ok()) spdlog::warn("{}", replies.error().message);
   stats_.events += static_cast<int64_t>(batch.events.size());
   stats_.items += static_cast<int64_t>(batch.items.size());
   if (Status s = refresh_rankings(); !s.ok()) spdlog::warn("{}", s.message());

@@ -10,7 +10,7 @@
 //              through an EventTimeMerger that puts the partitions back in
 //              event-time order
 //   then    -> user and item embeddings (`emb`, float32 little-endian) of
-//              everyone the batch touched, in the same idempotent write
+//              everyone the learner trained on since the last batch
 // and, debounced per user (rankings.refresh_interval_ms), each touched user's
 // ranking is recomputed (Ranker) and replaced atomically (RankingWriter).
 // Freshness is measured per ranking write: from the Kafka timestamp of the
@@ -39,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/config.h"
@@ -84,7 +85,8 @@ class StreamPipeline : public EventSink {
   StreamPipeline(const Config& config, std::unique_ptr<Learner> learner);
   Status connect();
   void on_event(const ConsumedEvent& consumed);
-  void add_embedding(const std::string& key, uint64_t feature, const MessageOrigin& origin);
+  // Queues (pipelined, unsent) the embeddings the learner changed since.
+  void queue_embeddings();
   Status write_effects(const ConsumedBatch& batch);
   // Hands the learner what the merger releases (or everything it holds).
   void feed_learner(bool everything);
@@ -120,8 +122,9 @@ class StreamPipeline : public EventSink {
   uint64_t samples_at_retry_ = 0;
   EffectBatch batch_effects_;
   bool unwritten_ = false;  // batch_effects_ still waits for Redis
-  // Per batch: the last message that touched each user or item.
-  std::unordered_map<std::string, MessageOrigin> touched_users_, touched_items_;
+  // Users and items the learner trained on since their embeddings were
+  // last written.
+  std::unordered_set<std::string> learned_users_, learned_items_;
 
   // Next offset per partition of everything applied, in cluster cluster_id_.
   std::map<TopicPartition, int64_t> positions_;
