@@ -304,6 +304,9 @@ constexpr uint32_t kPipelineStateVersion = 1;
 
 Status StreamPipeline::save_checkpoint() {
   if (config_.checkpoint.path.empty()) return {};
+  // A batch Redis has not acknowledged must not be in a checkpoint: its
+  // positions would make a restart skip effects that were never written.
+  if (unwritten_) return Error{"checkpoint not written: the last batch is not in Redis yet"};
   auto start = Clock::now();
   ByteWriter out;
   out.u32(kPipelineStateVersion);
