@@ -128,22 +128,24 @@ void Learner::finish() {
   queue_.clear();
 }
 
+std::vector<float> Learner::column_scores(const Batch& b, Eigen::Index c, const std::string& item_id) const {
+  const int tasks = loss_.tasks().size();
+  std::vector<float> p(tasks + 3);
+  for (int k = 0; k < tasks; ++k) p[k] = b.predictions(k, c);
+  p[tasks] = esmm_task_ >= 0 ? sigmoid(b.acts.logits(esmm_task_, c)) : kNaN;
+  auto base = baseline_.score(item_id);
+  p[tasks + 1] = base.click;
+  p[tasks + 2] = base.ctcvr;
+  return p;
+}
+
 void Learner::score_shown() {
   if (shown_.empty()) return;
   auto start = std::chrono::steady_clock::now();
   prepare(shown_, score_batch_, false);
   score(score_batch_);
-  const int tasks = loss_.tasks().size();
-  for (size_t s = 0; s < shown_.size(); ++s) {
-    const auto c = static_cast<Eigen::Index>(s);
-    std::vector<float> p(tasks + 3);
-    for (int k = 0; k < tasks; ++k) p[k] = score_batch_.predictions(k, c);
-    p[tasks] = esmm_task_ >= 0 ? sigmoid(score_batch_.acts.logits(esmm_task_, c)) : kNaN;
-    auto base = baseline_.score(shown_[s].item_id);
-    p[tasks + 1] = base.click;
-    p[tasks + 2] = base.ctcvr;
-    scores_[shown_[s].event_id] = std::move(p);
-  }
+  for (size_t s = 0; s < shown_.size(); ++s)
+    scores_[shown_[s].event_id] = column_scores(score_batch_, static_cast<Eigen::Index>(s), shown_[s].item_id);
   shown_.clear();
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -332,14 +334,7 @@ void Learner::record(const std::vector<Sample>& samples, const Batch& b) {
   // them before it counts any.
   for (size_t s = 0; s < samples.size(); ++s) {
     if (scores_.count(samples[s].event_id)) continue;
-    const auto c = static_cast<Eigen::Index>(s);
-    std::vector<float> p(nt + 3);
-    for (int k = 0; k < nt; ++k) p[k] = b.predictions(k, c);
-    p[nt] = esmm_task_ >= 0 ? sigmoid(b.acts.logits(esmm_task_, c)) : kNaN;
-    auto base = baseline_.score(samples[s].item_id);
-    p[nt + 1] = base.click;
-    p[nt + 2] = base.ctcvr;
-    scores_[samples[s].event_id] = std::move(p);
+    scores_[samples[s].event_id] = column_scores(b, static_cast<Eigen::Index>(s), samples[s].item_id);
   }
   // Each series is recorded when its label is final: click series at the
   // click stage, purchase series at the purchase stage (both for a complete

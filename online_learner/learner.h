@@ -127,6 +127,9 @@ class Learner {
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
   void train(std::vector<Sample>& samples);
   void score_shown();
+  // Column `c` of a scored batch as kept in scores_: each task's prediction,
+  // pCVR, then the per-item baseline's click and click-and-purchase rates.
+  std::vector<float> column_scores(const Batch& b, Eigen::Index c, const std::string& item_id) const;
   void update_field_means(const Batch& batch);
   void record(const std::vector<Sample>& samples, const Batch& batch);
   void add_series(const std::string& name);
