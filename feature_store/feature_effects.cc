@@ -1,5 +1,6 @@
 #include "feature_store/feature_effects.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -16,12 +17,18 @@ std::string_view counter_field(EventType type) {
 }
 }  // namespace
 
-double FeatureEffects::popularity_exponent(EventType type, int64_t ts_ms) const {
-  double weight = type == EventType::kImpression ? popularity_.impression_weight
-                  : type == EventType::kClick    ? popularity_.click_weight
-                                                 : popularity_.purchase_weight;
+double popularity_exponent(const PopularityConfig& popularity, EventType type, int64_t ts_ms) {
+  double weight = type == EventType::kImpression ? popularity.impression_weight
+                  : type == EventType::kClick    ? popularity.click_weight
+                                                 : popularity.purchase_weight;
   if (weight <= 0) return -std::numeric_limits<double>::infinity();
-  return std::log2(weight) + (static_cast<double>(ts_ms) / 1000.0) / popularity_.half_life_s;
+  return std::log2(weight) + (static_cast<double>(ts_ms) / 1000.0) / popularity.half_life_s;
+}
+
+double log2_sum(double a, double b) {
+  double hi = std::max(a, b), lo = std::min(a, b);
+  if (!std::isfinite(lo)) return hi;
+  return hi + std::log2(1 + std::exp2(lo - hi));
 }
 
 void FeatureEffects::add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const {

@@ -24,6 +24,12 @@
 
 namespace streamrec {
 
+// The sr:pop increment (log2 space) of one event of `type` at `ts_ms`;
+// -infinity when the type's weight is 0 (no effect).
+double popularity_exponent(const PopularityConfig& popularity, EventType type, int64_t ts_ms);
+// log2(2^a + 2^b) without overflow: how popularity scores add up.
+double log2_sum(double a, double b);
+
 class FeatureEffects {
  public:
   FeatureEffects(RedisKeys keys, PopularityConfig popularity) : keys_(std::move(keys)), popularity_(popularity) {}
@@ -32,9 +38,9 @@ class FeatureEffects {
   void add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const;
   void add(const Item& item, std::string_view source, int64_t offset, EffectBatch& batch) const;
 
-  // The sr:pop increment (log2 space) of one event of `type` at `ts_ms`;
-  // -infinity when the type's weight is 0 (no effect).
-  double popularity_exponent(EventType type, int64_t ts_ms) const;
+  double popularity_exponent(EventType type, int64_t ts_ms) const {
+    return streamrec::popularity_exponent(popularity_, type, ts_ms);
+  }
 
  private:
   RedisKeys keys_;

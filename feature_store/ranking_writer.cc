@@ -12,7 +12,7 @@ std::string format_score(double score) {
 }
 }  // namespace
 
-void RankingWriter::append(RedisConnection& redis, const std::vector<Ranking>& rankings) {
+Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& rankings) {
   for (const Ranking& r : rankings) {
     auto items = r.items;
     std::sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.second > b.second; });
@@ -26,9 +26,6 @@ void RankingWriter::append(RedisConnection& redis, const std::vector<Ranking>& r
     if (!items.empty()) redis.append(std::vector<std::string_view>(zadd.begin(), zadd.end()));
     redis.append({"EXEC"});
   }
-}
-
-Status RankingWriter::flush(RedisConnection& redis) {
   if (redis.pending() == 0) return {};
   auto replies = redis.read_replies();
   if (!replies.ok()) return Error{replies.error().message};
@@ -41,11 +38,6 @@ Status RankingWriter::flush(RedisConnection& redis) {
           return Error{"redis: ranking write failed: " + std::string(reply_text(reply->element[i]))};
   }
   return {};
-}
-
-Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& rankings) {
-  append(redis, rankings);
-  return flush(redis);
 }
 
 }  // namespace streamrec

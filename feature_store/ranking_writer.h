@@ -27,11 +27,7 @@ struct Ranking {
 
 class RankingWriter {
  public:
-  // Queues the replacement of each ranking on `redis` (pipelined, not sent).
-  void append(RedisConnection& redis, const std::vector<Ranking>& rankings);
-  // Reads every reply queued on `redis` and checks them.
-  Status flush(RedisConnection& redis);
-  // append + flush.
+  // Replaces each ranking, in one pipelined round trip.
   Status write(RedisConnection& redis, const std::vector<Ranking>& rankings);
 };
 

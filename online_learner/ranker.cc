@@ -5,6 +5,7 @@
 #include <numeric>
 #include <unordered_set>
 
+#include "feature_store/feature_effects.h"
 #include "online_learner/features.h"
 
 namespace streamrec::learner {
@@ -56,16 +57,11 @@ bool Ranker::load(ByteReader& in) {
 }
 
 void Ranker::add_event(const Event& event) {
-  double weight = event.type == EventType::kImpression ? popularity_.impression_weight
-                  : event.type == EventType::kClick    ? popularity_.click_weight
-                                                       : popularity_.purchase_weight;
-  if (weight <= 0) return;
   auto it = items_.find(event.item_id);
   if (it == items_.end()) return;  // not in the catalog: never a candidate
-  double x = std::log2(weight) + (static_cast<double>(event.ts_ms) / 1000.0) / popularity_.half_life_s;
+  // The same score sr:pop keeps (feature_store/feature_effects.h).
   double& p = it->second.popularity;
-  double hi = std::max(p, x), lo = std::min(p, x);
-  p = hi + std::log2(1 + std::exp2(lo - hi));
+  p = log2_sum(p, popularity_exponent(popularity_, event.type, event.ts_ms));
 }
 
 void Ranker::refresh_index() {

@@ -25,6 +25,7 @@
 #include <Eigen/Core>
 
 #include <chrono>
+#include <limits>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -70,7 +71,7 @@ class Ranker {
     std::string category;
     double price = 0;
     bool available = true;
-    double popularity = -1e300;  // log2 of the decayed weight sum, as sr:pop
+    double popularity = -std::numeric_limits<double>::infinity();  // log2 of the decayed weight sum, as sr:pop
   };
   std::unordered_map<std::string, ItemInfo> items_;
 

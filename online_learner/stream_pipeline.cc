@@ -73,14 +73,6 @@ Status StreamPipeline::connect() {
   return {};
 }
 
-namespace {
-// The source is "<cluster id>/<topic>/<partition>"; the id may be empty.
-std::string cluster_of(const MessageOrigin& origin) {
-  size_t tail = origin.topic.size() + 1 + std::to_string(origin.partition).size();
-  return origin.source.size() > tail + 1 ? origin.source.substr(0, origin.source.size() - tail - 1) : "";
-}
-}  // namespace
-
 void StreamPipeline::on_event(const ConsumedEvent& consumed) {
   const Event& event = consumed.event;
   const MessageOrigin& origin = consumed.origin;
@@ -129,12 +121,11 @@ void StreamPipeline::queue_embeddings() {
 Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // After a failed write the consumer hands the same batch again: the
   // learner and the real-time state already have it, only the write is left.
-  if (unwritten_) return write_effects(batch);
+  if (unwritten_) return write_effects();
   batch_effects_.clear();
   auto advance = [&](const MessageOrigin& origin) {
     positions_[{origin.topic, origin.partition}] = origin.offset + 1;
     positions_changed_ = true;
-    if (cluster_id_.empty()) cluster_id_ = cluster_of(origin);
   };
   for (const ConsumedItem& consumed : batch.items) {
     advance(consumed.origin);
@@ -149,17 +140,15 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   feed_learner(/*everything=*/false);
 
   unwritten_ = true;
-  return write_effects(batch);
+  return write_effects();
 }
 
-Status StreamPipeline::write_effects(const ConsumedBatch& batch) {
+Status StreamPipeline::write_effects() {
   if (Status s = connect(); !s.ok()) return s;
   if (Status s = writer_.apply(*redis_, batch_effects_); !s.ok()) return s;
   unwritten_ = false;
   queue_embeddings();
   if (auto replies = redis_->read_replies(); !replies.ok()) spdlog::warn("{}", replies.error().message);
-  stats_.events += static_cast<int64_t>(batch.events.size());
-  stats_.items += static_cast<int64_t>(batch.items.size());
   if (Status s = refresh_rankings(); !s.ok()) spdlog::warn("{}", s.message());
   return {};
 }
@@ -274,7 +263,12 @@ Status StreamPipeline::tick() {
 
 std::optional<int64_t> StreamPipeline::start_offset(const std::string& cluster_id, const TopicPartition& partition) {
   if (partition.topic == config_.kafka.events_topic) merger_.expect(partition);
-  if (cluster_id != cluster_id_) return std::nullopt;
+  if (cluster_id != cluster_id_) {
+    // Positions of another cluster (or none restored) mean nothing here.
+    positions_.clear();
+    cluster_id_ = cluster_id;
+    return std::nullopt;
+  }
   auto it = positions_.find(partition);
   if (it == positions_.end()) return std::nullopt;
   return it->second;
@@ -388,11 +382,11 @@ std::string StreamPipeline::stats_json() const {
   const auto& f = stats_.freshness_ms;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
   return fmt::format(
-      "{{\"events\":{},\"items\":{},\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
+      "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
       "\"ranking_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{},"
       "\"joiner_duplicates\":{}}}",
-      stats_.events, stats_.items, learner_->samples_learned(), stats_.rankings_written, stats_.rankings_skipped,
+      learner_->samples_learned(), stats_.rankings_written, stats_.rankings_skipped,
       stats_.ranking_write_failures, f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
       json_number(window_auc(*learner_, "click", window)), json_number(window_auc(*learner_, "ctcvr", window)),
       json_number(window_auc(*learner_, "click", 0)), json_number(window_auc(*learner_, "ctcvr", 0)), merger_.held(),

@@ -55,9 +55,8 @@
 
 namespace streamrec::learner {
 
+// What the pipeline adds to the consumer's counts (ConsumeStats).
 struct PipelineStats {
-  int64_t events = 0;
-  int64_t items = 0;
   int64_t rankings_written = 0;
   int64_t rankings_skipped = 0;  // users with no model state yet (they read sr:pop)
   int64_t ranking_write_failures = 0;
@@ -87,7 +86,7 @@ class StreamPipeline : public EventSink {
   void on_event(const ConsumedEvent& consumed);
   // Queues (pipelined, unsent) the embeddings the learner changed since.
   void queue_embeddings();
-  Status write_effects(const ConsumedBatch& batch);
+  Status write_effects();
   // Hands the learner what the merger releases (or everything it holds).
   void feed_learner(bool everything);
   // Refreshes the rankings of users whose debounce interval has passed.
@@ -126,7 +125,8 @@ class StreamPipeline : public EventSink {
   // last written.
   std::unordered_set<std::string> learned_users_, learned_items_;
 
-  // Next offset per partition of everything applied, in cluster cluster_id_.
+  // Next offset per partition of everything applied, in cluster cluster_id_
+  // (learned from the consumer at assignment, or restored).
   std::map<TopicPartition, int64_t> positions_;
   std::string cluster_id_;
   bool positions_changed_ = false;
