@@ -25,6 +25,12 @@ class Catalog {
   void update(const Item& item);
   const Item* find(std::string_view item_id) const;
   size_t size() const { return items_.size(); }
+  // Calls f(const Item&) for every available item, in order of first
+  // appearance. The references live until the next update() or load().
+  template <class F>
+  void for_each_available(F f) const {
+    for (size_t i : available_) f(items_[i]);
+  }
 
   // A uniformly chosen available item other than `except`; nullptr when
   // there is none.

@@ -75,6 +75,7 @@ class Learner {
   static Result<std::unique_ptr<Learner>> create(const LearnerConfig& config);
 
   void add_item(const Item& item) { catalog_.update(item); }
+  const Catalog& catalog() const { return catalog_; }
   // Joins the event; trains every mini-batch that fills up.
   void add_event(const Event& event);
   // End of stream: emits every pending impression and trains what is left.

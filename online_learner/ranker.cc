@@ -14,54 +14,36 @@ constexpr auto kIndexRefresh = std::chrono::milliseconds(1000);
 }
 
 Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, Learner& learner)
-    : config_(config), popularity_(popularity), learner_(learner),
+    : config_(config), popularity_config_(popularity), learner_(learner),
       dim_(static_cast<int>(learner.config().embedding_dim)) {}
 
-void Ranker::update_item(const Item& item) {
-  ItemInfo& info = items_[item.item_id];
-  if (info.available != item.available) index_dirty_ = true;
-  if (items_.size() != available_.size()) index_dirty_ = true;
-  info.category = item.category;
-  info.price = item.price;
-  info.available = item.available;
-}
-
 void Ranker::save(ByteWriter& out) const {
-  std::vector<const std::string*> ids;
-  for (auto& [id, info] : items_) ids.push_back(&id);
-  std::sort(ids.begin(), ids.end(), [](auto* a, auto* b) { return *a < *b; });  // deterministic bytes
-  out.u64(ids.size());
-  for (const std::string* id : ids) {
-    const ItemInfo& info = items_.at(*id);
-    out.str(*id);
-    out.str(info.category);
-    out.f64(info.price);
-    out.u8(info.available);
-    out.f64(info.popularity);
+  std::vector<const std::pair<const std::string, double>*> entries;
+  for (auto& entry : popularity_) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });  // deterministic bytes
+  out.u64(entries.size());
+  for (auto* entry : entries) {
+    out.str(entry->first);
+    out.f64(entry->second);
   }
 }
 
 bool Ranker::load(ByteReader& in) {
-  items_.clear();
+  popularity_.clear();
   uint64_t n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
     std::string id = in.str();
-    ItemInfo& info = items_[id];
-    info.category = in.str();
-    info.price = in.f64();
-    info.available = in.u8() != 0;
-    info.popularity = in.f64();
+    popularity_[id] = in.f64();
   }
   index_dirty_ = true;
   return in.ok();
 }
 
 void Ranker::add_event(const Event& event) {
-  auto it = items_.find(event.item_id);
-  if (it == items_.end()) return;  // not in the catalog: never a candidate
+  if (!learner_.catalog().find(event.item_id)) return;  // not in the catalog: never a candidate
   // The same score sr:pop keeps (feature_store/feature_effects.h).
-  double& p = it->second.popularity;
-  p = log2_sum(p, popularity_exponent(popularity_, event.type, event.ts_ms));
+  auto [it, fresh] = popularity_.try_emplace(event.item_id, -std::numeric_limits<double>::infinity());
+  it->second = log2_sum(it->second, popularity_exponent(popularity_config_, event.type, event.ts_ms));
 }
 
 void Ranker::refresh_index() {
@@ -71,19 +53,19 @@ void Ranker::refresh_index() {
   index_dirty_ = false;
 
   available_.clear();
-  for (auto& [id, info] : items_)
-    if (info.available) available_.push_back(id);
-  std::sort(available_.begin(), available_.end());  // deterministic column order
-
-  available_info_.clear();
-  for (const std::string& id : available_) available_info_.push_back(&items_.at(id));
+  available_popularity_.clear();
+  learner_.catalog().for_each_available([&](const Item& item) {
+    available_.push_back(&item);
+    auto [it, fresh] = popularity_.try_emplace(item.item_id, -std::numeric_limits<double>::infinity());
+    available_popularity_.push_back(&it->second);
+  });
 
   const EmbeddingTable& table = learner_.table();
   const bool has_bias = learner_.config().bias_terms;
   item_matrix_.setZero(dim_, static_cast<Eigen::Index>(available_.size()));
   item_bias_.setZero(static_cast<Eigen::Index>(available_.size()));
   for (size_t c = 0; c < available_.size(); ++c) {
-    uint32_t row = table.find(FeatureEncoder::item_key(available_[c]));
+    uint32_t row = table.find(FeatureEncoder::item_key(available_[c]->item_id));
     if (row == EmbeddingTable::kNoRow) continue;
     const float* w = table.row(row);
     item_matrix_.col(static_cast<Eigen::Index>(c)) = Eigen::Map<const Eigen::VectorXf>(w, dim_);
@@ -94,7 +76,7 @@ void Ranker::refresh_index() {
   std::iota(popular_.begin(), popular_.end(), 0);
   size_t m = std::min<size_t>(popular_.size(), static_cast<size_t>(config_.popular_candidates));
   std::partial_sort(popular_.begin(), popular_.begin() + m, popular_.end(), [&](size_t a, size_t b) {
-    double pa = available_info_[a]->popularity, pb = available_info_[b]->popularity;
+    double pa = *available_popularity_[a], pb = *available_popularity_[b];
     return pa != pb ? pa > pb : a < b;
   });
   popular_.resize(m);
@@ -152,14 +134,14 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   // The categories the user just clicked, by share of the recent clicks.
   std::unordered_map<std::string, double> recent_share;
   for (const std::string& item : recent_clicks)
-    if (auto it = items_.find(item); it != items_.end()) recent_share[it->second.category] += 1.0 / recent_clicks.size();
+    if (const Item* clicked = learner_.catalog().find(item)) recent_share[clicked->category] += 1.0 / recent_clicks.size();
   if (!recent_share.empty() && config_.category_candidates > 0) {
     std::vector<size_t> same;  // available items of those categories, most popular first
     for (size_t i = 0; i < available_.size(); ++i)
-      if (recent_share.count(available_info_[i]->category)) same.push_back(i);
+      if (recent_share.count(available_[i]->category)) same.push_back(i);
     size_t m = std::min<size_t>(same.size(), static_cast<size_t>(config_.category_candidates));
     std::partial_sort(same.begin(), same.begin() + m, same.end(), [&](size_t a, size_t b) {
-      double pa = available_info_[a]->popularity, pb = available_info_[b]->popularity;
+      double pa = *available_popularity_[a], pb = *available_popularity_[b];
       return pa != pb ? pa > pb : a < b;
     });
     for (size_t i = 0; i < m; ++i)
@@ -172,7 +154,7 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
     Sample& s = candidates_[i];
     s.event_id.clear();
     s.user_id = user_id;
-    s.item_id = available_[order[i]];
+    s.item_id = available_[order[i]]->item_id;
     s.ts_ms = ts_ms;
     s.context = context;
     s.recent_clicks = recent_clicks;
@@ -188,9 +170,9 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   for (size_t i = 0; i < order.size(); ++i) {
     const auto c = static_cast<Eigen::Index>(i);
     double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
-    const ItemInfo& info = *available_info_[order[i]];
-    if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * info.price;
-    if (auto it = recent_share.find(info.category); it != recent_share.end())
+    const Item& item = *available_[order[i]];
+    if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * item.price;
+    if (auto it = recent_share.find(item.category); it != recent_share.end())
       score *= 1 + config_.recent_category_boost * it->second;
     ranking.emplace_back(candidates_[i].item_id, score);
   }

@@ -16,8 +16,10 @@
 // candidates. A user with no row and no recent clicks gets no ranking: apps
 // fall back to sr:pop.
 //
-// The item index (embeddings of available items, popular list) is rebuilt at
-// most every `index_refresh_ms` of wall time, so a ranking costs one small
+// Item attributes and availability come from the learner's catalog (one
+// copy of the catalog in the process). The item index (embeddings of
+// available items, popular list) is rebuilt after every catalog change and at
+// most every second otherwise, so a ranking costs one small
 // matrix-vector product and one scoring batch. Not thread-safe; reads the
 // Learner it is given, which must outlive it.
 #pragma once
@@ -42,8 +44,9 @@ class Ranker {
  public:
   Ranker(const RankingConfig& config, const PopularityConfig& popularity, Learner& learner);
 
-  // Keeps the catalog view: availability and price.
-  void update_item(const Item& item);
+  // The learner's catalog changed (an item message): rebuild the index
+  // before the next ranking.
+  void catalog_changed() { index_dirty_ = true; }
   // Counts the event towards its item's popularity.
   void add_event(const Event& event);
 
@@ -54,7 +57,8 @@ class Ranker {
 
   size_t available_items() const { return available_.size(); }
 
-  // The catalog view and popularity, for the pipeline's checkpoint.
+  // Item popularity, for the pipeline's checkpoint (the catalog is the
+  // learner's, in its own checkpoint).
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);
 
@@ -63,24 +67,20 @@ class Ranker {
   bool query_vector(const std::string& user_id, const std::vector<std::string>& recent, Eigen::VectorXf& query) const;
 
   RankingConfig config_;
-  PopularityConfig popularity_;
+  PopularityConfig popularity_config_;
   Learner& learner_;
   int dim_;
 
-  struct ItemInfo {
-    std::string category;
-    double price = 0;
-    bool available = true;
-    double popularity = -std::numeric_limits<double>::infinity();  // log2 of the decayed weight sum, as sr:pop
-  };
-  std::unordered_map<std::string, ItemInfo> items_;
+  // log2 of each item's decayed weight sum, as sr:pop. Entries are never
+  // erased, so pointers to them stay valid.
+  std::unordered_map<std::string, double> popularity_;
 
-  // The index, rebuilt by refresh_index().
-  std::vector<std::string> available_;  // ids, one per column of item_matrix_
-  std::vector<const ItemInfo*> available_info_;  // the same items' info (stable: unordered_map nodes)
-  Eigen::MatrixXf item_matrix_;         // dim x available, zero for items without a row
-  Eigen::VectorXf item_bias_;           // click bias per available item
-  std::vector<size_t> popular_;         // indexes into available_, most popular first
+  // The index over the learner's available items, rebuilt by refresh_index().
+  std::vector<const Item*> available_;    // one per column of item_matrix_
+  std::vector<const double*> available_popularity_;  // live popularity of the same items
+  Eigen::MatrixXf item_matrix_;           // dim x available, zero for items without a row
+  Eigen::VectorXf item_bias_;             // click bias per available item
+  std::vector<size_t> popular_;           // indexes into available_, most popular first
   bool index_dirty_ = true;
   std::chrono::steady_clock::time_point index_built_{};
 

@@ -130,7 +130,7 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   for (const ConsumedItem& consumed : batch.items) {
     advance(consumed.origin);
     learner_->add_item(consumed.item);
-    ranker_.update_item(consumed.item);
+    ranker_.catalog_changed();
     effects_.add(consumed.item, consumed.origin.source, consumed.origin.offset, batch_effects_);
   }
   for (const ConsumedEvent& consumed : batch.events) {
