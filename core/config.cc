@@ -205,6 +205,8 @@ const std::vector<Setting>& schema() {
       setting("rankings.recent_category_boost", &C::rankings, &RankingConfig::recent_category_boost, at_least(0.0)),
       setting("rankings.category_candidates", &C::rankings, &RankingConfig::category_candidates, at_least<int64_t>(0)),
       setting("rankings.refresh_interval_ms", &C::rankings, &RankingConfig::refresh_interval_ms, at_least<int64_t>(0)),
+      setting("rankings.impression_refresh_ms", &C::rankings, &RankingConfig::impression_refresh_ms,
+              at_least<int64_t>(0)),
       setting("checkpoint.path", &C::checkpoint, &CheckpointConfig::path),
       setting("checkpoint.interval_s", &C::checkpoint, &CheckpointConfig::interval_s, positive<int64_t>()),
       setting("log.level", &C::log, &LogConfig::level, one_of({"trace", "debug", "info", "warn", "error"})),

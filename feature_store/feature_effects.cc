@@ -25,12 +25,6 @@ double popularity_exponent(const PopularityConfig& popularity, EventType type, i
   return std::log2(weight) + (static_cast<double>(ts_ms) / 1000.0) / popularity.half_life_s;
 }
 
-double log2_sum(double a, double b) {
-  double hi = std::max(a, b), lo = std::min(a, b);
-  if (!std::isfinite(lo)) return hi;
-  return hi + std::log2(1 + std::exp2(lo - hi));
-}
-
 void FeatureEffects::add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const {
   std::string_view field = counter_field(event.type);
   std::string user = keys_.user_features(event.user_id);

@@ -27,8 +27,6 @@ namespace streamrec {
 // The sr:pop increment (log2 space) of one event of `type` at `ts_ms`;
 // -infinity when the type's weight is 0 (no effect).
 double popularity_exponent(const PopularityConfig& popularity, EventType type, int64_t ts_ms);
-// log2(2^a + 2^b) without overflow: how popularity scores add up.
-double log2_sum(double a, double b);
 
 class FeatureEffects {
  public:

@@ -1,5 +1,6 @@
 #include "feature_store/idempotent_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -8,81 +9,90 @@
 namespace streamrec {
 namespace {
 
-// KEYS: data1, marks1, data2, marks2, ...
-// ARGV: per key pair: n, then n times (source, offset, op, field, argument).
-// Each effect is compared with the mark its source had before this call, so
-// several effects of one message (same offset) all apply.
+// KEYS: the marks hash, then the slice's data keys.
+// ARGV: ns, then ns times (source, expected mark, new mark); then per data
+// key: n, then n times (op, field, argument), already summed up per field.
+// A key's fields are all ZSET members (op l) or all HASH fields (i, m, s).
 constexpr std::string_view kScript = R"lua(
--- Phase 1 reads and checks everything and computes the new values; phase 2
+-- Phase 1 checks and reads everything and computes the new values; phase 2
 -- only writes. Redis does not roll a failed script back, so a script that
 -- fails must fail before its first write.
 local function fmt(v)
   if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format('%d', v) end
   return string.format('%.17g', v)
 end
-local a = 1
-local plans = {}
-for k = 1, #KEYS, 2 do
-  local data, marks = KEYS[k], KEYS[k + 1]
-  local n = tonumber(ARGV[a]); a = a + 1
-  local before, top, hash, zset = {}, {}, {}, {}
-  local hash_fields, zset_members = {}, {}
-  for _ = 1, n do
-    local source, offset, op, field, arg = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-    a = a + 5
-    if before[source] == nil then
-      before[source] = tonumber(redis.call('HGET', marks, source) or '-1')
-    end
-    if offset > before[source] then
-      if op == 'i' or op == 'm' then
-        local cur = hash[field]
-        if cur == nil then
-          local raw = redis.call('HGET', data, field)  -- false when absent
-          if raw then
-            cur = tonumber(raw)
-            if cur == nil or (op == 'i' and cur ~= math.floor(cur)) then
-              return redis.error_reply('streamrec: ' .. data .. ' field ' .. field .. ' is not a number: ' .. raw)
-            end
-          end
-          table.insert(hash_fields, field)
-        end
-        local x = tonumber(arg)
-        if op == 'i' then hash[field] = (cur or 0) + x
-        elseif cur == nil or x > cur then hash[field] = x
-        else hash[field] = cur end
-      elseif op == 's' then
-        if hash[field] == nil then table.insert(hash_fields, field) end
-        hash[field] = arg
-      elseif op == 'l' then
-        local cur = zset[field]
-        if cur == nil then
-          local raw = redis.call('ZSCORE', data, field)  -- false when absent
-          if raw then cur = tonumber(raw) end
-          table.insert(zset_members, field)
-        end
-        local x = tonumber(arg)
-        if cur then
-          local hi, lo = math.max(cur, x), math.min(cur, x)
-          x = hi + math.log(1 + 2 ^ (lo - hi)) / math.log(2)
-        end
-        zset[field] = x
-      else
-        return redis.error_reply('streamrec: unknown effect op ' .. op)
+local marks = KEYS[1]
+local ns = tonumber(ARGV[1])
+local a = 2
+local new_marks = {}
+for _ = 1, ns do
+  local source, expected, new = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  a = a + 3
+  local current = redis.call('HGET', marks, source) or '-1'
+  if current ~= expected then
+    return redis.error_reply('STALE the mark of ' .. source .. ' is ' .. current .. ', not ' .. expected)
+  end
+  table.insert(new_marks, source)
+  table.insert(new_marks, new)
+end
+local writes = {}
+for k = 2, #KEYS do
+  local key = KEYS[k]
+  local n = tonumber(ARGV[a])
+  local ops, fields, args = {}, {}, {}
+  for j = 1, n do
+    ops[j], fields[j], args[j] = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+    a = a + 3
+  end
+  a = a + 1
+  local out = {}
+  if ops[1] == 'l' then
+    local current = redis.call('ZMSCORE', key, unpack(fields))
+    for j = 1, n do
+      local x = tonumber(args[j])
+      local c = current[j] and tonumber(current[j])
+      if c then
+        local hi, lo = math.max(c, x), math.min(c, x)
+        x = hi + math.log(1 + 2 ^ (lo - hi)) / math.log(2)
       end
-      if top[source] == nil or offset > top[source] then top[source] = offset end
+      table.insert(out, string.format('%.17g', x))
+      table.insert(out, fields[j])
     end
+    table.insert(writes, {'ZADD', key, out})
+  else
+    local numeric = {}
+    for j = 1, n do
+      if ops[j] == 'i' or ops[j] == 'm' then table.insert(numeric, fields[j])
+      elseif ops[j] ~= 's' then return redis.error_reply('streamrec: unknown effect op ' .. ops[j]) end
+    end
+    local current = {}
+    if #numeric > 0 then
+      local values = redis.call('HMGET', key, unpack(numeric))
+      for r = 1, #numeric do current[numeric[r]] = values[r] end
+    end
+    for j = 1, n do
+      local field, op, value = fields[j], ops[j], args[j]
+      if op ~= 's' then
+        local raw, c = current[field], nil
+        if raw then
+          c = tonumber(raw)
+          if c == nil or (op == 'i' and c ~= math.floor(c)) then
+            return redis.error_reply('streamrec: ' .. key .. ' field ' .. field .. ' is not a number: ' .. raw)
+          end
+        end
+        local x = tonumber(value)
+        if op == 'i' then value = fmt((c or 0) + x)
+        elseif c == nil or x > c then value = fmt(x)
+        else value = fmt(c) end
+      end
+      table.insert(out, field)
+      table.insert(out, value)
+    end
+    table.insert(writes, {'HSET', key, out})
   end
-  table.insert(plans, {data, marks, hash, hash_fields, zset, zset_members, top})
 end
-for _, p in ipairs(plans) do
-  local data, marks, hash, hash_fields, zset, zset_members, top = unpack(p)
-  for _, f in ipairs(hash_fields) do
-    local v = hash[f]
-    redis.call('HSET', data, f, type(v) == 'number' and fmt(v) or v)
-  end
-  for _, m in ipairs(zset_members) do redis.call('ZADD', data, string.format('%.17g', zset[m]), m) end
-  for source, offset in pairs(top) do redis.call('HSET', marks, source, fmt(offset)) end
-end
+for _, w in ipairs(writes) do redis.call(w[1], w[2], unpack(w[3])) end
+if #new_marks > 0 then redis.call('HSET', marks, unpack(new_marks)) end
 return 1
 )lua";
 
@@ -97,10 +107,12 @@ std::string_view op_code(EffectOp op) {
 }
 
 // Integral amounts (counters, timestamps) are written as integers, so the
-// hash fields read as "1767225600000", never as "1.7672256e+12".
+// hash fields read as "1767225600000", never as "1.7672256e+12"; popularity
+// keeps every digit.
 std::string format_amount(EffectOp op, double amount) {
   char buf[32];
-  bool integral = op == EffectOp::kIncrement || (std::trunc(amount) == amount && std::fabs(amount) < 9.0e15);
+  bool integral = op == EffectOp::kIncrement ||
+                  (op == EffectOp::kMax && std::trunc(amount) == amount && std::fabs(amount) < 9.0e15);
   auto [end, ec] = integral ? std::to_chars(buf, buf + sizeof buf, static_cast<long long>(amount))
                             : std::to_chars(buf, buf + sizeof buf, amount);
   return std::string(buf, end);
@@ -108,27 +120,37 @@ std::string format_amount(EffectOp op, double amount) {
 
 }  // namespace
 
-void EffectBatch::push(std::string_view key, Entry entry) {
-  auto [it, inserted] = by_key_.try_emplace(std::string(key));
-  if (inserted) order_.push_back(&it->first);
-  it->second.push_back(std::move(entry));
-  ++effects_;
+double log2_sum(double a, double b) {
+  double hi = std::max(a, b), lo = std::min(a, b);
+  if (!std::isfinite(lo)) return hi;
+  return hi + std::log2(1 + std::exp2(lo - hi));
+}
+
+uint32_t EffectBatch::intern(std::vector<std::string>& names, std::unordered_map<std::string, uint32_t>& index,
+                             std::string_view name) {
+  auto [it, inserted] = index.try_emplace(std::string(name), static_cast<uint32_t>(names.size()));
+  if (inserted) names.emplace_back(name);
+  return it->second;
 }
 
 void EffectBatch::add(std::string_view key, std::string_view source, int64_t offset, EffectOp op,
                       std::string_view field, double amount) {
-  push(key, Entry{std::string(source), offset, op, std::string(field), format_amount(op, amount)});
+  effects_.push_back({intern(sources_, source_index_, source), intern(keys_, key_index_, key), offset, op,
+                      std::string(field), amount, {}});
 }
 
 void EffectBatch::set(std::string_view key, std::string_view source, int64_t offset, std::string_view field,
                       std::string_view value) {
-  push(key, Entry{std::string(source), offset, EffectOp::kSet, std::string(field), std::string(value)});
+  effects_.push_back({intern(sources_, source_index_, source), intern(keys_, key_index_, key), offset,
+                      EffectOp::kSet, std::string(field), 0, std::string(value)});
 }
 
 void EffectBatch::clear() {
-  by_key_.clear();
-  order_.clear();
-  effects_ = 0;
+  effects_.clear();
+  sources_.clear();
+  keys_.clear();
+  source_index_.clear();
+  key_index_.clear();
 }
 
 Status IdempotentWriter::load_script(RedisConnection& redis) {
@@ -138,61 +160,157 @@ Status IdempotentWriter::load_script(RedisConnection& redis) {
   return {};
 }
 
+Status IdempotentWriter::read_marks(RedisConnection& redis, const EffectBatch& batch) {
+  std::vector<std::string_view> args = {"HMGET", marks_key_};
+  for (const std::string& source : batch.sources_)
+    if (!marks_.count(source)) args.push_back(source);
+  if (args.size() == 2) return {};
+  auto reply = redis.command(args);
+  if (!reply.ok()) return Error{"redis: cannot read the offset marks " + marks_key_ + ": " + reply.error().message};
+  const redisReply* r = reply->get();
+  for (size_t i = 2; i < args.size(); ++i) {
+    const redisReply* mark = r->type == REDIS_REPLY_ARRAY && i - 2 < r->elements ? r->element[i - 2] : nullptr;
+    int64_t value = -1;
+    if (mark && mark->type == REDIS_REPLY_STRING) {
+      std::string_view text(mark->str, mark->len);
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec != std::errc() || end != text.data() + text.size())
+        return Error{"redis: " + marks_key_ + " field " + std::string(args[i]) + " is not an offset: " +
+                     std::string(text)};
+    }
+    marks_[std::string(args[i])] = value;
+  }
+  return {};
+}
+
+// The batch's effects above the known marks, summed up per key and field, in
+// slices of at most keys_per_call_ keys cut between messages.
+std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& batch) const {
+  struct Sum {
+    EffectOp op;
+    double amount;
+    const std::string* text;
+  };
+  std::vector<int64_t> mark(batch.sources_.size());
+  for (size_t s = 0; s < mark.size(); ++s) mark[s] = marks_.at(batch.sources_[s]);
+
+  std::vector<Call> calls;
+  std::vector<uint32_t> keys;                          // of the slice, first-touch order
+  std::unordered_map<uint32_t, std::vector<std::pair<std::string_view, Sum>>> sums;  // key -> fields
+  std::map<uint32_t, int64_t> top;                     // source -> highest offset in the slice
+  auto finish = [&] {
+    if (keys.empty()) return;
+    Call call;
+    call.args = {"EVALSHA", sha_, std::to_string(keys.size() + 1), marks_key_};
+    for (uint32_t k : keys) call.args.push_back(batch.keys_[k]);
+    call.args.push_back(std::to_string(top.size()));
+    for (auto& [source, offset] : top) {
+      call.args.push_back(batch.sources_[source]);
+      call.args.push_back(std::to_string(mark[source]));
+      call.args.push_back(std::to_string(offset));
+      call.marks[batch.sources_[source]] = offset;
+      mark[source] = offset;
+    }
+    for (uint32_t k : keys) {
+      auto& fields = sums[k];
+      call.args.push_back(std::to_string(fields.size()));
+      for (auto& [field, sum] : fields) {
+        call.args.emplace_back(op_code(sum.op));
+        call.args.emplace_back(field);
+        call.args.push_back(sum.op == EffectOp::kSet ? *sum.text : format_amount(sum.op, sum.amount));
+      }
+    }
+    calls.push_back(std::move(call));
+    keys.clear();
+    sums.clear();
+    top.clear();
+  };
+
+  for (size_t i = 0; i < batch.effects_.size(); ++i) {
+    const EffectBatch::Effect& e = batch.effects_[i];
+    bool new_message = i == 0 || e.source != batch.effects_[i - 1].source || e.offset != batch.effects_[i - 1].offset;
+    if (new_message && keys.size() >= keys_per_call_) finish();
+    if (e.offset <= mark[e.source]) continue;  // already in Redis
+    auto [slot, fresh_key] = sums.try_emplace(e.key);
+    if (fresh_key) keys.push_back(e.key);
+    auto& fields = slot->second;
+    auto field = std::find_if(fields.begin(), fields.end(), [&](auto& f) { return f.first == e.field; });
+    if (field == fields.end()) {
+      fields.push_back({e.field, {e.op, e.amount, &e.text}});
+    } else {
+      Sum& sum = field->second;
+      switch (e.op) {
+        case EffectOp::kIncrement: sum.amount += e.amount; break;
+        case EffectOp::kMax: sum.amount = std::max(sum.amount, e.amount); break;
+        case EffectOp::kLogAdd: sum.amount = log2_sum(sum.amount, e.amount); break;
+        case EffectOp::kSet: sum.text = &e.text; break;
+      }
+    }
+    int64_t& highest = top[e.source];
+    highest = std::max(highest, e.offset);
+  }
+  finish();
+  return calls;
+}
+
 Status IdempotentWriter::apply(RedisConnection& redis, const EffectBatch& batch) {
+  if (Status s = send(redis, batch); !s.ok()) return s;
+  return finish(redis, batch);
+}
+
+Status IdempotentWriter::send(RedisConnection& redis, const EffectBatch& batch) {
+  sent_.clear();
   if (batch.empty()) return {};
   if (sha_.empty())
     if (Status s = load_script(redis); !s.ok()) return s;
-
-  // Arguments of every call, built once: they outlive the pipeline below.
-  std::vector<std::vector<std::string>> calls;
-  for (size_t first = 0; first < batch.order_.size(); first += keys_per_call_) {
-    size_t last = std::min(first + keys_per_call_, batch.order_.size());
-    std::vector<std::string> keys, argv;
-    for (size_t i = first; i < last; ++i) {
-      const std::string& key = *batch.order_[i];
-      const auto& entries = batch.by_key_.at(key);
-      keys.push_back(key);
-      keys.push_back(RedisKeys::marks_for(key));
-      argv.push_back(std::to_string(entries.size()));
-      for (const auto& e : entries) {
-        argv.push_back(e.source);
-        argv.push_back(std::to_string(e.offset));
-        argv.emplace_back(op_code(e.op));
-        argv.push_back(e.field);
-        argv.push_back(e.argument);
-      }
-    }
-    std::vector<std::string> call = {"EVALSHA", sha_, std::to_string(keys.size())};
-    call.insert(call.end(), keys.begin(), keys.end());
-    call.insert(call.end(), argv.begin(), argv.end());
-    calls.push_back(std::move(call));
+  if (Status s = read_marks(redis, batch); !s.ok()) return s;
+  sent_ = slices(batch);
+  std::vector<std::string_view> args;
+  for (const Call& call : sent_) {
+    args.assign(call.args.begin(), call.args.end());
+    redis.append(args);
   }
+  return redis.flush();
+}
 
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    std::vector<std::string_view> args;
-    for (auto& call : calls) {
-      call[1] = sha_;
-      args.assign(call.begin(), call.end());
-      redis.append(args);
-    }
+Status IdempotentWriter::finish(RedisConnection& redis, const EffectBatch& batch) {
+  std::string last_conflict;
+  for (int attempt = 0;; ++attempt) {
     auto replies = redis.read_replies();
-    if (!replies.ok()) return Error{replies.error().message};
-    bool script_missing = false;
-    for (const auto& reply : *replies) {
-      if (reply->type != REDIS_REPLY_ERROR) continue;
-      std::string_view text = reply_text(reply.get());
-      if (text.rfind("NOSCRIPT", 0) == 0) {
-        script_missing = true;
+    if (!replies.ok()) {
+      marks_.clear();  // some slices may be in: read the marks again next time
+      return Error{replies.error().message};
+    }
+    bool script_missing = false, conflict = false;
+    for (size_t i = 0; i < replies->size() && i < sent_.size(); ++i) {
+      const redisReply* reply = (*replies)[i].get();
+      if (reply->type != REDIS_REPLY_ERROR) {
+        for (auto& [source, offset] : sent_[i].marks) marks_[source] = offset;
         continue;
       }
-      return Error{"redis: idempotent write failed: " + std::string(text)};
+      std::string_view text = reply_text(reply);
+      if (text.rfind("NOSCRIPT", 0) == 0) {
+        script_missing = true;
+      } else if (text.rfind("STALE", 0) == 0) {
+        conflict = true;
+        if (last_conflict.empty()) last_conflict = std::string(text.substr(6));
+      } else {
+        marks_.clear();
+        return Error{"redis: idempotent write failed: " + std::string(text)};
+      }
     }
-    if (!script_missing) return {};
-    // Redis lost the script (restart or SCRIPT FLUSH): load it and apply the
-    // whole batch again; the marks skip what the first attempt applied.
-    if (Status s = load_script(redis); !s.ok()) return s;
+    if (!script_missing && !conflict) return {};
+    if (attempt == 2)
+      return Error{"redis: the offset marks keep moving under this writer (another writer on the same partitions?): " +
+                   last_conflict};
+    // A mark moved under us (or Redis lost the script after a restart or
+    // SCRIPT FLUSH, and the slices after the first failed on its marks):
+    // read the marks again and redo what is not in yet.
+    marks_.clear();
+    if (script_missing)
+      if (Status s = load_script(redis); !s.ok()) return s;
+    if (Status s = send(redis, batch); !s.ok()) return s;
   }
-  return Error{"redis: the idempotent-writes script keeps disappearing (SCRIPT FLUSH in a loop?)"};
 }
 
 }  // namespace streamrec

@@ -2,20 +2,40 @@
 //
 // Kafka may deliver a message again (a crash before the commit, a rebalance),
 // so every effect carries where its message came from: a source
-// ("events/3", topic/partition) and an offset. Beside each data key Redis
-// keeps the offset marks of that key (RedisKeys::marks_for): the highest
-// offset per source already applied to it. One Lua script applies all of a
-// key's effects of a batch atomically and skips those at or below the mark.
-// Because a source's offsets reach a key in increasing order, a mark m means
-// "every effect up to m is in", so replaying any suffix of the stream changes
-// nothing that was already applied.
+// ("<cluster>/events/3": cluster, topic, partition) and an offset. Redis keeps
+// one offset mark per source in one hash (RedisKeys::marks(), "sr:marks"):
+// the highest offset whose effects are all in. A source's offsets arrive in
+// increasing order, so a mark m means "every effect up to m is in, none
+// after", and replaying any suffix of the stream changes nothing that was
+// already applied.
 //
-// EffectBatch is a plain value (not thread-safe). IdempotentWriter::apply is
-// all-or-error: on an Error some keys may be written, and applying the same
-// batch again (after reconnecting) completes it without doubling anything.
+// How a batch is written: the writer knows each source's mark (read once
+// with HMGET, then kept), drops the effects at or below it, sums up the rest
+// per key and field (increments add, max keeps the largest, popularity adds
+// in log space, a set keeps the latest), and sends them in slices of at most
+// `keys_per_call` keys, cut between messages. Each slice is one Lua script
+// that first checks every mark it advances still holds the value the writer
+// expects (compare-and-set), then reads what it must, and only then writes
+// the values and the new marks -- all or nothing, as Redis does not roll back
+// a failed script. A mark that moved (another learner wrote the partition,
+// e.g. around a rebalance) fails the slice; the writer re-reads the marks and
+// redoes the batch once more, so nothing is applied twice.
+//
+// Why this shape: summing per key first makes one HMGET + one HSET per key
+// and slice, whatever the number of events on it; one mark per source, not
+// per key, keeps the marks out of the way. Slices bound how long one script
+// blocks Redis (apps read rankings from it meanwhile).
+//
+// All keys of a slice go to one Redis node: standalone Redis, not Cluster.
+//
+// EffectBatch is a plain value (not thread-safe). IdempotentWriter is not
+// thread-safe either (one per connection). apply() is all-or-error: on an
+// Error some slices may be in, and applying the same batch again (after
+// reconnecting) completes it without doubling anything.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -33,49 +53,83 @@ enum class EffectOp : uint8_t {
   kSet,        // HASH field = value (the latest message wins)
 };
 
+// log2(2^a + 2^b) without overflow: how kLogAdd amounts (popularity scores)
+// add up.
+double log2_sum(double a, double b);
+
 class EffectBatch {
  public:
   // Adds an effect on `key` of the message at (`source`, `offset`): a
-  // numeric one (kIncrement, kMax, kLogAdd), or a kSet of a text value.
+  // numeric one (kIncrement, kMax, kLogAdd), or a kSet of a text value. The
+  // effects of one message are added one after another, and a source's
+  // messages in increasing offset order.
   void add(std::string_view key, std::string_view source, int64_t offset, EffectOp op, std::string_view field,
            double amount);
   void set(std::string_view key, std::string_view source, int64_t offset, std::string_view field,
            std::string_view value);
 
-  size_t keys() const { return order_.size(); }
-  size_t effects() const { return effects_; }
-  bool empty() const { return effects_ == 0; }
+  size_t effects() const { return effects_.size(); }
+  bool empty() const { return effects_.empty(); }
   void clear();
 
  private:
   friend class IdempotentWriter;
-  struct Entry {
-    std::string source;
+  struct Effect {
+    uint32_t source;  // index into sources_
+    uint32_t key;     // index into keys_
     int64_t offset;
     EffectOp op;
     std::string field;
-    std::string argument;  // the amount, formatted, or the value to set
+    double amount = 0;
+    std::string text;  // kSet's value
   };
-  void push(std::string_view key, Entry entry);
-  std::unordered_map<std::string, std::vector<Entry>> by_key_;
-  std::vector<const std::string*> order_;  // keys in first-touch order
-  size_t effects_ = 0;
+  uint32_t intern(std::vector<std::string>& names, std::unordered_map<std::string, uint32_t>& index,
+                  std::string_view name);
+
+  std::vector<Effect> effects_;
+  std::vector<std::string> sources_, keys_;
+  std::unordered_map<std::string, uint32_t> source_index_, key_index_;
 };
 
 class IdempotentWriter {
  public:
-  // `keys_per_call` bounds one script call (its atomic unit and its latency).
-  explicit IdempotentWriter(size_t keys_per_call = 64) : keys_per_call_(keys_per_call) {}
+  // `marks_key`: the hash of offset marks (RedisKeys::marks()).
+  // `keys_per_call` bounds one script call (its atomic unit and how long it
+  // blocks Redis).
+  explicit IdempotentWriter(std::string marks_key, size_t keys_per_call = 256)
+      : marks_key_(std::move(marks_key)), keys_per_call_(keys_per_call) {}
 
-  // Applies `batch` in one pipelined round trip. Loads the script on first
-  // use and again if Redis forgot it (restart, SCRIPT FLUSH).
+  // Applies `batch` in one pipelined round trip (plus one to read the marks
+  // of sources it has not seen yet). Loads the script on first use and again
+  // if Redis forgot it (restart, SCRIPT FLUSH).
   Status apply(RedisConnection& redis, const EffectBatch& batch);
 
- private:
-  Status load_script(RedisConnection& redis);
+  // apply() in two halves, so the caller can compute while Redis works:
+  // send() sends the batch's scripts, finish() reads their replies (and
+  // redoes the batch if a mark moved). Between them the connection carries
+  // nothing else; after an Error from send(), do not call finish().
+  Status send(RedisConnection& redis, const EffectBatch& batch);
+  Status finish(RedisConnection& redis, const EffectBatch& batch);
 
+  // Forgets the marks it knows; the next apply() reads them again. For
+  // whoever learns the marks may have moved (e.g. partitions reassigned).
+  void forget_marks() { marks_.clear(); }
+
+ private:
+  // One script call: its arguments, and the marks it leaves when it succeeds.
+  struct Call {
+    std::vector<std::string> args;  // EVALSHA <sha> numkeys KEYS... ARGV...
+    std::map<std::string, int64_t> marks;
+  };
+  Status load_script(RedisConnection& redis);
+  Status read_marks(RedisConnection& redis, const EffectBatch& batch);
+  std::vector<Call> slices(const EffectBatch& batch) const;
+
+  std::string marks_key_;
   size_t keys_per_call_;
   std::string sha_;
+  std::map<std::string, int64_t> marks_;  // source -> its mark in Redis (-1: none yet)
+  std::vector<Call> sent_;                 // by send(), awaiting finish()
 };
 
 }  // namespace streamrec

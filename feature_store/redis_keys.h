@@ -18,13 +18,9 @@ class RedisKeys {
   std::string popularity() const { return prefix_ + "pop"; }
   std::string model() const { return prefix_ + "model"; }
 
-  // The offset marks that make writes to `key` idempotent (see
-  // idempotent_writer.h). They live in the same hash slot as `key`: beside a
-  // tagged key, or under a tag made of the whole key ({sr:pop}:m).
-  static std::string marks_for(std::string_view key) {
-    if (key.find('{') != std::string_view::npos) return std::string(key) + ":m";
-    return "{" + std::string(key) + "}:m";
-  }
+  // The offset marks that make the effects idempotent: source -> highest
+  // offset applied (see idempotent_writer.h).
+  std::string marks() const { return prefix_ + "marks"; }
 
   const std::string& prefix() const { return prefix_; }
 

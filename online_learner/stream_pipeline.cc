@@ -62,7 +62,8 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
       keys_(config.redis.prefix),
       learner_(std::move(learner)),
       ranker_(config.rankings, config.popularity, *learner_),
-      effects_(RedisKeys(config.redis.prefix), config.popularity) {}
+      effects_(RedisKeys(config.redis.prefix), config.popularity),
+      writer_(RedisKeys(config.redis.prefix).marks()) {}
 
 Status StreamPipeline::connect() {
   if (redis_ && !redis_->broken()) return {};
@@ -73,7 +74,7 @@ Status StreamPipeline::connect() {
   return {};
 }
 
-void StreamPipeline::on_event(const ConsumedEvent& consumed) {
+void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point now) {
   const Event& event = consumed.event;
   const MessageOrigin& origin = consumed.origin;
   effects_.add(event, origin.source, origin.offset, batch_effects_);
@@ -94,7 +95,12 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed) {
     batch_effects_.set(keys_.user_features(event.user_id), origin.source, origin.offset, "recent",
                        recent_json(recent));
   }
-  if (!user.dirty) {
+  // A click or purchase is new intent: it asks for a fresh ranking. An
+  // impression is what the app just showed; it asks only when the ranking is
+  // missing or old (rankings.impression_refresh_ms).
+  bool asks_for_ranking = event.type != EventType::kImpression ||
+                          now - user.last_refresh >= std::chrono::milliseconds(config_.rankings.impression_refresh_ms);
+  if (asks_for_ranking && !user.dirty) {
     user.dirty = true;
     user.oldest_pending_kafka_ms = origin.kafka_ts_ms;
     dirty_users_.push_back(event.user_id);
@@ -118,10 +124,7 @@ void StreamPipeline::queue_embeddings() {
   learned_items_.clear();
 }
 
-Status StreamPipeline::apply(const ConsumedBatch& batch) {
-  // After a failed write the consumer hands the same batch again: the
-  // learner and the real-time state already have it, only the write is left.
-  if (unwritten_) return write_effects();
+void StreamPipeline::take(const ConsumedBatch& batch) {
   batch_effects_.clear();
   auto advance = [&](const MessageOrigin& origin) {
     positions_[{origin.topic, origin.partition}] = origin.offset + 1;
@@ -133,22 +136,28 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
     ranker_.catalog_changed();
     effects_.add(consumed.item, consumed.origin.source, consumed.origin.offset, batch_effects_);
   }
+  auto now = Clock::now();
   for (const ConsumedEvent& consumed : batch.events) {
     advance(consumed.origin);
-    on_event(consumed);
+    on_event(consumed, now);
   }
-  feed_learner(/*everything=*/false);
-
-  unwritten_ = true;
-  return write_effects();
 }
 
-Status StreamPipeline::write_effects() {
-  if (Status s = connect(); !s.ok()) return s;
-  if (Status s = writer_.apply(*redis_, batch_effects_); !s.ok()) return s;
+Status StreamPipeline::apply(const ConsumedBatch& batch) {
+  // After a failed write the consumer hands the same batch again: the
+  // learner and the real-time state already have it, only the write is left.
+  const bool first_time = !unwritten_;
+  if (first_time) {
+    take(batch);
+    unwritten_ = true;
+  }
+  Status written = connect();
+  if (written.ok()) written = writer_.send(*redis_, batch_effects_);
+  // Redis applies the effects while the learner trains.
+  if (first_time) feed_learner(/*everything=*/false);
+  if (written.ok()) written = writer_.finish(*redis_, batch_effects_);
+  if (!written.ok()) return written;
   unwritten_ = false;
-  queue_embeddings();
-  if (auto replies = redis_->read_replies(); !replies.ok()) spdlog::warn("{}", replies.error().message);
   if (Status s = refresh_rankings(); !s.ok()) spdlog::warn("{}", s.message());
   return {};
 }
@@ -219,11 +228,15 @@ Status StreamPipeline::write_model_summary() {
   samples_at_last_summary_ = samples;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
   if (Status s = connect(); !s.ok()) return s;
-  auto reply = redis_->command(
-      {"HSET", keys_.model(), "version", std::to_string(model_version_), "events_trained", std::to_string(samples),
-       "auc_click", number(window_auc(*learner_, "click", window)), "auc_ctcvr",
-       number(window_auc(*learner_, "ctcvr", window)), "updated_ts", std::to_string(wall_ms())});
-  if (!reply.ok()) return Error{"redis: cannot write " + keys_.model() + ": " + reply.error().message};
+  queue_embeddings();
+  redis_->append({"HSET", keys_.model(), "version", std::to_string(model_version_), "events_trained",
+                  std::to_string(samples), "auc_click", number(window_auc(*learner_, "click", window)), "auc_ctcvr",
+                  number(window_auc(*learner_, "ctcvr", window)), "updated_ts", std::to_string(wall_ms())});
+  auto replies = redis_->read_replies();
+  if (!replies.ok()) return Error{"redis: cannot write embeddings and " + keys_.model() + ": " + replies.error().message};
+  for (const RedisReply& reply : *replies)
+    if (reply->type == REDIS_REPLY_ERROR)
+      return Error{"redis: cannot write embeddings and " + keys_.model() + ": " + std::string(reply_text(reply.get()))};
   return {};
 }
 
@@ -262,6 +275,7 @@ Status StreamPipeline::tick() {
 }
 
 std::optional<int64_t> StreamPipeline::start_offset(const std::string& cluster_id, const TopicPartition& partition) {
+  writer_.forget_marks();  // another learner may have moved them
   if (partition.topic == config_.kafka.events_topic) merger_.expect(partition);
   if (cluster_id != cluster_id_) {
     // Positions of another cluster (or none restored) mean nothing here.

@@ -8,13 +8,15 @@
 //              before any label window closes, so rankings react at once;
 //              the learner (joiner, progressive validation, mini-batch SGD),
 //              through an EventTimeMerger that puts the partitions back in
-//              event-time order
-//   then    -> user and item embeddings (`emb`, float32 little-endian) of
-//              everyone the learner trained on since the last batch
-// and, debounced per user (rankings.refresh_interval_ms), each touched user's
-// ranking is recomputed (Ranker) and replaced atomically (RankingWriter).
-// Freshness is measured per ranking write: from the Kafka timestamp of the
-// oldest event it answers to, to Redis acknowledging it.
+//              event-time order. Redis applies the effects while the learner
+//              trains.
+// and, debounced per user (rankings.refresh_interval_ms), the ranking of each
+// user who asked for one (a click or purchase; an impression only when the
+// ranking is older than rankings.impression_refresh_ms) is recomputed
+// (Ranker) and replaced atomically (RankingWriter). Freshness is measured per
+// ranking write: from the Kafka timestamp of the oldest event that asked for
+// it, to Redis acknowledging it. Every second: sr:model, and the embeddings
+// (`emb`, float32 little-endian) of everyone the learner trained on since.
 //
 // Checkpoints (checkpoint.path, every checkpoint.interval_s and at close()):
 // the learner's whole state, the ranker's catalog and popularity, each
@@ -83,14 +85,16 @@ class StreamPipeline : public EventSink {
  private:
   StreamPipeline(const Config& config, std::unique_ptr<Learner> learner);
   Status connect();
-  void on_event(const ConsumedEvent& consumed);
+  // Takes a new batch into the real-time state, the merger and the effects.
+  void take(const ConsumedBatch& batch);
+  void on_event(const ConsumedEvent& consumed, std::chrono::steady_clock::time_point now);
   // Queues (pipelined, unsent) the embeddings the learner changed since.
   void queue_embeddings();
-  Status write_effects();
   // Hands the learner what the merger releases (or everything it holds).
   void feed_learner(bool everything);
   // Refreshes the rankings of users whose debounce interval has passed.
   Status refresh_rankings();
+  // sr:model and the embeddings changed since, every second.
   Status write_model_summary();
   Status restore_checkpoint();
 

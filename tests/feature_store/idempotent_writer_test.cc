@@ -25,7 +25,7 @@ class IdempotentWriterTest : public ::testing::Test {
 
   testing::RedisServer redis_;
   std::optional<RedisConnection> conn_;
-  IdempotentWriter writer_{2};  // tiny calls, so batches span several scripts
+  IdempotentWriter writer_{"sr:marks", 2};  // tiny calls, so batches span several scripts
 };
 
 TEST_F(IdempotentWriterTest, ApplyingTheSameBatchTwiceCountsOnce) {
@@ -38,7 +38,7 @@ TEST_F(IdempotentWriterTest, ApplyingTheSameBatchTwiceCountsOnce) {
   { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("sr:{u:a}:f", "clicks"), "10\n");
   EXPECT_EQ(hget("sr:{i:x}:f", "clicks"), "1\n");
-  EXPECT_EQ(hget("sr:{u:a}:f:m", "events/0"), "9\n");
+  EXPECT_EQ(hget("sr:marks", "events/0"), "9\n");
 }
 
 TEST_F(IdempotentWriterTest, AReplayedSuffixWithOtherBatchBoundariesCountsEachOffsetOnce) {
@@ -78,7 +78,7 @@ TEST_F(IdempotentWriterTest, LogAddSumsInLogSpace) {
   { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop item")), 11.0, 1e-9);
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop other")), 3.0, 1e-9);
-  EXPECT_EQ(redis_.cli("HGET '{pop}:m' s"), "3\n");  // marks share pop's hash slot
+  EXPECT_EQ(hget("sr:marks", "s"), "3\n");
 }
 
 TEST_F(IdempotentWriterTest, RecoversWhenRedisForgetsTheScript) {
@@ -122,10 +122,45 @@ TEST_F(IdempotentWriterTest, AFailingBatchWritesNothingSoARetryCannotDoubleCount
   EffectBatch batch;
   batch.add("k{2}", "s", 1, EffectOp::kIncrement, "good", 1);
   batch.add("k{2}", "s", 2, EffectOp::kIncrement, "broken", 1);  // not a number: the script must fail
-  IdempotentWriter one_call(64);
+  IdempotentWriter one_call("sr:marks", 64);
   for (int retry = 0; retry < 3; ++retry) EXPECT_FALSE(one_call.apply(*conn_, batch).ok());
   EXPECT_EQ(hget("k{2}", "good"), "\n");  // nil: nothing of the failed script stuck
-  EXPECT_EQ(redis_.cli("EXISTS 'k{2}:m'"), "0\n");
+  EXPECT_EQ(redis_.cli("EXISTS sr:marks"), "0\n");
+}
+
+TEST_F(IdempotentWriterTest, ASecondWriterOnTheSamePartitionsNeverDoublesAnEffect) {
+  // Two learners around a rebalance: both hold offsets 0..9 of one partition
+  // and write them in different batches, in interleaved order. Each writer
+  // trusts the marks it knows until a compare-and-set tells it they moved.
+  IdempotentWriter other("sr:marks", 3);
+  EffectBatch early, late, all;
+  for (int o = 0; o < 10; ++o) {
+    (o < 6 ? early : late).add("k{4}", "events/7", o, EffectOp::kIncrement, "n", 1);
+    all.add("k{4}", "events/7", o, EffectOp::kIncrement, "n", 1);
+  }
+  ASSERT_TRUE(writer_.apply(*conn_, early).ok());  // writer_ knows mark 5
+  ASSERT_TRUE(other.apply(*conn_, all).ok());       // other reads 5, applies 6..9
+  Status s = writer_.apply(*conn_, late);           // writer_ still believes 5
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(hget("k{4}", "n"), "10\n");
+  EXPECT_EQ(hget("sr:marks", "events/7"), "9\n");
+}
+
+TEST_F(IdempotentWriterTest, EffectsOnOneKeyAreSummedIntoOneWritePerSlice) {
+  EffectBatch batch;
+  for (int o = 0; o < 1000; ++o) {
+    batch.add("k{5}", "events/0", o, EffectOp::kIncrement, "n", 1);
+    batch.add("k{5}", "events/0", o, EffectOp::kMax, "ts", o);
+  }
+  IdempotentWriter writer("sr:marks", 512);
+  ASSERT_EQ(redis_.cli("CONFIG RESETSTAT"), "OK\n");
+  ASSERT_TRUE(writer.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("k{5}", "n"), "1000\n");
+  EXPECT_EQ(hget("k{5}", "ts"), "999\n");
+  // One HMGET and one HSET for the key, one HGET and one HSET of the mark.
+  std::string stats = redis_.cli("INFO commandstats");
+  EXPECT_NE(stats.find("cmdstat_hmget:calls=2,"), std::string::npos) << stats;  // + the writer's read of the marks
+  EXPECT_NE(stats.find("cmdstat_hset:calls=2,"), std::string::npos) << stats;
 }
 
 TEST_F(IdempotentWriterTest, SetKeepsTheLatestValueAndLargeCountersStayIntegers) {
