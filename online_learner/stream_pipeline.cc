@@ -16,6 +16,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The training thread holds the learner for this many events at a time, so
+// a ranking waits for at most that much training (about a millisecond).
+constexpr size_t kEventsPerLock = 64;
+// The queue for the training thread holds at most this many events; beyond,
+// the consumer waits (and Kafka holds the rest).
+constexpr size_t kMaxQueued = 200000;
+
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -54,7 +61,43 @@ Result<std::unique_ptr<StreamPipeline>> StreamPipeline::create(const Config& con
     self->learned_items_.insert(sample.item_id);
   });
   if (Status s = pipeline->restore_checkpoint(); !s.ok()) return Error{s.message()};
+  pipeline->trainer_ = std::thread([self] { self->train_loop(); });
   return pipeline;
+}
+
+StreamPipeline::~StreamPipeline() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_changed_.notify_all();
+  if (trainer_.joinable()) trainer_.join();
+}
+
+void StreamPipeline::train_loop() {
+  std::vector<Event> taken;
+  std::unique_lock queue_lock(queue_mutex_);
+  for (;;) {
+    queue_changed_.wait(queue_lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything is learned
+    taken.swap(queue_);
+    training_ = true;
+    queue_lock.unlock();
+    queue_changed_.notify_all();  // room in the queue
+    for (size_t first = 0; first < taken.size(); first += kEventsPerLock) {
+      std::lock_guard learner_lock(learner_mutex_);
+      for (size_t i = first; i < std::min(taken.size(), first + kEventsPerLock); ++i) learner_->add_event(taken[i]);
+    }
+    taken.clear();
+    queue_lock.lock();
+    training_ = false;
+    queue_changed_.notify_all();  // maybe everything is learned
+  }
+}
+
+void StreamPipeline::wait_until_learned() {
+  std::unique_lock lock(queue_mutex_);
+  queue_changed_.wait(lock, [&] { return queue_.empty() && !training_; });
 }
 
 StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> learner)
@@ -132,7 +175,10 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   };
   for (const ConsumedItem& consumed : batch.items) {
     advance(consumed.origin);
-    learner_->add_item(consumed.item);
+    {
+      std::lock_guard lock(learner_mutex_);
+      learner_->add_item(consumed.item);
+    }
     ranker_.catalog_changed();
     effects_.add(consumed.item, consumed.origin.source, consumed.origin.offset, batch_effects_);
   }
@@ -166,7 +212,13 @@ void StreamPipeline::feed_learner(bool everything) {
   ready_.clear();
   if (everything) merger_.pop_all(ready_);
   else merger_.pop_ready(ready_);
-  for (const Event& event : ready_) learner_->add_event(event);
+  if (ready_.empty()) return;
+  {
+    std::unique_lock lock(queue_mutex_);
+    queue_changed_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
+    queue_.insert(queue_.end(), std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
+  }
+  queue_changed_.notify_all();
 }
 
 Status StreamPipeline::refresh_rankings() {
@@ -182,7 +234,11 @@ Status StreamPipeline::refresh_rankings() {
       continue;
     }
     std::vector<std::string> recent(user.recent.begin(), user.recent.end());
-    auto ranking = ranker_.rank(id, recent, user.context, user.last_ts_ms);
+    std::vector<std::pair<std::string, double>> ranking;
+    {
+      std::lock_guard lock(learner_mutex_);
+      ranking = ranker_.rank(id, recent, user.context, user.last_ts_ms);
+    }
     user.last_refresh = now;
     if (ranking.empty()) {
       // The model knows nothing of this user yet; retried once it learned
@@ -223,11 +279,12 @@ Status StreamPipeline::refresh_rankings() {
 }
 
 Status StreamPipeline::write_model_summary() {
+  if (Status s = connect(); !s.ok()) return s;
+  std::lock_guard lock(learner_mutex_);
   uint64_t samples = learner_->samples_learned();
   if (samples != samples_at_last_summary_) ++model_version_;
   samples_at_last_summary_ = samples;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
-  if (Status s = connect(); !s.ok()) return s;
   queue_embeddings();
   redis_->append({"HSET", keys_.model(), "version", std::to_string(model_version_), "events_trained",
                   std::to_string(samples), "auc_click", number(window_auc(*learner_, "click", window)), "auc_ctcvr",
@@ -242,8 +299,13 @@ Status StreamPipeline::write_model_summary() {
 
 Status StreamPipeline::tick() {
   feed_learner(/*everything=*/false);
-  if (!waiting_for_model_.empty() && learner_->samples_learned() != samples_at_retry_) {
-    samples_at_retry_ = learner_->samples_learned();
+  uint64_t samples = 0;
+  {
+    std::lock_guard lock(learner_mutex_);
+    samples = learner_->samples_learned();
+  }
+  if (!waiting_for_model_.empty() && samples != samples_at_retry_) {
+    samples_at_retry_ = samples;
     for (const std::string& id : waiting_for_model_) {
       UserState& user = users_[id];
       if (user.waiting_for_model && !user.dirty) {
@@ -269,7 +331,7 @@ Status StreamPipeline::tick() {
     const auto& f = stats_.freshness_ms;
     spdlog::info("learn pipeline: {} samples learned, {} rankings written, freshness p50 {:.0f} ms p99 {:.0f} ms "
                  "max {:.0f} ms",
-                 learner_->samples_learned(), stats_.rankings_written, f.percentile(0.5), f.percentile(0.99), f.max());
+                 samples, stats_.rankings_written, f.percentile(0.5), f.percentile(0.99), f.max());
   }
   return status;
 }
@@ -299,6 +361,7 @@ void StreamPipeline::partitions_revoked(const std::vector<TopicPartition>& parti
   // them. What the merger still holds is learned now, slightly out of order,
   // rather than not at all.
   feed_learner(/*everything=*/true);
+  wait_until_learned();
   for (const TopicPartition& p : partitions) {
     positions_.erase(p);
     merger_.forget(p);
@@ -316,6 +379,10 @@ Status StreamPipeline::save_checkpoint() {
   // positions would make a restart skip effects that were never written.
   if (unwritten_) return Error{"checkpoint not written: the last batch is not in Redis yet"};
   auto start = Clock::now();
+  // The positions below say what the learner has seen: it must have learned
+  // all of it.
+  wait_until_learned();
+  std::lock_guard lock(learner_mutex_);
   ByteWriter out;
   out.u32(kPipelineStateVersion);
   out.str(cluster_id_);
@@ -393,6 +460,7 @@ Status StreamPipeline::restore_checkpoint() {
 }
 
 std::string StreamPipeline::stats_json() const {
+  std::lock_guard lock(learner_mutex_);
   const auto& f = stats_.freshness_ms;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
   return fmt::format(

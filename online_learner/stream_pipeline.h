@@ -31,15 +31,27 @@
 // effects; the consumer then retries the same batch and commits nothing, and
 // the retry only redoes the write (the learner does not see the batch twice). Rankings
 // are recomputed state: a failed ranking write is retried on the next tick.
-// Not thread-safe: everything runs on the consumer's thread.
+//
+// Threads: the EventSink calls come from the consumer's thread (one at a
+// time). Training runs on the pipeline's own thread, which learns what the
+// merger releases, in order, from a bounded queue, so that decoding, Redis
+// round trips and rankings overlap with it. Whoever touches the Learner (the
+// training thread, or the consumer's thread to rank, add an item, read the
+// model or checkpoint) holds learner_mutex_; the training thread takes it for
+// a few dozen events at a time, so a ranking never waits long. A checkpoint,
+// a revocation and the destructor first wait until everything queued is
+// learned.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -68,6 +80,10 @@ struct PipelineStats {
 class StreamPipeline : public EventSink {
  public:
   static Result<std::unique_ptr<StreamPipeline>> create(const Config& config);
+  // Learns what is still queued, then stops the training thread.
+  ~StreamPipeline() override;
+  StreamPipeline(const StreamPipeline&) = delete;
+  StreamPipeline& operator=(const StreamPipeline&) = delete;
 
   Status apply(const ConsumedBatch& batch) override;
   Status tick() override;
@@ -79,8 +95,6 @@ class StreamPipeline : public EventSink {
   // Writes the checkpoint now (no-op without checkpoint.path).
   Status save_checkpoint();
 
-  const PipelineStats& stats() const { return stats_; }
-  Learner& learner() { return *learner_; }
 
  private:
   StreamPipeline(const Config& config, std::unique_ptr<Learner> learner);
@@ -90,8 +104,12 @@ class StreamPipeline : public EventSink {
   void on_event(const ConsumedEvent& consumed, std::chrono::steady_clock::time_point now);
   // Queues (pipelined, unsent) the embeddings the learner changed since.
   void queue_embeddings();
-  // Hands the learner what the merger releases (or everything it holds).
+  // Queues for the training thread what the merger releases (or everything
+  // it holds); waits while the queue is full.
   void feed_learner(bool everything);
+  // Waits until the training thread has learned everything queued.
+  void wait_until_learned();
+  void train_loop();
   // Refreshes the rankings of users whose debounce interval has passed.
   Status refresh_rankings();
   // sr:model and the embeddings changed since, every second.
@@ -111,8 +129,17 @@ class StreamPipeline : public EventSink {
   Config config_;
   RedisKeys keys_;
   std::unique_ptr<Learner> learner_;
+  mutable std::mutex learner_mutex_;  // held by whoever uses learner_ (see above)
   EventTimeMerger merger_;
   std::vector<Event> ready_;
+
+  // Released by the merger, waiting for the training thread.
+  std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::vector<Event> queue_;
+  bool training_ = false;  // the training thread is learning what it took
+  bool stopping_ = false;
+  std::thread trainer_;
   Ranker ranker_;
   FeatureEffects effects_;
   IdempotentWriter writer_;
@@ -126,7 +153,7 @@ class StreamPipeline : public EventSink {
   EffectBatch batch_effects_;
   bool unwritten_ = false;  // batch_effects_ still waits for Redis
   // Users and items the learner trained on since their embeddings were
-  // last written.
+  // last written (under learner_mutex_).
   std::unordered_set<std::string> learned_users_, learned_items_;
 
   // Next offset per partition of everything applied, in cluster cluster_id_
