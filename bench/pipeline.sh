@@ -65,6 +65,8 @@ now() { date +%s.%N; }
 # Redis.
 source "$here/redis/start_redis.sh"
 start_redis "$dir" || exit 1
+# Rankings as skiplists, as docs/operations.md ("Redis") recommends.
+redis-cli -p "$redis_port" CONFIG SET zset-max-listpack-entries 32 >/dev/null
 
 # Broker.
 "$bin" broker --address-file "$dir/bootstrap" >/dev/null 2>"$dir/broker.log" &
@@ -107,6 +109,7 @@ if [[ $profile -gt 0 ]]; then
 fi
 while kill -0 "$produce_pid" 2>/dev/null &&
       python3 -c "import sys; sys.exit(0 if $(now) - $t_start < $seconds else 1)"; do sleep 0.2; done
+c1_produce=$(cpu_ticks $produce_pid)
 kill -INT "$produce_pid" 2>/dev/null || true
 wait "$produce_pid" || true
 t_produced=$(now); c1_learn=$(cpu_ticks $learn_pid); c1_broker=$(cpu_ticks $broker_pid); c1_redis=$(cpu_ticks $redis_pid)
@@ -122,13 +125,14 @@ if kill -0 "$learn_pid" 2>/dev/null; then
 fi
 wait "$learn_pid" || true
 t_learned=$(now)
+redis-cli -p "$redis_port" INFO commandstats >"$dir/commandstats.txt" 2>/dev/null || true
 kill "$monitor_pid" 2>/dev/null || true; wait "$monitor_pid" || true
 
 python3 - "$dir" "$rate" "$seconds" "$t_start" "$t_produced" "$t_learned" "$idle" "$drained" "$hwm" \
-  "$c0_learn" "$c1_learn" "$c0_broker" "$c1_broker" "$c0_redis" "$c1_redis" "$(getconf CLK_TCK)" <<'PY'
+  "$c0_learn" "$c1_learn" "$c0_broker" "$c1_broker" "$c0_redis" "$c1_redis" "$(getconf CLK_TCK)" "$c1_produce" <<'PY'
 import json, re, sys
 d, rate, seconds, t0, t1, t2, idle, drained, hwm = sys.argv[1:10]
-c = [float(x) for x in sys.argv[10:16]]; tck = float(sys.argv[16])
+c = [float(x) for x in sys.argv[10:16]]; tck = float(sys.argv[16]); produce_ticks = float(sys.argv[17])
 t0, t1, t2, idle = float(t0), float(t1), float(t2), float(idle)
 prod = open(d + "/produce.log").read()
 m = re.search(r"produce: (\d+) events .* in ([\d.]+) s", prod)
@@ -168,13 +172,23 @@ rows = [
     ("samples learned", "%d" % sink["samples_learned"]),
     ("learner CPU", "%.0f%% of one core while producing" % (100 * (c[1] - c[0]) / tck / window)),
     ("learner peak RSS (VmHWM)", "%.0f MiB" % (int(hwm) / 1024)),
-    ("broker / redis CPU", "%.0f%% / %.0f%%" % (100 * (c[3] - c[2]) / tck / window, 100 * (c[5] - c[4]) / tck / window)),
+    ("broker / redis / producer CPU", "%.0f%% / %.0f%% / %.0f%%" % (100 * (c[3] - c[2]) / tck / window,
+                                   100 * (c[5] - c[4]) / tck / window, 100 * produce_ticks / tck / window)),
     ("machine load average", open("/proc/loadavg").read().split()[0] + " (1 min, at the end of the run)"),
 ]
 import os
 print("pipeline: --rate %s for %s s on %d CPUs" % (rate, seconds, os.cpu_count()))
 for k, v in rows:
     print("  %-30s %s" % (k, v))
+# Where Redis spent its time, over the whole run (server-side µs).
+cmds = []
+for line in open(d + "/commandstats.txt"):
+    m = re.match(r"cmdstat_(\w+):calls=(\d+),usec=(\d+),", line.strip())
+    if m: cmds.append((int(m.group(3)), m.group(1), int(m.group(2))))
+cmds.sort(reverse=True)
+if cmds and consumed:
+    print("  %-30s %s" % ("redis time per event consumed", ", ".join(
+        "%s %.2f us (%d calls)" % (name, usec / consumed, calls) for usec, name, calls in cmds[:6])))
 PY
 
 if [[ $profile -gt 0 && -s "$dir/gdb.txt" ]]; then

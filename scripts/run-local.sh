@@ -40,7 +40,9 @@ trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --logfile "$PWD/$run/redis.log" &
+# zset-max-listpack-entries: rankings as skiplists (docs/operations.md, "Redis").
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --zset-max-listpack-entries 32 \
+  --logfile "$PWD/$run/redis.log" &
 pids+=($!)
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis-cli -p "$redis_port" ping >/dev/null || { echo "run-local: redis-server did not start ($run/redis.log)" >&2; exit 1; }
