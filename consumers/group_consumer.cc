@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace streamrec {
@@ -95,6 +96,25 @@ std::vector<std::string> GroupConsumer::assignment() const {
   for (int i = 0; i < list->cnt; ++i)
     out.push_back(std::string(list->elems[i].topic) + "/" + std::to_string(list->elems[i].partition));
   return out;
+}
+
+int64_t GroupConsumer::lag(const std::string& topic) const {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+  KafkaPartitionList owned(list);
+  if (rd_kafka_position(consumer_.get(), list) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+  int64_t lag = 0;
+  for (int i = 0; i < list->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = list->elems[i];
+    if (topic != p.topic || p.offset < 0) continue;  // no position yet
+    int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic, p.partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+      continue;
+    lag += std::max<int64_t>(0, high - p.offset);
+  }
+  return lag;
 }
 
 }  // namespace streamrec

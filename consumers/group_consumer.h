@@ -57,6 +57,12 @@ class GroupConsumer {
   // Partitions currently assigned, as "topic/partition" strings.
   std::vector<std::string> assignment() const;
 
+  // Consumer lag of `topic`: over its assigned partitions, the high
+  // watermark last seen (librdkafka updates it with every fetch; no request
+  // is made) minus the position (the next offset this consumer will hand
+  // out). Partitions with nothing fetched yet count 0.
+  int64_t lag(const std::string& topic) const;
+
  private:
   GroupConsumer() = default;
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
