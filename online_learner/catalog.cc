@@ -18,7 +18,7 @@ void Catalog::update(const Item& item) {
 }
 
 const Item* Catalog::find(std::string_view item_id) const {
-  auto it = index_.find(std::string(item_id));
+  auto it = index_.find(item_id);
   return it == index_.end() ? nullptr : &items_[it->second];
 }
 

@@ -6,6 +6,7 @@
 // random source. Owns its data; not thread-safe.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,8 +41,15 @@ class Catalog {
   bool load(ByteReader& in);
 
  private:
+  // Looked up by string_view without building a std::string (find() is on
+  // the per-event path).
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+
   std::vector<Item> items_;  // in order of first appearance
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<std::string, size_t, IdHash, std::equal_to<>> index_;
   std::vector<size_t> available_;  // indexes into items_, kept sorted
 };
 

@@ -5,9 +5,6 @@
 #include "core/hash.h"
 
 namespace streamrec::learner {
-namespace {
-enum Field : uint32_t { kUser = 0, kItem = 1, kCategory = 2, kPrice = 3, kFirstContext = 4 };
-}  // namespace
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -30,8 +27,8 @@ std::vector<std::string> FeatureEncoder::field_names() const {
   return names;
 }
 
-uint64_t FeatureEncoder::user_key(const std::string& user_id) { return feature_key(kUser, user_id); }
-uint64_t FeatureEncoder::item_key(const std::string& item_id) { return feature_key(kItem, item_id); }
+uint64_t FeatureEncoder::user_key(std::string_view user_id) { return feature_key(kUser, user_id); }
+uint64_t FeatureEncoder::item_key(std::string_view item_id) { return feature_key(kItem, item_id); }
 
 int FeatureEncoder::price_bucket(double price) {
   if (!(price > 0)) return 0;
@@ -39,19 +36,33 @@ int FeatureEncoder::price_bucket(double price) {
 }
 
 void FeatureEncoder::encode(const Sample& s, const Catalog& catalog, uint64_t* keys, std::vector<uint64_t>& bag) const {
-  const Item* item = catalog.find(s.item_id);
-  keys[kUser] = user_key(s.user_id);
-  keys[kItem] = item_key(s.item_id);
-  keys[kCategory] = feature_key(kCategory, item ? item->category : std::string_view("\x01missing"));
-  keys[kPrice] = feature_key(kPrice, item ? std::to_string(price_bucket(item->price)) : std::string("missing"));
+  encode_user(s.user_id, s.context, s.recent_clicks, keys, bag);
+  ItemKeys item = item_keys(s.item_id, catalog.find(s.item_id));
+  keys[kItem] = item.item;
+  keys[kCategory] = item.category;
+  keys[kPrice] = item.price;
+}
+
+void FeatureEncoder::encode_user(std::string_view user_id, const std::vector<ContextFeature>& context,
+                                 const std::vector<std::string>& recent_clicks, uint64_t* keys,
+                                 std::vector<uint64_t>& bag) const {
+  keys[kUser] = user_key(user_id);
   for (size_t c = 0; c < context_fields_.size(); ++c) {
     std::string_view value = "";
-    for (const ContextFeature& f : s.context)
+    for (const ContextFeature& f : context)
       if (f.key == context_fields_[c]) value = f.value;
     keys[kFirstContext + c] = feature_key(static_cast<uint32_t>(kFirstContext + c), value);
   }
   if (recent_bag_)
-    for (const std::string& r : s.recent_clicks) bag.push_back(item_key(r));
+    for (const std::string& r : recent_clicks) bag.push_back(item_key(r));
+}
+
+ItemKeys FeatureEncoder::item_keys(std::string_view item_id, const Item* item) {
+  return ItemKeys{
+      item_key(item_id),
+      feature_key(kCategory, item ? item->category : std::string_view("\x01missing")),
+      feature_key(kPrice, item ? std::to_string(price_bucket(item->price)) : std::string("missing")),
+  };
 }
 
 }  // namespace streamrec::learner
