@@ -325,6 +325,62 @@ void Learner::score(Batch& b) {
   loss_.predict(b.acts.logits, b.predictions);
 }
 
+void Learner::score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
+                             const std::vector<std::string>& recent_clicks, const std::vector<ItemKeys>& items,
+                             Batch& b) {
+  const int f1 = encoder_.single_fields(), d = emb_dim_, fields = encoder_.fields();
+  constexpr int kItem = FeatureEncoder::kItem, kCategory = FeatureEncoder::kCategory, kPrice = FeatureEncoder::kPrice;
+  // A field's input, as in prepare(): its row; without one, the field's mean
+  // row (field_mean_init) or zeros (nullptr).
+  auto input = [&](int f, uint64_t key) -> const float* {
+    uint32_t r = table_.find(key);
+    if (r != EmbeddingTable::kNoRow) return table_.row(r);
+    return config_.field_mean_init ? field_mean_[f].data() : nullptr;
+  };
+
+  // The user's side once: a column with zeros in the item fields.
+  user_keys_.resize(f1);
+  user_bag_.clear();
+  encoder_.encode_user(user_id, context, recent_clicks, user_keys_.data(), user_bag_);
+  field_inputs_.resize(f1);
+  user_column_.setZero(fields * d);
+  for (int f = 0; f < f1; ++f) {
+    if (f == kItem || f == kCategory || f == kPrice) continue;
+    field_inputs_[f] = input(f, user_keys_[f]);
+    if (field_inputs_[f]) std::copy_n(field_inputs_[f], d, user_column_.data() + f * d);
+  }
+  if (encoder_.has_bag()) {
+    Eigen::Map<Vec> bag(user_column_.data() + f1 * d, d);
+    int count = 0;
+    for (uint64_t key : user_bag_)
+      if (uint32_t r = table_.find(key); r != EmbeddingTable::kNoRow) {
+        bag += Eigen::Map<const Vec>(table_.row(r), d);
+        ++count;
+      }
+    if (count > 0) bag /= static_cast<float>(count);
+  }
+
+  // Then one column per item: the user's column with the item's fields.
+  const auto n = static_cast<Eigen::Index>(items.size());
+  b.size = items.size();
+  b.x0.resize(fields * d, n);
+  b.wide.setZero(loss_.tasks().size(), n);
+  for (Eigen::Index c = 0; c < n; ++c) {
+    const ItemKeys& item = items[static_cast<size_t>(c)];
+    field_inputs_[kItem] = input(kItem, item.item);
+    field_inputs_[kCategory] = input(kCategory, item.category);
+    field_inputs_[kPrice] = input(kPrice, item.price);
+    float* col = b.x0.col(c).data();
+    std::copy_n(user_column_.data(), fields * d, col);
+    for (int f : {kItem, kCategory, kPrice})
+      if (field_inputs_[f]) std::copy_n(field_inputs_[f], d, col + f * d);
+    for (int f = 0; f < f1; ++f)  // in field order, as prepare() adds them
+      if (field_inputs_[f])
+        for (int k = 0; k < bias_dim_; ++k) b.wide(k, c) += field_inputs_[f][d + k];
+  }
+  score(b);
+}
+
 void Learner::record(const std::vector<Sample>& samples, const Batch& b) {
   const TaskSet& tasks = loss_.tasks();
   const int click = tasks.click_task;

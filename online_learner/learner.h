@@ -123,6 +123,15 @@ class Learner {
   void apply(Batch& batch);
   // Scores a prepared batch (forward only); fills batch.predictions.
   void score(Batch& batch);
+  // Scores `items` for one user (rankings): the predictions prepare(samples,
+  // batch, false) + score(batch) give the samples pairing (user_id, context,
+  // recent_clicks) with each item, one column per item, but the user's side
+  // is resolved once and each item comes as its keys
+  // (FeatureEncoder::item_keys), so no sample is built. The batch is for
+  // reading predictions only, not for forward_backward() or apply().
+  void score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
+                      const std::vector<std::string>& recent_clicks, const std::vector<ItemKeys>& items,
+                      Batch& batch);
 
  private:
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
@@ -168,6 +177,10 @@ class Learner {
   std::vector<Vec> field_mean_;
   std::vector<int32_t> slot_of_row_;  // row -> index in batch.touched, -1 otherwise
   std::vector<uint64_t> keys_scratch_, bag_scratch_;
+  // score_for_user's: the user's keys, each field's input row, the user's column.
+  std::vector<uint64_t> user_keys_, user_bag_;
+  std::vector<const float*> field_inputs_;
+  Vec user_column_;
   uint64_t samples_learned_ = 0;
   int64_t last_eviction_ts_ = INT64_MIN;
 
