@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <unordered_set>
 
 #include "feature_store/feature_effects.h"
 #include "online_learner/features.h"
@@ -54,18 +53,31 @@ void Ranker::refresh_index() {
 
   available_.clear();
   available_popularity_.clear();
+  item_keys_.clear();
+  category_of_.clear();
+  category_number_.clear();
+  category_items_.clear();
   learner_.catalog().for_each_available([&](const Item& item) {
+    const size_t i = available_.size();
     available_.push_back(&item);
     auto [it, fresh] = popularity_.try_emplace(item.item_id, -std::numeric_limits<double>::infinity());
     available_popularity_.push_back(&it->second);
+    item_keys_.push_back(FeatureEncoder::item_keys(item.item_id, &item));
+    auto [category, new_category] = category_number_.try_emplace(item.category, category_items_.size());
+    if (new_category) category_items_.emplace_back();
+    category_of_.push_back(category->second);
+    category_items_[category->second].push_back(i);
   });
+  chosen_.assign(available_.size(), 0);
+  share_.assign(category_items_.size(), 0.0);
+  recent_categories_.clear();
 
   const EmbeddingTable& table = learner_.table();
   const bool has_bias = learner_.config().bias_terms;
   item_matrix_.setZero(dim_, static_cast<Eigen::Index>(available_.size()));
   item_bias_.setZero(static_cast<Eigen::Index>(available_.size()));
   for (size_t c = 0; c < available_.size(); ++c) {
-    uint32_t row = table.find(FeatureEncoder::item_key(available_[c]->item_id));
+    uint32_t row = table.find(item_keys_[c].item);
     if (row == EmbeddingTable::kNoRow) continue;
     const float* w = table.row(row);
     item_matrix_.col(static_cast<Eigen::Index>(c)) = Eigen::Map<const Eigen::VectorXf>(w, dim_);
@@ -82,28 +94,27 @@ void Ranker::refresh_index() {
   popular_.resize(m);
 }
 
-bool Ranker::query_vector(const std::string& user_id, const std::vector<std::string>& recent,
-                          Eigen::VectorXf& query) const {
+bool Ranker::query_vector(const std::string& user_id, const std::vector<std::string>& recent) {
   const EmbeddingTable& table = learner_.table();
-  query.setZero(dim_);
+  query_.setZero(dim_);
   bool found = false;
   uint32_t row = table.find(FeatureEncoder::user_key(user_id));
   if (row != EmbeddingTable::kNoRow) {
-    query = Eigen::Map<const Eigen::VectorXf>(table.row(row), dim_);
+    query_ = Eigen::Map<const Eigen::VectorXf>(table.row(row), dim_);
     found = true;
   }
   // What the user clicked just now counts at once, before the model has
   // learned anything from it.
-  Eigen::VectorXf clicked = Eigen::VectorXf::Zero(dim_);
+  clicked_.setZero(dim_);
   int clicked_rows = 0;
   for (const std::string& item : recent) {
     uint32_t r = table.find(FeatureEncoder::item_key(item));
     if (r == EmbeddingTable::kNoRow) continue;
-    clicked += Eigen::Map<const Eigen::VectorXf>(table.row(r), dim_);
+    clicked_ += Eigen::Map<const Eigen::VectorXf>(table.row(r), dim_);
     ++clicked_rows;
   }
   if (clicked_rows > 0) {
-    query += clicked / static_cast<float>(clicked_rows);
+    query_ += clicked_ / static_cast<float>(clicked_rows);
     found = true;
   }
   return found;
@@ -111,75 +122,85 @@ bool Ranker::query_vector(const std::string& user_id, const std::vector<std::str
 
 std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user_id,
                                                          const std::vector<std::string>& recent_clicks,
-                                                         const std::vector<ContextFeature>& context, int64_t ts_ms) {
+                                                         const std::vector<ContextFeature>& context,
+                                                         int64_t /*ts_ms*/) {
   refresh_index();
   std::vector<std::pair<std::string, double>> ranking;
-  Eigen::VectorXf query;
-  if (available_.empty() || !query_vector(user_id, recent_clicks, query)) return ranking;
+  if (available_.empty() || !query_vector(user_id, recent_clicks)) return ranking;
 
   // Retrieval: the best dot products, then the most popular, without repeats.
-  Eigen::VectorXf affinity = item_matrix_.transpose() * query + item_bias_;
-  std::vector<size_t> order(available_.size());
-  std::iota(order.begin(), order.end(), 0);
-  size_t n = std::min<size_t>(order.size(), static_cast<size_t>(config_.retrieval_candidates));
-  std::partial_sort(order.begin(), order.begin() + n, order.end(), [&](size_t a, size_t b) {
-    float fa = affinity(static_cast<Eigen::Index>(a)), fb = affinity(static_cast<Eigen::Index>(b));
-    return fa != fb ? fa > fb : a < b;
-  });
-  order.resize(n);
-  std::unordered_set<size_t> chosen(order.begin(), order.end());
-  for (size_t p : popular_)
-    if (chosen.insert(p).second) order.push_back(p);
+  // (Selecting and then sorting the best is the same as a partial sort, but
+  // cheaper: the comparisons of a heap mispredict.)
+  affinity_ = item_matrix_.transpose() * query_ + item_bias_;
+  by_affinity_.clear();
+  for (size_t i = 0; i < available_.size(); ++i) by_affinity_.emplace_back(affinity_(static_cast<Eigen::Index>(i)), i);
+  auto better = [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; };
+  const auto best = by_affinity_.begin() + std::min<ptrdiff_t>(by_affinity_.size(), config_.retrieval_candidates);
+  std::nth_element(by_affinity_.begin(), best, by_affinity_.end(), better);
+  std::sort(by_affinity_.begin(), best, better);
+  candidates_.clear();
+  for (auto it = by_affinity_.begin(); it != best; ++it) {
+    candidates_.push_back(it->second);
+    chosen_[it->second] = 1;
+  }
+  auto choose = [&](size_t i) {
+    if (chosen_[i]) return;
+    chosen_[i] = 1;
+    candidates_.push_back(i);
+  };
+  for (size_t p : popular_) choose(p);
 
-  // The categories the user just clicked, by share of the recent clicks.
-  std::unordered_map<std::string, double> recent_share;
-  for (const std::string& item : recent_clicks)
-    if (const Item* clicked = learner_.catalog().find(item)) recent_share[clicked->category] += 1.0 / recent_clicks.size();
-  if (!recent_share.empty() && config_.category_candidates > 0) {
-    std::vector<size_t> same;  // available items of those categories, most popular first
-    for (size_t i = 0; i < available_.size(); ++i)
-      if (recent_share.count(available_[i]->category)) same.push_back(i);
-    size_t m = std::min<size_t>(same.size(), static_cast<size_t>(config_.category_candidates));
-    std::partial_sort(same.begin(), same.begin() + m, same.end(), [&](size_t a, size_t b) {
-      double pa = *available_popularity_[a], pb = *available_popularity_[b];
-      return pa != pb ? pa > pb : a < b;
-    });
-    for (size_t i = 0; i < m; ++i)
-      if (chosen.insert(same[i]).second) order.push_back(same[i]);
+  // The categories the user just clicked, by share of the recent clicks
+  // (only those with available items matter: they alone have candidates).
+  for (const std::string& item : recent_clicks) {
+    const Item* clicked = learner_.catalog().find(item);
+    if (!clicked) continue;
+    auto it = category_number_.find(clicked->category);
+    if (it == category_number_.end()) continue;
+    if (share_[it->second] == 0) recent_categories_.push_back(it->second);
+    share_[it->second] += 1.0 / recent_clicks.size();
+  }
+  if (!recent_categories_.empty() && config_.category_candidates > 0) {
+    same_category_.clear();  // available items of those categories, most popular first
+    for (size_t category : recent_categories_)
+      same_category_.insert(same_category_.end(), category_items_[category].begin(), category_items_[category].end());
+    size_t m = std::min<size_t>(same_category_.size(), static_cast<size_t>(config_.category_candidates));
+    std::partial_sort(same_category_.begin(), same_category_.begin() + m, same_category_.end(),
+                      [&](size_t a, size_t b) {
+                        double pa = *available_popularity_[a], pb = *available_popularity_[b];
+                        return pa != pb ? pa > pb : a < b;
+                      });
+    for (size_t i = 0; i < m; ++i) choose(same_category_[i]);
   }
 
   // Rerank with the multi-task model, as if each were shown now.
-  candidates_.resize(order.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    Sample& s = candidates_[i];
-    s.event_id.clear();
-    s.user_id = user_id;
-    s.item_id = available_[order[i]]->item_id;
-    s.ts_ms = ts_ms;
-    s.context = context;
-    s.recent_clicks = recent_clicks;
-  }
-  learner_.prepare(candidates_, batch_, /*observe=*/false);
-  learner_.score(batch_);
+  candidate_keys_.clear();
+  for (size_t i : candidates_) candidate_keys_.push_back(item_keys_[i]);
+  learner_.score_for_user(user_id, context, recent_clicks, candidate_keys_, batch_);
 
   const TaskSet& tasks = learner_.loss().tasks();
   int click = tasks.click_task, ctcvr = -1;
   for (int k = 0; k < tasks.size(); ++k)
     if (tasks.tasks[k].kind == TaskKind::kEsmm) ctcvr = k;
-  ranking.reserve(order.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    const auto c = static_cast<Eigen::Index>(i);
+  scored_.clear();
+  for (size_t j = 0; j < candidates_.size(); ++j) {
+    const auto c = static_cast<Eigen::Index>(j);
+    const size_t i = candidates_[j];
     double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
-    const Item& item = *available_[order[i]];
-    if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * item.price;
-    if (auto it = recent_share.find(item.category); it != recent_share.end())
-      score *= 1 + config_.recent_category_boost * it->second;
-    ranking.emplace_back(candidates_[i].item_id, score);
+    if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * available_[i]->price;
+    if (double share = share_[category_of_[i]]; share > 0) score *= 1 + config_.recent_category_boost * share;
+    scored_.emplace_back(score, i);
   }
-  size_t k = std::min<size_t>(ranking.size(), static_cast<size_t>(config_.top_k));
-  std::partial_sort(ranking.begin(), ranking.begin() + k, ranking.end(),
-                    [](auto& a, auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
-  ranking.resize(k);
+  size_t k = std::min<size_t>(scored_.size(), static_cast<size_t>(config_.top_k));
+  std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), [&](auto& a, auto& b) {
+    return a.first != b.first ? a.first > b.first : available_[a.second]->item_id < available_[b.second]->item_id;
+  });
+  ranking.reserve(k);
+  for (size_t j = 0; j < k; ++j) ranking.emplace_back(available_[scored_[j].second]->item_id, scored_[j].first);
+
+  for (size_t i : candidates_) chosen_[i] = 0;
+  for (size_t category : recent_categories_) share_[category] = 0;
+  recent_categories_.clear();
   return ranking;
 }
 

@@ -18,10 +18,12 @@
 //
 // Item attributes and availability come from the learner's catalog (one
 // copy of the catalog in the process). The item index (embeddings of
-// available items, popular list) is rebuilt after every catalog change and at
-// most every second otherwise, so a ranking costs one small
-// matrix-vector product and one scoring batch. Not thread-safe; reads the
-// Learner it is given, which must outlive it.
+// available items, popular list, each item's feature keys and category) is
+// rebuilt after every catalog change and at most every second otherwise, so a
+// ranking costs one small matrix-vector product and one scoring batch in
+// which the user's features are resolved once (Learner::score_for_user); a
+// call in steady state allocates only the ranking it returns. Not
+// thread-safe; reads the Learner it is given, which must outlive it.
 #pragma once
 
 #include <Eigen/Core>
@@ -29,6 +31,7 @@
 #include <chrono>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -51,6 +54,8 @@ class Ranker {
   void add_event(const Event& event);
 
   // The ranking for `user_id`, best first; empty when the user is unknown.
+  // The scores are those the model gives the candidates as impressions shown
+  // at `ts_ms`, which they do not depend on today.
   std::vector<std::pair<std::string, double>> rank(const std::string& user_id,
                                                    const std::vector<std::string>& recent_clicks,
                                                    const std::vector<ContextFeature>& context, int64_t ts_ms);
@@ -64,7 +69,8 @@ class Ranker {
 
  private:
   void refresh_index();
-  bool query_vector(const std::string& user_id, const std::vector<std::string>& recent, Eigen::VectorXf& query) const;
+  // Fills query_; false when the user has neither a row nor recent clicks with rows.
+  bool query_vector(const std::string& user_id, const std::vector<std::string>& recent);
 
   RankingConfig config_;
   PopularityConfig popularity_config_;
@@ -75,16 +81,30 @@ class Ranker {
   // erased, so pointers to them stay valid.
   std::unordered_map<std::string, double> popularity_;
 
-  // The index over the learner's available items, rebuilt by refresh_index().
-  std::vector<const Item*> available_;    // one per column of item_matrix_
+  // The index over the learner's available items, rebuilt by refresh_index();
+  // items are numbered by their column of item_matrix_.
+  std::vector<const Item*> available_;
   std::vector<const double*> available_popularity_;  // live popularity of the same items
+  std::vector<ItemKeys> item_keys_;       // their feature keys
+  std::vector<size_t> category_of_;       // their category's number
+  std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
+  std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
   Eigen::MatrixXf item_matrix_;           // dim x available, zero for items without a row
   Eigen::VectorXf item_bias_;             // click bias per available item
-  std::vector<size_t> popular_;           // indexes into available_, most popular first
+  std::vector<size_t> popular_;           // the most popular items, most popular first
   bool index_dirty_ = true;
   std::chrono::steady_clock::time_point index_built_{};
 
-  std::vector<Sample> candidates_;
+  // Scratch of rank(), kept between calls so they do not allocate.
+  Eigen::VectorXf query_, clicked_, affinity_;
+  std::vector<std::pair<float, size_t>> by_affinity_;  // affinity, item
+  std::vector<size_t> candidates_;        // items, in scoring order
+  std::vector<uint8_t> chosen_;           // per item: in candidates_; all 0 between calls
+  std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
+  std::vector<size_t> recent_categories_; // those with a share
+  std::vector<size_t> same_category_;
+  std::vector<ItemKeys> candidate_keys_;
+  std::vector<std::pair<double, size_t>> scored_;  // score, item
   Batch batch_;
 };
 
