@@ -22,8 +22,9 @@
 // rebuilt after every catalog change and at most every second otherwise, so a
 // ranking costs one small matrix-vector product and one scoring batch in
 // which the user's features are resolved once (Learner::score_for_user); a
-// call in steady state allocates only the ranking it returns. Not
-// thread-safe; reads the Learner it is given, which must outlive it.
+// call builds no samples and copies no strings but those of the ranking it
+// returns. Not thread-safe; reads the Learner it is given, which must
+// outlive it.
 #pragma once
 
 #include <Eigen/Core>
@@ -95,7 +96,7 @@ class Ranker {
   bool index_dirty_ = true;
   std::chrono::steady_clock::time_point index_built_{};
 
-  // Scratch of rank(), kept between calls so they do not allocate.
+  // Scratch of rank(), kept between calls.
   Eigen::VectorXf query_, clicked_, affinity_;
   std::vector<std::pair<float, size_t>> by_affinity_;  // affinity, item
   std::vector<size_t> candidates_;        // items, in scoring order
