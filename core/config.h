@@ -128,7 +128,7 @@ struct RankingConfig {
   double recent_category_boost = 3.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
   int64_t category_candidates = 20;     // candidates from the categories of the user's recent clicks
   int64_t refresh_interval_ms = 100;    // at most one refresh per user this often (debounce)
-  int64_t impression_refresh_ms = 30000;  // an impression asks for a refresh only of rankings older than this
+  int64_t impression_refresh_ms = 30000;  // impressions and purchases refresh only rankings older than this
 };
 
 struct CheckpointConfig {

@@ -138,10 +138,12 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point n
     batch_effects_.set(keys_.user_features(event.user_id), origin.source, origin.offset, "recent",
                        recent_json(recent));
   }
-  // A click or purchase is new intent: it asks for a fresh ranking. An
-  // impression is what the app just showed; it asks only when the ranking is
-  // missing or old (rankings.impression_refresh_ms).
-  bool asks_for_ranking = event.type != EventType::kImpression ||
+  // A click changes what the ranking is computed from (the recent clicks,
+  // their categories): it asks for a fresh ranking. An impression (what the
+  // app just showed) or a purchase (of an item clicked before) changes it
+  // only through the model, which learns from them later: they ask only
+  // when the ranking is missing or old (rankings.impression_refresh_ms).
+  bool asks_for_ranking = event.type == EventType::kClick ||
                           now - user.last_refresh >= std::chrono::milliseconds(config_.rankings.impression_refresh_ms);
   if (asks_for_ranking && !user.dirty) {
     user.dirty = true;

@@ -11,7 +11,7 @@
 //              event-time order. Redis applies the effects while the learner
 //              trains.
 // and, debounced per user (rankings.refresh_interval_ms), the ranking of each
-// user who asked for one (a click or purchase; an impression only when the
+// user who asked for one (a click; an impression or purchase only when the
 // ranking is older than rankings.impression_refresh_ms) is recomputed
 // (Ranker) and replaced atomically (RankingWriter). Freshness is measured per
 // ranking write: from the Kafka timestamp of the oldest event that asked for

@@ -78,3 +78,46 @@ TEST_F(PipelineTest, ThreeClicksInOneCategoryRaiseItWithinOneSecond) {
 
 }  // namespace
 }  // namespace streamrec::testing
+
+namespace streamrec::testing {
+namespace {
+
+// Rankings are rewritten for what changes them now: a click does, at once;
+// impressions (what the app just showed) do not rewrite a fresh ranking.
+TEST_F(PipelineTest, AClickRewritesTheRankingAndImpressionsLeaveAFreshOneAlone) {
+  auto learner = start_learner();
+  std::vector<std::string> argv = {STREAMREC_BINARY, "produce", "--synthetic", "--impressions", "3000",
+                                   "--users",        "50",      "--items",     "100"};
+  Subprocess producer(argv, env(), "", dir_ + "/produce.log");
+  ASSERT_EQ(producer.wait(std::chrono::seconds(60)), 0);
+  const std::string user = "u7", key = "sr:{u:u7}:rec", features = "sr:{u:u7}:f";
+  ASSERT_TRUE(eventually([&] { return redis_.cli("ZCARD '" + key + "'") != "0\n"; }, std::chrono::seconds(60)))
+      << "no ranking for " << user;
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the backlog drains
+
+  // A member no ranking has: any rewrite (DEL + ZADD) removes it.
+  ASSERT_EQ(redis_.cli("ZADD '" + key + "' 1000 marker"), "1\n");
+  auto marked = [&] { return redis_.cli("ZSCORE '" + key + "' marker") == "1000\n"; };
+  auto impressions = [&] { return std::stoll("0" + redis_.cli("HGET '" + features + "' impressions")); };
+  int64_t before = impressions();
+  std::vector<std::string> keys, payloads;
+  for (int i = 0; i < 5; ++i) {
+    Event shown{"imp" + std::to_string(i), EventType::kImpression, user, "i" + std::to_string(i), 1767312000000 + i,
+                "r1", {}, std::nullopt};
+    keys.push_back(user);
+    payloads.push_back(encode_event(shown));
+  }
+  produce_with_kcat(keys, payloads);
+  ASSERT_TRUE(eventually([&] { return impressions() == before + 5; }, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // longer than any refresh would take
+  EXPECT_TRUE(marked()) << "impressions rewrote a fresh ranking: " << redis_.cli("ZREVRANGE '" + key + "' 0 4");
+
+  Event click{"clk0", EventType::kClick, user, "i0", 1767312000010, "r1", {}, std::nullopt};
+  produce_with_kcat({user}, {encode_event(click)});
+  EXPECT_TRUE(eventually([&] { return !marked(); }, std::chrono::milliseconds(1000)))
+      << "the click did not rewrite the ranking within a second";
+  EXPECT_EQ(learner->stop(), 0);
+}
+
+}  // namespace
+}  // namespace streamrec::testing
