@@ -85,6 +85,9 @@ void StreamPipeline::train_loop() {
     queue_lock.unlock();
     queue_changed_.notify_all();  // room in the queue
     for (size_t first = 0; first < taken.size(); first += kEventsPerLock) {
+      // The consumer's thread goes first: a mutex would let this loop take
+      // the lock back before the waiting thread even wakes up.
+      while (consumer_waiting_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
       std::lock_guard learner_lock(learner_mutex_);
       for (size_t i = first; i < std::min(taken.size(), first + kEventsPerLock); ++i) learner_->add_event(taken[i]);
     }
@@ -93,6 +96,13 @@ void StreamPipeline::train_loop() {
     training_ = false;
     queue_changed_.notify_all();  // maybe everything is learned
   }
+}
+
+std::unique_lock<std::mutex> StreamPipeline::lock_learner() const {
+  consumer_waiting_.fetch_add(1, std::memory_order_acq_rel);
+  std::unique_lock lock(learner_mutex_);
+  consumer_waiting_.fetch_sub(1, std::memory_order_acq_rel);
+  return lock;
 }
 
 void StreamPipeline::wait_until_learned() {
@@ -178,7 +188,7 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   for (const ConsumedItem& consumed : batch.items) {
     advance(consumed.origin);
     {
-      std::lock_guard lock(learner_mutex_);
+      auto lock = lock_learner();
       learner_->add_item(consumed.item);
     }
     ranker_.catalog_changed();
@@ -229,6 +239,7 @@ Status StreamPipeline::refresh_rankings() {
   const auto interval = std::chrono::milliseconds(config_.rankings.refresh_interval_ms);
   std::vector<Ranking> rankings;
   std::vector<std::string> written, waiting;
+  auto learner_lock = lock_learner();  // once for all the users of this tick
   for (const std::string& id : dirty_users_) {
     UserState& user = users_[id];
     if (now - user.last_refresh < interval) {
@@ -236,11 +247,7 @@ Status StreamPipeline::refresh_rankings() {
       continue;
     }
     std::vector<std::string> recent(user.recent.begin(), user.recent.end());
-    std::vector<std::pair<std::string, double>> ranking;
-    {
-      std::lock_guard lock(learner_mutex_);
-      ranking = ranker_.rank(id, recent, user.context, user.last_ts_ms);
-    }
+    auto ranking = ranker_.rank(id, recent, user.context, user.last_ts_ms);
     user.last_refresh = now;
     if (ranking.empty()) {
       // The model knows nothing of this user yet; retried once it learned
@@ -255,6 +262,7 @@ Status StreamPipeline::refresh_rankings() {
     rankings.push_back({keys_.user_rankings(id), std::move(ranking)});
     written.push_back(id);
   }
+  learner_lock.unlock();
   dirty_users_ = std::move(waiting);
   if (rankings.empty()) return {};
 
@@ -282,7 +290,7 @@ Status StreamPipeline::refresh_rankings() {
 
 Status StreamPipeline::write_model_summary() {
   if (Status s = connect(); !s.ok()) return s;
-  std::lock_guard lock(learner_mutex_);
+  auto lock = lock_learner();
   uint64_t samples = learner_->samples_learned();
   if (samples != samples_at_last_summary_) ++model_version_;
   samples_at_last_summary_ = samples;
@@ -303,7 +311,7 @@ Status StreamPipeline::tick() {
   feed_learner(/*everything=*/false);
   uint64_t samples = 0;
   {
-    std::lock_guard lock(learner_mutex_);
+    auto lock = lock_learner();
     samples = learner_->samples_learned();
   }
   if (!waiting_for_model_.empty() && samples != samples_at_retry_) {
@@ -384,7 +392,7 @@ Status StreamPipeline::save_checkpoint() {
   // The positions below say what the learner has seen: it must have learned
   // all of it.
   wait_until_learned();
-  std::lock_guard lock(learner_mutex_);
+  auto lock = lock_learner();
   ByteWriter out;
   out.u32(kPipelineStateVersion);
   out.str(cluster_id_);
@@ -462,7 +470,7 @@ Status StreamPipeline::restore_checkpoint() {
 }
 
 std::string StreamPipeline::stats_json() const {
-  std::lock_guard lock(learner_mutex_);
+  auto lock = lock_learner();
   const auto& f = stats_.freshness_ms;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
   return fmt::format(

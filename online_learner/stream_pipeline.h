@@ -43,6 +43,7 @@
 // learned.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -130,6 +131,10 @@ class StreamPipeline : public EventSink {
   RedisKeys keys_;
   std::unique_ptr<Learner> learner_;
   mutable std::mutex learner_mutex_;  // held by whoever uses learner_ (see above)
+  // The consumer's thread takes the learner through lock_learner(), which
+  // makes the training thread step aside between its slices.
+  mutable std::atomic<int> consumer_waiting_{0};
+  std::unique_lock<std::mutex> lock_learner() const;
   EventTimeMerger merger_;
   std::vector<Event> ready_;
 
