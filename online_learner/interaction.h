@@ -16,8 +16,13 @@ class DotInteraction {
 
   int pairs() const { return fields_ * (fields_ - 1) / 2; }
   void forward(const Mat& e, Mat& out) const;
+  // forward() of one column: e has fields * dim floats, out pairs().
+  void forward_column(const float* e, float* out) const;
   // Accumulates (+=) dL/de into de, given dL/dout.
   void backward(const Mat& e, const Mat& dout, Mat& de) const;
+
+  // The output row of the pair (i, j), i < j.
+  int pair_row(int i, int j) const { return i * fields_ - i * (i + 1) / 2 + (j - i - 1); }
 
  private:
   int fields_;
