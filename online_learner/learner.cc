@@ -360,10 +360,12 @@ void Learner::score_for_user(std::string_view user_id, const std::vector<Context
     if (count > 0) bag /= static_cast<float>(count);
   }
 
-  // Then one column per item: the user's column with the item's fields.
+  // Then per item its own fields only: the model multiplies the user's part
+  // of its first layer once (Model::forward_varying).
+  static constexpr int kItemFields[] = {kItem, kCategory, kPrice};
   const auto n = static_cast<Eigen::Index>(items.size());
   b.size = items.size();
-  b.x0.resize(fields * d, n);
+  b.x0.resize(static_cast<Eigen::Index>(std::size(kItemFields)) * d, n);
   b.wide.setZero(loss_.tasks().size(), n);
   for (Eigen::Index c = 0; c < n; ++c) {
     const ItemKeys& item = items[static_cast<size_t>(c)];
@@ -371,14 +373,20 @@ void Learner::score_for_user(std::string_view user_id, const std::vector<Context
     field_inputs_[kCategory] = input(kCategory, item.category);
     field_inputs_[kPrice] = input(kPrice, item.price);
     float* col = b.x0.col(c).data();
-    std::copy_n(user_column_.data(), fields * d, col);
-    for (int f : {kItem, kCategory, kPrice})
-      if (field_inputs_[f]) std::copy_n(field_inputs_[f], d, col + f * d);
+    for (int f : kItemFields) {
+      if (field_inputs_[f])
+        std::copy_n(field_inputs_[f], d, col);
+      else
+        std::fill_n(col, d, 0.0f);
+      col += d;
+    }
     for (int f = 0; f < f1; ++f)  // in field order, as prepare() adds them
       if (field_inputs_[f])
         for (int k = 0; k < bias_dim_; ++k) b.wide(k, c) += field_inputs_[f][d + k];
   }
-  score(b);
+  model_.forward_varying(user_column_, kItemFields, b.x0, b.acts);
+  b.acts.logits += b.wide;
+  loss_.predict(b.acts.logits, b.predictions);
 }
 
 void Learner::record(const std::vector<Sample>& samples, const Batch& b) {

@@ -125,10 +125,12 @@ class Learner {
   void score(Batch& batch);
   // Scores `items` for one user (rankings): the predictions prepare(samples,
   // batch, false) + score(batch) give the samples pairing (user_id, context,
-  // recent_clicks) with each item, one column per item, but the user's side
-  // is resolved once and each item comes as its keys
+  // recent_clicks) with each item, one column per item, up to float rounding.
+  // The user's side is resolved once, and so is its part of the model's
+  // first layer (Model::forward_varying); each item comes as its keys
   // (FeatureEncoder::item_keys), so no sample is built. The batch is for
-  // reading predictions only, not for forward_backward() or apply().
+  // reading predictions only (its x0 holds the items' fields alone), not for
+  // forward_backward() or apply().
   void score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
                       const std::vector<std::string>& recent_clicks, const std::vector<ItemKeys>& items,
                       Batch& batch);

@@ -1,7 +1,9 @@
 // Rankings (online_learner/ranker.h): the ranker scores its candidates
 // through Learner::score_for_user, with each item's keys encoded once and
-// the user's once; the scores must be those of the general path, which
-// builds one Sample per candidate and runs Learner::prepare + score.
+// the user's once, and the user's part of the model's first layer once; the
+// scores must be those of the general path, which builds one Sample per
+// candidate and runs Learner::prepare + score, up to float rounding (1e-6
+// relative: the fast path sums the first layer in another order).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -116,6 +118,35 @@ TEST(Ranker, ScoresAsTheGeneralPathWithBiasTermsAndWithoutFieldMeans) {
   LearnerConfig config;
   config.bias_terms = true;
   config.field_mean_init = false;
+  expect_general_path_scores(config);
+}
+
+// The user's part of the first layer is computed once there
+// (Model::forward_varying), for every shape of the model.
+TEST(Ranker, ScoresAsTheGeneralPathWithDotHead) {
+  LearnerConfig config;
+  config.dot_head = true;
+  expect_general_path_scores(config);
+}
+
+TEST(Ranker, ScoresAsTheGeneralPathWithoutInteractions) {
+  LearnerConfig config;
+  config.interactions = false;
+  expect_general_path_scores(config);
+}
+
+TEST(Ranker, ScoresAsTheGeneralPathWithASharedBottom) {
+  LearnerConfig config;
+  config.architecture = "shared";
+  config.bias_terms = true;
+  expect_general_path_scores(config);
+}
+
+TEST(Ranker, ScoresAsTheGeneralPathWithSingleBottomsAndNoBag) {
+  LearnerConfig config;
+  config.architecture = "single";
+  config.recent_clicks = 0;
+  config.dot_head = true;
   expect_general_path_scores(config);
 }
 
