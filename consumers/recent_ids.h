@@ -3,38 +3,40 @@
 // retry does. Replays of the same offsets are handled by the idempotent
 // writer instead; this window covers what offsets cannot. It starts empty on
 // restart, so a duplicate that straddles a restart is counted twice.
-// capacity 0 disables it. Not thread-safe.
+// capacity 0 disables it. Allocates nothing per id once the window is full.
+// Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
+#include "core/flat_map.h"
 #include "core/hash.h"
 
 namespace streamrec {
 
 class RecentIds {
  public:
-  explicit RecentIds(size_t capacity) : ring_(capacity) { seen_.reserve(capacity); }
+  explicit RecentIds(size_t capacity) : ring_(capacity) {}
 
   // True if `id` was seen within the window; remembers it either way.
   bool seen_before(std::string_view id) {
     if (ring_.empty()) return false;
     uint64_t h = hash64(id);
-    if (seen_.count(h)) return true;
+    if (!seen_.insert(h)) return true;
+    // A new id: it takes the place of the oldest (never itself, which would
+    // have been found above).
     if (size_ == ring_.size()) seen_.erase(ring_[next_]);
     else ++size_;
     ring_[next_] = h;
-    next_ = (next_ + 1) % ring_.size();
-    seen_.insert(h);
+    next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
     return false;
   }
 
  private:
   std::vector<uint64_t> ring_;  // oldest overwritten first
-  std::unordered_set<uint64_t> seen_;
+  FlatSet64 seen_;              // what ring_ holds
   size_t next_ = 0;
   size_t size_ = 0;
 };
