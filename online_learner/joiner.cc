@@ -10,22 +10,12 @@ namespace streamrec::learner {
 Joiner::Joiner(const JoinerSettings& settings, const Catalog* catalog)
     : settings_(settings), catalog_(catalog), rng_(settings.seed ^ 0x6a6f696e6572ULL) {}
 
-std::string Joiner::join_key(const std::string& user, const std::string& item) {
-  std::string k;
-  k.reserve(user.size() + item.size() + 1);
-  k.append(user).push_back('\0');
-  k.append(item);
-  return k;
-}
-
-uint64_t Joiner::emitted_key(const std::string& user, const std::string& item) {
-  return hash64(item, hash64(user));
-}
+uint64_t Joiner::pair_key(const std::string& user, const std::string& item) { return hash64(item, hash64(user)); }
 
 bool Joiner::is_duplicate(const std::string& event_id) {
   if (settings_.dedupe_window <= 0) return false;
   uint64_t h = hash64(event_id, 0x64656475ULL);
-  if (!seen_ids_.insert(h).second) return true;
+  if (!seen_ids_.insert(h)) return true;
   seen_fifo_.push_back(h);
   if (static_cast<int64_t>(seen_fifo_.size()) > settings_.dedupe_window) {
     seen_ids_.erase(seen_fifo_.front());
@@ -65,8 +55,8 @@ void Joiner::advance(int64_t ts, std::vector<Sample>& out) {
     if (it != pending_.end() && it->second.deadline == deadline) on_deadline(seq, out);
   }
   while (!emitted_fifo_.empty() && emitted_fifo_.front().first < watermark_) {
-    auto it = emitted_.find(emitted_fifo_.front().second);
-    if (it != emitted_.end() && it->second.forget_at == emitted_fifo_.front().first) emitted_.erase(it);
+    auto [forget_at, key] = emitted_fifo_.front();
+    if (const Emitted* e = emitted_.find(key); e && e->forget_at == forget_at) emitted_.erase(key);
     emitted_fifo_.pop_front();
   }
 }
@@ -87,15 +77,32 @@ void Joiner::on_deadline(uint64_t seq, std::vector<Sample>& out) {
   deadlines_.emplace(p.deadline, seq);
 }
 
+// Puts `p`, the newest impression of its pair, at the head of its list in by_key_.
+void Joiner::link(Pending& p) {
+  auto [head, fresh] = by_key_.try_emplace(pair_key(p.sample.user_id, p.sample.item_id));
+  p.older = fresh ? nullptr : *head;
+  if (p.older) p.older->newer = &p;
+  *head = &p;
+}
+
+// Takes `p` out of its pair's list in by_key_.
+void Joiner::unlink(Pending& p) {
+  if (p.older) p.older->newer = p.newer;
+  if (p.newer) {
+    p.newer->older = p.older;
+    return;
+  }
+  uint64_t key = pair_key(p.sample.user_id, p.sample.item_id);
+  if (p.older) *by_key_.find(key) = p.older;
+  else by_key_.erase(key);
+}
+
 void Joiner::emit(uint64_t seq, std::vector<Sample>& out) {
   auto it = pending_.find(seq);
   Pending& p = it->second;
-  std::string key = join_key(p.sample.user_id, p.sample.item_id);
-  auto k = by_key_.find(key);
-  std::erase(k->second, seq);
-  if (k->second.empty()) by_key_.erase(k);
+  unlink(p);
   int64_t forget_at = std::max(p.sample.ts_ms, p.click_ts) + settings_.click_window_ms + settings_.purchase_window_ms;
-  uint64_t ek = emitted_key(p.sample.user_id, p.sample.item_id);
+  uint64_t ek = pair_key(p.sample.user_id, p.sample.item_id);
   emitted_[ek] = Emitted{p.sample.ts_ms, p.click_ts, forget_at};
   emitted_fifo_.emplace_back(forget_at, ek);
   counters_.samples++;
@@ -110,9 +117,8 @@ void Joiner::push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out) 
   }
   uint64_t seq = next_seq_++;
   int64_t deadline = s.ts_ms + settings_.click_window_ms;
-  by_key_[join_key(s.user_id, s.item_id)].push_back(seq);
   deadlines_.emplace(deadline, seq);
-  pending_.emplace(seq, Pending{std::move(s), click_ts, deadline, false});
+  link(pending_.emplace(seq, Pending{std::move(s), click_ts, deadline, false}).first->second);
 }
 
 void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
@@ -138,12 +144,13 @@ void Joiner::remember_click(const Event& e) {
 
 void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   counters_.clicks++;
-  auto k = by_key_.find(join_key(e.user_id, e.item_id));
   bool mismatch = false;
-  if (k != by_key_.end()) {
+  if (Pending* const* newest = by_key_.find(pair_key(e.user_id, e.item_id))) {
     // The latest unclicked impression shown before the click, within the window.
-    for (auto seq = k->second.rbegin(); seq != k->second.rend(); ++seq) {
-      Pending& p = pending_.at(*seq);
+    for (Pending* next = *newest; next;) {
+      Pending& p = *next;
+      next = p.older;
+      if (p.sample.user_id != e.user_id || p.sample.item_id != e.item_id) continue;
       if (p.click_ts >= 0 || p.sample.ts_ms > e.ts_ms || e.ts_ms - p.sample.ts_ms > settings_.click_window_ms)
         continue;
       if (!e.request_id.empty() && p.sample.request_id != e.request_id) {
@@ -164,8 +171,7 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   }
   // With negative sampling on (an impression-less stream) every click that
   // joins nothing is a positive, even a repeat of an earlier one.
-  if (auto em = emitted_.find(emitted_key(e.user_id, e.item_id));
-      em != emitted_.end() && settings_.negatives_per_click <= 0) {
+  if (emitted_.contains(pair_key(e.user_id, e.item_id)) && settings_.negatives_per_click <= 0) {
     counters_.late_clicks++;
     return;
   }
@@ -199,11 +205,12 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
 
 void Joiner::add_purchase(const Event& e) {
   counters_.purchases++;
-  auto k = by_key_.find(join_key(e.user_id, e.item_id));
   bool unclicked = false, mismatch = false;
-  if (k != by_key_.end()) {
-    for (auto seq = k->second.rbegin(); seq != k->second.rend(); ++seq) {
-      Pending& p = pending_.at(*seq);
+  if (Pending* const* newest = by_key_.find(pair_key(e.user_id, e.item_id))) {
+    for (Pending* next = *newest; next;) {
+      Pending& p = *next;
+      next = p.older;
+      if (p.sample.user_id != e.user_id || p.sample.item_id != e.item_id) continue;
       if (p.click_ts < 0) {
         if (p.sample.ts_ms <= e.ts_ms) unclicked = true;
         continue;
@@ -221,7 +228,7 @@ void Joiner::add_purchase(const Event& e) {
   }
   if (mismatch) counters_.request_mismatches++;
   else if (unclicked) counters_.purchases_without_click++;
-  else if (auto em = emitted_.find(emitted_key(e.user_id, e.item_id)); em != emitted_.end() && em->second.click_ts >= 0)
+  else if (const Emitted* em = emitted_.find(pair_key(e.user_id, e.item_id)); em && em->click_ts >= 0)
     counters_.late_purchases++;
   else
     counters_.orphan_purchases++;
@@ -251,11 +258,11 @@ void Joiner::save(ByteWriter& out) const {
   for (auto& [forget_at, key] : emitted_fifo_) {
     out.i64(forget_at);
     out.u64(key);
-    auto it = emitted_.find(key);
-    bool live = it != emitted_.end() && it->second.forget_at == forget_at;
+    const Emitted* e = emitted_.find(key);
+    bool live = e && e->forget_at == forget_at;
     out.u8(live);
-    out.i64(live ? it->second.ts : 0);
-    out.i64(live ? it->second.click_ts : 0);
+    out.i64(live ? e->ts : 0);
+    out.i64(live ? e->click_ts : 0);
   }
   out.pod_vector(std::vector<uint64_t>(seen_fifo_.begin(), seen_fifo_.end()));
   std::vector<const std::string*> users;
@@ -301,7 +308,8 @@ bool Joiner::load(ByteReader& in) {
   std::vector<uint64_t> seen;
   in.pod_vector(seen);
   seen_fifo_.assign(seen.begin(), seen.end());
-  seen_ids_ = std::unordered_set<uint64_t>(seen.begin(), seen.end());
+  seen_ids_.clear();
+  for (uint64_t h : seen) seen_ids_.insert(h);
   recent_.clear();
   n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
@@ -318,8 +326,9 @@ bool Joiner::load(ByteReader& in) {
 void Joiner::rebuild_indexes() {
   by_key_.clear();
   deadlines_ = {};
-  for (auto& [seq, p] : pending_) {
-    by_key_[join_key(p.sample.user_id, p.sample.item_id)].push_back(seq);
+  for (auto& [seq, p] : pending_) {  // oldest first, so each link() puts the newest at the head
+    p.older = p.newer = nullptr;
+    link(p);
     deadlines_.emplace(p.deadline, seq);
   }
 }

@@ -28,7 +28,8 @@
 //  - Each impression snapshots the user's recent clicks (newest first) at the
 //    moment it is shown, so features never see the future.
 // Output is a deterministic function of the input sequence and the seed.
-// Not thread-safe; owns all its state; never fails on bad sequences.
+// Not thread-safe; owns all its state (movable, not copyable: its indexes
+// point into it); never fails on bad sequences.
 #pragma once
 
 #include <cstdint>
@@ -37,10 +38,10 @@
 #include <queue>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/event.h"
+#include "core/flat_map.h"
 #include "online_learner/catalog.h"
 #include "online_learner/sample.h"
 
@@ -82,6 +83,10 @@ struct JoinerCounters {
 class Joiner {
  public:
   Joiner(const JoinerSettings& settings, const Catalog* catalog);
+  Joiner(const Joiner&) = delete;
+  Joiner& operator=(const Joiner&) = delete;
+  Joiner(Joiner&&) = default;
+  Joiner& operator=(Joiner&&) = default;
 
   // Processes one event; appends every sample it completes to `out`.
   void add(const Event& event, std::vector<Sample>& out);
@@ -105,6 +110,10 @@ class Joiner {
     int64_t click_ts = -1;  // -1 until clicked
     int64_t deadline = 0;
     bool purchase_phase = false;  // past the click deadline, waiting for a purchase
+    // The next older and newer pending impressions with the same pair_key
+    // (pending_'s nodes never move).
+    Pending* older = nullptr;
+    Pending* newer = nullptr;
   };
   // Emitted impressions, remembered for a while to tell late from orphan.
   struct Emitted {
@@ -113,8 +122,8 @@ class Joiner {
     int64_t forget_at;
   };
 
-  static std::string join_key(const std::string& user, const std::string& item);
-  static uint64_t emitted_key(const std::string& user, const std::string& item);
+  // The key of a (user, item) pair in by_key_ and emitted_.
+  static uint64_t pair_key(const std::string& user, const std::string& item);
 
   void advance(int64_t ts, std::vector<Sample>& out);
   void emit(uint64_t seq, std::vector<Sample>& out);
@@ -124,6 +133,8 @@ class Joiner {
   void add_purchase(const Event& e);
   void remember_click(const Event& e);
   void push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out);
+  void link(Pending& p);
+  void unlink(Pending& p);
   bool is_duplicate(const std::string& event_id);
   void rebuild_indexes();
 
@@ -136,15 +147,17 @@ class Joiner {
   uint64_t next_seq_ = 0;
   bool last_was_impression_ = false;
   std::map<uint64_t, Pending> pending_;  // by seq (arrival order)
-  std::unordered_map<std::string, std::vector<uint64_t>> by_key_;
+  // pair_key -> the newest pending impression of that pair; older ones follow
+  // Pending::older. Several pairs may share a key: readers compare the ids.
+  FlatMap64<Pending*> by_key_;
   // (deadline, seq); stale entries (deadline changed or emitted) are skipped.
   std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>, std::greater<>>
       deadlines_;
 
-  std::unordered_map<uint64_t, Emitted> emitted_;
+  FlatMap64<Emitted> emitted_;  // by pair_key
   std::deque<std::pair<int64_t, uint64_t>> emitted_fifo_;  // (forget-after ts, key)
 
-  std::unordered_set<uint64_t> seen_ids_;
+  FlatSet64 seen_ids_;
   std::deque<uint64_t> seen_fifo_;
 
   std::unordered_map<std::string, std::deque<std::string>> recent_;  // user -> clicked items, newest first
