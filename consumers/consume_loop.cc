@@ -53,6 +53,22 @@ ConsumeLoop::~ConsumeLoop() {
   if (consumer_) consumer_->close();
 }
 
+ConsumeLoop::Partition& ConsumeLoop::partition_of(const rd_kafka_message_t& message) {
+  std::string_view topic = rd_kafka_topic_name(message.rkt);
+  auto is = [&](const Partition& p) { return p.partition == message.partition && p.topic == topic; };
+  if (last_partition_ && is(*last_partition_)) return *last_partition_;
+  for (auto& p : partitions_)
+    if (is(*p)) return *(last_partition_ = p.get());
+  auto p = std::make_unique<Partition>();
+  p->topic = topic;
+  p->partition = message.partition;
+  const std::string& cluster = cluster_id();
+  p->source = (cluster.empty() ? "" : cluster + "/") + p->topic + "/" + std::to_string(p->partition);
+  p->items = topic == config_.kafka.items_topic;
+  partitions_.push_back(std::move(p));
+  return *(last_partition_ = partitions_.back().get());
+}
+
 void ConsumeLoop::add(KafkaMessage message) {
   if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
     // Reported once the messages before it are applied (see finish_batch).
@@ -65,24 +81,22 @@ void ConsumeLoop::add(KafkaMessage message) {
   }
   ++stats_.messages;
   ++batch_messages_;
-  std::string topic = rd_kafka_topic_name(message->rkt);
-  batch_offsets_[{topic, message->partition}] = message->offset + 1;
+  Partition& from = partition_of(*message);
+  from.batch_next = message->offset + 1;
 
   std::string_view payload(static_cast<const char*>(message->payload), message->len);
   rd_kafka_timestamp_type_t ts_type;
   int64_t kafka_ts = rd_kafka_message_timestamp(message.get(), &ts_type);
-  const std::string& cluster = cluster_id();
-  MessageOrigin origin{(cluster.empty() ? "" : cluster + "/") + topic + "/" + std::to_string(message->partition),
-                       topic, message->partition, message->offset, kafka_ts};
+  MessageOrigin origin{from.source, from.topic, message->partition, message->offset, kafka_ts};
   auto dead_letter = [&](const DecodeError& error) {
     if (Status s = dlq_.send(*message, error.message); !s.ok() && failure_.ok()) failure_ = s;
     ++stats_.dead_letters;
     ++stats_.dead_letters_by_reason[static_cast<size_t>(error.code)];
   };
-  if (topic == config_.kafka.items_topic) {
+  if (from.items) {
     auto decoded = decoder_.decode_item(payload);
     if (auto* error = std::get_if<DecodeError>(&decoded)) return dead_letter(*error);
-    batch_.items.push_back({std::move(std::get<Item>(decoded)), std::move(origin)});
+    batch_.items.push_back({std::move(std::get<Item>(decoded)), origin});
     return;
   }
   auto decoded = decoder_.decode_event(payload);
@@ -92,7 +106,7 @@ void ConsumeLoop::add(KafkaMessage message) {
     ++stats_.duplicates;
     return;
   }
-  batch_.events.push_back({std::move(event), std::move(origin)});
+  batch_.events.push_back({std::move(event), origin});
 }
 
 Status ConsumeLoop::finish_batch() {
@@ -114,9 +128,13 @@ Status ConsumeLoop::finish_batch() {
   stats_.events += static_cast<int64_t>(batch_.events.size());
   stats_.items += static_cast<int64_t>(batch_.items.size());
   ++stats_.batches;
-  for (const auto& [partition, next] : batch_offsets_) durable_offsets_[partition] = next;
-  batch_ = {};
-  batch_offsets_.clear();
+  for (auto& p : partitions_) {
+    if (p->batch_next < 0) continue;
+    durable_offsets_[{p->topic, p->partition}] = p->batch_next;
+    p->batch_next = -1;
+  }
+  batch_.items.clear();
+  batch_.events.clear();
   batch_messages_ = 0;
   report_partition_ends();
   return {};

@@ -73,7 +73,19 @@ class ConsumeLoop {
 
  private:
   ConsumeLoop(const Config& config, EventSink& sink, DeadLetterQueue dlq);
+  // A partition this loop has read from. Its names are made once and every
+  // MessageOrigin from it points into them, so entries are never removed
+  // (a consumer sees few partitions) and never move.
+  struct Partition {
+    std::string topic;
+    int32_t partition = 0;
+    std::string source;  // "<cluster id>/<topic>/<partition>", or "<topic>/<partition>"
+    bool items = false;  // the items topic (else events)
+    int64_t batch_next = -1;  // after the open batch's last message from here; -1: none
+  };
+
   void add(KafkaMessage message);
+  Partition& partition_of(const rd_kafka_message_t& message);
   // Makes the open batch durable and commits it; retries the sink while
   // `stop` allows. Called between polls and from the revoke hook.
   Status finish_batch();
@@ -94,10 +106,11 @@ class ConsumeLoop {
   // are only comparable within one cluster, and a new cluster starts again
   // at offset 0 (see docs/redis-keys.md). Asked for once, lazily.
   std::optional<std::string> cluster_id_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+  Partition* last_partition_ = nullptr;  // messages come in runs from one partition
 
-  ConsumedBatch batch_;
+  ConsumedBatch batch_;  // cleared, not freed, between batches: its capacity is reused
   std::vector<std::pair<TopicPartition, int64_t>> reached_end_;  // end-of-partition events not yet reported
-  CommitOffsets batch_offsets_;
   size_t batch_messages_ = 0;
   CommitOffsets durable_offsets_;  // durable in Redis, not yet committed
   std::chrono::steady_clock::time_point last_commit_;

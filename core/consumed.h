@@ -1,12 +1,14 @@
 // What the consumer hands on: the valid messages of one Kafka batch, each
 // with where it came from, and the interface of whoever takes them.
 //
-// Plain values; a batch is built and read on one thread.
+// Plain values, except that a MessageOrigin's names point into the consumer
+// that made it (see there); a batch is built and read on one thread.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/event.h"
@@ -14,18 +16,23 @@
 
 namespace streamrec {
 
-// Where a message came from: "<topic>/<partition>" and its offset, and the
-// Kafka timestamp (ms; the producer's create time, -1 when unknown), which
-// freshness is measured from.
+// Where a message came from: its partition and offset, and the Kafka
+// timestamp (ms; the producer's create time, -1 when unknown), which
+// freshness is measured from. `source` and `topic` view names the consumer
+// made once per partition; they stay valid as long as that consumer (copy
+// them to keep them longer).
 struct MessageOrigin {
-  std::string source;  // "<cluster id>/<topic>/<partition>"
-  std::string topic;
+  std::string_view source;  // "<cluster id>/<topic>/<partition>"
+  std::string_view topic;
   int32_t partition = 0;
   int64_t offset = 0;
   int64_t kafka_ts_ms = -1;
 };
 
 struct TopicPartition {
+  TopicPartition() = default;
+  TopicPartition(std::string_view topic, int32_t partition) : topic(topic), partition(partition) {}
+
   std::string topic;
   int32_t partition = 0;
   bool operator<(const TopicPartition& o) const {

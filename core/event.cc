@@ -91,14 +91,14 @@ std::optional<DecodeError> read_context(object obj, std::vector<ContextFeature>&
   if (obj["context"].get(e) != simdjson::SUCCESS) return std::nullopt;
   object ctx;
   if (e.get(ctx) != simdjson::SUCCESS) return wrong_type("context", "an object", e);
+  out.reserve(ctx.size());
   for (auto [key, value] : ctx) {
-    std::string field = "context." + std::string(key);
     if (value.is_string()) {
       out.push_back({std::string(key), std::string(std::string_view(value)), false});
     } else if (value.is_number()) {
       out.push_back({std::string(key), number_text(value), true});
     } else {
-      return wrong_type(field, "a string or a number", value);
+      return wrong_type("context." + std::string(key), "a string or a number", value);
     }
   }
   return std::nullopt;
@@ -140,12 +140,15 @@ struct EventDecoder::Parser {
     if (message.size() > kMaxMessageBytes)
       return fail(DecodeErrorCode::kTooLarge, "message is " + std::to_string(message.size()) +
                                                   " bytes, the limit is " + std::to_string(kMaxMessageBytes));
-    if (!simdjson::validate_utf8(message.data(), message.size()))
-      return fail(DecodeErrorCode::kNotUtf8, "message is not valid UTF-8");
     element root;
     auto err = dom.parse(message.data(), message.size(), /*realloc_if_needed=*/true).get(root);
-    if (err != simdjson::SUCCESS)
+    // The parser validates UTF-8 too, so only a failed parse needs telling
+    // bad UTF-8 (which takes precedence) from bad JSON.
+    if (err != simdjson::SUCCESS) {
+      if (!simdjson::validate_utf8(message.data(), message.size()))
+        return fail(DecodeErrorCode::kNotUtf8, "message is not valid UTF-8");
       return fail(DecodeErrorCode::kBadJson, std::string("invalid JSON (") + simdjson::error_message(err) + ")");
+    }
     object obj;
     if (root.get(obj) != simdjson::SUCCESS)
       return fail(DecodeErrorCode::kNotObject, "message must be a JSON object, got " +

@@ -39,9 +39,11 @@ class EventTimeMerger {
     if (lane.next_offset <= end_offset) lane.caught_up = true;
   }
 
+  // Keeps a copy of `event` (the consumer's batch is gone by the time it
+  // is released).
   void push(const TopicPartition& partition, int64_t offset, const Event& event) {
     Lane& lane = lanes_[partition];
-    lane.held.push_back({offset, event});
+    lane.held.emplace_back(offset, event);
     lane.max_ts = std::max(lane.max_ts, event.ts_ms);
     lane.next_offset = offset + 1;
     lane.caught_up = false;
