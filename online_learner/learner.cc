@@ -69,7 +69,8 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape)
              static_cast<float>(config.init_scale), static_cast<uint64_t>(config.seed), emb_dim_),
       model_(shape, static_cast<uint64_t>(config.seed)),
       loss_(std::move(tasks), config.uncertainty_weighting),
-      optimizer_(optimizer_settings(config)) {
+      optimizer_(optimizer_settings(config)),
+      scores_(static_cast<size_t>(loss_.tasks().size()) + 3) {
   field_mean_.assign(encoder_.single_fields(), Vec::Zero(table_.dim()));
   const TaskSet& t = loss_.tasks();
   for (int k = 0; k < t.size(); ++k) {
@@ -128,15 +129,13 @@ void Learner::finish() {
   queue_.clear();
 }
 
-std::vector<float> Learner::column_scores(const Batch& b, Eigen::Index c, const std::string& item_id) const {
+void Learner::column_scores(const Batch& b, Eigen::Index c, const std::string& item_id, float* p) const {
   const int tasks = loss_.tasks().size();
-  std::vector<float> p(tasks + 3);
   for (int k = 0; k < tasks; ++k) p[k] = b.predictions(k, c);
   p[tasks] = esmm_task_ >= 0 ? sigmoid(b.acts.logits(esmm_task_, c)) : kNaN;
   auto base = baseline_.score(item_id);
   p[tasks + 1] = base.click;
   p[tasks + 2] = base.ctcvr;
-  return p;
 }
 
 void Learner::score_shown() {
@@ -145,7 +144,7 @@ void Learner::score_shown() {
   prepare(shown_, score_batch_, false);
   score(score_batch_);
   for (size_t s = 0; s < shown_.size(); ++s)
-    scores_[shown_[s].event_id] = column_scores(score_batch_, static_cast<Eigen::Index>(s), shown_[s].item_id);
+    column_scores(score_batch_, static_cast<Eigen::Index>(s), shown_[s].item_id, scores_.insert(shown_[s].event_id));
   shown_.clear();
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -397,8 +396,8 @@ void Learner::record(const std::vector<Sample>& samples, const Batch& b) {
   // impressions) are scored now, before learning; the baseline scores all of
   // them before it counts any.
   for (size_t s = 0; s < samples.size(); ++s) {
-    if (scores_.count(samples[s].event_id)) continue;
-    scores_[samples[s].event_id] = column_scores(b, static_cast<Eigen::Index>(s), samples[s].item_id);
+    if (scores_.find(samples[s].event_id)) continue;
+    column_scores(b, static_cast<Eigen::Index>(s), samples[s].item_id, scores_.insert(samples[s].event_id));
   }
   // Each series is recorded when its label is final: click series at the
   // click stage, purchase series at the purchase stage (both for a complete
@@ -408,8 +407,7 @@ void Learner::record(const std::vector<Sample>& samples, const Batch& b) {
     const auto c = static_cast<Eigen::Index>(s);
     const bool click_final = sample.stage != SampleStage::kPurchase;
     const bool purchase_final = sample.stage != SampleStage::kClick;
-    auto it = scores_.find(sample.event_id);
-    const std::vector<float>& p = it->second;
+    const float* p = scores_.find(sample.event_id);
     const float clicked = sample.clicked ? 1.0f : 0.0f;
     const float bought = sample.clicked && sample.purchased ? 1.0f : 0.0f;
     for (int k = 0; k < nt; ++k) {
@@ -436,7 +434,7 @@ void Learner::record(const std::vector<Sample>& samples, const Batch& b) {
     if (sink_)
       sink_(sample, Scores{click >= 0 ? p[click] : kNaN, esmm_task_ >= 0 ? p[nt] : kNaN,
                            esmm_task_ >= 0 ? p[esmm_task_] : kNaN});
-    scores_.erase(it);
+    scores_.erase(sample.event_id);
     ++samples_learned_;
   }
 }
@@ -484,14 +482,12 @@ void Learner::save(ByteWriter& out, uint64_t position) const {
   for (const Sample& s : queue_) save_sample(out, s);
   out.u64(shown_.size());
   for (const Sample& s : shown_) save_sample(out, s);
-  std::vector<const std::pair<const std::string, std::vector<float>>*> scores;
-  for (auto& kv : scores_) scores.push_back(&kv);
-  std::sort(scores.begin(), scores.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  out.u64(scores.size());
-  for (auto* kv : scores) {
-    out.str(kv->first);
-    out.pod_vector(kv->second);
-  }
+  out.u64(scores_.size());
+  scores_.for_each_sorted([&](const std::string& id, const float* row) {
+    out.str(id);
+    out.u64(scores_.width());
+    out.floats(row, scores_.width());
+  });
 }
 
 namespace {
@@ -570,9 +566,15 @@ bool Learner::load(ByteReader& in, uint64_t& position) {
   for (uint64_t i = 0; i < n && in.ok(); ++i) shown_.push_back(load_sample(in));
   scores_.clear();
   n = in.u64();
+  std::vector<float> row;
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
     std::string id = in.str();
-    in.pod_vector(scores_[id]);
+    if (!in.pod_vector(row)) break;
+    if (row.size() != scores_.width()) {
+      in.fail("score row of " + std::to_string(row.size()) + " floats, expected " + std::to_string(scores_.width()));
+      break;
+    }
+    std::copy(row.begin(), row.end(), scores_.insert(id));
   }
   if (in.ok() && !in.at_end()) in.fail("unexpected bytes after the learner state");
   slot_of_row_.assign(table_.capacity_rows(), -1);

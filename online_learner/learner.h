@@ -37,6 +37,7 @@
 #include "online_learner/metrics.h"
 #include "online_learner/model.h"
 #include "online_learner/optimizer.h"
+#include "online_learner/score_table.h"
 
 namespace streamrec::learner {
 
@@ -139,9 +140,10 @@ class Learner {
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
   void train(std::vector<Sample>& samples);
   void score_shown();
-  // Column `c` of a scored batch as kept in scores_: each task's prediction,
-  // pCVR, then the per-item baseline's click and click-and-purchase rates.
-  std::vector<float> column_scores(const Batch& b, Eigen::Index c, const std::string& item_id) const;
+  // Writes column `c` of a scored batch as kept in scores_: each task's
+  // prediction, pCVR, then the per-item baseline's click and
+  // click-and-purchase rates.
+  void column_scores(const Batch& b, Eigen::Index c, const std::string& item_id, float* out) const;
   void update_field_means(const Batch& batch);
   void record(const std::vector<Sample>& samples, const Batch& batch);
   void add_series(const std::string& name);
@@ -171,7 +173,7 @@ class Learner {
   std::vector<Sample> shown_;  // impressions not yet scored
   // Scores of shown impressions not yet learned, by event_id: each task's
   // prediction, then pCVR.
-  std::unordered_map<std::string, std::vector<float>> scores_;
+  ScoreTable scores_;
   Batch score_batch_;
   std::vector<Sample> emitted_;
   Batch batch_;
