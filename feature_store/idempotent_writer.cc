@@ -16,7 +16,8 @@ namespace {
 constexpr std::string_view kScript = R"lua(
 -- Phase 1 checks and reads everything and computes the new values; phase 2
 -- only writes. Redis does not roll a failed script back, so a script that
--- fails must fail before its first write.
+-- fails must fail before its first write. Flat arrays and index ranges, no
+-- table per key: this runs for every key of every slice.
 local function fmt(v)
   if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format('%d', v) end
   return string.format('%.17g', v)
@@ -25,55 +26,47 @@ local marks = KEYS[1]
 local ns = tonumber(ARGV[1])
 local a = 2
 local new_marks = {}
-for _ = 1, ns do
-  local source, expected, new = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  a = a + 3
+for s = 1, ns do
+  local source, expected = ARGV[a], ARGV[a + 1]
   local current = redis.call('HGET', marks, source) or '-1'
   if current ~= expected then
     return redis.error_reply('STALE the mark of ' .. source .. ' is ' .. current .. ', not ' .. expected)
   end
-  table.insert(new_marks, source)
-  table.insert(new_marks, new)
+  new_marks[2 * s - 1] = source
+  new_marks[2 * s] = ARGV[a + 2]
+  a = a + 3
 end
-local writes = {}
+local values, nv = {}, 0          -- what phase 2 writes, key after key
+local from, to, zset = {}, {}, {}  -- per key: its range in values, its type
+local names, nn = {}, 0            -- scratch: the fields or members to read
 for k = 2, #KEYS do
-  local key = KEYS[k]
-  local n = tonumber(ARGV[a])
-  local ops, fields, args = {}, {}, {}
-  for j = 1, n do
-    ops[j], fields[j], args[j] = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-    a = a + 3
+  local key, n = KEYS[k], tonumber(ARGV[a])
+  local first = a + 1                -- (op, field, argument) triples
+  a = first + 3 * n
+  from[k] = nv + 1
+  zset[k] = ARGV[first] == 'l'
+  nn = 0
+  for j = first, a - 1, 3 do
+    if ARGV[j] ~= 's' then nn = nn + 1; names[nn] = ARGV[j + 1] end
   end
-  a = a + 1
-  local out = {}
-  if ops[1] == 'l' then
-    local current = redis.call('ZMSCORE', key, unpack(fields))
-    for j = 1, n do
-      local x = tonumber(args[j])
-      local c = current[j] and tonumber(current[j])
+  local current = {}
+  if nn > 0 then current = redis.call(zset[k] and 'ZMSCORE' or 'HMGET', key, unpack(names, 1, nn)) end
+  local r = 0
+  for j = first, a - 1, 3 do
+    local op, field, value = ARGV[j], ARGV[j + 1], ARGV[j + 2]
+    if op == 'l' then
+      r = r + 1
+      local x, c = tonumber(value), current[r] and tonumber(current[r])
       if c then
         local hi, lo = math.max(c, x), math.min(c, x)
         x = hi + math.log(1 + 2 ^ (lo - hi)) / math.log(2)
       end
-      table.insert(out, string.format('%.17g', x))
-      table.insert(out, fields[j])
-    end
-    table.insert(writes, {'ZADD', key, out})
-  else
-    local numeric = {}
-    for j = 1, n do
-      if ops[j] == 'i' or ops[j] == 'm' then table.insert(numeric, fields[j])
-      elseif ops[j] ~= 's' then return redis.error_reply('streamrec: unknown effect op ' .. ops[j]) end
-    end
-    local current = {}
-    if #numeric > 0 then
-      local values = redis.call('HMGET', key, unpack(numeric))
-      for r = 1, #numeric do current[numeric[r]] = values[r] end
-    end
-    for j = 1, n do
-      local field, op, value = fields[j], ops[j], args[j]
+      values[nv + 1] = string.format('%.17g', x)
+      values[nv + 2] = field
+    else
       if op ~= 's' then
-        local raw, c = current[field], nil
+        r = r + 1
+        local raw, c = current[r], nil
         if raw then
           c = tonumber(raw)
           if c == nil or (op == 'i' and c ~= math.floor(c)) then
@@ -82,17 +75,21 @@ for k = 2, #KEYS do
         end
         local x = tonumber(value)
         if op == 'i' then value = fmt((c or 0) + x)
-        elseif c == nil or x > c then value = fmt(x)
-        else value = fmt(c) end
+        elseif op == 'm' then
+          if c ~= nil and c >= x then value = fmt(c) else value = fmt(x) end
+        else return redis.error_reply('streamrec: unknown effect op ' .. op) end
       end
-      table.insert(out, field)
-      table.insert(out, value)
+      values[nv + 1] = field
+      values[nv + 2] = value
     end
-    table.insert(writes, {'HSET', key, out})
+    nv = nv + 2
   end
+  to[k] = nv
 end
-for _, w in ipairs(writes) do redis.call(w[1], w[2], unpack(w[3])) end
-if #new_marks > 0 then redis.call('HSET', marks, unpack(new_marks)) end
+for k = 2, #KEYS do
+  if to[k] >= from[k] then redis.call(zset[k] and 'ZADD' or 'HSET', KEYS[k], unpack(values, from[k], to[k])) end
+end
+if ns > 0 then redis.call('HSET', marks, unpack(new_marks)) end
 return 1
 )lua";
 
