@@ -197,7 +197,7 @@ if [[ $profile -gt 0 && -s "$dir/gdb.txt" ]]; then
 fi
 if [[ $perf_s -gt 0 && -s "$dir/perf.data" ]]; then
   echo "perf (cpu-clock, ${perf_s} s mid-run): learner self time by symbol, all threads"
-  perf report -i "$dir/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null |
-    grep -v '^#' | grep -v '^$' | head -20 | cut -c1-160
+  perf report -i "$dir/perf.data" --stdio --no-children --sort comm,dso,sym 2>/dev/null |
+    grep -v "^#" | grep -v "^$" | head -30 | cut -c1-170
 fi
 [[ -z "$keep" ]] || echo "logs and samples kept in $dir"

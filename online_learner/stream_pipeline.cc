@@ -1,6 +1,7 @@
 #include "online_learner/stream_pipeline.h"
 
 #include <fmt/format.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -75,6 +76,7 @@ StreamPipeline::~StreamPipeline() {
 }
 
 void StreamPipeline::train_loop() {
+  pthread_setname_np(pthread_self(), "streamrec-train");  // for top -H and perf
   std::vector<Event> taken;
   std::unique_lock queue_lock(queue_mutex_);
   for (;;) {
