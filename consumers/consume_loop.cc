@@ -114,23 +114,13 @@ Status ConsumeLoop::finish_batch() {
   if (!failure_.ok()) return failure_;
   if (Status s = dlq_.flush(kDeadLetterFlushMs); !s.ok()) return s;
 
-  auto backoff = std::chrono::milliseconds(100);
-  for (;;) {
-    Status s = sink_.apply(batch_);
-    if (s.ok()) break;
-    ++stats_.sink_retries;
-    if (stop_ && stop_->stop_requested())
-      return Error{"stopped while the batch was not durable (not committed): " + s.message()};
-    spdlog::warn("{}; retrying in {} ms", s.message(), backoff.count());
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-  }
+  if (Status s = until_sink_succeeds([&] { return sink_.apply(batch_); }); !s.ok()) return s;
   stats_.events += static_cast<int64_t>(batch_.events.size());
   stats_.items += static_cast<int64_t>(batch_.items.size());
   ++stats_.batches;
   for (auto& p : partitions_) {
     if (p->batch_next < 0) continue;
-    durable_offsets_[{p->topic, p->partition}] = p->batch_next;
+    applied_offsets_[{p->topic, p->partition}] = p->batch_next;
     p->batch_next = -1;
   }
   batch_.items.clear();
@@ -145,7 +135,29 @@ void ConsumeLoop::report_partition_ends() {
   reached_end_.clear();
 }
 
+Status ConsumeLoop::until_sink_succeeds(const std::function<Status()>& attempt) {
+  auto backoff = std::chrono::milliseconds(100);
+  for (;;) {
+    Status s = attempt();
+    if (s.ok()) return {};
+    ++stats_.sink_retries;
+    if (stop_ && stop_->stop_requested())
+      return Error{"stopped while a batch was not durable (not committed): " + s.message()};
+    spdlog::warn("{}; retrying in {} ms", s.message(), backoff.count());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+}
+
 void ConsumeLoop::commit(bool force) {
+  // Before partitions go elsewhere, or at the end, what the sink holds back
+  // is written; otherwise only what it has written already is committed.
+  if (force && !applied_offsets_.empty())
+    if (Status s = until_sink_succeeds([&] { return sink_.flush(); }); !s.ok() && failure_.ok()) failure_ = s;
+  if (sink_.durable()) {
+    for (const auto& [partition, next] : applied_offsets_) durable_offsets_[partition] = next;
+    applied_offsets_.clear();
+  }
   if (durable_offsets_.empty()) return;
   auto now = Clock::now();
   if (!force && now - last_commit_ < std::chrono::milliseconds(config_.consumer.commit_interval_ms)) return;

@@ -9,7 +9,9 @@
 //      off and retry the same batch until it succeeds or a stop is requested;
 //   4. commit the offsets of every durable batch, at most every
 //      consumer.commit_interval_ms, and always before partitions are revoked
-//      or the loop ends.
+//      or the loop ends. A sink may hold effects back over several batches
+//      (EventSink::durable); their offsets wait until it has written them,
+//      and before a revocation or the end it is made to (EventSink::flush).
 // A crash anywhere re-delivers from the last commit, which the sink must
 // tolerate (IdempotentWriter does). Runs on the caller's thread; not
 // thread-safe; stats() may be read between batches on that thread.
@@ -18,6 +20,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -89,8 +92,11 @@ class ConsumeLoop {
   // Makes the open batch durable and commits it; retries the sink while
   // `stop` allows. Called between polls and from the revoke hook.
   Status finish_batch();
-  // Commits what finished batches made durable; `force` ignores the interval.
+  // Commits what finished batches made durable; `force` ignores the
+  // interval and first has the sink write what it holds back.
   void commit(bool force);
+  // Runs `attempt` until it succeeds, backing off, or a stop is requested.
+  Status until_sink_succeeds(const std::function<Status()>& attempt);
   void report(const char* what, const ConsumeOptions& options);
   void report_partition_ends();
   const std::string& cluster_id();
@@ -112,6 +118,7 @@ class ConsumeLoop {
   ConsumedBatch batch_;  // cleared, not freed, between batches: its capacity is reused
   std::vector<std::pair<TopicPartition, int64_t>> reached_end_;  // end-of-partition events not yet reported
   size_t batch_messages_ = 0;
+  CommitOffsets applied_offsets_;  // applied by the sink, maybe not durable yet
   CommitOffsets durable_offsets_;  // durable in Redis, not yet committed
   std::chrono::steady_clock::time_point last_commit_;
   Status failure_;  // sticky: the first batch that could not be made durable

@@ -142,6 +142,7 @@ const std::vector<Setting>& schema() {
       setting("redis.url", &C::redis, &RedisConfig::url, redis_url()),
       setting("redis.prefix", &C::redis, &RedisConfig::prefix),
       setting("redis.timeout_ms", &C::redis, &RedisConfig::timeout_ms, positive<int64_t>()),
+      setting("redis.write_interval_ms", &C::redis, &RedisConfig::write_interval_ms, at_least<int64_t>(0)),
       setting("consumer.batch_max_messages", &C::consumer, &ConsumerConfig::batch_max_messages, positive<int64_t>()),
       setting("consumer.batch_max_ms", &C::consumer, &ConsumerConfig::batch_max_ms, positive<int64_t>()),
       setting("consumer.commit_interval_ms", &C::consumer, &ConsumerConfig::commit_interval_ms, at_least<int64_t>(0)),

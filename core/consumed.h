@@ -88,6 +88,13 @@ class EventSink {
   // Partitions taken away by a rebalance, after their last batch was applied
   // and committed.
   virtual void partitions_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
+  // A sink may hold effects back and write them for several batches at
+  // once: durable() says whether everything applied so far is in its store,
+  // flush() writes what it holds (an Error: nothing is lost, try again). The
+  // consumer commits only offsets that are durable, and flushes before it
+  // gives partitions away or stops.
+  virtual bool durable() const { return true; }
+  virtual Status flush() { return {}; }
   // The sink's own counters as one JSON object, for the stats file.
   virtual std::string stats_json() const { return "{}"; }
 };

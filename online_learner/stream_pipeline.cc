@@ -132,7 +132,7 @@ Status StreamPipeline::connect() {
 void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point now) {
   const Event& event = consumed.event;
   const MessageOrigin& origin = consumed.origin;
-  effects_.add(event, origin.source, origin.offset, batch_effects_);
+  effects_.add(event, origin.source, origin.offset, pending_effects_);
   merger_.push({origin.topic, origin.partition}, origin.offset, event);
   ranker_.add_event(event);
 
@@ -147,7 +147,7 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point n
     recent.push_front(event.item_id);
     while (recent.size() > static_cast<size_t>(std::max<int64_t>(1, config_.learner.recent_clicks)))
       recent.pop_back();
-    batch_effects_.set(keys_.user_features(event.user_id), origin.source, origin.offset, "recent",
+    pending_effects_.set(keys_.user_features(event.user_id), origin.source, origin.offset, "recent",
                        recent_json(recent));
   }
   // A click changes what the ranking is computed from (the recent clicks,
@@ -182,7 +182,6 @@ void StreamPipeline::queue_embeddings() {
 }
 
 void StreamPipeline::take(const ConsumedBatch& batch) {
-  batch_effects_.clear();
   auto advance = [&](const MessageOrigin& origin) {
     positions_[{origin.topic, origin.partition}] = origin.offset + 1;
     positions_changed_ = true;
@@ -194,7 +193,7 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
       learner_->add_item(consumed.item);
     }
     ranker_.catalog_changed();
-    effects_.add(consumed.item, consumed.origin.source, consumed.origin.offset, batch_effects_);
+    effects_.add(consumed.item, consumed.origin.source, consumed.origin.offset, pending_effects_);
   }
   auto now = Clock::now();
   for (const ConsumedEvent& consumed : batch.events) {
@@ -203,22 +202,42 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   }
 }
 
+bool StreamPipeline::effects_due() const {
+  return !pending_effects_.empty() &&
+         Clock::now() - last_effects_write_ >= std::chrono::milliseconds(config_.redis.write_interval_ms);
+}
+
 Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // After a failed write the consumer hands the same batch again: the
   // learner and the real-time state already have it, only the write is left.
-  const bool first_time = !unwritten_;
-  if (first_time) {
-    take(batch);
-    unwritten_ = true;
+  const bool first_time = !write_failed_;
+  if (first_time) take(batch);
+  if (!write_failed_ && !effects_due()) {
+    feed_learner(/*everything=*/false);
+  } else {
+    Status written = connect();
+    if (written.ok()) written = writer_.send(*redis_, pending_effects_);
+    // Redis applies the effects while the learner trains.
+    if (first_time) feed_learner(/*everything=*/false);
+    if (written.ok()) written = writer_.finish(*redis_, pending_effects_);
+    if (!written.ok()) {
+      write_failed_ = true;
+      return written;
+    }
+    pending_effects_.clear();
+    last_effects_write_ = Clock::now();
+    write_failed_ = false;
   }
-  Status written = connect();
-  if (written.ok()) written = writer_.send(*redis_, batch_effects_);
-  // Redis applies the effects while the learner trains.
-  if (first_time) feed_learner(/*everything=*/false);
-  if (written.ok()) written = writer_.finish(*redis_, batch_effects_);
-  if (!written.ok()) return written;
-  unwritten_ = false;
   if (Status s = refresh_rankings(); !s.ok()) spdlog::warn("{}", s.message());
+  return {};
+}
+
+Status StreamPipeline::flush() {
+  if (pending_effects_.empty()) return {};
+  if (Status s = connect(); !s.ok()) return s;
+  if (Status s = writer_.apply(*redis_, pending_effects_); !s.ok()) return s;
+  pending_effects_.clear();
+  last_effects_write_ = Clock::now();
   return {};
 }
 
@@ -329,6 +348,9 @@ Status StreamPipeline::tick() {
     waiting_for_model_.clear();
   }
   Status status = refresh_rankings();
+  // A stream that pauses must not leave effects (and commits) waiting.
+  if (!write_failed_ && effects_due())
+    if (Status s = flush(); !s.ok() && status.ok()) status = s;
   auto now = Clock::now();
   if (!config_.checkpoint.path.empty() && positions_changed_ &&
       now - last_checkpoint_ >= std::chrono::seconds(config_.checkpoint.interval_s)) {
@@ -389,7 +411,9 @@ Status StreamPipeline::save_checkpoint() {
   if (config_.checkpoint.path.empty()) return {};
   // A batch Redis has not acknowledged must not be in a checkpoint: its
   // positions would make a restart skip effects that were never written.
-  if (unwritten_) return Error{"checkpoint not written: the last batch is not in Redis yet"};
+  // Effects not in Redis yet must not be behind the checkpoint's positions:
+  // a restart would skip them.
+  if (Status s = flush(); !s.ok()) return Error{"checkpoint not written: " + s.message()};
   auto start = Clock::now();
   // The positions below say what the learner has seen: it must have learned
   // all of it.

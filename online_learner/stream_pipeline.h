@@ -3,7 +3,9 @@
 //
 // For every batch, in Kafka order:
 //   items   -> the learner's and the ranker's catalog; item attributes
-//   events  -> counters and sr:pop (exactly once, IdempotentWriter); the
+//   events  -> counters and sr:pop (exactly once, IdempotentWriter; summed
+//              over redis.write_interval_ms and written at once, which the
+//              consumer's commits wait for: durable(), flush()); the
 //              user's real-time state: a click enters `recent` at once,
 //              before any label window closes, so rankings react at once;
 //              the learner (joiner, progressive validation, mini-batch SGD),
@@ -27,9 +29,10 @@
 // after the checkpoint while the offset marks in Redis skip the effects
 // already there. Positions of another cluster are ignored (the model is kept).
 //
-// apply() returns an Error only when Redis did not acknowledge the batch's
-// effects; the consumer then retries the same batch and commits nothing, and
-// the retry only redoes the write (the learner does not see the batch twice). Rankings
+// apply() returns an Error only when it wrote the effects held back and Redis
+// did not acknowledge them; the consumer then retries the same batch and
+// commits nothing, and the retry only redoes the write (the learner does not
+// see the batch twice). A checkpoint first writes what is held back. Rankings
 // are recomputed state: a failed ranking write is retried on the next tick.
 //
 // Threads: the EventSink calls come from the consumer's thread (one at a
@@ -92,6 +95,9 @@ class StreamPipeline : public EventSink {
   void partitions_revoked(const std::vector<TopicPartition>& partitions) override;
   void partition_end(const TopicPartition& partition, int64_t end_offset) override;
   std::string stats_json() const override;
+  bool durable() const override { return pending_effects_.empty(); }
+  // Writes the effects held back (pending_effects_) now.
+  Status flush() override;
 
   // Writes the checkpoint now (no-op without checkpoint.path).
   Status save_checkpoint();
@@ -100,6 +106,7 @@ class StreamPipeline : public EventSink {
  private:
   StreamPipeline(const Config& config, std::unique_ptr<Learner> learner);
   Status connect();
+  bool effects_due() const;
   // Takes a new batch into the real-time state, the merger and the effects.
   void take(const ConsumedBatch& batch);
   void on_event(const ConsumedEvent& consumed, std::chrono::steady_clock::time_point now);
@@ -155,8 +162,11 @@ class StreamPipeline : public EventSink {
   std::vector<std::string> dirty_users_;
   std::vector<std::string> waiting_for_model_;  // retried when the learner has learned more
   uint64_t samples_at_retry_ = 0;
-  EffectBatch batch_effects_;
-  bool unwritten_ = false;  // batch_effects_ still waits for Redis
+  // Effects of the batches applied since the last write, summed and written
+  // every redis.write_interval_ms (see durable()).
+  EffectBatch pending_effects_;
+  std::chrono::steady_clock::time_point last_effects_write_{};
+  bool write_failed_ = false;  // the last apply() took its batch but could not write
   // Users and items the learner trained on since their embeddings were
   // last written (under learner_mutex_).
   std::unordered_set<std::string> learned_users_, learned_items_;
