@@ -182,14 +182,17 @@ std::string to_json(const ConsumeStats& s) {
   }
   return fmt::format(
       "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
-      "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{}}}",
+      "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{},\"lag\":{}}}",
       s.messages, s.events, s.items, s.duplicates, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
-      s.commit_failures);
+      s.commit_failures, s.lag);
 }
 
 void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
-  spdlog::info("learn {}: {} messages, {} events, {} items, {} dead-lettered, {} duplicates, {} batches, {} commits",
-               what, stats_.messages, stats_.events, stats_.items, stats_.dead_letters, stats_.duplicates, stats_.batches, stats_.commits);
+  stats_.lag = consumer_->lag(config_.kafka.events_topic);
+  spdlog::info("learn {}: {} messages, {} events, {} items, {} dead-lettered, {} duplicates, {} batches, {} commits, "
+               "lag {} events",
+               what, stats_.messages, stats_.events, stats_.items, stats_.dead_letters, stats_.duplicates,
+               stats_.batches, stats_.commits, stats_.lag);
   if (options.stats_file.empty()) return;
   // Written then renamed, so a reader never sees half a file.
   std::string tmp = options.stats_file + ".tmp";

@@ -47,6 +47,7 @@ struct ConsumeStats {
   int64_t commits = 0;
   int64_t sink_retries = 0;
   int64_t commit_failures = 0;
+  int64_t lag = 0;           // events not consumed yet, at the last report (GroupConsumer::lag)
 };
 
 // The stats as one JSON object. The stats file holds
