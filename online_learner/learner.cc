@@ -101,31 +101,23 @@ std::vector<Parameter*> Learner::dense_parameters() {
 }
 
 void Learner::add_event(const Event& event) {
-  emitted_.clear();
-  joiner_.add(event, emitted_);
+  joiner_.add(event, queue_);
   const size_t b = static_cast<size_t>(config_.batch_size);
   if (const Sample* shown = joiner_.last_impression()) {
-    shown_.push_back(*shown);
-    if (shown_.size() >= b) score_shown();
+    if (shown_count_ < shown_.size()) shown_[shown_count_] = *shown;
+    else shown_.push_back(*shown);
+    if (++shown_count_ >= b) score_shown();
   }
-  for (Sample& s : emitted_) queue_.push_back(std::move(s));
-  while (queue_.size() >= b) {
-    std::vector<Sample> chunk(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + b));
-    queue_.erase(queue_.begin(), queue_.begin() + b);
-    train(chunk);
-  }
+  if (queue_.size() < b) return;
+  size_t learned = 0;
+  for (; queue_.size() - learned >= b; learned += b) train(std::span(queue_).subspan(learned, b));
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(learned));
 }
 
 void Learner::finish() {
-  emitted_.clear();
-  joiner_.flush(emitted_);
-  for (Sample& s : emitted_) queue_.push_back(std::move(s));
+  joiner_.flush(queue_);
   const size_t b = static_cast<size_t>(config_.batch_size);
-  for (size_t i = 0; i < queue_.size(); i += b) {
-    std::vector<Sample> chunk(std::make_move_iterator(queue_.begin() + i),
-                              std::make_move_iterator(queue_.begin() + std::min(queue_.size(), i + b)));
-    train(chunk);
-  }
+  for (size_t i = 0; i < queue_.size(); i += b) train(std::span(queue_).subspan(i, std::min(b, queue_.size() - i)));
   queue_.clear();
 }
 
@@ -139,17 +131,17 @@ void Learner::column_scores(const Batch& b, Eigen::Index c, const std::string& i
 }
 
 void Learner::score_shown() {
-  if (shown_.empty()) return;
+  if (shown_count_ == 0) return;
   auto start = std::chrono::steady_clock::now();
-  prepare(shown_, score_batch_, false);
+  prepare(std::span(shown_).first(shown_count_), score_batch_, false);
   score(score_batch_);
-  for (size_t s = 0; s < shown_.size(); ++s)
+  for (size_t s = 0; s < shown_count_; ++s)
     column_scores(score_batch_, static_cast<Eigen::Index>(s), shown_[s].item_id, scores_.insert(shown_[s].event_id));
-  shown_.clear();
+  shown_count_ = 0;
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Learner::train(std::vector<Sample>& samples) {
+void Learner::train(std::span<const Sample> samples) {
   if (samples.empty()) return;
   score_shown();
   if (config_.ttl_s > 0) {
@@ -168,7 +160,7 @@ void Learner::train(std::vector<Sample>& samples) {
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Learner::prepare(const std::vector<Sample>& samples, Batch& b, bool observe) {
+void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {
   const int f1 = encoder_.single_fields(), d = emb_dim_, fields = encoder_.fields();
   const size_t n = samples.size();
   b.size = n;
@@ -388,7 +380,7 @@ void Learner::score_for_user(std::string_view user_id, const std::vector<Context
   loss_.predict(b.acts.logits, b.predictions);
 }
 
-void Learner::record(const std::vector<Sample>& samples, const Batch& b) {
+void Learner::record(std::span<const Sample> samples, const Batch& b) {
   const TaskSet& tasks = loss_.tasks();
   const int click = tasks.click_task;
   const int nt = tasks.size();
@@ -480,8 +472,8 @@ void Learner::save(ByteWriter& out, uint64_t position) const {
   }
   out.u64(queue_.size());
   for (const Sample& s : queue_) save_sample(out, s);
-  out.u64(shown_.size());
-  for (const Sample& s : shown_) save_sample(out, s);
+  out.u64(shown_count_);
+  for (size_t i = 0; i < shown_count_; ++i) save_sample(out, shown_[i]);
   out.u64(scores_.size());
   scores_.for_each_sorted([&](const std::string& id, const float* row) {
     out.str(id);
@@ -564,6 +556,7 @@ bool Learner::load(ByteReader& in, uint64_t& position) {
   shown_.clear();
   n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) shown_.push_back(load_sample(in));
+  shown_count_ = shown_.size();
   scores_.clear();
   n = in.u64();
   std::vector<float> row;

@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <unordered_map>
 #include <string>
 #include <vector>
@@ -119,7 +120,7 @@ class Learner {
   // loss and gradients (L2 included) without changing parameters, apply
   // updates them.
   // With observe = false, keys only look up rows (scoring: no sightings).
-  void prepare(const std::vector<Sample>& samples, Batch& batch, bool observe = true);
+  void prepare(std::span<const Sample> samples, Batch& batch, bool observe = true);
   double forward_backward(Batch& batch);
   void apply(Batch& batch);
   // Scores a prepared batch (forward only); fills batch.predictions.
@@ -138,14 +139,14 @@ class Learner {
 
  private:
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
-  void train(std::vector<Sample>& samples);
+  void train(std::span<const Sample> samples);
   void score_shown();
   // Writes column `c` of a scored batch as kept in scores_: each task's
   // prediction, pCVR, then the per-item baseline's click and
   // click-and-purchase rates.
   void column_scores(const Batch& b, Eigen::Index c, const std::string& item_id, float* out) const;
   void update_field_means(const Batch& batch);
-  void record(const std::vector<Sample>& samples, const Batch& batch);
+  void record(std::span<const Sample> samples, const Batch& batch);
   void add_series(const std::string& name);
   MetricSeries& series(size_t i) { return series_[i].second; }
   std::vector<Parameter*> dense_parameters();
@@ -170,12 +171,14 @@ class Learner {
   double learn_seconds_ = 0;
 
   std::vector<Sample> queue_;  // joined samples not yet learned
-  std::vector<Sample> shown_;  // impressions not yet scored
+  // Impressions not yet scored: the first shown_count_; the rest are kept
+  // so that copying the next ones in reuses their buffers.
+  std::vector<Sample> shown_;
+  size_t shown_count_ = 0;
   // Scores of shown impressions not yet learned, by event_id: each task's
   // prediction, then pCVR.
   ScoreTable scores_;
   Batch score_batch_;
-  std::vector<Sample> emitted_;
   Batch batch_;
   // Running mean row of each single-valued field (field_mean_init).
   std::vector<Vec> field_mean_;
