@@ -17,13 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The training thread holds the learner for this many events at a time, so
-// a ranking waits for at most that much training (about a millisecond).
-constexpr size_t kEventsPerLock = 64;
-// The queue for the training thread holds at most this many events; beyond,
-// the consumer waits (and Kafka holds the rest).
-constexpr size_t kMaxQueued = 200000;
-
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -62,55 +55,11 @@ Result<std::unique_ptr<StreamPipeline>> StreamPipeline::create(const Config& con
     self->learned_items_.insert(sample.item_id);
   });
   if (Status s = pipeline->restore_checkpoint(); !s.ok()) return Error{s.message()};
-  pipeline->trainer_ = std::thread([self] { self->train_loop(); });
+  pipeline->model_ = std::make_unique<ModelThread>(config, *pipeline->learner_, pipeline->ranker_);
   return pipeline;
 }
 
-StreamPipeline::~StreamPipeline() {
-  {
-    std::lock_guard lock(queue_mutex_);
-    stopping_ = true;
-  }
-  queue_changed_.notify_all();
-  if (trainer_.joinable()) trainer_.join();
-}
-
-void StreamPipeline::train_loop() {
-  pthread_setname_np(pthread_self(), "streamrec-train");  // for top -H and perf
-  std::vector<Event> taken;
-  std::unique_lock queue_lock(queue_mutex_);
-  for (;;) {
-    queue_changed_.wait(queue_lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, and everything is learned
-    taken.swap(queue_);
-    training_ = true;
-    queue_lock.unlock();
-    queue_changed_.notify_all();  // room in the queue
-    for (size_t first = 0; first < taken.size(); first += kEventsPerLock) {
-      // The consumer's thread goes first: a mutex would let this loop take
-      // the lock back before the waiting thread even wakes up.
-      while (consumer_waiting_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
-      std::lock_guard learner_lock(learner_mutex_);
-      for (size_t i = first; i < std::min(taken.size(), first + kEventsPerLock); ++i) learner_->add_event(taken[i]);
-    }
-    taken.clear();
-    queue_lock.lock();
-    training_ = false;
-    queue_changed_.notify_all();  // maybe everything is learned
-  }
-}
-
-std::unique_lock<std::mutex> StreamPipeline::lock_learner() const {
-  consumer_waiting_.fetch_add(1, std::memory_order_acq_rel);
-  std::unique_lock lock(learner_mutex_);
-  consumer_waiting_.fetch_sub(1, std::memory_order_acq_rel);
-  return lock;
-}
-
-void StreamPipeline::wait_until_learned() {
-  std::unique_lock lock(queue_mutex_);
-  queue_changed_.wait(lock, [&] { return queue_.empty() && !training_; });
-}
+StreamPipeline::~StreamPipeline() = default;
 
 StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> learner)
     : config_(config),
@@ -134,7 +83,6 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point n
   const MessageOrigin& origin = consumed.origin;
   effects_.add(event, origin.source, origin.offset, pending_effects_);
   merger_.push({origin.topic, origin.partition}, origin.offset, event);
-  ranker_.add_event(event);
 
   UserState& user = users_[event.user_id];
   if (!event.context.empty()) user.context = event.context;
@@ -189,10 +137,10 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   for (const ConsumedItem& consumed : batch.items) {
     advance(consumed.origin);
     {
-      auto lock = lock_learner();
+      auto lock = model_->lock();
       learner_->add_item(consumed.item);
+      ranker_.catalog_changed();
     }
-    ranker_.catalog_changed();
     effects_.add(consumed.item, consumed.origin.source, consumed.origin.offset, pending_effects_);
   }
   auto now = Clock::now();
@@ -221,6 +169,7 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
     if (first_time) feed_learner(/*everything=*/false);
     if (written.ok()) written = writer_.finish(*redis_, pending_effects_);
     if (!written.ok()) {
+      ++effects_write_failures_;
       write_failed_ = true;
       return written;
     }
@@ -228,14 +177,18 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
     last_effects_write_ = Clock::now();
     write_failed_ = false;
   }
-  if (Status s = refresh_rankings(); !s.ok()) spdlog::warn("{}", s.message());
+  refresh_rankings();
   return {};
 }
 
 Status StreamPipeline::flush() {
   if (pending_effects_.empty()) return {};
-  if (Status s = connect(); !s.ok()) return s;
-  if (Status s = writer_.apply(*redis_, pending_effects_); !s.ok()) return s;
+  Status written = connect();
+  if (written.ok()) written = writer_.apply(*redis_, pending_effects_);
+  if (!written.ok()) {
+    ++effects_write_failures_;
+    return written;
+  }
   pending_effects_.clear();
   last_effects_write_ = Clock::now();
   return {};
@@ -245,73 +198,32 @@ void StreamPipeline::feed_learner(bool everything) {
   ready_.clear();
   if (everything) merger_.pop_all(ready_);
   else merger_.pop_ready(ready_);
-  if (ready_.empty()) return;
-  {
-    std::unique_lock lock(queue_mutex_);
-    queue_changed_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
-    queue_.insert(queue_.end(), std::make_move_iterator(ready_.begin()), std::make_move_iterator(ready_.end()));
-  }
-  queue_changed_.notify_all();
+  model_->learn(ready_);
 }
 
-Status StreamPipeline::refresh_rankings() {
-  if (dirty_users_.empty()) return {};
+void StreamPipeline::refresh_rankings() {
+  if (dirty_users_.empty()) return;
   auto now = Clock::now();
   const auto interval = std::chrono::milliseconds(config_.rankings.refresh_interval_ms);
-  std::vector<Ranking> rankings;
-  std::vector<std::string> written, waiting;
-  auto learner_lock = lock_learner();  // once for all the users of this tick
+  std::vector<std::string> waiting;
   for (const std::string& id : dirty_users_) {
     UserState& user = users_[id];
     if (now - user.last_refresh < interval) {
       waiting.push_back(id);
       continue;
     }
-    std::vector<std::string> recent(user.recent.begin(), user.recent.end());
-    auto ranking = ranker_.rank(id, recent, user.context, user.last_ts_ms);
     user.last_refresh = now;
-    if (ranking.empty()) {
-      // The model knows nothing of this user yet; retried once it learned
-      // more (see tick()). Apps read sr:pop meanwhile.
-      ++stats_.rankings_skipped;
-      user.dirty = false;
-      if (!user.waiting_for_model) waiting_for_model_.push_back(id);
-      user.waiting_for_model = true;
-      continue;
-    }
-    user.waiting_for_model = false;
-    rankings.push_back({keys_.user_rankings(id), std::move(ranking)});
-    written.push_back(id);
-  }
-  learner_lock.unlock();
-  dirty_users_ = std::move(waiting);
-  if (rankings.empty()) return {};
-
-  if (Status s = connect(); !s.ok()) return s;
-  Status s = ranking_writer_.write(*redis_, rankings);
-  int64_t acked = wall_ms();
-  for (const std::string& id : written) {
-    UserState& user = users_[id];
-    if (!s.ok()) {  // try again on the next tick
-      dirty_users_.push_back(id);
-      continue;
-    }
-    if (user.oldest_pending_kafka_ms >= 0)
-      stats_.freshness_ms.record(static_cast<double>(acked - user.oldest_pending_kafka_ms));
     user.dirty = false;
+    model_->rank({id, std::vector<std::string>(user.recent.begin(), user.recent.end()), user.context,
+                  user.last_ts_ms, user.oldest_pending_kafka_ms});
     user.oldest_pending_kafka_ms = -1;
   }
-  if (!s.ok()) {
-    ++stats_.ranking_write_failures;
-    return s;
-  }
-  stats_.rankings_written += static_cast<int64_t>(written.size());
-  return {};
+  dirty_users_ = std::move(waiting);
 }
 
 Status StreamPipeline::write_model_summary() {
   if (Status s = connect(); !s.ok()) return s;
-  auto lock = lock_learner();
+  auto lock = model_->lock();
   uint64_t samples = learner_->samples_learned();
   if (samples != samples_at_last_summary_) ++model_version_;
   samples_at_last_summary_ = samples;
@@ -320,6 +232,7 @@ Status StreamPipeline::write_model_summary() {
   redis_->append({"HSET", keys_.model(), "version", std::to_string(model_version_), "events_trained",
                   std::to_string(samples), "auc_click", number(window_auc(*learner_, "click", window)), "auc_ctcvr",
                   number(window_auc(*learner_, "ctcvr", window)), "updated_ts", std::to_string(wall_ms())});
+  lock.unlock();  // the round trip needs no model
   auto replies = redis_->read_replies();
   if (!replies.ok()) return Error{"redis: cannot write embeddings and " + keys_.model() + ": " + replies.error().message};
   for (const RedisReply& reply : *replies)
@@ -330,24 +243,8 @@ Status StreamPipeline::write_model_summary() {
 
 Status StreamPipeline::tick() {
   feed_learner(/*everything=*/false);
-  uint64_t samples = 0;
-  {
-    auto lock = lock_learner();
-    samples = learner_->samples_learned();
-  }
-  if (!waiting_for_model_.empty() && samples != samples_at_retry_) {
-    samples_at_retry_ = samples;
-    for (const std::string& id : waiting_for_model_) {
-      UserState& user = users_[id];
-      if (user.waiting_for_model && !user.dirty) {
-        user.dirty = true;
-        dirty_users_.push_back(id);
-      }
-      user.waiting_for_model = false;
-    }
-    waiting_for_model_.clear();
-  }
-  Status status = refresh_rankings();
+  refresh_rankings();
+  Status status;
   // A stream that pauses must not leave effects (and commits) waiting.
   if (!write_failed_ && effects_due())
     if (Status s = flush(); !s.ok() && status.ok()) status = s;
@@ -362,10 +259,11 @@ Status StreamPipeline::tick() {
   }
   if (now - last_status_ >= std::chrono::seconds(5)) {
     last_status_ = now;
-    const auto& f = stats_.freshness_ms;
+    RankingStats r = model_->ranking_stats();
+    const auto& f = r.freshness_ms;
     spdlog::info("learn pipeline: {} samples learned, {} rankings written, freshness p50 {:.0f} ms p99 {:.0f} ms "
                  "max {:.0f} ms",
-                 samples, stats_.rankings_written, f.percentile(0.5), f.percentile(0.99), f.max());
+                 model_->samples_learned(), r.rankings_written, f.percentile(0.5), f.percentile(0.99), f.max());
   }
   return status;
 }
@@ -395,7 +293,7 @@ void StreamPipeline::partitions_revoked(const std::vector<TopicPartition>& parti
   // them. What the merger still holds is learned now, slightly out of order,
   // rather than not at all.
   feed_learner(/*everything=*/true);
-  wait_until_learned();
+  model_->wait_until_learned();
   for (const TopicPartition& p : partitions) {
     positions_.erase(p);
     merger_.forget(p);
@@ -417,8 +315,8 @@ Status StreamPipeline::save_checkpoint() {
   auto start = Clock::now();
   // The positions below say what the learner has seen: it must have learned
   // all of it.
-  wait_until_learned();
-  auto lock = lock_learner();
+  model_->wait_until_learned();
+  auto lock = model_->lock();
   ByteWriter out;
   out.u32(kPipelineStateVersion);
   out.str(cluster_id_);
@@ -496,16 +394,17 @@ Status StreamPipeline::restore_checkpoint() {
 }
 
 std::string StreamPipeline::stats_json() const {
-  auto lock = lock_learner();
-  const auto& f = stats_.freshness_ms;
+  RankingStats r = model_->ranking_stats();
+  auto lock = model_->lock();
+  const auto& f = r.freshness_ms;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
   return fmt::format(
       "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
-      "\"ranking_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
+      "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{},"
       "\"joiner_duplicates\":{}}}",
-      learner_->samples_learned(), stats_.rankings_written, stats_.rankings_skipped,
-      stats_.ranking_write_failures, f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
+      learner_->samples_learned(), r.rankings_written, r.rankings_skipped, r.ranking_write_failures,
+      effects_write_failures_, f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
       json_number(window_auc(*learner_, "click", window)), json_number(window_auc(*learner_, "ctcvr", window)),
       json_number(window_auc(*learner_, "click", 0)), json_number(window_auc(*learner_, "ctcvr", 0)), merger_.held(),
       learner_->joiner_counters().duplicates);

@@ -36,26 +36,20 @@
 // are recomputed state: a failed ranking write is retried on the next tick.
 //
 // Threads: the EventSink calls come from the consumer's thread (one at a
-// time). Training runs on the pipeline's own thread, which learns what the
-// merger releases, in order, from a bounded queue, so that decoding, Redis
-// round trips and rankings overlap with it. Whoever touches the Learner (the
-// training thread, or the consumer's thread to rank, add an item, read the
-// model or checkpoint) holds learner_mutex_; the training thread takes it for
-// a few dozen events at a time, so a ranking never waits long. A checkpoint,
-// a revocation and the destructor first wait until everything queued is
-// learned.
+// time): decoding, effects, real-time state, checkpoints. Training and
+// ranking run on the model's thread (ModelThread), which learns what the
+// merger releases, in order, and ranks the users the consumer's thread asks
+// for. The consumer's thread touches the Learner or the Ranker (to add an
+// item, read the model, checkpoint) only under model_->lock(). A checkpoint
+// and a revocation first wait until everything queued is learned.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -64,27 +58,18 @@
 #include "core/consumed.h"
 #include "feature_store/feature_effects.h"
 #include "feature_store/idempotent_writer.h"
-#include "feature_store/ranking_writer.h"
 #include "feature_store/redis_connection.h"
 #include "online_learner/event_time_merger.h"
-#include "online_learner/latency_histogram.h"
 #include "online_learner/learner.h"
+#include "online_learner/model_thread.h"
 #include "online_learner/ranker.h"
 
 namespace streamrec::learner {
 
-// What the pipeline adds to the consumer's counts (ConsumeStats).
-struct PipelineStats {
-  int64_t rankings_written = 0;
-  int64_t rankings_skipped = 0;  // users with no model state yet (they read sr:pop)
-  int64_t ranking_write_failures = 0;
-  LatencyHistogram freshness_ms;
-};
-
 class StreamPipeline : public EventSink {
  public:
   static Result<std::unique_ptr<StreamPipeline>> create(const Config& config);
-  // Learns what is still queued, then stops the training thread.
+  // Learns and ranks what is still queued, then stops the model's thread.
   ~StreamPipeline() override;
   StreamPipeline(const StreamPipeline&) = delete;
   StreamPipeline& operator=(const StreamPipeline&) = delete;
@@ -112,14 +97,12 @@ class StreamPipeline : public EventSink {
   void on_event(const ConsumedEvent& consumed, std::chrono::steady_clock::time_point now);
   // Queues (pipelined, unsent) the embeddings the learner changed since.
   void queue_embeddings();
-  // Queues for the training thread what the merger releases (or everything
-  // it holds); waits while the queue is full.
+  // Queues for the model's thread what the merger releases (or everything
+  // it holds); waits while its queue is full.
   void feed_learner(bool everything);
-  // Waits until the training thread has learned everything queued.
-  void wait_until_learned();
-  void train_loop();
-  // Refreshes the rankings of users whose debounce interval has passed.
-  Status refresh_rankings();
+  // Asks the model's thread for the rankings of users whose debounce
+  // interval has passed.
+  void refresh_rankings();
   // sr:model and the embeddings changed since, every second.
   Status write_model_summary();
   Status restore_checkpoint();
@@ -129,46 +112,31 @@ class StreamPipeline : public EventSink {
     std::vector<ContextFeature> context;  // of the latest event
     int64_t last_ts_ms = 0;
     bool dirty = false;
-    bool waiting_for_model = false;        // refreshed, but the model had nothing for them
     int64_t oldest_pending_kafka_ms = -1;  // of the first event since the last refresh
     std::chrono::steady_clock::time_point last_refresh{};
   };
 
   Config config_;
   RedisKeys keys_;
+  // Used on the model's thread; elsewhere only under model_->lock().
   std::unique_ptr<Learner> learner_;
-  mutable std::mutex learner_mutex_;  // held by whoever uses learner_ (see above)
-  // The consumer's thread takes the learner through lock_learner(), which
-  // makes the training thread step aside between its slices.
-  mutable std::atomic<int> consumer_waiting_{0};
-  std::unique_lock<std::mutex> lock_learner() const;
+  Ranker ranker_;
   EventTimeMerger merger_;
   std::vector<Event> ready_;
-
-  // Released by the merger, waiting for the training thread.
-  std::mutex queue_mutex_;
-  std::condition_variable queue_changed_;
-  std::vector<Event> queue_;
-  bool training_ = false;  // the training thread is learning what it took
-  bool stopping_ = false;
-  std::thread trainer_;
-  Ranker ranker_;
   FeatureEffects effects_;
   IdempotentWriter writer_;
-  RankingWriter ranking_writer_;
   std::optional<RedisConnection> redis_;
 
   std::unordered_map<std::string, UserState> users_;
   std::vector<std::string> dirty_users_;
-  std::vector<std::string> waiting_for_model_;  // retried when the learner has learned more
-  uint64_t samples_at_retry_ = 0;
   // Effects of the batches applied since the last write, summed and written
   // every redis.write_interval_ms (see durable()).
   EffectBatch pending_effects_;
   std::chrono::steady_clock::time_point last_effects_write_{};
   bool write_failed_ = false;  // the last apply() took its batch but could not write
+  int64_t effects_write_failures_ = 0;
   // Users and items the learner trained on since their embeddings were
-  // last written (under learner_mutex_).
+  // last written (under model_->lock()).
   std::unordered_set<std::string> learned_users_, learned_items_;
 
   // Next offset per partition of everything applied, in cluster cluster_id_
@@ -178,11 +146,13 @@ class StreamPipeline : public EventSink {
   bool positions_changed_ = false;
   std::chrono::steady_clock::time_point last_checkpoint_{};
 
-  PipelineStats stats_;
   uint64_t model_version_ = 0;
   uint64_t samples_at_last_summary_ = 0;
   std::chrono::steady_clock::time_point last_summary_{};
   std::chrono::steady_clock::time_point last_status_{};
+
+  // Last: stopped (after learning what is queued) before anything above goes.
+  std::unique_ptr<ModelThread> model_;
 };
 
 }  // namespace streamrec::learner

@@ -1,6 +1,6 @@
 // Redis stops answering mid-stream and comes back: the learner retries the
-// same batch, commits nothing meanwhile, and ends with every counter exact
-// and no event learned twice.
+// write, commits nothing meanwhile, and ends with every counter exact and no
+// event learned twice.
 #include "tests/integration/pipeline_fixture.h"
 
 namespace streamrec::testing {
@@ -20,7 +20,7 @@ TEST_F(PipelineTest, ARedisStallLosesNothingAndDoublesNothing) {
   expect_exact_counters();
   ASSERT_TRUE(eventually([&] { return stats_number(stats_file(), "events") == expected_.events; },
                          std::chrono::seconds(10)));
-  EXPECT_GT(stats_number(stats_file(), "sink_retries"), 0) << "the stall did not hit a write";
+  EXPECT_GT(stats_number(stats_file(), "effects_write_failures"), 0) << "the stall did not hit a write";
   EXPECT_EQ(stats_number(stats_file(), "joiner_duplicates"), 0) << "a retried batch reached the learner twice";
   EXPECT_EQ(learner->stop(), 0);
 }

@@ -1,0 +1,126 @@
+// The model's own thread: it learns the events it is given, in order, and
+// ranks the users it is asked to, writing their rankings to Redis.
+//
+// Why a thread of its own: training and ranking are the two costs that need
+// the model; the consumer's thread keeps decoding, writing effects and
+// keeping real-time state meanwhile, on the other core.
+//
+// Ownership and threads: it uses a Learner and a Ranker it does not own
+// (both must outlive it) and owns its Redis connection for rankings. Each
+// round it takes a few hundred queued events and every ranking request,
+// holds the learner and ranker while it learns and ranks, then writes the
+// rankings (MULTI DEL ZADD EXEC, RankingWriter) without holding them. Any
+// other thread that touches the Learner or the Ranker holds lock() while it
+// does; the model thread steps aside between rounds when someone waits.
+// learn() and rank() may be called from one other thread.
+//
+// Errors: a ranking write that Redis does not acknowledge is counted and
+// retried with the next round (re-ranked with the newer model). A user the
+// model knows nothing of yet gets no ranking (apps read sr:pop); such users
+// are ranked again, at most every second, until it does.
+//
+// Freshness is measured per ranking acknowledged by Redis: from the Kafka
+// timestamp of the oldest event that asked for it, for users the model knew
+// when they asked.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.h"
+#include "core/event.h"
+#include "feature_store/redis_connection.h"
+#include "feature_store/redis_keys.h"
+#include "feature_store/ranking_writer.h"
+#include "online_learner/latency_histogram.h"
+#include "online_learner/learner.h"
+#include "online_learner/ranker.h"
+
+namespace streamrec::learner {
+
+// A user whose ranking is to be recomputed, with the real-time state it is
+// computed from.
+struct RankRequest {
+  std::string user_id;
+  std::vector<std::string> recent_clicks;  // newest first
+  std::vector<ContextFeature> context;      // of the user's latest event
+  int64_t ts_ms = 0;                        // the user's latest event time
+  int64_t asked_at_kafka_ms = -1;           // oldest event that asked for it; -1: not measured
+};
+
+struct RankingStats {
+  int64_t rankings_written = 0;
+  int64_t rankings_skipped = 0;  // users the model knew nothing of yet (they read sr:pop)
+  int64_t ranking_write_failures = 0;
+  LatencyHistogram freshness_ms;
+};
+
+class ModelThread {
+ public:
+  ModelThread(const Config& config, Learner& learner, Ranker& ranker);
+  // Learns and ranks what is queued, then stops the thread.
+  ~ModelThread();
+  ModelThread(const ModelThread&) = delete;
+  ModelThread& operator=(const ModelThread&) = delete;
+
+  // Queues `events` (moved from) to be learned in this order; waits while
+  // the queue is full.
+  void learn(std::vector<Event>& events);
+  // Queues a ranking.
+  void rank(RankRequest request);
+  // Waits until every event queued so far is learned.
+  void wait_until_learned();
+
+  // Holds the Learner and the Ranker for the calling thread.
+  std::unique_lock<std::mutex> lock() const;
+  // Samples learned so far (no lock needed).
+  uint64_t samples_learned() const { return samples_learned_.load(std::memory_order_relaxed); }
+  RankingStats ranking_stats() const;
+
+ private:
+  void run();
+  // Ranks `requests` (the model lock held); the rankings to write go to
+  // `rankings`, their requests to `written`.
+  void rank_all(std::vector<RankRequest>& requests, std::vector<Ranking>& rankings,
+                std::vector<RankRequest>& written);
+  void write(std::vector<Ranking>& rankings, std::vector<RankRequest>& written);
+
+  const Config config_;
+  const RedisKeys keys_;
+  Learner& learner_;
+  Ranker& ranker_;
+
+  mutable std::mutex model_mutex_;  // the Learner and the Ranker
+  mutable std::atomic<int> others_waiting_{0};
+  std::atomic<uint64_t> samples_learned_{0};
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::deque<Event> events_;
+  std::vector<RankRequest> requests_;
+  bool busy_ = false;  // learning events taken from events_
+  bool stopping_ = false;
+
+  // The model thread's own.
+  std::optional<RedisConnection> redis_;
+  RankingWriter ranking_writer_;
+  std::vector<RankRequest> retry_;                           // write failed
+  std::unordered_map<std::string, RankRequest> unknown_;     // the model knew nothing of them
+  std::chrono::steady_clock::time_point unknown_tried_{};
+
+  mutable std::mutex stats_mutex_;
+  RankingStats stats_;
+
+  std::thread thread_;
+};
+
+}  // namespace streamrec::learner
