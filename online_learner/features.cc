@@ -1,5 +1,6 @@
 #include "online_learner/features.h"
 
+#include <charconv>
 #include <cmath>
 
 #include "core/hash.h"
@@ -58,10 +59,14 @@ void FeatureEncoder::encode_user(std::string_view user_id, const std::vector<Con
 }
 
 ItemKeys FeatureEncoder::item_keys(std::string_view item_id, const Item* item) {
+  // The bucket in decimal, as std::to_string spells it, without building a string.
+  char digits[16];
+  std::string_view price = "missing";
+  if (item) price = {digits, std::to_chars(digits, digits + sizeof digits, price_bucket(item->price)).ptr};
   return ItemKeys{
       item_key(item_id),
       feature_key(kCategory, item ? item->category : std::string_view("\x01missing")),
-      feature_key(kPrice, item ? std::to_string(price_bucket(item->price)) : std::string("missing")),
+      feature_key(kPrice, price),
   };
 }
 
