@@ -37,7 +37,7 @@ struct RedisConfig {
   std::string url = "redis://127.0.0.1:6379/0";
   std::string prefix = "sr:";
   int64_t timeout_ms = 5000;
-  int64_t write_interval_ms = 500;  // counters & co. summed over this long, then written at once
+  int64_t write_interval_ms = 1000;  // counters & co. summed over this long, then written at once
 };
 
 struct ConsumerConfig {
