@@ -180,73 +180,83 @@ Status IdempotentWriter::read_marks(RedisConnection& redis, const EffectBatch& b
   return {};
 }
 
-// The batch's effects above the known marks, summed up per key and field, in
-// slices of at most keys_per_call_ keys cut between messages.
+// The batch's effects above the known marks, summed up per key and field,
+// one source after another, each in slices of at most keys_per_call_ keys
+// cut between messages. Per source because a user's events all come from
+// one partition (events are keyed by user): a user's key is summed over the
+// whole batch. A slice advances only its own source's mark.
 std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& batch) const {
+  struct Field {
+    uint32_t key;
+    std::string_view name;
+    bool operator==(const Field&) const = default;
+  };
+  struct FieldHash {
+    size_t operator()(const Field& f) const { return std::hash<std::string_view>{}(f.name) * 31 + f.key; }
+  };
   struct Sum {
     EffectOp op;
     double amount;
     const std::string* text;
   };
-  std::vector<int64_t> mark(batch.sources_.size());
-  for (size_t s = 0; s < mark.size(); ++s) mark[s] = marks_.at(batch.sources_[s]);
+  std::vector<std::vector<uint32_t>> by_source(batch.sources_.size());
+  for (uint32_t i = 0; i < batch.effects_.size(); ++i) by_source[batch.effects_[i].source].push_back(i);
 
   std::vector<Call> calls;
-  std::vector<uint32_t> keys;                          // of the slice, first-touch order
-  std::unordered_map<uint32_t, std::vector<std::pair<std::string_view, Sum>>> sums;  // key -> fields
-  std::map<uint32_t, int64_t> top;                     // source -> highest offset in the slice
-  auto finish = [&] {
-    if (keys.empty()) return;
-    Call call;
-    call.args = {"EVALSHA", sha_, std::to_string(keys.size() + 1), marks_key_};
-    for (uint32_t k : keys) call.args.push_back(batch.keys_[k]);
-    call.args.push_back(std::to_string(top.size()));
-    for (auto& [source, offset] : top) {
-      call.args.push_back(batch.sources_[source]);
-      call.args.push_back(std::to_string(mark[source]));
-      call.args.push_back(std::to_string(offset));
-      call.marks[batch.sources_[source]] = offset;
-      mark[source] = offset;
-    }
-    for (uint32_t k : keys) {
-      auto& fields = sums[k];
-      call.args.push_back(std::to_string(fields.size()));
-      for (auto& [field, sum] : fields) {
-        call.args.emplace_back(op_code(sum.op));
-        call.args.emplace_back(field);
-        call.args.push_back(sum.op == EffectOp::kSet ? *sum.text : format_amount(sum.op, sum.amount));
+  std::vector<uint32_t> keys;                               // of the slice, first-touch order
+  std::unordered_map<uint32_t, std::vector<size_t>> fields;  // key -> its entries in sums
+  std::unordered_map<Field, size_t, FieldHash> index;       // -> entry in sums
+  std::vector<std::pair<std::string_view, Sum>> sums;
+  for (uint32_t source = 0; source < by_source.size(); ++source) {
+    int64_t mark = marks_.at(batch.sources_[source]), top = mark;
+    auto finish = [&] {
+      if (keys.empty()) return;
+      Call call;
+      call.args = {"EVALSHA", sha_, std::to_string(keys.size() + 1), marks_key_};
+      for (uint32_t k : keys) call.args.push_back(batch.keys_[k]);
+      call.args.insert(call.args.end(), {"1", batch.sources_[source], std::to_string(mark), std::to_string(top)});
+      call.marks[batch.sources_[source]] = top;
+      mark = top;
+      for (uint32_t k : keys) {
+        call.args.push_back(std::to_string(fields[k].size()));
+        for (size_t entry : fields[k]) {
+          const auto& [name, sum] = sums[entry];
+          call.args.emplace_back(op_code(sum.op));
+          call.args.emplace_back(name);
+          call.args.push_back(sum.op == EffectOp::kSet ? *sum.text : format_amount(sum.op, sum.amount));
+        }
       }
-    }
-    calls.push_back(std::move(call));
-    keys.clear();
-    sums.clear();
-    top.clear();
-  };
-
-  for (size_t i = 0; i < batch.effects_.size(); ++i) {
-    const EffectBatch::Effect& e = batch.effects_[i];
-    bool new_message = i == 0 || e.source != batch.effects_[i - 1].source || e.offset != batch.effects_[i - 1].offset;
-    if (new_message && keys.size() >= keys_per_call_) finish();
-    if (e.offset <= mark[e.source]) continue;  // already in Redis
-    auto [slot, fresh_key] = sums.try_emplace(e.key);
-    if (fresh_key) keys.push_back(e.key);
-    auto& fields = slot->second;
-    auto field = std::find_if(fields.begin(), fields.end(), [&](auto& f) { return f.first == e.field; });
-    if (field == fields.end()) {
-      fields.push_back({e.field, {e.op, e.amount, &e.text}});
-    } else {
-      Sum& sum = field->second;
-      switch (e.op) {
-        case EffectOp::kIncrement: sum.amount += e.amount; break;
-        case EffectOp::kMax: sum.amount = std::max(sum.amount, e.amount); break;
-        case EffectOp::kLogAdd: sum.amount = log2_sum(sum.amount, e.amount); break;
-        case EffectOp::kSet: sum.text = &e.text; break;
+      calls.push_back(std::move(call));
+      keys.clear();
+      fields.clear();
+      index.clear();
+      sums.clear();
+    };
+    const std::vector<uint32_t>& effects = by_source[source];
+    for (size_t i = 0; i < effects.size(); ++i) {
+      const EffectBatch::Effect& e = batch.effects_[effects[i]];
+      bool new_message = i == 0 || e.offset != batch.effects_[effects[i - 1]].offset;
+      if (new_message && keys.size() >= keys_per_call_) finish();
+      if (e.offset <= mark) continue;  // already in Redis
+      auto [slot, fresh_field] = index.try_emplace(Field{e.key, e.field}, sums.size());
+      if (fresh_field) {
+        auto [list, fresh_key] = fields.try_emplace(e.key);
+        if (fresh_key) keys.push_back(e.key);
+        list->second.push_back(sums.size());
+        sums.push_back({e.field, {e.op, e.amount, &e.text}});
+      } else {
+        Sum& sum = sums[slot->second].second;
+        switch (e.op) {
+          case EffectOp::kIncrement: sum.amount += e.amount; break;
+          case EffectOp::kMax: sum.amount = std::max(sum.amount, e.amount); break;
+          case EffectOp::kLogAdd: sum.amount = log2_sum(sum.amount, e.amount); break;
+          case EffectOp::kSet: sum.text = &e.text; break;
+        }
       }
+      top = std::max(top, e.offset);
     }
-    int64_t& highest = top[e.source];
-    highest = std::max(highest, e.offset);
+    finish();
   }
-  finish();
   return calls;
 }
 

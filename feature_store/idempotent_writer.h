@@ -12,8 +12,10 @@
 // How a batch is written: the writer knows each source's mark (read once
 // with HMGET, then kept), drops the effects at or below it, sums up the rest
 // per key and field (increments add, max keeps the largest, popularity adds
-// in log space, a set keeps the latest), and sends them in slices of at most
-// `keys_per_call` keys, cut between messages. Each slice is one Lua script
+// in log space, a set keeps the latest), and sends them source by source in
+// slices of at most `keys_per_call` keys, cut between messages (events are
+// keyed by user, so a user's key is summed over the whole batch). Each slice
+// is one Lua script
 // that first checks every mark it advances still holds the value the writer
 // expects (compare-and-set), then reads what it must, and only then writes
 // the values and the new marks -- all or nothing, as Redis does not roll back
@@ -24,7 +26,7 @@
 // Why this shape: summing per key first makes one HMGET + one HSET per key
 // and slice, whatever the number of events on it; one mark per source, not
 // per key, keeps the marks out of the way. Slices bound how long one script
-// blocks Redis (apps read rankings from it meanwhile).
+// blocks Redis (apps read rankings from it meanwhile): a few milliseconds.
 //
 // All keys of a slice go to one Redis node: standalone Redis, not Cluster.
 //
@@ -96,7 +98,7 @@ class IdempotentWriter {
   // `marks_key`: the hash of offset marks (RedisKeys::marks()).
   // `keys_per_call` bounds one script call (its atomic unit and how long it
   // blocks Redis).
-  explicit IdempotentWriter(std::string marks_key, size_t keys_per_call = 256)
+  explicit IdempotentWriter(std::string marks_key, size_t keys_per_call = 4096)
       : marks_key_(std::move(marks_key)), keys_per_call_(keys_per_call) {}
 
   // Applies `batch` in one pipelined round trip (plus one to read the marks

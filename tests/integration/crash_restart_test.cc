@@ -12,8 +12,10 @@ namespace {
 TEST_F(PipelineTest, CountersAreExactAfterSigkillAndRestart) {
   std::vector<Event> events = make_events(60000, 1500, 400);
 
-  // The first learner commits often, so its restart resumes mid-stream.
-  auto first = start_learner({"--set", "consumer.batch_max_messages=200", "--set", "consumer.commit_interval_ms=300"});
+  // The first learner commits often, so its restart resumes mid-stream. Both
+  // write every 100 ms (not every second), so the kills land between writes.
+  auto first = start_learner({"--set", "consumer.batch_max_messages=200", "--set", "consumer.commit_interval_ms=300",
+                              "--set", "redis.write_interval_ms=100"});
   produce_events(events);
   ASSERT_TRUE(eventually([&] { return events_in_redis() >= 15000; }, std::chrono::seconds(60)));
   first->signal(SIGKILL);
@@ -23,7 +25,8 @@ TEST_F(PipelineTest, CountersAreExactAfterSigkillAndRestart) {
 
   // The second never commits on its own before it is killed: everything it
   // applied must come again and be skipped.
-  auto second = start_learner({"--set", "consumer.batch_max_messages=200", "--set", "consumer.commit_interval_ms=600000"});
+  auto second = start_learner({"--set", "consumer.batch_max_messages=200", "--set", "consumer.commit_interval_ms=600000",
+                               "--set", "redis.write_interval_ms=100"});
   ASSERT_TRUE(eventually([&] { return events_in_redis() >= applied_at_first_kill + 15000; }, std::chrono::seconds(60)));
   second->signal(SIGKILL);
   ASSERT_EQ(second->wait(std::chrono::seconds(10)), 128 + SIGKILL);

@@ -11,9 +11,11 @@ namespace streamrec::testing {
 namespace {
 
 // Label windows short enough for this 10-minute (event time) stream.
+// Effects written every 100 ms (not every second), so the kill lands
+// between writes.
 const std::vector<std::string> kLearnSettings = {"--set", "learner.click_window_s=180", "--set",
                                                  "learner.purchase_window_s=300", "--set",
-                                                 "checkpoint.interval_s=1"};
+                                                 "checkpoint.interval_s=1", "--set", "redis.write_interval_ms=100"};
 
 class LearnerRestartTest : public PipelineTest {
  protected:

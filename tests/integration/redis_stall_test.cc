@@ -7,7 +7,8 @@ namespace streamrec::testing {
 namespace {
 
 TEST_F(PipelineTest, ARedisStallLosesNothingAndDoublesNothing) {
-  auto learner = start_learner({"--set", "redis.timeout_ms=300", "--set", "consumer.batch_max_messages=500",
+  auto learner = start_learner({"--set", "redis.timeout_ms=300", "--set", "redis.write_interval_ms=100",
+                                "--set", "consumer.batch_max_messages=500",
                                 "--status-interval", "0.2"});
   std::vector<Event> events = make_events(60000, 800, 200);
   produce_events(events);
