@@ -69,6 +69,7 @@ start_redis "$dir" || exit 1
 redis-cli -p "$redis_port" CONFIG SET zset-max-listpack-entries 32 >/dev/null
 
 # Broker.
+rm -f "$dir/bootstrap" "$dir/stats.json"  # a kept directory may hold an earlier run's
 "$bin" broker --address-file "$dir/bootstrap" >/dev/null 2>"$dir/broker.log" &
 broker_pid=$!; pids+=($broker_pid)
 for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done

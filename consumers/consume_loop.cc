@@ -236,6 +236,7 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
     if (now - last_tick >= std::chrono::milliseconds(10)) {
       last_tick = now;
       if (Status s = sink_.tick(); !s.ok()) spdlog::warn("{}", s.message());
+      commit(/*force=*/false);  // the tick may have made the sink durable
     }
     if (now - last_status >= options.status_interval) {
       report("status", options);
