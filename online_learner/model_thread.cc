@@ -15,8 +15,12 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kEventsPerRound = 256;
 // Events queued at most; beyond, learn() waits (and Kafka holds the rest).
 constexpr size_t kMaxQueued = 200000;
-// Users the model did not know are tried again at most this often.
+// Users the model did not know are tried again at most this often, and at
+// most this many per round.
 constexpr auto kUnknownRetry = std::chrono::seconds(1);
+constexpr size_t kUnknownPerRound = 32;
+// Rankings computed, then written, at a time.
+constexpr size_t kRankingsPerWrite = 64;
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -110,18 +114,34 @@ void ModelThread::run() {
         ranker_.add_event(event);
       }
       samples_learned_.store(learner_.samples_learned(), std::memory_order_relaxed);
-      for (RankRequest& r : retry_) requests.push_back(std::move(r));
-      retry_.clear();
-      if (!unknown_.empty() && Clock::now() - unknown_tried_ >= kUnknownRetry) {
-        unknown_tried_ = Clock::now();
-        for (auto& [user, request] : unknown_) requests.push_back(std::move(request));
-        unknown_.clear();
-      }
-      rank_all(requests, rankings, written);
     }
     events.clear();
+    // Fresh requests first, then failed writes, then a few unknown users.
+    for (RankRequest& r : retry_) requests.push_back(std::move(r));
+    retry_.clear();
+    auto now = Clock::now();
+    for (size_t budget = kUnknownPerRound; budget > 0 && !unknown_order_.empty();) {
+      auto it = unknown_.find(unknown_order_.front());
+      if (it != unknown_.end()) {
+        if (now - it->second.tried < kUnknownRetry) break;
+        requests.push_back(std::move(it->second.request));
+        unknown_.erase(it);
+        --budget;
+      }
+      unknown_order_.pop_front();
+    }
+    for (size_t first = 0; first < requests.size(); first += kRankingsPerWrite) {
+      std::vector<RankRequest> group(std::make_move_iterator(requests.begin() + first),
+                                     std::make_move_iterator(requests.begin() + std::min(requests.size(),
+                                                                                         first + kRankingsPerWrite)));
+      {
+        while (others_waiting_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+        std::lock_guard model_lock(model_mutex_);
+        rank_all(group, rankings, written);
+      }
+      write(rankings, written);
+    }
     requests.clear();
-    write(rankings, written);
     {
       std::lock_guard queue_lock(queue_mutex_);
       busy_ = false;
@@ -142,7 +162,9 @@ void ModelThread::rank_all(std::vector<RankRequest>& requests, std::vector<Ranki
       // comes later answers the model, not this event: not measured.
       ++skipped;
       request.asked_at_kafka_ms = -1;
-      unknown_[request.user_id] = std::move(request);
+      std::string user = request.user_id;  // not the moved-from request's
+      unknown_.insert_or_assign(user, Unknown{std::move(request), Clock::now()});
+      unknown_order_.push_back(std::move(user));
       continue;
     }
     unknown_.erase(request.user_id);

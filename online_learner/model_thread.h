@@ -17,7 +17,9 @@
 // Errors: a ranking write that Redis does not acknowledge is counted and
 // retried with the next round (re-ranked with the newer model). A user the
 // model knows nothing of yet gets no ranking (apps read sr:pop); such users
-// are ranked again, at most every second, until it does.
+// are ranked again, a few per round and each at most every second, until it
+// does. Rankings are written in groups of 64, so the first of a burst of
+// requests does not wait for the last.
 //
 // Freshness is measured per ranking acknowledged by Redis: from the Kafka
 // timestamp of the oldest event that asked for it, for users the model knew
@@ -114,8 +116,14 @@ class ModelThread {
   std::optional<RedisConnection> redis_;
   RankingWriter ranking_writer_;
   std::vector<RankRequest> retry_;                           // write failed
-  std::unordered_map<std::string, RankRequest> unknown_;     // the model knew nothing of them
-  std::chrono::steady_clock::time_point unknown_tried_{};
+  // Users the model knew nothing of, tried again a few per round, each at
+  // most every second, so a crowd of them never delays a fresh request.
+  struct Unknown {
+    RankRequest request;
+    std::chrono::steady_clock::time_point tried;
+  };
+  std::unordered_map<std::string, Unknown> unknown_;
+  std::deque<std::string> unknown_order_;  // oldest try first; may name users ranked since
 
   mutable std::mutex stats_mutex_;
   RankingStats stats_;
