@@ -63,7 +63,10 @@ learn_pid=$!
 pids+=($learn_pid)
 
 # The embedded broker keeps only ~5 MiB per partition, so the learner
-# consumes while the producer produces.
+# consumes while the producer produces; it starts once the learner has its
+# partitions (joining the group takes a few seconds), so that the report's
+# freshness is the pipeline's, not the wait for the group.
+for _ in $(seq 150); do grep -q "partition(s) assigned" "$run/learn.log" 2>/dev/null && break; sleep 0.1; done
 produce_args=(produce --synthetic --config configs/local.yaml)
 [[ -n "$impressions" ]] && produce_args+=(--impressions "$impressions")
 start=$(date +%s.%N)
