@@ -261,38 +261,29 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
 }
 
 Status IdempotentWriter::apply(RedisConnection& redis, const EffectBatch& batch) {
-  if (Status s = send(redis, batch); !s.ok()) return s;
-  return finish(redis, batch);
-}
-
-Status IdempotentWriter::send(RedisConnection& redis, const EffectBatch& batch) {
-  sent_.clear();
   if (batch.empty()) return {};
   if (sha_.empty())
     if (Status s = load_script(redis); !s.ok()) return s;
-  if (Status s = read_marks(redis, batch); !s.ok()) return s;
-  sent_ = slices(batch);
-  std::vector<std::string_view> args;
-  for (const Call& call : sent_) {
-    args.assign(call.args.begin(), call.args.end());
-    redis.append(args);
-  }
-  return redis.flush();
-}
 
-Status IdempotentWriter::finish(RedisConnection& redis, const EffectBatch& batch) {
   std::string last_conflict;
-  for (int attempt = 0;; ++attempt) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (Status s = read_marks(redis, batch); !s.ok()) return s;
+    std::vector<Call> calls = slices(batch);
+    std::vector<std::string_view> args;
+    for (const Call& call : calls) {
+      args.assign(call.args.begin(), call.args.end());
+      redis.append(args);
+    }
     auto replies = redis.read_replies();
     if (!replies.ok()) {
       marks_.clear();  // some slices may be in: read the marks again next time
       return Error{replies.error().message};
     }
     bool script_missing = false, conflict = false;
-    for (size_t i = 0; i < replies->size() && i < sent_.size(); ++i) {
+    for (size_t i = 0; i < replies->size(); ++i) {
       const redisReply* reply = (*replies)[i].get();
       if (reply->type != REDIS_REPLY_ERROR) {
-        for (auto& [source, offset] : sent_[i].marks) marks_[source] = offset;
+        for (auto& [source, offset] : calls[i].marks) marks_[source] = offset;
         continue;
       }
       std::string_view text = reply_text(reply);
@@ -307,17 +298,15 @@ Status IdempotentWriter::finish(RedisConnection& redis, const EffectBatch& batch
       }
     }
     if (!script_missing && !conflict) return {};
-    if (attempt == 2)
-      return Error{"redis: the offset marks keep moving under this writer (another writer on the same partitions?): " +
-                   last_conflict};
     // A mark moved under us (or Redis lost the script after a restart or
     // SCRIPT FLUSH, and the slices after the first failed on its marks):
     // read the marks again and redo what is not in yet.
     marks_.clear();
     if (script_missing)
       if (Status s = load_script(redis); !s.ok()) return s;
-    if (Status s = send(redis, batch); !s.ok()) return s;
   }
+  return Error{"redis: the offset marks keep moving under this writer (another writer on the same partitions?): " +
+               last_conflict};
 }
 
 }  // namespace streamrec

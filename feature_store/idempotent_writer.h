@@ -106,13 +106,6 @@ class IdempotentWriter {
   // if Redis forgot it (restart, SCRIPT FLUSH).
   Status apply(RedisConnection& redis, const EffectBatch& batch);
 
-  // apply() in two halves, so the caller can compute while Redis works:
-  // send() sends the batch's scripts, finish() reads their replies (and
-  // redoes the batch if a mark moved). Between them the connection carries
-  // nothing else; after an Error from send(), do not call finish().
-  Status send(RedisConnection& redis, const EffectBatch& batch);
-  Status finish(RedisConnection& redis, const EffectBatch& batch);
-
   // Forgets the marks it knows; the next apply() reads them again. For
   // whoever learns the marks may have moved (e.g. partitions reassigned).
   void forget_marks() { marks_.clear(); }
@@ -131,7 +124,6 @@ class IdempotentWriter {
   size_t keys_per_call_;
   std::string sha_;
   std::map<std::string, int64_t> marks_;  // source -> its mark in Redis (-1: none yet)
-  std::vector<Call> sent_;                 // by send(), awaiting finish()
 };
 
 }  // namespace streamrec

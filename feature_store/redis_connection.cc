@@ -60,13 +60,6 @@ Result<std::vector<RedisReply>> RedisConnection::read_replies() {
   return replies;
 }
 
-Status RedisConnection::flush() {
-  int done = 0;
-  while (!done)
-    if (redisBufferWrite(context_.get(), &done) != REDIS_OK) return io_error("write failed");
-  return {};
-}
-
 Result<RedisReply> RedisConnection::command(const std::vector<std::string_view>& args) {
   append(args);
   auto replies = read_replies();

@@ -42,9 +42,6 @@ class RedisConnection {
   // sees which command failed; I/O failures are an Error.
   void append(const std::vector<std::string_view>& args);
   Result<std::vector<RedisReply>> read_replies();
-  // Sends what append() queued without waiting for replies (read_replies()
-  // reads them later), so the caller can work while Redis does.
-  Status flush();
   size_t pending() const { return pending_; }
 
   bool broken() const { return !context_ || context_->err != 0; }

@@ -66,8 +66,8 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
       keys_(config.redis.prefix),
       learner_(std::move(learner)),
       ranker_(config.rankings, config.popularity, *learner_),
-      effects_(RedisKeys(config.redis.prefix), config.popularity),
-      writer_(RedisKeys(config.redis.prefix).marks()) {}
+      effects_(keys_, config.popularity),
+      writer_(keys_.marks()) {}
 
 Status StreamPipeline::connect() {
   if (redis_ && !redis_->broken()) return {};
@@ -158,24 +158,14 @@ bool StreamPipeline::effects_due() const {
 Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // After a failed write the consumer hands the same batch again: the
   // learner and the real-time state already have it, only the write is left.
-  const bool first_time = !write_failed_;
-  if (first_time) take(batch);
-  if (!write_failed_ && !effects_due()) {
+  if (!write_failed_) {
+    take(batch);
     feed_learner(/*everything=*/false);
-  } else {
-    Status written = connect();
-    if (written.ok()) written = writer_.send(*redis_, pending_effects_);
-    // Redis applies the effects while the learner trains.
-    if (first_time) feed_learner(/*everything=*/false);
-    if (written.ok()) written = writer_.finish(*redis_, pending_effects_);
-    if (!written.ok()) {
-      ++effects_write_failures_;
-      write_failed_ = true;
-      return written;
-    }
-    pending_effects_.clear();
-    last_effects_write_ = Clock::now();
-    write_failed_ = false;
+  }
+  if (write_failed_ || effects_due()) {
+    Status written = flush();
+    write_failed_ = !written.ok();
+    if (!written.ok()) return written;
   }
   refresh_rankings();
   return {};

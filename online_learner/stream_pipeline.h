@@ -10,8 +10,7 @@
 //              before any label window closes, so rankings react at once;
 //              the learner (joiner, progressive validation, mini-batch SGD),
 //              through an EventTimeMerger that puts the partitions back in
-//              event-time order. Redis applies the effects while the learner
-//              trains.
+//              event-time order, on the model's thread.
 // and, debounced per user (rankings.refresh_interval_ms), the ranking of each
 // user who asked for one (a click; an impression or purchase only when the
 // ranking is older than rankings.impression_refresh_ms) is recomputed
