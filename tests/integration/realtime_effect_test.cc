@@ -60,14 +60,12 @@ TEST_F(PipelineTest, ThreeClicksInOneCategoryRaiseItWithinOneSecond) {
     if (ids.size() >= 3 && share(category) < lowest) lowest = share(category), chosen = category;
   ASSERT_FALSE(chosen.empty());
 
-  std::vector<std::string> keys, payloads;
-  for (int i = 0; i < 3; ++i) {
-    Event click{"rt" + std::to_string(i), EventType::kClick, user, items_in[chosen][i], 1767312000000 + i, "", {}, std::nullopt};
-    keys.push_back(user);
-    payloads.push_back(encode_event(click));
-  }
+  std::vector<Event> clicks;
+  for (int i = 0; i < 3; ++i)
+    clicks.push_back({"rt" + std::to_string(i), EventType::kClick, user, items_in[chosen][i], 1767312000000 + i, "", {},
+                      std::nullopt});
   auto clicked_at = std::chrono::steady_clock::now();
-  produce_with_kcat(keys, payloads);
+  produce_events(clicks);
   bool rose = eventually([&] { return share(chosen) > lowest; }, std::chrono::milliseconds(1000));
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - clicked_at);
   EXPECT_TRUE(rose) << chosen << " had " << lowest << " of the top 10 and still has " << share(chosen) << " after "
@@ -100,20 +98,16 @@ TEST_F(PipelineTest, AClickRewritesTheRankingAndImpressionsLeaveAFreshOneAlone) 
   auto marked = [&] { return redis_.cli("ZSCORE '" + key + "' marker") == "1000\n"; };
   auto impressions = [&] { return std::stoll("0" + redis_.cli("HGET '" + features + "' impressions")); };
   int64_t before = impressions();
-  std::vector<std::string> keys, payloads;
-  for (int i = 0; i < 5; ++i) {
-    Event shown{"imp" + std::to_string(i), EventType::kImpression, user, "i" + std::to_string(i), 1767312000000 + i,
-                "r1", {}, std::nullopt};
-    keys.push_back(user);
-    payloads.push_back(encode_event(shown));
-  }
-  produce_with_kcat(keys, payloads);
+  std::vector<Event> shown;
+  for (int i = 0; i < 5; ++i)
+    shown.push_back({"imp" + std::to_string(i), EventType::kImpression, user, "i" + std::to_string(i),
+                     1767312000000 + i, "r1", {}, std::nullopt});
+  produce_events(shown);
   ASSERT_TRUE(eventually([&] { return impressions() == before + 5; }, std::chrono::seconds(10)));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // longer than any refresh would take
   EXPECT_TRUE(marked()) << "impressions rewrote a fresh ranking: " << redis_.cli("ZREVRANGE '" + key + "' 0 4");
 
-  Event click{"clk0", EventType::kClick, user, "i0", 1767312000010, "r1", {}, std::nullopt};
-  produce_with_kcat({user}, {encode_event(click)});
+  produce_events({{"clk0", EventType::kClick, user, "i0", 1767312000010, "r1", {}, std::nullopt}});
   EXPECT_TRUE(eventually([&] { return !marked(); }, std::chrono::milliseconds(1000)))
       << "the click did not rewrite the ranking within a second";
   EXPECT_EQ(learner->stop(), 0);
