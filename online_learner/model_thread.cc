@@ -104,11 +104,8 @@ void ModelThread::run() {
     }
     queue_changed_.notify_all();  // room in the queue
 
-    // The other thread goes first: a mutex would let this loop take the
-    // lock back before a waiting thread even wakes up.
-    while (others_waiting_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
     {
-      std::lock_guard model_lock(model_mutex_);
+      auto model_lock = lock_after_others();
       for (const Event& event : events) {
         learner_.add_event(event);
         ranker_.add_event(event);
@@ -116,27 +113,13 @@ void ModelThread::run() {
       samples_learned_.store(learner_.samples_learned(), std::memory_order_relaxed);
     }
     events.clear();
-    // Fresh requests first, then failed writes, then a few unknown users.
-    for (RankRequest& r : retry_) requests.push_back(std::move(r));
-    retry_.clear();
-    auto now = Clock::now();
-    for (size_t budget = kUnknownPerRound; budget > 0 && !unknown_order_.empty();) {
-      auto it = unknown_.find(unknown_order_.front());
-      if (it != unknown_.end()) {
-        if (now - it->second.tried < kUnknownRetry) break;
-        requests.push_back(std::move(it->second.request));
-        unknown_.erase(it);
-        --budget;
-      }
-      unknown_order_.pop_front();
-    }
+    add_retries(requests);
     for (size_t first = 0; first < requests.size(); first += kRankingsPerWrite) {
       std::vector<RankRequest> group(std::make_move_iterator(requests.begin() + first),
                                      std::make_move_iterator(requests.begin() + std::min(requests.size(),
                                                                                          first + kRankingsPerWrite)));
       {
-        while (others_waiting_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
-        std::lock_guard model_lock(model_mutex_);
+        auto model_lock = lock_after_others();
         rank_all(group, rankings, written);
       }
       write(rankings, written);
@@ -147,6 +130,30 @@ void ModelThread::run() {
       busy_ = false;
     }
     queue_changed_.notify_all();  // maybe everything is learned
+  }
+}
+
+std::unique_lock<std::mutex> ModelThread::lock_after_others() {
+  // The other thread goes first: a mutex would let this thread take the lock
+  // back before a waiting thread even wakes up.
+  while (others_waiting_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+  return std::unique_lock(model_mutex_);
+}
+
+void ModelThread::add_retries(std::vector<RankRequest>& requests) {
+  // After the fresh requests: failed writes, then a few unknown users.
+  for (RankRequest& r : retry_) requests.push_back(std::move(r));
+  retry_.clear();
+  auto now = Clock::now();
+  for (size_t budget = kUnknownPerRound; budget > 0 && !unknown_order_.empty();) {
+    auto it = unknown_.find(unknown_order_.front());
+    if (it != unknown_.end()) {
+      if (now - it->second.tried < kUnknownRetry) break;
+      requests.push_back(std::move(it->second.request));
+      unknown_.erase(it);
+      --budget;
+    }
+    unknown_order_.pop_front();
   }
 }
 

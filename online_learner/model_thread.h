@@ -90,6 +90,10 @@ class ModelThread {
 
  private:
   void run();
+  // The model lock, for this thread, once no other thread waits for it.
+  std::unique_lock<std::mutex> lock_after_others();
+  // Appends the requests to try again: failed writes, then unknown users due.
+  void add_retries(std::vector<RankRequest>& requests);
   // Ranks `requests` (the model lock held); the rankings to write go to
   // `rankings`, their requests to `written`.
   void rank_all(std::vector<RankRequest>& requests, std::vector<Ranking>& rankings,
