@@ -19,18 +19,13 @@ constexpr size_t kMaxQueued = 200000;
 // most this many per round.
 constexpr auto kUnknownRetry = std::chrono::seconds(1);
 constexpr size_t kUnknownPerRound = 32;
-// Rankings computed, then written, at a time.
-constexpr size_t kRankingsPerWrite = 64;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// Rankings computed at a time (the lock held), then handed to the publisher.
+constexpr size_t kRankingsPerGroup = 64;
 
 }  // namespace
 
 ModelThread::ModelThread(const Config& config, Learner& learner, Ranker& ranker)
-    : config_(config), keys_(config.redis.prefix), learner_(learner), ranker_(ranker) {
+    : config_(config), keys_(config.redis.prefix), learner_(learner), ranker_(ranker), publisher_(config) {
   samples_learned_ = learner_.samples_learned();
   thread_ = std::thread([this] { run(); });
 }
@@ -76,25 +71,23 @@ std::unique_lock<std::mutex> ModelThread::lock() const {
 }
 
 RankingStats ModelThread::ranking_stats() const {
-  std::lock_guard lock(stats_mutex_);
-  return stats_;
+  RankingStats stats = publisher_.stats();
+  stats.rankings_skipped = rankings_skipped_.load(std::memory_order_relaxed);
+  return stats;
 }
 
 void ModelThread::run() {
   pthread_setname_np(pthread_self(), "streamrec-model");  // for top -H and perf
   std::vector<Event> events;
-  std::vector<RankRequest> requests, written;
-  std::vector<Ranking> rankings;
+  std::vector<RankRequest> requests;
+  std::vector<PublishedRanking> rankings;
   for (;;) {
     {
       std::unique_lock queue_lock(queue_mutex_);
       auto work = [&] { return stopping_ || !events_.empty() || !requests_.empty(); };
-      // Failed writes and unknown users are tried again after a pause, not
-      // in a busy loop.
-      if (retry_.empty() && unknown_.empty()) queue_changed_.wait(queue_lock, work);
+      // Unknown users are tried again after a pause, not in a busy loop.
+      if (unknown_.empty()) queue_changed_.wait(queue_lock, work);
       else queue_changed_.wait_for(queue_lock, std::chrono::milliseconds(100), work);
-      // At the end, rankings still failing are dropped: they are recomputed
-      // state, and Redis may be gone for good.
       if (stopping_ && events_.empty() && requests_.empty()) return;
       size_t n = std::min(events_.size(), kEventsPerRound);
       events.assign(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.begin() + n));
@@ -114,15 +107,12 @@ void ModelThread::run() {
     }
     events.clear();
     add_retries(requests);
-    for (size_t first = 0; first < requests.size(); first += kRankingsPerWrite) {
-      std::vector<RankRequest> group(std::make_move_iterator(requests.begin() + first),
-                                     std::make_move_iterator(requests.begin() + std::min(requests.size(),
-                                                                                         first + kRankingsPerWrite)));
+    for (size_t first = 0; first < requests.size(); first += kRankingsPerGroup) {
       {
         auto model_lock = lock_after_others();
-        rank_all(group, rankings, written);
+        rank_all(requests, first, std::min(requests.size(), first + kRankingsPerGroup), rankings);
       }
-      write(rankings, written);
+      publisher_.publish(rankings);
     }
     requests.clear();
     {
@@ -141,9 +131,7 @@ std::unique_lock<std::mutex> ModelThread::lock_after_others() {
 }
 
 void ModelThread::add_retries(std::vector<RankRequest>& requests) {
-  // After the fresh requests: failed writes, then a few unknown users.
-  for (RankRequest& r : retry_) requests.push_back(std::move(r));
-  retry_.clear();
+  // After the fresh requests, a few unknown users.
   auto now = Clock::now();
   for (size_t budget = kUnknownPerRound; budget > 0 && !unknown_order_.empty();) {
     auto it = unknown_.find(unknown_order_.front());
@@ -157,12 +145,12 @@ void ModelThread::add_retries(std::vector<RankRequest>& requests) {
   }
 }
 
-void ModelThread::rank_all(std::vector<RankRequest>& requests, std::vector<Ranking>& rankings,
-                           std::vector<RankRequest>& written) {
+void ModelThread::rank_all(std::vector<RankRequest>& requests, size_t first, size_t last,
+                           std::vector<PublishedRanking>& rankings) {
   rankings.clear();
-  written.clear();
   int64_t skipped = 0;
-  for (RankRequest& request : requests) {
+  for (size_t i = first; i < last; ++i) {
+    RankRequest& request = requests[i];
     auto ranking = ranker_.rank(request.user_id, request.recent_clicks, request.context, request.ts_ms);
     if (ranking.empty()) {
       // Nothing to rank by yet; apps read sr:pop meanwhile. The ranking that
@@ -175,36 +163,9 @@ void ModelThread::rank_all(std::vector<RankRequest>& requests, std::vector<Ranki
       continue;
     }
     unknown_.erase(request.user_id);
-    rankings.push_back({keys_.user_rankings(request.user_id), std::move(ranking)});
-    written.push_back(std::move(request));
+    rankings.push_back({{keys_.user_rankings(request.user_id), std::move(ranking)}, request.asked_at_kafka_ms});
   }
-  if (skipped) {
-    std::lock_guard lock(stats_mutex_);
-    stats_.rankings_skipped += skipped;
-  }
-}
-
-void ModelThread::write(std::vector<Ranking>& rankings, std::vector<RankRequest>& written) {
-  if (rankings.empty()) return;
-  Status status;
-  if (!redis_ || redis_->broken()) {
-    redis_.reset();
-    auto conn = RedisConnection::connect(config_.redis.url, static_cast<int>(config_.redis.timeout_ms));
-    if (conn.ok()) redis_.emplace(std::move(conn).value());
-    else status = Error{conn.error().message};
-  }
-  if (status.ok()) status = ranking_writer_.write(*redis_, rankings);
-  int64_t acked = wall_ms();
-  std::lock_guard lock(stats_mutex_);
-  if (!status.ok()) {
-    ++stats_.ranking_write_failures;
-    spdlog::warn("rankings not written, retrying: {}", status.message());
-    for (RankRequest& r : written) retry_.push_back(std::move(r));
-    return;
-  }
-  stats_.rankings_written += static_cast<int64_t>(written.size());
-  for (const RankRequest& r : written)
-    if (r.asked_at_kafka_ms >= 0) stats_.freshness_ms.record(static_cast<double>(acked - r.asked_at_kafka_ms));
+  rankings_skipped_.fetch_add(skipped, std::memory_order_relaxed);
 }
 
 }  // namespace streamrec::learner

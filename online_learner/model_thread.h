@@ -3,23 +3,23 @@
 //
 // Why a thread of its own: training and ranking are the two costs that need
 // the model; the consumer's thread keeps decoding, writing effects and
-// keeping real-time state meanwhile, on the other core.
+// keeping real-time state meanwhile, on the other core. Redis is a third
+// thread's business (RankingPublisher), so neither waits for it.
 //
 // Ownership and threads: it uses a Learner and a Ranker it does not own
-// (both must outlive it) and owns its Redis connection for rankings. Each
-// round it takes a few hundred queued events and every ranking request,
-// holds the learner and ranker while it learns and ranks, then writes the
-// rankings (MULTI DEL ZADD EXEC, RankingWriter) without holding them. Any
-// other thread that touches the Learner or the Ranker holds lock() while it
-// does; the model thread steps aside between rounds when someone waits.
-// learn() and rank() may be called from one other thread.
+// (both must outlive it) and owns the RankingPublisher that writes its
+// rankings. Each round it takes a few hundred queued events and every
+// ranking request, holds the learner and ranker while it learns, then while
+// it ranks each group of 64 requests, and hands each group's rankings to the
+// publisher. Any other thread that touches the Learner or the Ranker holds
+// lock() while it does; the model thread steps aside between rounds and
+// groups when someone waits. learn() and rank() may be called from one other
+// thread.
 //
 // Errors: a ranking write that Redis does not acknowledge is counted and
-// retried with the next round (re-ranked with the newer model). A user the
-// model knows nothing of yet gets no ranking (apps read sr:pop); such users
-// are ranked again, a few per round and each at most every second, until it
-// does. Rankings are written in groups of 64, so the first of a burst of
-// requests does not wait for the last.
+// tried again by the publisher. A user the model knows nothing of yet gets
+// no ranking (apps read sr:pop); such users are ranked again, a few per
+// round and each at most every second, until it does.
 //
 // Freshness is measured per ranking acknowledged by Redis: from the Kafka
 // timestamp of the oldest event that asked for it, for users the model knew
@@ -32,7 +32,6 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -40,12 +39,10 @@
 
 #include "core/config.h"
 #include "core/event.h"
-#include "feature_store/redis_connection.h"
 #include "feature_store/redis_keys.h"
-#include "feature_store/ranking_writer.h"
-#include "online_learner/latency_histogram.h"
 #include "online_learner/learner.h"
 #include "online_learner/ranker.h"
+#include "online_learner/ranking_publisher.h"
 
 namespace streamrec::learner {
 
@@ -57,13 +54,6 @@ struct RankRequest {
   std::vector<ContextFeature> context;      // of the user's latest event
   int64_t ts_ms = 0;                        // the user's latest event time
   int64_t asked_at_kafka_ms = -1;           // oldest event that asked for it; -1: not measured
-};
-
-struct RankingStats {
-  int64_t rankings_written = 0;
-  int64_t rankings_skipped = 0;  // users the model knew nothing of yet (they read sr:pop)
-  int64_t ranking_write_failures = 0;
-  LatencyHistogram freshness_ms;
 };
 
 class ModelThread {
@@ -92,13 +82,11 @@ class ModelThread {
   void run();
   // The model lock, for this thread, once no other thread waits for it.
   std::unique_lock<std::mutex> lock_after_others();
-  // Appends the requests to try again: failed writes, then unknown users due.
+  // Appends the unknown users due to be tried again.
   void add_retries(std::vector<RankRequest>& requests);
-  // Ranks `requests` (the model lock held); the rankings to write go to
-  // `rankings`, their requests to `written`.
-  void rank_all(std::vector<RankRequest>& requests, std::vector<Ranking>& rankings,
-                std::vector<RankRequest>& written);
-  void write(std::vector<Ranking>& rankings, std::vector<RankRequest>& written);
+  // Ranks requests [first, last) (the model lock held) into `rankings`.
+  void rank_all(std::vector<RankRequest>& requests, size_t first, size_t last,
+                std::vector<PublishedRanking>& rankings);
 
   const Config config_;
   const RedisKeys keys_;
@@ -117,9 +105,6 @@ class ModelThread {
   bool stopping_ = false;
 
   // The model thread's own.
-  std::optional<RedisConnection> redis_;
-  RankingWriter ranking_writer_;
-  std::vector<RankRequest> retry_;                           // write failed
   // Users the model knew nothing of, tried again a few per round, each at
   // most every second, so a crowd of them never delays a fresh request.
   struct Unknown {
@@ -129,9 +114,10 @@ class ModelThread {
   std::unordered_map<std::string, Unknown> unknown_;
   std::deque<std::string> unknown_order_;  // oldest try first; may name users ranked since
 
-  mutable std::mutex stats_mutex_;
-  RankingStats stats_;
+  std::atomic<int64_t> rankings_skipped_{0};
 
+  // Destroyed after thread_ stops: writes the last rankings.
+  RankingPublisher publisher_;
   std::thread thread_;
 };
 
