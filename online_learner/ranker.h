@@ -70,6 +70,8 @@ class Ranker {
 
  private:
   void refresh_index();
+  // Fills by_affinity_ with the n items of highest affinity_, best first.
+  void select_best(size_t n);
   // Fills query_; false when the user has neither a row nor recent clicks with rows.
   bool query_vector(const std::string& user_id, const std::vector<std::string>& recent);
 
@@ -86,6 +88,7 @@ class Ranker {
   // items are numbered by their column of item_matrix_.
   std::vector<const Item*> available_;
   std::vector<const double*> available_popularity_;  // live popularity of the same items
+  std::vector<double> price_;             // their prices (read per candidate: no pointer chase)
   std::vector<ItemKeys> item_keys_;       // their feature keys
   std::vector<size_t> category_of_;       // their category's number
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
@@ -98,7 +101,8 @@ class Ranker {
 
   // Scratch of rank(), kept between calls.
   Eigen::VectorXf query_, clicked_, affinity_;
-  std::vector<std::pair<float, size_t>> by_affinity_;  // affinity, item
+  std::vector<uint32_t> affinity_keys_;  // affinity_ as order-preserving integers
+  std::vector<std::pair<float, size_t>> by_affinity_;  // the best by affinity, best first
   std::vector<size_t> candidates_;        // items, in scoring order
   std::vector<uint8_t> chosen_;           // per item: in candidates_; all 0 between calls
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls

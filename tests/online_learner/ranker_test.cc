@@ -183,6 +183,38 @@ TEST(Ranker, RetrievalCandidatesAreTheBestDotProducts) {
   EXPECT_EQ(got, want);
 }
 
+TEST(Ranker, RetrievalKeepsTheBestOfAnyCountWithTiesInCatalogOrder) {
+  // i30..i39 have no row: they tie at affinity 0, somewhere among the rest,
+  // so some count cuts through the ties.
+  auto learner = trained_learner(LearnerConfig{});
+  const EmbeddingTable& table = learner->table();
+  const int dim = static_cast<int>(learner->config().embedding_dim);
+  Eigen::Map<const Eigen::VectorXf> user(table.row(table.find(FeatureEncoder::user_key("u7"))), dim);
+  std::vector<std::tuple<float, size_t, std::string>> affinity;  // -affinity, catalog order, item
+  learner->catalog().for_each_available([&](const Item& item) {
+    uint32_t row = table.find(FeatureEncoder::item_key(item.item_id));
+    float a = row == EmbeddingTable::kNoRow ? 0.0f : user.dot(Eigen::Map<const Eigen::VectorXf>(table.row(row), dim));
+    affinity.emplace_back(-a, affinity.size(), item.item_id);
+  });
+  std::sort(affinity.begin(), affinity.end());
+  ASSERT_LT(std::get<0>(affinity.front()), 0.0f);  // positives and negatives around the ties
+  ASSERT_GT(std::get<0>(affinity.back()), 0.0f);
+  for (size_t n = 1; n <= affinity.size(); ++n) {
+    RankingConfig config;
+    config.retrieval_candidates = static_cast<int64_t>(n);
+    config.popular_candidates = 0;
+    config.category_candidates = 0;
+    config.top_k = 100;  // the ranking is every candidate
+    Ranker ranker(config, PopularityConfig{}, *learner);
+    std::vector<std::string> want, got;
+    for (size_t i = 0; i < n; ++i) want.push_back(std::get<2>(affinity[i]));
+    for (auto& [item, score] : ranker.rank("u7", {}, {}, 2'000'000)) got.push_back(item);
+    std::sort(want.begin(), want.end());
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want) << n << " candidates";
+  }
+}
+
 TEST(Ranker, CategoryCandidatesAreTheMostPopularAvailableOfTheClickedCategories) {
   auto learner = trained_learner(LearnerConfig{});
   RankingConfig config;
