@@ -118,9 +118,10 @@ Status ConsumeLoop::finish_batch() {
   stats_.events += static_cast<int64_t>(batch_.events.size());
   stats_.items += static_cast<int64_t>(batch_.items.size());
   ++stats_.batches;
+  CommitOffsets& applied = applied_offsets_[sink_.write_mark()];
   for (auto& p : partitions_) {
     if (p->batch_next < 0) continue;
-    applied_offsets_[{p->topic, p->partition}] = p->batch_next;
+    applied[{p->topic, p->partition}] = p->batch_next;
     p->batch_next = -1;
   }
   batch_.items.clear();
@@ -154,10 +155,10 @@ void ConsumeLoop::commit(bool force) {
   // is written; otherwise only what it has written already is committed.
   if (force && !applied_offsets_.empty())
     if (Status s = until_sink_succeeds([&] { return sink_.flush(); }); !s.ok() && failure_.ok()) failure_ = s;
-  if (sink_.durable()) {
-    for (const auto& [partition, next] : applied_offsets_) durable_offsets_[partition] = next;
-    applied_offsets_.clear();
-  }
+  const uint64_t durable = sink_.durable_mark();
+  for (auto it = applied_offsets_.begin(); it != applied_offsets_.end() && it->first <= durable;
+       it = applied_offsets_.erase(it))
+    for (const auto& [partition, next] : it->second) durable_offsets_[partition] = next;
   if (durable_offsets_.empty()) return;
   auto now = Clock::now();
   if (!force && now - last_commit_ < std::chrono::milliseconds(config_.consumer.commit_interval_ms)) return;

@@ -10,14 +10,16 @@
 //   4. commit the offsets of every durable batch, at most every
 //      consumer.commit_interval_ms, and always before partitions are revoked
 //      or the loop ends. A sink may hold effects back over several batches
-//      (EventSink::durable); their offsets wait until it has written them,
-//      and before a revocation or the end it is made to (EventSink::flush).
+//      and write them in the background (EventSink::write_mark); their
+//      offsets wait until it has written them, and before a revocation or
+//      the end it is made to (EventSink::flush).
 // A crash anywhere re-delivers from the last commit, which the sink must
 // tolerate (IdempotentWriter does). Runs on the caller's thread; not
 // thread-safe; stats() may be read between batches on that thread.
 #pragma once
 
 #include <array>
+#include <map>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -119,7 +121,9 @@ class ConsumeLoop {
   ConsumedBatch batch_;  // cleared, not freed, between batches: its capacity is reused
   std::vector<std::pair<TopicPartition, int64_t>> reached_end_;  // end-of-partition events not yet reported
   size_t batch_messages_ = 0;
-  CommitOffsets applied_offsets_;  // applied by the sink, maybe not durable yet
+  // Applied by the sink, by the sink's write_mark() after the batch: durable
+  // once its durable_mark() gets there.
+  std::map<uint64_t, CommitOffsets> applied_offsets_;
   CommitOffsets durable_offsets_;  // durable in Redis, not yet committed
   std::chrono::steady_clock::time_point last_commit_;
   Status failure_;  // sticky: the first batch that could not be made durable

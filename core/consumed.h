@@ -88,12 +88,17 @@ class EventSink {
   // Partitions taken away by a rebalance, after their last batch was applied
   // and committed.
   virtual void partitions_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
-  // A sink may hold effects back and write them for several batches at
-  // once: durable() says whether everything applied so far is in its store,
-  // flush() writes what it holds (an Error: nothing is lost, try again). The
-  // consumer commits only offsets that are durable, and flushes before it
-  // gives partitions away or stops.
-  virtual bool durable() const { return true; }
+  // A sink may hold effects back and write them later, several batches at
+  // once, in the background. write_mark() names the write that will hold
+  // everything applied so far (marks never decrease); durable_mark() is the
+  // highest mark whose write, and every one before it, is in the store.
+  // flush() writes everything now and waits for it (an Error: nothing is
+  // lost, try again). The consumer commits a batch's offsets once
+  // durable_mark() reaches the write_mark() it read after applying it, and
+  // flushes before it gives partitions away or stops. A sink that writes in
+  // apply() keeps both marks at 0.
+  virtual uint64_t write_mark() const { return 0; }
+  virtual uint64_t durable_mark() const { return 0; }
   virtual Status flush() { return {}; }
   // The sink's own counters as one JSON object, for the stats file.
   virtual std::string stats_json() const { return "{}"; }

@@ -142,6 +142,19 @@ void EffectBatch::set(std::string_view key, std::string_view source, int64_t off
                       EffectOp::kSet, std::string(field), 0, std::string(value)});
 }
 
+void EffectBatch::append(EffectBatch&& more) {
+  if (empty()) {
+    *this = std::move(more);
+  } else {
+    for (Effect& e : more.effects_) {
+      e.source = intern(sources_, source_index_, more.sources_[e.source]);
+      e.key = intern(keys_, key_index_, more.keys_[e.key]);
+      effects_.push_back(std::move(e));
+    }
+  }
+  more.clear();
+}
+
 void EffectBatch::clear() {
   effects_.clear();
   sources_.clear();

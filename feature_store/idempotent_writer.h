@@ -70,6 +70,10 @@ class EffectBatch {
   void set(std::string_view key, std::string_view source, int64_t offset, std::string_view field,
            std::string_view value);
 
+  // Adds `more`'s effects after these (moved whole when this is empty);
+  // `more` is left empty.
+  void append(EffectBatch&& more);
+
   size_t effects() const { return effects_.size(); }
   bool empty() const { return effects_.empty(); }
   void clear();

@@ -68,7 +68,7 @@ void RankingPublisher::add_locked(PublishedRanking&& r, bool older) {
 }
 
 void RankingPublisher::run() {
-  pthread_setname_np(pthread_self(), "streamrec-write");  // for top -H and perf
+  pthread_setname_np(pthread_self(), "streamrec-ranks");  // for top -H and perf
   std::vector<PublishedRanking> batch;
   for (;;) {
     bool stopping;

@@ -67,7 +67,7 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
       learner_(std::move(learner)),
       ranker_(config.rankings, config.popularity, *learner_),
       effects_(keys_, config.popularity),
-      writer_(keys_.marks()) {}
+      effects_writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), keys_.marks()) {}
 
 Status StreamPipeline::connect() {
   if (redis_ && !redis_->broken()) return {};
@@ -151,7 +151,9 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
 }
 
 bool StreamPipeline::effects_due() const {
-  return !pending_effects_.empty() &&
+  // Effects a failed write holds are due as well: without new events they
+  // would wait forever (and with them the commits).
+  return (!pending_effects_.empty() || effects_writer_.holding()) &&
          Clock::now() - last_effects_write_ >= std::chrono::milliseconds(config_.redis.write_interval_ms);
 }
 
@@ -163,7 +165,7 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
     feed_learner(/*everything=*/false);
   }
   if (write_failed_ || effects_due()) {
-    Status written = flush();
+    Status written = submit_effects();
     write_failed_ = !written.ok();
     if (!written.ok()) return written;
   }
@@ -171,17 +173,14 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   return {};
 }
 
-Status StreamPipeline::flush() {
-  if (pending_effects_.empty()) return {};
-  Status written = connect();
-  if (written.ok()) written = writer_.apply(*redis_, pending_effects_);
-  if (!written.ok()) {
-    ++effects_write_failures_;
-    return written;
-  }
-  pending_effects_.clear();
+Status StreamPipeline::submit_effects() {
   last_effects_write_ = Clock::now();
-  return {};
+  return effects_writer_.submit(pending_effects_);
+}
+
+Status StreamPipeline::flush() {
+  (void)submit_effects();  // a failure of the write before it: retried with these, and wait() tells
+  return effects_writer_.wait();
 }
 
 void StreamPipeline::feed_learner(bool everything) {
@@ -237,7 +236,7 @@ Status StreamPipeline::tick() {
   Status status;
   // A stream that pauses must not leave effects (and commits) waiting.
   if (!write_failed_ && effects_due())
-    if (Status s = flush(); !s.ok() && status.ok()) status = s;
+    if (Status s = submit_effects(); !s.ok() && status.ok()) status = s;
   auto now = Clock::now();
   if (!config_.checkpoint.path.empty() && positions_changed_ &&
       now - last_checkpoint_ >= std::chrono::seconds(config_.checkpoint.interval_s)) {
@@ -259,7 +258,7 @@ Status StreamPipeline::tick() {
 }
 
 std::optional<int64_t> StreamPipeline::start_offset(const std::string& cluster_id, const TopicPartition& partition) {
-  writer_.forget_marks();  // another learner may have moved them
+  effects_writer_.forget_marks();  // another learner may have moved them
   if (partition.topic == config_.kafka.events_topic) merger_.expect(partition);
   if (cluster_id != cluster_id_) {
     // Positions of another cluster (or none restored) mean nothing here.
@@ -394,7 +393,7 @@ std::string StreamPipeline::stats_json() const {
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{},"
       "\"joiner_duplicates\":{}}}",
       learner_->samples_learned(), r.rankings_written, r.rankings_skipped, r.ranking_write_failures,
-      effects_write_failures_, f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
+      effects_writer_.write_failures(), f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
       json_number(window_auc(*learner_, "click", window)), json_number(window_auc(*learner_, "ctcvr", window)),
       json_number(window_auc(*learner_, "click", 0)), json_number(window_auc(*learner_, "ctcvr", 0)), merger_.held(),
       learner_->joiner_counters().duplicates);

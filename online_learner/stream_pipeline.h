@@ -4,8 +4,9 @@
 // For every batch, in Kafka order:
 //   items   -> the learner's and the ranker's catalog; item attributes
 //   events  -> counters and sr:pop (exactly once, IdempotentWriter; summed
-//              over redis.write_interval_ms and written at once, which the
-//              consumer's commits wait for: durable(), flush()); the
+//              over redis.write_interval_ms and written at once on a
+//              thread of their own, AsyncEffectsWriter, which the
+//              consumer's commits wait for: write_mark(), flush()); the
 //              user's real-time state: a click enters `recent` at once,
 //              before any label window closes, so rankings react at once;
 //              the learner (joiner, progressive validation, mini-batch SGD),
@@ -14,7 +15,7 @@
 // and, debounced per user (rankings.refresh_interval_ms), the ranking of each
 // user who asked for one (a click; an impression or purchase only when the
 // ranking is older than rankings.impression_refresh_ms) is recomputed
-// (Ranker) and replaced atomically (RankingWriter). Freshness is measured per
+// (Ranker) and replaced atomically (RankingPublisher). Freshness is measured per
 // ranking write: from the Kafka timestamp of the oldest event that asked for
 // it, to Redis acknowledging it. Every second: sr:model, and the embeddings
 // (`emb`, float32 little-endian) of everyone the learner trained on since.
@@ -28,11 +29,12 @@
 // after the checkpoint while the offset marks in Redis skip the effects
 // already there. Positions of another cluster are ignored (the model is kept).
 //
-// apply() returns an Error only when it wrote the effects held back and Redis
-// did not acknowledge them; the consumer then retries the same batch and
-// commits nothing, and the retry only redoes the write (the learner does not
-// see the batch twice). A checkpoint first writes what is held back. Rankings
-// are recomputed state: a failed ranking write is retried on the next tick.
+// apply() returns an Error only when it handed the effects held back to the
+// writer and the write before them had failed (Redis did not acknowledge
+// it); the consumer then retries the same batch and commits nothing, and the
+// retry only waits for the write again (the learner does not see the batch
+// twice). A checkpoint first writes what is held back and waits for it.
+// Rankings are recomputed state: a failed ranking write is tried again.
 //
 // Threads: the EventSink calls come from the consumer's thread (one at a
 // time): decoding, effects, real-time state, checkpoints. Training and
@@ -56,7 +58,7 @@
 #include "core/config.h"
 #include "core/consumed.h"
 #include "feature_store/feature_effects.h"
-#include "feature_store/idempotent_writer.h"
+#include "feature_store/async_effects_writer.h"
 #include "feature_store/redis_connection.h"
 #include "online_learner/event_time_merger.h"
 #include "online_learner/learner.h"
@@ -79,8 +81,11 @@ class StreamPipeline : public EventSink {
   void partitions_revoked(const std::vector<TopicPartition>& partitions) override;
   void partition_end(const TopicPartition& partition, int64_t end_offset) override;
   std::string stats_json() const override;
-  bool durable() const override { return pending_effects_.empty(); }
-  // Writes the effects held back (pending_effects_) now.
+  uint64_t write_mark() const override {
+    return effects_writer_.submitted() + (pending_effects_.empty() ? 0 : 1);
+  }
+  uint64_t durable_mark() const override { return effects_writer_.durable(); }
+  // Writes the effects held back (pending_effects_) now and waits for Redis.
   Status flush() override;
 
   // Writes the checkpoint now (no-op without checkpoint.path).
@@ -91,6 +96,9 @@ class StreamPipeline : public EventSink {
   StreamPipeline(const Config& config, std::unique_ptr<Learner> learner);
   Status connect();
   bool effects_due() const;
+  // Hands the effects held back to effects_writer_, after the write in
+  // flight; an Error is that write's (retried with these).
+  Status submit_effects();
   // Takes a new batch into the real-time state, the merger and the effects.
   void take(const ConsumedBatch& batch);
   void on_event(const ConsumedEvent& consumed, std::chrono::steady_clock::time_point now);
@@ -123,17 +131,16 @@ class StreamPipeline : public EventSink {
   EventTimeMerger merger_;
   std::vector<Event> ready_;
   FeatureEffects effects_;
-  IdempotentWriter writer_;
-  std::optional<RedisConnection> redis_;
+  AsyncEffectsWriter effects_writer_;
+  std::optional<RedisConnection> redis_;  // sr:model and embeddings
 
   std::unordered_map<std::string, UserState> users_;
   std::vector<std::string> dirty_users_;
   // Effects of the batches applied since the last write, summed and written
-  // every redis.write_interval_ms (see durable()).
+  // every redis.write_interval_ms by effects_writer_ (see write_mark()).
   EffectBatch pending_effects_;
   std::chrono::steady_clock::time_point last_effects_write_{};
-  bool write_failed_ = false;  // the last apply() took its batch but could not write
-  int64_t effects_write_failures_ = 0;
+  bool write_failed_ = false;  // the last apply() took its batch but the write before failed
   // Users and items the learner trained on since their embeddings were
   // last written (under model_->lock()).
   std::unordered_set<std::string> learned_users_, learned_items_;

@@ -1,0 +1,93 @@
+#include "feature_store/async_effects_writer.h"
+
+#include <pthread.h>
+
+#include <utility>
+
+namespace streamrec {
+
+AsyncEffectsWriter::AsyncEffectsWriter(std::string redis_url, int timeout_ms, std::string marks_key)
+    : redis_url_(std::move(redis_url)), timeout_ms_(timeout_ms), writer_(std::move(marks_key)) {
+  thread_ = std::thread([this] { run(); });
+}
+
+AsyncEffectsWriter::~AsyncEffectsWriter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void AsyncEffectsWriter::wait_idle(std::unique_lock<std::mutex>& lock) {
+  changed_.wait(lock, [&] { return !in_flight_; });
+}
+
+Status AsyncEffectsWriter::submit(EffectBatch& batch) {
+  std::unique_lock lock(mutex_);
+  wait_idle(lock);
+  Status previous = std::exchange(last_result_, Status{});
+  if (!batch.empty()) {
+    writing_.append(std::move(batch));  // after what the last write failed to write, if anything
+    writing_number_ = ++submitted_;
+  }
+  if (writing_.empty()) return previous;
+  in_flight_ = true;
+  lock.unlock();
+  changed_.notify_all();
+  return previous;
+}
+
+Status AsyncEffectsWriter::wait() {
+  std::unique_lock lock(mutex_);
+  wait_idle(lock);
+  return last_result_;
+}
+
+bool AsyncEffectsWriter::holding() const {
+  std::lock_guard lock(mutex_);
+  return !in_flight_ && !writing_.empty();
+}
+
+void AsyncEffectsWriter::forget_marks() {
+  std::lock_guard lock(mutex_);
+  forget_marks_ = true;
+}
+
+void AsyncEffectsWriter::run() {
+  pthread_setname_np(pthread_self(), "streamrec-count");  // for top -H and perf
+  for (;;) {
+    uint64_t number;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || in_flight_; });
+      if (!in_flight_) return;  // stopping, nothing in flight
+      if (std::exchange(forget_marks_, false)) writer_.forget_marks();
+      number = writing_number_;
+    }
+    // writing_ is this thread's while in_flight_: submit() waits.
+    Status status;
+    if (!redis_ || redis_->broken()) {
+      redis_.reset();
+      auto conn = RedisConnection::connect(redis_url_, timeout_ms_);
+      if (conn.ok()) redis_.emplace(std::move(conn).value());
+      else status = Error{conn.error().message};
+    }
+    if (status.ok()) status = writer_.apply(*redis_, writing_);
+    {
+      std::lock_guard lock(mutex_);
+      if (status.ok()) {
+        writing_.clear();
+        durable_.store(number, std::memory_order_release);
+      } else {
+        write_failures_.fetch_add(1, std::memory_order_relaxed);
+      }
+      last_result_ = status;
+      in_flight_ = false;
+    }
+    changed_.notify_all();
+  }
+}
+
+}  // namespace streamrec

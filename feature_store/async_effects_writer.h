@@ -1,0 +1,90 @@
+// Writes EffectBatches to Redis on a thread of its own (an IdempotentWriter
+// on its own connection), so that the thread that consumes the stream keeps
+// consuming while Redis applies the effects of the last second: at 50k
+// events/s that takes Redis a few hundred milliseconds.
+//
+// One write is in flight at a time. submit() hands a batch over: it first
+// waits for the write in flight, then starts the next. Submissions are
+// numbered from 1; durable() is the number of the last submission whose
+// effects, and all before them, Redis acknowledged. A write Redis does not
+// acknowledge keeps its effects: the next submit() writes them again, with
+// the new ones appended (the offset marks skip whatever is in already), and
+// returns the failure, so the caller can back off; holding() says a
+// submit() is due even without new effects. Nothing is dropped until the
+// writer is destroyed.
+//
+// Threads: submit(), wait() and forget_marks() are called from one thread
+// (the consumer's); holding(), durable() and write_failures() from any. The
+// destructor waits for the write in flight; effects it could not write are
+// lost with it, which is why callers wait() before giving up their offsets
+// (uncommitted, they are read and applied again after a restart).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/status.h"
+#include "feature_store/idempotent_writer.h"
+#include "feature_store/redis_connection.h"
+
+namespace streamrec {
+
+class AsyncEffectsWriter {
+ public:
+  AsyncEffectsWriter(std::string redis_url, int timeout_ms, std::string marks_key);
+  ~AsyncEffectsWriter();
+  AsyncEffectsWriter(const AsyncEffectsWriter&) = delete;
+  AsyncEffectsWriter& operator=(const AsyncEffectsWriter&) = delete;
+
+  // Waits for the write in flight; then writes `batch` (moved from, left
+  // empty) after whatever that write failed to. Returns that write's
+  // failure, if it failed; an empty batch with nothing held back starts
+  // nothing.
+  Status submit(EffectBatch& batch);
+  // Waits for the write in flight and returns how it went.
+  Status wait();
+  // The marks may have moved (partitions reassigned): read them again
+  // before the next write.
+  void forget_marks();
+
+  // Whether effects a write failed to write wait for the next submit().
+  bool holding() const;
+  // The number of submissions so far, and of the last durable one.
+  uint64_t submitted() const { return submitted_; }
+  uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
+  int64_t write_failures() const { return write_failures_.load(std::memory_order_relaxed); }
+
+ private:
+  void run();
+  // The write in flight is done (the lock held by `lock`).
+  void wait_idle(std::unique_lock<std::mutex>& lock);
+
+  const std::string redis_url_;
+  const int timeout_ms_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  EffectBatch writing_;     // in flight, or what the last write failed to write
+  bool in_flight_ = false;
+  uint64_t writing_number_ = 0;  // the submission writing_ completes
+  Status last_result_;
+  bool forget_marks_ = false;
+  bool stopping_ = false;
+  uint64_t submitted_ = 0;  // the submitting thread's
+
+  std::atomic<uint64_t> durable_{0};
+  std::atomic<int64_t> write_failures_{0};
+
+  // The writer thread's own.
+  IdempotentWriter writer_;
+  std::optional<RedisConnection> redis_;
+
+  std::thread thread_;
+};
+
+}  // namespace streamrec
