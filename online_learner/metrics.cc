@@ -71,6 +71,14 @@ SeriesSummary MetricSeries::window(size_t last_n) const {
   return summarize(n - std::min(n, last_n), n);
 }
 
+MetricSeries MetricSeries::copy_last(size_t last_n) const {
+  const size_t n = size(), first = last_n == 0 ? 0 : n - std::min(n, last_n);
+  MetricSeries copy;
+  copy.predictions_.assign(predictions_.begin() + static_cast<std::ptrdiff_t>(first), predictions_.end());
+  copy.labels_.assign(labels_.begin() + static_cast<std::ptrdiff_t>(first), labels_.end());
+  return copy;
+}
+
 void MetricSeries::save(ByteWriter& out) const {
   out.u64(dropped_);
   out.pod_vector(predictions_);

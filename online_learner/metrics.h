@@ -51,6 +51,9 @@ class MetricSeries {
   // The last `fraction` of the series (0.2 = last 20%).
   SeriesSummary tail(double fraction) const;
   SeriesSummary window(size_t last_n) const;
+  // A copy of the last `last_n` pairs (all of them with 0), to be scored
+  // elsewhere: e.g. without holding the lock that guards this series.
+  MetricSeries copy_last(size_t last_n) const;
 
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);

@@ -31,13 +31,16 @@ std::string recent_json(const std::deque<std::string>& recent) {
   return out + "]";
 }
 
-// The AUC of the named series over its last `window` samples (0: all); NaN
-// if absent.
-double window_auc(const Learner& learner, const std::string& name, size_t window) {
+// The named series' last `window` samples (0: all), copied under the model
+// lock so that its AUC -- a sort of up to millions of samples -- is computed
+// after it is released, not while the model's thread waits; empty if absent.
+MetricSeries copy_series(const Learner& learner, const std::string& name, size_t window) {
   for (const auto& [series_name, series] : learner.series())
-    if (series_name == name && series.size() > 0) return window ? series.window(window).auc : series.whole().auc;
-  return std::nan("");
+    if (series_name == name) return series.copy_last(window);
+  return {};
 }
+
+double auc(const MetricSeries& series) { return series.size() > 0 ? series.whole().auc : std::nan(""); }
 
 // For Redis (any text) and for JSON (null when undefined).
 std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : "nan"; }
@@ -112,21 +115,30 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point n
   }
 }
 
-void StreamPipeline::queue_embeddings() {
+void StreamPipeline::queue_embeddings(std::unique_lock<std::mutex>& model_lock) {
   // float32 little-endian, as DESIGN.md specifies (this machine is
   // little-endian). Embeddings are recomputed state, like rankings: plain
-  // HSETs, overwritten whenever the model changes them.
+  // HSETs, overwritten whenever the model changes them. Under the model lock
+  // only the rows are copied; the commands (a key and a Redis buffer each,
+  // for some ten thousand users a second) are built after it is released.
+  std::unordered_set<std::string> users, items;
+  users.swap(learned_users_);
+  items.swap(learned_items_);
   const EmbeddingTable& table = learner_->table();
   const size_t bytes = sizeof(float) * static_cast<size_t>(config_.learner.embedding_dim);
-  auto queue = [&](const std::string& key, uint64_t feature) {
+  std::string rows;
+  std::vector<std::string> keys;
+  auto copy = [&](std::string key, uint64_t feature) {
     uint32_t row = table.find(feature);
     if (row == EmbeddingTable::kNoRow) return;
-    redis_->append({"HSET", key, "emb", std::string_view(reinterpret_cast<const char*>(table.row(row)), bytes)});
+    rows.append(reinterpret_cast<const char*>(table.row(row)), bytes);
+    keys.push_back(std::move(key));
   };
-  for (const std::string& user : learned_users_) queue(keys_.user_features(user), FeatureEncoder::user_key(user));
-  for (const std::string& item : learned_items_) queue(keys_.item_features(item), FeatureEncoder::item_key(item));
-  learned_users_.clear();
-  learned_items_.clear();
+  for (const std::string& user : users) copy(keys_.user_features(user), FeatureEncoder::user_key(user));
+  for (const std::string& item : items) copy(keys_.item_features(item), FeatureEncoder::item_key(item));
+  model_lock.unlock();
+  for (size_t i = 0; i < keys.size(); ++i)
+    redis_->append({"HSET", keys[i], "emb", std::string_view(rows.data() + i * bytes, bytes)});
 }
 
 void StreamPipeline::take(const ConsumedBatch& batch) {
@@ -217,11 +229,11 @@ Status StreamPipeline::write_model_summary() {
   if (samples != samples_at_last_summary_) ++model_version_;
   samples_at_last_summary_ = samples;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
-  queue_embeddings();
+  MetricSeries click = copy_series(*learner_, "click", window), ctcvr = copy_series(*learner_, "ctcvr", window);
+  queue_embeddings(lock);  // releases the lock: the AUCs and the round trip need no model
   redis_->append({"HSET", keys_.model(), "version", std::to_string(model_version_), "events_trained",
-                  std::to_string(samples), "auc_click", number(window_auc(*learner_, "click", window)), "auc_ctcvr",
-                  number(window_auc(*learner_, "ctcvr", window)), "updated_ts", std::to_string(wall_ms())});
-  lock.unlock();  // the round trip needs no model
+                  std::to_string(samples), "auc_click", number(auc(click)), "auc_ctcvr", number(auc(ctcvr)),
+                  "updated_ts", std::to_string(wall_ms())});
   auto replies = redis_->read_replies();
   if (!replies.ok()) return Error{"redis: cannot write embeddings and " + keys_.model() + ": " + replies.error().message};
   for (const RedisReply& reply : *replies)
@@ -384,19 +396,22 @@ Status StreamPipeline::restore_checkpoint() {
 
 std::string StreamPipeline::stats_json() const {
   RankingStats r = model_->ranking_stats();
-  auto lock = model_->lock();
-  const auto& f = r.freshness_ms;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
+  auto lock = model_->lock();
+  const uint64_t samples_learned = learner_->samples_learned();
+  const uint64_t joiner_duplicates = learner_->joiner_counters().duplicates;
+  MetricSeries click = copy_series(*learner_, "click", 0), ctcvr = copy_series(*learner_, "ctcvr", 0);
+  lock.unlock();
+  const auto& f = r.freshness_ms;
   return fmt::format(
       "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
       "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{},"
       "\"joiner_duplicates\":{}}}",
-      learner_->samples_learned(), r.rankings_written, r.rankings_skipped, r.ranking_write_failures,
+      samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures,
       effects_writer_.write_failures(), f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
-      json_number(window_auc(*learner_, "click", window)), json_number(window_auc(*learner_, "ctcvr", window)),
-      json_number(window_auc(*learner_, "click", 0)), json_number(window_auc(*learner_, "ctcvr", 0)), merger_.held(),
-      learner_->joiner_counters().duplicates);
+      json_number(auc(click.copy_last(window))), json_number(auc(ctcvr.copy_last(window))), json_number(auc(click)),
+      json_number(auc(ctcvr)), merger_.held(), joiner_duplicates);
 }
 
 }  // namespace streamrec::learner

@@ -102,8 +102,9 @@ class StreamPipeline : public EventSink {
   // Takes a new batch into the real-time state, the merger and the effects.
   void take(const ConsumedBatch& batch);
   void on_event(const ConsumedEvent& consumed, std::chrono::steady_clock::time_point now);
-  // Queues (pipelined, unsent) the embeddings the learner changed since.
-  void queue_embeddings();
+  // Queues (pipelined, unsent) the embeddings the learner changed since;
+  // copies them under `model_lock`, then releases it.
+  void queue_embeddings(std::unique_lock<std::mutex>& model_lock);
   // Queues for the model's thread what the merger releases (or everything
   // it holds); waits while its queue is full.
   void feed_learner(bool everything);

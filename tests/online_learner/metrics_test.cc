@@ -77,5 +77,18 @@ TEST(MetricSeries, LogLossAndCalibration) {
   EXPECT_EQ(s.count, 4u);
 }
 
+TEST(MetricSeries, ACopyOfTheLastPairsScoresAsTheirWindow) {
+  MetricSeries series;
+  const float predictions[] = {0.9f, 0.1f, 0.8f, 0.3f, 0.6f, 0.2f, 0.7f};
+  const float labels[] = {0, 1, 1, 0, 1, 0, 0};
+  for (size_t i = 0; i < std::size(labels); ++i) series.add(predictions[i], labels[i]);
+  MetricSeries last4 = series.copy_last(4);
+  EXPECT_EQ(last4.size(), 4u);
+  EXPECT_DOUBLE_EQ(last4.whole().auc, series.window(4).auc);
+  EXPECT_NE(last4.whole().auc, series.whole().auc);  // the window differs from the whole here
+  EXPECT_EQ(series.copy_last(0).size(), series.size());
+  EXPECT_DOUBLE_EQ(series.copy_last(100).whole().auc, series.whole().auc);
+}
+
 }  // namespace
 }  // namespace streamrec::learner
