@@ -67,13 +67,7 @@ void AsyncEffectsWriter::run() {
       number = writing_number_;
     }
     // writing_ is this thread's while in_flight_: submit() waits.
-    Status status;
-    if (!redis_ || redis_->broken()) {
-      redis_.reset();
-      auto conn = RedisConnection::connect(redis_url_, timeout_ms_);
-      if (conn.ok()) redis_.emplace(std::move(conn).value());
-      else status = Error{conn.error().message};
-    }
+    Status status = connect_if_needed(redis_, redis_url_, timeout_ms_);
     if (status.ok()) status = writer_.apply(*redis_, writing_);
     {
       std::lock_guard lock(mutex_);

@@ -4,6 +4,15 @@
 
 namespace streamrec {
 
+Status connect_if_needed(std::optional<RedisConnection>& conn, const std::string& url, int timeout_ms) {
+  if (conn && !conn->broken()) return {};
+  conn.reset();
+  auto fresh = RedisConnection::connect(url, timeout_ms);
+  if (!fresh.ok()) return Error{fresh.error().message};
+  conn.emplace(std::move(fresh).value());
+  return {};
+}
+
 Result<RedisConnection> RedisConnection::connect(const std::string& url, int timeout_ms) {
   auto ep = parse_redis_url(url);
   if (!ep.ok()) return ep.error();

@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,10 @@ class RedisConnection {
   std::vector<const char*> argv_;  // scratch for append()
   std::vector<size_t> argvlen_;
 };
+
+// Connects `conn` when it is empty or broken (after an I/O error), else
+// keeps it: how a long-lived writer gets over a Redis restart.
+Status connect_if_needed(std::optional<RedisConnection>& conn, const std::string& url, int timeout_ms);
 
 // Reply helpers: the reply's text (status, string or error), or its integer.
 std::string_view reply_text(const redisReply* reply);

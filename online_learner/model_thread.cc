@@ -25,7 +25,7 @@ constexpr size_t kRankingsPerGroup = 64;
 }  // namespace
 
 ModelThread::ModelThread(const Config& config, Learner& learner, Ranker& ranker)
-    : config_(config), keys_(config.redis.prefix), learner_(learner), ranker_(ranker), publisher_(config) {
+    : keys_(config.redis.prefix), learner_(learner), ranker_(ranker), publisher_(config) {
   samples_learned_ = learner_.samples_learned();
   thread_ = std::thread([this] { run(); });
 }

@@ -88,7 +88,6 @@ class ModelThread {
   void rank_all(std::vector<RankRequest>& requests, size_t first, size_t last,
                 std::vector<PublishedRanking>& rankings);
 
-  const Config config_;
   const RedisKeys keys_;
   Learner& learner_;
   Ranker& ranker_;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/wall_clock.h"
+
 namespace streamrec::learner {
 namespace {
 
@@ -16,11 +18,6 @@ constexpr size_t kMaxWaiting = 10000;
 constexpr size_t kRankingsPerWrite = 64;
 // After a failed write, the next try waits this long.
 constexpr auto kRetryPause = std::chrono::milliseconds(100);
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The earlier of two request times, -1 being "not measured".
 int64_t earlier(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : std::min(a, b); }
@@ -99,15 +96,9 @@ void RankingPublisher::write(std::vector<PublishedRanking>& batch) {
     const size_t last = std::min(batch.size(), first + kRankingsPerWrite);
     group.clear();
     for (size_t i = first; i < last; ++i) group.push_back(std::move(batch[i].ranking));
-    Status status;
-    if (!redis_ || redis_->broken()) {
-      redis_.reset();
-      auto conn = RedisConnection::connect(config_.redis.url, static_cast<int>(config_.redis.timeout_ms));
-      if (conn.ok()) redis_.emplace(std::move(conn).value());
-      else status = Error{conn.error().message};
-    }
+    Status status = connect_if_needed(redis_, config_.redis.url, static_cast<int>(config_.redis.timeout_ms));
     if (status.ok()) status = writer_.write(*redis_, group);
-    const int64_t acked = wall_ms();
+    const int64_t acked = wall_clock_ms();
     std::lock_guard lock(stats_mutex_);
     if (!status.ok()) {
       ++stats_.ranking_write_failures;

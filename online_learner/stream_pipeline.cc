@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/wall_clock.h"
 #include "online_learner/byte_io.h"
 #include "online_learner/checkpoint.h"
 #include "online_learner/features.h"
@@ -16,11 +17,6 @@ namespace streamrec::learner {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string recent_json(const std::deque<std::string>& recent) {
   std::string out = "[";
@@ -40,7 +36,11 @@ MetricSeries copy_series(const Learner& learner, const std::string& name, size_t
   return {};
 }
 
-double auc(const MetricSeries& series) { return series.size() > 0 ? series.whole().auc : std::nan(""); }
+// Its AUC over the last `window` samples (0: all); NaN when empty.
+double auc(const MetricSeries& series, size_t window = 0) {
+  if (series.size() == 0) return std::nan("");
+  return window ? series.window(window).auc : series.whole().auc;
+}
 
 // For Redis (any text) and for JSON (null when undefined).
 std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : "nan"; }
@@ -73,12 +73,7 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
       effects_writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), keys_.marks()) {}
 
 Status StreamPipeline::connect() {
-  if (redis_ && !redis_->broken()) return {};
-  redis_.reset();
-  auto conn = RedisConnection::connect(config_.redis.url, static_cast<int>(config_.redis.timeout_ms));
-  if (!conn.ok()) return Error{conn.error().message};
-  redis_.emplace(std::move(conn).value());
-  return {};
+  return connect_if_needed(redis_, config_.redis.url, static_cast<int>(config_.redis.timeout_ms));
 }
 
 void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point now) {
@@ -233,7 +228,7 @@ Status StreamPipeline::write_model_summary() {
   queue_embeddings(lock);  // releases the lock: the AUCs and the round trip need no model
   redis_->append({"HSET", keys_.model(), "version", std::to_string(model_version_), "events_trained",
                   std::to_string(samples), "auc_click", number(auc(click)), "auc_ctcvr", number(auc(ctcvr)),
-                  "updated_ts", std::to_string(wall_ms())});
+                  "updated_ts", std::to_string(wall_clock_ms())});
   auto replies = redis_->read_replies();
   if (!replies.ok()) return Error{"redis: cannot write embeddings and " + keys_.model() + ": " + replies.error().message};
   for (const RedisReply& reply : *replies)
@@ -410,7 +405,7 @@ std::string StreamPipeline::stats_json() const {
       "\"joiner_duplicates\":{}}}",
       samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures,
       effects_writer_.write_failures(), f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
-      json_number(auc(click.copy_last(window))), json_number(auc(ctcvr.copy_last(window))), json_number(auc(click)),
+      json_number(auc(click, window)), json_number(auc(ctcvr, window)), json_number(auc(click)),
       json_number(auc(ctcvr)), merger_.held(), joiner_duplicates);
 }
 
