@@ -9,12 +9,19 @@
 //   Joiner             events through the joiner, end to end.
 //   Rank               one Ranker::rank call (a ranking refresh): retrieval
 //                      over 2000 items, 140 candidates scored by the model.
+//   Auc/N              MetricSeries AUC of N (prediction, label) pairs (the
+//                      stats file scores the whole series every few seconds);
+//   AucComparisonSort/N  the same by sorting indices with std::sort, as it
+//                      was computed before: the peer of Auc.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <numeric>
 #include <string>
 #include <vector>
 
 #include "online_learner/learner.h"
+#include "online_learner/metrics.h"
 #include "online_learner/ranker.h"
 
 namespace streamrec::learner {
@@ -189,6 +196,50 @@ void Rank(benchmark::State& state) {
   state.counters["ranked"] = static_cast<double>(candidates) / static_cast<double>(state.iterations());
 }
 BENCHMARK(Rank)->Unit(benchmark::kMicrosecond);
+
+// Predictions and labels like a click series': a few percent positives,
+// scores that rise with them.
+void random_series(size_t n, std::vector<float>& p, std::vector<float>& y) {
+  SplitMix rng(5);
+  p.resize(n);
+  y.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    y[i] = rng.uniform() < 0.05 ? 1.0f : 0.0f;
+    p[i] = static_cast<float>(0.02 + 0.05 * y[i] + 0.1 * rng.uniform());
+  }
+}
+
+void Auc(benchmark::State& state) {
+  std::vector<float> p, y;
+  random_series(static_cast<size_t>(state.range(0)), p, y);
+  MetricSeries series;
+  for (size_t i = 0; i < p.size(); ++i) series.add(p[i], y[i]);
+  for (auto _ : state) benchmark::DoNotOptimize(series.auc(0, series.size()));
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(Auc)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+void AucComparisonSort(benchmark::State& state) {
+  std::vector<float> p, y;
+  random_series(static_cast<size_t>(state.range(0)), p, y);
+  for (auto _ : state) {
+    std::vector<uint32_t> order(p.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return p[a] < p[b]; });
+    double positive_rank_sum = 0, positives = 0;
+    for (size_t i = 0; i < order.size();) {
+      size_t j = i;
+      while (j < order.size() && p[order[j]] == p[order[i]]) ++j;
+      for (size_t k = i; k < j; ++k)
+        if (y[order[k]] > 0.5f) positive_rank_sum += (static_cast<double>(i + 1) + static_cast<double>(j)) / 2, ++positives;
+      i = j;
+    }
+    double negatives = static_cast<double>(p.size()) - positives;
+    benchmark::DoNotOptimize((positive_rank_sum - positives * (positives + 1) / 2) / (positives * negatives));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(AucComparisonSort)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace streamrec::learner

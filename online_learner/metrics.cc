@@ -6,28 +6,36 @@
 #include <numeric>
 
 #include "online_learner/byte_io.h"
+#include "online_learner/float_order.h"
 
 namespace streamrec::learner {
 
 double MetricSeries::auc(size_t begin, size_t end) const {
+  // Rank sums over the pairs sorted by prediction: a radix sort of
+  // (prediction's order key, label) in three passes of 11 bits, not a
+  // comparison sort -- the AUC of a window of a million pairs is computed
+  // every few seconds on the consumer's thread.
   const size_t n = end - begin;
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  const float* p = predictions_.data() + begin;
-  const float* y = labels_.data() + begin;
-  std::sort(order.begin(), order.end(), [p](uint32_t a, uint32_t b) { return p[a] < p[b]; });
+  std::vector<uint64_t> sorted(n), scratch(n);
+  for (size_t i = 0; i < n; ++i)
+    sorted[i] = uint64_t{float_order_key(predictions_[begin + i])} << 1 | (labels_[begin + i] > 0.5f ? 1 : 0);
+  constexpr int kBits = 11;
+  constexpr size_t kBuckets = size_t{1} << kBits;
+  for (int shift = 1; shift < 33; shift += kBits) {
+    std::vector<size_t> start(kBuckets + 1, 0);
+    for (uint64_t v : sorted) ++start[((v >> shift) & (kBuckets - 1)) + 1];
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    for (uint64_t v : sorted) scratch[start[(v >> shift) & (kBuckets - 1)]++] = v;
+    sorted.swap(scratch);
+  }
   // Sum of the (tie-averaged, 1-based) ranks of the positives.
   double positive_rank_sum = 0;
   size_t positives = 0;
   for (size_t i = 0; i < n;) {
-    size_t j = i;
-    while (j < n && p[order[j]] == p[order[i]]) ++j;
-    double rank = (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
-    for (size_t k = i; k < j; ++k)
-      if (y[order[k]] > 0.5f) {
-        positive_rank_sum += rank;
-        ++positives;
-      }
+    size_t j = i, tied_positives = 0;
+    for (; j < n && sorted[j] >> 1 == sorted[i] >> 1; ++j) tied_positives += sorted[j] & 1;
+    positive_rank_sum += static_cast<double>(tied_positives) * (static_cast<double>(i + 1) + static_cast<double>(j)) / 2;
+    positives += tied_positives;
     i = j;
   }
   size_t negatives = n - positives;

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <bit>
 #include <numeric>
 
 #include "feature_store/feature_effects.h"
 #include "online_learner/features.h"
+#include "online_learner/float_order.h"
 
 namespace streamrec::learner {
 namespace {
@@ -97,14 +97,6 @@ void Ranker::refresh_index() {
   popular_.resize(m);
 }
 
-namespace {
-// Maps floats to unsigned integers in the same order (negatives reversed).
-uint32_t order_key(float f) {
-  uint32_t u = std::bit_cast<uint32_t>(f);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-}  // namespace
-
 void Ranker::select_best(size_t n) {
   // The n-th best key is found bit by bit, from the top: each step counts
   // the keys at or above a candidate threshold, a loop without branches the
@@ -113,7 +105,7 @@ void Ranker::select_best(size_t n) {
   by_affinity_.clear();
   if (n == 0) return;
   affinity_keys_.resize(static_cast<size_t>(affinity_.size()));
-  for (size_t i = 0; i < affinity_keys_.size(); ++i) affinity_keys_[i] = order_key(affinity_(static_cast<Eigen::Index>(i)));
+  for (size_t i = 0; i < affinity_keys_.size(); ++i) affinity_keys_[i] = float_order_key(affinity_(static_cast<Eigen::Index>(i)));
   auto at_least = [&](uint32_t t) {
     uint32_t count = 0;  // 32-bit lanes: twice the keys per instruction
     for (uint32_t k : affinity_keys_) count += k >= t;

@@ -26,8 +26,11 @@ TEST(MetricSeries, AucMatchesBruteForceWithTies) {
     MetricSeries m;
     std::vector<float> p, y;
     for (int i = 0; i < 300; ++i) {
-      float score = static_cast<float>(rng.below(trial % 2 ? 10 : 1000)) / 10;  // many ties on odd trials
-      float label = rng.uniform() < 0.2 + 0.05 * score / 10 ? 1.0f : 0.0f;
+      // Negative and positive scores, many ties on odd trials, and -0 (equal to +0).
+      const int range = trial % 2 ? 10 : 1000;
+      float score = static_cast<float>(static_cast<int>(rng.below(static_cast<uint64_t>(range))) - range / 2) / 10;
+      if (score == 0 && rng.below(2) == 0) score = -0.0f;
+      float label = rng.uniform() < 0.3 + 0.05 * score / 10 ? 1.0f : 0.0f;
       p.push_back(score);
       y.push_back(label);
       m.add(score, label);
