@@ -24,15 +24,17 @@ void AsyncEffectsWriter::wait_idle(std::unique_lock<std::mutex>& lock) {
   changed_.wait(lock, [&] { return !in_flight_; });
 }
 
-Status AsyncEffectsWriter::submit(EffectBatch& batch) {
+Status AsyncEffectsWriter::submit(EffectBatch& effects, StateWrites& state) {
   std::unique_lock lock(mutex_);
   wait_idle(lock);
   Status previous = std::exchange(last_result_, Status{});
-  if (!batch.empty()) {
-    writing_.append(std::move(batch));  // after what the last write failed to write, if anything
+  // After what the last write failed to write, if anything.
+  if (!effects.empty()) {
+    writing_.append(std::move(effects));
     writing_number_ = ++submitted_;
   }
-  if (writing_.empty()) return previous;
+  state_.append(std::move(state));
+  if (writing_.empty() && state_.empty()) return previous;
   in_flight_ = true;
   lock.unlock();
   changed_.notify_all();
@@ -47,7 +49,7 @@ Status AsyncEffectsWriter::wait() {
 
 bool AsyncEffectsWriter::holding() const {
   std::lock_guard lock(mutex_);
-  return !in_flight_ && !writing_.empty();
+  return !in_flight_ && (!writing_.empty() || !state_.empty());
 }
 
 void AsyncEffectsWriter::forget_marks() {
@@ -66,17 +68,19 @@ void AsyncEffectsWriter::run() {
       if (std::exchange(forget_marks_, false)) writer_.forget_marks();
       number = writing_number_;
     }
-    // writing_ is this thread's while in_flight_: submit() waits.
+    // writing_ and state_ are this thread's while in_flight_: submit() waits.
     Status status = connect_if_needed(redis_, redis_url_, timeout_ms_);
-    if (status.ok()) status = writer_.apply(*redis_, writing_);
+    if (status.ok() && !writing_.empty()) status = writer_.apply(*redis_, writing_);
+    const bool effects_in = status.ok();
+    if (status.ok()) status = state_.write(*redis_);
     {
       std::lock_guard lock(mutex_);
-      if (status.ok()) {
+      if (effects_in) {
         writing_.clear();
         durable_.store(number, std::memory_order_release);
-      } else {
-        write_failures_.fetch_add(1, std::memory_order_relaxed);
       }
+      if (status.ok()) state_.clear();
+      else write_failures_.fetch_add(1, std::memory_order_relaxed);
       last_result_ = status;
       in_flight_ = false;
     }

@@ -1,16 +1,19 @@
 // Writes EffectBatches to Redis on a thread of its own (an IdempotentWriter
 // on its own connection), so that the thread that consumes the stream keeps
 // consuming while Redis applies the effects of the last second: at 50k
-// events/s that takes Redis a few hundred milliseconds.
+// events/s that takes Redis a few hundred milliseconds. Recomputed state
+// (StateWrites: embeddings, sr:model) may ride along; it is written after
+// the effects, in the same turn.
 //
 // One write is in flight at a time. submit() hands a batch over: it first
-// waits for the write in flight, then starts the next. Submissions are
-// numbered from 1; durable() is the number of the last submission whose
-// effects, and all before them, Redis acknowledged. A write Redis does not
-// acknowledge keeps its effects: the next submit() writes them again, with
-// the new ones appended (the offset marks skip whatever is in already), and
-// returns the failure, so the caller can back off; holding() says a
-// submit() is due even without new effects. Nothing is dropped until the
+// waits for the write in flight, then starts the next. Submissions of
+// effects are numbered from 1; durable() is the number of the last one
+// whose effects, and all before them, Redis acknowledged. A write Redis
+// does not acknowledge keeps what it did not write: the next submit()
+// writes it again, with the new effects and state appended (the offset
+// marks skip effects that are in already; newer state overwrites older),
+// and returns the failure, so the caller can back off; holding() says a
+// submit() is due even without anything new. Nothing is dropped until the
 // writer is destroyed.
 //
 // Threads: submit(), wait() and forget_marks() are called from one thread
@@ -31,6 +34,7 @@
 #include "core/status.h"
 #include "feature_store/idempotent_writer.h"
 #include "feature_store/redis_connection.h"
+#include "feature_store/state_writes.h"
 
 namespace streamrec {
 
@@ -41,18 +45,22 @@ class AsyncEffectsWriter {
   AsyncEffectsWriter(const AsyncEffectsWriter&) = delete;
   AsyncEffectsWriter& operator=(const AsyncEffectsWriter&) = delete;
 
-  // Waits for the write in flight; then writes `batch` (moved from, left
-  // empty) after whatever that write failed to. Returns that write's
-  // failure, if it failed; an empty batch with nothing held back starts
-  // nothing.
-  Status submit(EffectBatch& batch);
+  // Waits for the write in flight; then writes `effects` and `state` (moved
+  // from, left empty) after whatever that write failed to. Returns that
+  // write's failure, if it failed; with nothing new and nothing held back
+  // it starts nothing.
+  Status submit(EffectBatch& effects, StateWrites& state);
+  Status submit(EffectBatch& effects) {
+    StateWrites none;
+    return submit(effects, none);
+  }
   // Waits for the write in flight and returns how it went.
   Status wait();
   // The marks may have moved (partitions reassigned): read them again
   // before the next write.
   void forget_marks();
 
-  // Whether effects a write failed to write wait for the next submit().
+  // Whether effects or state a write failed to write wait for the next submit().
   bool holding() const;
   // The number of submissions so far, and of the last durable one.
   uint64_t submitted() const { return submitted_; }
@@ -70,6 +78,7 @@ class AsyncEffectsWriter {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   EffectBatch writing_;     // in flight, or what the last write failed to write
+  StateWrites state_;       // likewise
   bool in_flight_ = false;
   uint64_t writing_number_ = 0;  // the submission writing_ completes
   Status last_result_;

@@ -72,10 +72,6 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
       effects_(keys_, config.popularity),
       effects_writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), keys_.marks()) {}
 
-Status StreamPipeline::connect() {
-  return connect_if_needed(redis_, config_.redis.url, static_cast<int>(config_.redis.timeout_ms));
-}
-
 void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point now) {
   const Event& event = consumed.event;
   const MessageOrigin& origin = consumed.origin;
@@ -110,7 +106,7 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point n
   }
 }
 
-void StreamPipeline::queue_embeddings(std::unique_lock<std::mutex>& model_lock) {
+void StreamPipeline::add_embeddings(std::unique_lock<std::mutex>& model_lock, StateWrites& state) {
   // float32 little-endian, as DESIGN.md specifies (this machine is
   // little-endian). Embeddings are recomputed state, like rankings: plain
   // HSETs, overwritten whenever the model changes them. Under the model lock
@@ -132,8 +128,7 @@ void StreamPipeline::queue_embeddings(std::unique_lock<std::mutex>& model_lock) 
   for (const std::string& user : users) copy(keys_.user_features(user), FeatureEncoder::user_key(user));
   for (const std::string& item : items) copy(keys_.item_features(item), FeatureEncoder::item_key(item));
   model_lock.unlock();
-  for (size_t i = 0; i < keys.size(); ++i)
-    redis_->append({"HSET", keys[i], "emb", std::string_view(rows.data() + i * bytes, bytes)});
+  for (size_t i = 0; i < keys.size(); ++i) state.hset(keys[i], {{"emb", std::string_view(rows.data() + i * bytes, bytes)}});
 }
 
 void StreamPipeline::take(const ConsumedBatch& batch) {
@@ -157,11 +152,14 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   }
 }
 
-bool StreamPipeline::effects_due() const {
-  // Effects a failed write holds are due as well: without new events they
-  // would wait forever (and with them the commits).
-  return (!pending_effects_.empty() || effects_writer_.holding()) &&
-         Clock::now() - last_effects_write_ >= std::chrono::milliseconds(config_.redis.write_interval_ms);
+bool StreamPipeline::summary_due() const { return Clock::now() - last_summary_ >= kSummaryInterval; }
+
+bool StreamPipeline::write_due() const {
+  // What a failed write holds is due as well: without new events it would
+  // wait forever (and with it the commits).
+  return summary_due() ||
+         ((!pending_effects_.empty() || effects_writer_.holding()) &&
+          Clock::now() - last_effects_write_ >= std::chrono::milliseconds(config_.redis.write_interval_ms));
 }
 
 Status StreamPipeline::apply(const ConsumedBatch& batch) {
@@ -171,8 +169,8 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
     take(batch);
     feed_learner(/*everything=*/false);
   }
-  if (write_failed_ || effects_due()) {
-    Status written = submit_effects();
+  if (write_failed_ || write_due()) {
+    Status written = submit_writes(summary_due());
     write_failed_ = !written.ok();
     if (!written.ok()) return written;
   }
@@ -180,13 +178,18 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   return {};
 }
 
-Status StreamPipeline::submit_effects() {
+Status StreamPipeline::submit_writes(bool with_summary) {
   last_effects_write_ = Clock::now();
-  return effects_writer_.submit(pending_effects_);
+  StateWrites summary;
+  if (with_summary) {
+    last_summary_ = last_effects_write_;
+    add_model_summary(summary);
+  }
+  return effects_writer_.submit(pending_effects_, summary);
 }
 
 Status StreamPipeline::flush() {
-  (void)submit_effects();  // a failure of the write before it: retried with these, and wait() tells
+  (void)submit_writes(/*with_summary=*/true);  // a failure of the write before: retried with these, wait() tells
   return effects_writer_.wait();
 }
 
@@ -217,24 +220,19 @@ void StreamPipeline::refresh_rankings() {
   dirty_users_ = std::move(waiting);
 }
 
-Status StreamPipeline::write_model_summary() {
-  if (Status s = connect(); !s.ok()) return s;
+void StreamPipeline::add_model_summary(StateWrites& state) {
   auto lock = model_->lock();
   uint64_t samples = learner_->samples_learned();
   if (samples != samples_at_last_summary_) ++model_version_;
   samples_at_last_summary_ = samples;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
   MetricSeries click = copy_series(*learner_, "click", window), ctcvr = copy_series(*learner_, "ctcvr", window);
-  queue_embeddings(lock);  // releases the lock: the AUCs and the round trip need no model
-  redis_->append({"HSET", keys_.model(), "version", std::to_string(model_version_), "events_trained",
-                  std::to_string(samples), "auc_click", number(auc(click)), "auc_ctcvr", number(auc(ctcvr)),
-                  "updated_ts", std::to_string(wall_clock_ms())});
-  auto replies = redis_->read_replies();
-  if (!replies.ok()) return Error{"redis: cannot write embeddings and " + keys_.model() + ": " + replies.error().message};
-  for (const RedisReply& reply : *replies)
-    if (reply->type == REDIS_REPLY_ERROR)
-      return Error{"redis: cannot write embeddings and " + keys_.model() + ": " + std::string(reply_text(reply.get()))};
-  return {};
+  add_embeddings(lock, state);  // releases the lock: the AUCs need no model
+  state.hset(keys_.model(), {{"version", std::to_string(model_version_)},
+                             {"events_trained", std::to_string(samples)},
+                             {"auc_click", number(auc(click))},
+                             {"auc_ctcvr", number(auc(ctcvr))},
+                             {"updated_ts", std::to_string(wall_clock_ms())}});
 }
 
 Status StreamPipeline::tick() {
@@ -242,16 +240,12 @@ Status StreamPipeline::tick() {
   refresh_rankings();
   Status status;
   // A stream that pauses must not leave effects (and commits) waiting.
-  if (!write_failed_ && effects_due())
-    if (Status s = submit_effects(); !s.ok() && status.ok()) status = s;
+  if (!write_failed_ && write_due())
+    if (Status s = submit_writes(summary_due()); !s.ok() && status.ok()) status = s;
   auto now = Clock::now();
   if (!config_.checkpoint.path.empty() && positions_changed_ &&
       now - last_checkpoint_ >= std::chrono::seconds(config_.checkpoint.interval_s)) {
     if (Status s = save_checkpoint(); !s.ok() && status.ok()) status = s;
-  }
-  if (now - last_summary_ >= std::chrono::seconds(1)) {
-    last_summary_ = now;
-    if (Status s = write_model_summary(); !s.ok() && status.ok()) status = s;
   }
   if (now - last_status_ >= std::chrono::seconds(5)) {
     last_status_ = now;

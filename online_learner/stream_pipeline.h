@@ -17,8 +17,10 @@
 // ranking is older than rankings.impression_refresh_ms) is recomputed
 // (Ranker) and replaced atomically (RankingPublisher). Freshness is measured per
 // ranking write: from the Kafka timestamp of the oldest event that asked for
-// it, to Redis acknowledging it. Every second: sr:model, and the embeddings
-// (`emb`, float32 little-endian) of everyone the learner trained on since.
+// it, to Redis acknowledging it. Every second, with the effects write (on the
+// writer's thread, so the consumer never waits for Redis): sr:model, and the
+// embeddings (`emb`, float32 little-endian) of everyone the learner trained
+// on since.
 //
 // Checkpoints (checkpoint.path, every checkpoint.interval_s and at close()):
 // the learner's whole state, the ranker's catalog and popularity, each
@@ -59,7 +61,7 @@
 #include "core/consumed.h"
 #include "feature_store/feature_effects.h"
 #include "feature_store/async_effects_writer.h"
-#include "feature_store/redis_connection.h"
+#include "feature_store/state_writes.h"
 #include "online_learner/event_time_merger.h"
 #include "online_learner/learner.h"
 #include "online_learner/model_thread.h"
@@ -94,25 +96,28 @@ class StreamPipeline : public EventSink {
 
  private:
   StreamPipeline(const Config& config, std::unique_ptr<Learner> learner);
-  Status connect();
-  bool effects_due() const;
-  // Hands the effects held back to effects_writer_, after the write in
-  // flight; an Error is that write's (retried with these).
-  Status submit_effects();
+  // Effects are due every redis.write_interval_ms; the model summary every
+  // kSummaryInterval (and the effects pending then go with it).
+  bool write_due() const;
+  bool summary_due() const;
+  // Hands the effects held back, and the model summary when asked, to
+  // effects_writer_, after the write in flight; an Error is that write's
+  // (retried with these).
+  Status submit_writes(bool with_summary);
   // Takes a new batch into the real-time state, the merger and the effects.
   void take(const ConsumedBatch& batch);
   void on_event(const ConsumedEvent& consumed, std::chrono::steady_clock::time_point now);
-  // Queues (pipelined, unsent) the embeddings the learner changed since;
-  // copies them under `model_lock`, then releases it.
-  void queue_embeddings(std::unique_lock<std::mutex>& model_lock);
+  // Adds to `state` the embeddings the learner changed since; copies them
+  // under `model_lock`, then releases it.
+  void add_embeddings(std::unique_lock<std::mutex>& model_lock, StateWrites& state);
   // Queues for the model's thread what the merger releases (or everything
   // it holds); waits while its queue is full.
   void feed_learner(bool everything);
   // Asks the model's thread for the rankings of users whose debounce
   // interval has passed.
   void refresh_rankings();
-  // sr:model and the embeddings changed since, every second.
-  Status write_model_summary();
+  // Adds to `state` sr:model and the embeddings changed since.
+  void add_model_summary(StateWrites& state);
   Status restore_checkpoint();
 
   struct UserState {
@@ -133,7 +138,6 @@ class StreamPipeline : public EventSink {
   std::vector<Event> ready_;
   FeatureEffects effects_;
   AsyncEffectsWriter effects_writer_;
-  std::optional<RedisConnection> redis_;  // sr:model and embeddings
 
   std::unordered_map<std::string, UserState> users_;
   std::vector<std::string> dirty_users_;
@@ -154,6 +158,7 @@ class StreamPipeline : public EventSink {
   std::chrono::steady_clock::time_point last_checkpoint_{};
 
   uint64_t model_version_ = 0;
+  static constexpr std::chrono::seconds kSummaryInterval{1};
   uint64_t samples_at_last_summary_ = 0;
   std::chrono::steady_clock::time_point last_summary_{};
   std::chrono::steady_clock::time_point last_status_{};

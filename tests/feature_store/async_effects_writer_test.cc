@@ -1,6 +1,8 @@
 // Effects written on the writer's own thread, against a real redis-server:
 // submissions become durable in order, and a write Redis refuses keeps its
-// effects until a later submission writes them, with the new ones, once.
+// effects until a later submission writes them, with the new ones, once;
+// state riding along is written after the effects, kept when refused, and
+// the newest value of a field wins.
 #include <gtest/gtest.h>
 
 #include "feature_store/async_effects_writer.h"
@@ -81,6 +83,48 @@ TEST_F(AsyncEffectsWriterTest, MarksMovedByAnotherWriterAreReadAgainWhenTold) {
   // Read again, not found stale: one script call per write, no retry.
   std::string stats = redis_.cli("INFO commandstats");
   EXPECT_NE(stats.find("cmdstat_evalsha:calls=2,"), std::string::npos) << stats;
+}
+
+TEST_F(AsyncEffectsWriterTest, StateRidesAlongWithTheEffects) {
+  EffectBatch batch = clicks(0, 2);
+  StateWrites state;
+  const std::string bytes("\x00\x01\xff\x7f", 4);  // binary, as embeddings are
+  state.hset("sr:{u:a}", {{"emb", bytes}});
+  state.hset("sr:model", {{"version", "1"}, {"auc_click", "0.61"}});
+  ASSERT_TRUE(writer_.submit(batch, state).ok());
+  EXPECT_TRUE(state.empty());
+  ASSERT_TRUE(writer_.wait().ok());
+  EXPECT_EQ(writer_.durable(), 1u);
+  EXPECT_EQ(clicks_in_redis(), "2\n");
+  EXPECT_EQ(redis_.cli("HGET sr:model auc_click"), "0.61\n");
+  EXPECT_EQ(redis_.cli("--no-raw HGET 'sr:{u:a}' emb"), "\"\\x00\\x01\\xff\\x7f\"\n");
+
+  EffectBatch nothing;  // state alone is written too, and counts no submission
+  state.hset("sr:model", {{"version", "2"}});
+  ASSERT_TRUE(writer_.submit(nothing, state).ok());
+  ASSERT_TRUE(writer_.wait().ok());
+  EXPECT_EQ(writer_.submitted(), 1u);
+  EXPECT_EQ(redis_.cli("HGET sr:model version"), "2\n");
+}
+
+TEST_F(AsyncEffectsWriterTest, RefusedStateIsKeptAndTheNewestValueWins) {
+  ASSERT_EQ(redis_.cli("CONFIG SET maxmemory-policy noeviction"), "OK\n");
+  ASSERT_EQ(redis_.cli("CONFIG SET maxmemory 1"), "OK\n");  // every write: OOM
+  EffectBatch nothing;
+  StateWrites state;
+  state.hset("sr:model", {{"version", "1"}, {"events_trained", "100"}});
+  ASSERT_TRUE(writer_.submit(nothing, state).ok());
+  EXPECT_FALSE(writer_.wait().ok());
+  EXPECT_TRUE(writer_.holding());
+  EXPECT_EQ(writer_.write_failures(), 1);
+
+  ASSERT_EQ(redis_.cli("CONFIG SET maxmemory 0"), "OK\n");
+  state.hset("sr:model", {{"version", "2"}});  // newer than the held write
+  EXPECT_FALSE(writer_.submit(nothing, state).ok());  // reports the refusal, retries
+  ASSERT_TRUE(writer_.wait().ok());
+  EXPECT_FALSE(writer_.holding());
+  EXPECT_EQ(redis_.cli("HGET sr:model version"), "2\n");
+  EXPECT_EQ(redis_.cli("HGET sr:model events_trained"), "100\n");  // the held write is not lost
 }
 
 }  // namespace
