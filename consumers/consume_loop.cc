@@ -199,7 +199,7 @@ void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
   std::string tmp = options.stats_file + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "{\"consumer\":" << to_json(stats_) << ",\"sink\":" << sink_.stats_json() << "}\n";
+    out << "{\"consumer\":" << to_json(stats_) << ",\"sink\":" << sink_.stats_json(/*final=*/std::string_view(what) == "done") << "}\n";
   }
   std::rename(tmp.c_str(), options.stats_file.c_str());
 }

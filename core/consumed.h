@@ -100,8 +100,10 @@ class EventSink {
   virtual uint64_t write_mark() const { return 0; }
   virtual uint64_t durable_mark() const { return 0; }
   virtual Status flush() { return {}; }
-  // The sink's own counters as one JSON object, for the stats file.
-  virtual std::string stats_json() const { return "{}"; }
+  // The sink's own counters as one JSON object, for the stats file. `final`:
+  // the run's last stats, where figures a sink refreshes less often (they
+  // cost too much to compute every few seconds) are computed afresh.
+  virtual std::string stats_json(bool /*final*/) const { return "{}"; }
 };
 
 }  // namespace streamrec

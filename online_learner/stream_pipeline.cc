@@ -383,24 +383,29 @@ Status StreamPipeline::restore_checkpoint() {
   return {};
 }
 
-std::string StreamPipeline::stats_json() const {
+std::string StreamPipeline::stats_json(bool final) const {
   RankingStats r = model_->ranking_stats();
-  size_t window = static_cast<size_t>(config_.learner.metrics_window);
+  const size_t window = static_cast<size_t>(config_.learner.metrics_window);
+  const auto now = Clock::now();
   auto lock = model_->lock();
   const uint64_t samples_learned = learner_->samples_learned();
   const uint64_t joiner_duplicates = learner_->joiner_counters().duplicates;
-  MetricSeries click = copy_series(*learner_, "click", 0), ctcvr = copy_series(*learner_, "ctcvr", 0);
+  const bool whole_due = samples_learned != whole_auc_.samples &&
+                         (final || whole_auc_.samples == 0 || now - whole_auc_.computed >= kWholeAucInterval);
+  const size_t copied = whole_due ? 0 : window;  // 0: all
+  MetricSeries click = copy_series(*learner_, "click", copied), ctcvr = copy_series(*learner_, "ctcvr", copied);
   lock.unlock();
+  if (whole_due) whole_auc_ = {auc(click), auc(ctcvr), samples_learned, now};
   const auto& f = r.freshness_ms;
   return fmt::format(
       "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
       "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
-      "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"held_for_event_time\":{},"
-      "\"joiner_duplicates\":{}}}",
+      "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
+      "\"held_for_event_time\":{},\"joiner_duplicates\":{}}}",
       samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures,
       effects_writer_.write_failures(), f.count(), f.percentile(0.5), f.percentile(0.99), f.max(),
-      json_number(auc(click, window)), json_number(auc(ctcvr, window)), json_number(auc(click)),
-      json_number(auc(ctcvr)), merger_.held(), joiner_duplicates);
+      json_number(auc(click, window)), json_number(auc(ctcvr, window)), json_number(whole_auc_.click),
+      json_number(whole_auc_.ctcvr), whole_auc_.samples, merger_.held(), joiner_duplicates);
 }
 
 }  // namespace streamrec::learner

@@ -48,6 +48,7 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <deque>
 #include <map>
 #include <memory>
@@ -82,7 +83,10 @@ class StreamPipeline : public EventSink {
   std::optional<int64_t> start_offset(const std::string& cluster_id, const TopicPartition& partition) override;
   void partitions_revoked(const std::vector<TopicPartition>& partitions) override;
   void partition_end(const TopicPartition& partition, int64_t end_offset) override;
-  std::string stats_json() const override;
+  // The whole run's AUCs (auc_click, auc_ctcvr, over auc_samples samples)
+  // are recomputed at most every kWholeAucInterval, and in the final stats:
+  // they sort every sample kept, millions of them, on the consumer's thread.
+  std::string stats_json(bool final) const override;
   uint64_t write_mark() const override {
     return effects_writer_.submitted() + (pending_effects_.empty() ? 0 : 1);
   }
@@ -159,6 +163,14 @@ class StreamPipeline : public EventSink {
 
   uint64_t model_version_ = 0;
   static constexpr std::chrono::seconds kSummaryInterval{1};
+  static constexpr std::chrono::seconds kWholeAucInterval{30};
+  // stats_json()'s last whole-run AUCs (the consumer's thread only).
+  struct WholeAuc {
+    double click = std::nan(""), ctcvr = std::nan("");
+    uint64_t samples = 0;
+    std::chrono::steady_clock::time_point computed{};
+  };
+  mutable WholeAuc whole_auc_;
   uint64_t samples_at_last_summary_ = 0;
   std::chrono::steady_clock::time_point last_summary_{};
   std::chrono::steady_clock::time_point last_status_{};

@@ -1,6 +1,7 @@
 // The learner on the stream writes what apps read: rankings per user, the
 // user's recent clicks, embeddings, the model summary; an unavailable item
-// leaves every ranking refreshed after it.
+// leaves every ranking refreshed after it; the stats file scores the whole
+// run at most every 30 s, and exactly at the end.
 #include <set>
 #include <sstream>
 
@@ -112,6 +113,38 @@ TEST_F(RankingsTest, TheStreamLeavesRecentClicksEmbeddingsAndAModelSummary) {
                          std::chrono::seconds(10)))
       << redis_.cli("HGET 'sr:{u:u7}:f' recent");
   EXPECT_EQ(learner->stop(), 0);
+}
+
+TEST_F(RankingsTest, StatsScoreTheWholeRunAtMostEvery30SecondsAndAtTheEnd) {
+  auto learner = start_learner({"--status-interval", "0.2", "--set", "learner.click_window_s=1", "--set",
+                                "learner.purchase_window_s=2"});
+  auto number = [&](const char* field) { return stats_number(stats_file(), field); };
+  // Impressions of 40 items to 50 users; items i0-i7 clicked, the rest
+  // rarely: both labels, so the AUC is defined.
+  auto shown_and_clicked = [](int first, int n) {
+    std::vector<Event> events;
+    for (int k = first; k < first + n; ++k) {
+      std::string user = "u" + std::to_string(k % 50), item = "i" + std::to_string(k % 40);
+      std::string request = "r" + std::to_string(k);
+      int64_t ts = 1767225600000 + int64_t{k} * 10;
+      events.push_back({"s" + std::to_string(k), EventType::kImpression, user, item, ts, request, {}, std::nullopt});
+      if (k % 40 < 8 || k % 97 == 0)
+        events.push_back({"c" + std::to_string(k), EventType::kClick, user, item, ts + 5, request, {}, std::nullopt});
+    }
+    return events;
+  };
+  produce_events(shown_and_clicked(0, 4000));
+  ASSERT_TRUE(eventually([&] { return number("auc_samples") > 0; }, std::chrono::seconds(60)));
+  const double first_scored = number("auc_samples");
+  EXPECT_GE(number("auc_click"), 0);
+
+  produce_events(shown_and_clicked(4000, 4000));
+  ASSERT_TRUE(eventually([&] { return number("samples_learned") > first_scored; }, std::chrono::seconds(60)));
+  EXPECT_EQ(number("auc_samples"), first_scored) << "scored the whole run again within 30 s";
+
+  EXPECT_EQ(learner->stop(), 0);
+  EXPECT_EQ(number("auc_samples"), number("samples_learned")) << "the final stats score every sample";
+  EXPECT_GE(number("auc_click"), 0);
 }
 
 }  // namespace
