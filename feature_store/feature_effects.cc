@@ -30,9 +30,11 @@ void FeatureEffects::add(const Event& event, std::string_view source, int64_t of
   std::string user = keys_.user_features(event.user_id);
   batch.add(user, source, offset, EffectOp::kIncrement, field, 1);
   batch.add(user, source, offset, EffectOp::kMax, "ts", static_cast<double>(event.ts_ms));
-  batch.add(keys_.item_features(event.item_id), source, offset, EffectOp::kIncrement, field, 1);
+  const std::string item_side_source = item_side(source);
+  batch.add(keys_.item_features(event.item_id), item_side_source, offset, EffectOp::kIncrement, field, 1);
   double exponent = popularity_exponent(event.type, event.ts_ms);
-  if (std::isfinite(exponent)) batch.add(keys_.popularity(), source, offset, EffectOp::kLogAdd, event.item_id, exponent);
+  if (std::isfinite(exponent))
+    batch.add(keys_.popularity(), item_side_source, offset, EffectOp::kLogAdd, event.item_id, exponent);
 }
 
 }  // namespace streamrec

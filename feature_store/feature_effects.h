@@ -12,9 +12,17 @@
 // any fixed time; the decayed popularity at time T is 2^(score - T / h). Kept
 // in log space because 2^(t/h) itself overflows a double after ~1000 h.
 //
+// Marks: an event's effects on its user carry the partition's own source;
+// those on its item (the item's counters, sr:pop) carry item_side(source),
+// a mark of their own. Every partition's events touch the same items, and
+// with marks of their own (which sort together, after the others) the
+// writer sums them over all partitions into one slice of their own, instead
+// of writing every item again in each partition's slices.
+//
 // A pure function of its inputs; thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "core/config.h"
@@ -31,6 +39,9 @@ double popularity_exponent(const PopularityConfig& popularity, EventType type, i
 class FeatureEffects {
  public:
   FeatureEffects(RedisKeys keys, PopularityConfig popularity) : keys_(std::move(keys)), popularity_(popularity) {}
+
+  // The mark of the item-side effects of events from `source`.
+  static std::string item_side(std::string_view source) { return "~" + std::string(source); }
 
   // Adds the effects of `event`, consumed at (`source`, `offset`), to `batch`.
   void add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <numeric>
 
 #include "feature_store/redis_keys.h"
 
@@ -194,10 +195,10 @@ Status IdempotentWriter::read_marks(RedisConnection& redis, const EffectBatch& b
 }
 
 // The batch's effects above the known marks, summed up per key and field,
-// one source after another, each in slices of at most keys_per_call_ keys
-// cut between messages. Per source because a user's events all come from
-// one partition (events are keyed by user): a user's key is summed over the
-// whole batch. A slice advances only its own source's mark.
+// in slices of at most keys_per_call_ keys cut between messages. Sources are
+// taken in name order and a slice goes on from one source to the next, so
+// it may advance several marks: effects on one key from several sources (an
+// item's counters from every partition's events) are summed into one write.
 std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& batch) const {
   struct Field {
     uint32_t key;
@@ -212,45 +213,58 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
     double amount;
     const std::string* text;
   };
+  std::vector<uint32_t> sources(batch.sources_.size());
+  std::iota(sources.begin(), sources.end(), 0u);
+  std::sort(sources.begin(), sources.end(),
+            [&](uint32_t a, uint32_t b) { return batch.sources_[a] < batch.sources_[b]; });
   std::vector<std::vector<uint32_t>> by_source(batch.sources_.size());
   for (uint32_t i = 0; i < batch.effects_.size(); ++i) by_source[batch.effects_[i].source].push_back(i);
+  // Per source: its mark in Redis before the batch (effects at or below it
+  // are in), before the slice being built, and the slice's highest offset.
+  std::vector<int64_t> in_redis(sources.size()), mark(sources.size()), top(sources.size());
+  for (uint32_t source = 0; source < sources.size(); ++source)
+    in_redis[source] = mark[source] = top[source] = marks_.at(batch.sources_[source]);
 
   std::vector<Call> calls;
   std::vector<uint32_t> keys;                               // of the slice, first-touch order
+  std::vector<uint32_t> advanced;                           // sources of the slice
   std::unordered_map<uint32_t, std::vector<size_t>> fields;  // key -> its entries in sums
   std::unordered_map<Field, size_t, FieldHash> index;       // -> entry in sums
   std::vector<std::pair<std::string_view, Sum>> sums;
-  for (uint32_t source = 0; source < by_source.size(); ++source) {
-    int64_t mark = marks_.at(batch.sources_[source]), top = mark;
-    auto finish = [&] {
-      if (keys.empty()) return;
-      Call call;
-      call.args = {"EVALSHA", sha_, std::to_string(keys.size() + 1), marks_key_};
-      for (uint32_t k : keys) call.args.push_back(batch.keys_[k]);
-      call.args.insert(call.args.end(), {"1", batch.sources_[source], std::to_string(mark), std::to_string(top)});
-      call.marks[batch.sources_[source]] = top;
-      mark = top;
-      for (uint32_t k : keys) {
-        call.args.push_back(std::to_string(fields[k].size()));
-        for (size_t entry : fields[k]) {
-          const auto& [name, sum] = sums[entry];
-          call.args.emplace_back(op_code(sum.op));
-          call.args.emplace_back(name);
-          call.args.push_back(sum.op == EffectOp::kSet ? *sum.text : format_amount(sum.op, sum.amount));
-        }
+  auto finish = [&] {
+    if (keys.empty()) return;
+    Call call;
+    call.args = {"EVALSHA", sha_, std::to_string(keys.size() + 1), marks_key_};
+    for (uint32_t k : keys) call.args.push_back(batch.keys_[k]);
+    call.args.push_back(std::to_string(advanced.size()));
+    for (uint32_t source : advanced) {
+      call.args.insert(call.args.end(), {batch.sources_[source], std::to_string(mark[source]), std::to_string(top[source])});
+      call.marks[batch.sources_[source]] = mark[source] = top[source];
+    }
+    for (uint32_t k : keys) {
+      call.args.push_back(std::to_string(fields[k].size()));
+      for (size_t entry : fields[k]) {
+        const auto& [name, sum] = sums[entry];
+        call.args.emplace_back(op_code(sum.op));
+        call.args.emplace_back(name);
+        call.args.push_back(sum.op == EffectOp::kSet ? *sum.text : format_amount(sum.op, sum.amount));
       }
-      calls.push_back(std::move(call));
-      keys.clear();
-      fields.clear();
-      index.clear();
-      sums.clear();
-    };
+    }
+    calls.push_back(std::move(call));
+    keys.clear();
+    advanced.clear();
+    fields.clear();
+    index.clear();
+    sums.clear();
+  };
+  for (uint32_t source : sources) {
     const std::vector<uint32_t>& effects = by_source[source];
     for (size_t i = 0; i < effects.size(); ++i) {
       const EffectBatch::Effect& e = batch.effects_[effects[i]];
       bool new_message = i == 0 || e.offset != batch.effects_[effects[i - 1]].offset;
       if (new_message && keys.size() >= keys_per_call_) finish();
-      if (e.offset <= mark) continue;  // already in Redis
+      if (e.offset <= in_redis[source]) continue;
+      if (top[source] == mark[source]) advanced.push_back(source);  // its first effect in this slice
       auto [slot, fresh_field] = index.try_emplace(Field{e.key, e.field}, sums.size());
       if (fresh_field) {
         auto [list, fresh_key] = fields.try_emplace(e.key);
@@ -266,10 +280,10 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
           case EffectOp::kSet: sum.text = &e.text; break;
         }
       }
-      top = std::max(top, e.offset);
+      top[source] = std::max(top[source], e.offset);
     }
-    finish();
   }
+  finish();
   return calls;
 }
 

@@ -12,10 +12,12 @@
 // How a batch is written: the writer knows each source's mark (read once
 // with HMGET, then kept), drops the effects at or below it, sums up the rest
 // per key and field (increments add, max keeps the largest, popularity adds
-// in log space, a set keeps the latest), and sends them source by source in
-// slices of at most `keys_per_call` keys, cut between messages (events are
-// keyed by user, so a user's key is summed over the whole batch). Each slice
-// is one Lua script
+// in log space, a set keeps the latest), and sends them in slices of at most
+// `keys_per_call` keys, cut between messages. Sources are taken in name
+// order, and a slice goes on from one source to the next: it holds a run of
+// messages of each source it advances, and a key several sources touch is
+// summed over all of them (events are keyed by user, so a user's key is
+// summed over the whole batch). Each slice is one Lua script
 // that first checks every mark it advances still holds the value the writer
 // expects (compare-and-set), then reads what it must, and only then writes
 // the values and the new marks -- all or nothing, as Redis does not roll back

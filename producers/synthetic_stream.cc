@@ -261,6 +261,26 @@ double SyntheticStream::purchase_logit(int64_t user, int64_t item) const {
          kPriceEffect * (item_log_price_[item] - mean_log_price_);
 }
 
+ImpressionTruth SyntheticStream::probabilities(const Request& r, int64_t item) const {
+  ImpressionTruth t;
+  t.p_click = sigmoid(click_intercept_ + click_logit(r, item));
+  t.p_cvr = sigmoid(purchase_intercept_ + purchase_logit(r.user, item));
+  t.p_ctcvr = t.p_click * t.p_cvr;
+  return t;
+}
+
+const char* SyntheticStream::usual_device(int64_t user) const { return kDevices[user_device_[user]]; }
+
+ImpressionTruth SyntheticStream::truth_of(int64_t user, int64_t item, int64_t ts_ms) const {
+  Request r;
+  r.user = user;
+  r.device = user_device_[user];
+  r.page = 0;  // "home": kPageShare's largest
+  r.hour = hour_of(ts_ms);
+  r.ts_ms = ts_ms;
+  return probabilities(r, item);
+}
+
 // Chooses a and b on a sample of requests drawn exactly as the stream draws
 // them (from a separate generator, so the stream itself is unaffected) over
 // the same span of event time:
@@ -314,10 +334,7 @@ void SyntheticStream::start_request() {
   for (int64_t item : r.slate) {
     if (impressions_started_ == config_.impressions) break;
     ++impressions_started_;
-    ImpressionTruth truth;
-    truth.p_click = sigmoid(click_intercept_ + click_logit(r, item));
-    truth.p_cvr = sigmoid(purchase_intercept_ + purchase_logit(r.user, item));
-    truth.p_ctcvr = truth.p_click * truth.p_cvr;
+    ImpressionTruth truth = probabilities(r, item);
     // Every draw happens whatever the outcome, so one impression's luck never
     // shifts the draws of the next.
     double click_u = rng_.uniform(), purchase_u = rng_.uniform();

@@ -75,6 +75,21 @@ class SyntheticStream {
   double click_intercept() const { return click_intercept_; }
   double purchase_intercept() const { return purchase_intercept_; }
 
+  // The oracle, for judging rankings against the truth. Users are numbered
+  // 0 .. users() - 1 (user n is "u<n>"), items 0 .. items() - 1 (item n is
+  // "i<n>", catalog()[n]).
+  int64_t users() const { return config_.users; }
+  int64_t items() const { return config_.items; }
+  // The device most of `user`'s requests come from: "ios", "android" or "web".
+  const char* usual_device(int64_t user) const;
+  // The truth of showing `item` to `user` at `ts_ms` from the user's usual
+  // device on the "home" page (the most common): exactly the p_click, p_cvr
+  // and p_ctcvr that an impression of the stream in that context, in the
+  // same hour of day, carries; clicked and purchased are false. Draws
+  // nothing: the stream is the same whether or not it is called.
+  // REQUIRES: 0 <= user < users(), 0 <= item < items().
+  ImpressionTruth truth_of(int64_t user, int64_t item, int64_t ts_ms) const;
+
  private:
   struct Request;  // a user, a context and a slate, before any outcome
   struct Pending {  // a click or purchase waiting for its event time
@@ -89,6 +104,7 @@ class SyntheticStream {
   Request draw_request(Random& rng, int64_t ts_ms) const;
   double click_logit(const Request& request, int64_t item) const;  // without the intercept
   double purchase_logit(int64_t user, int64_t item) const;         // without the intercept
+  ImpressionTruth probabilities(const Request& request, int64_t item) const;  // clicked, purchased false
   void start_request();
   void schedule(Event event);
   void emit(Event event, std::optional<ImpressionTruth> truth, GeneratedEvent& out);

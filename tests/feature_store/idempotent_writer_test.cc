@@ -109,6 +109,9 @@ TEST_F(IdempotentWriterTest, FeatureEffectsWriteTheDocumentedKeys) {
                               std::exp2(counters.popularity_exponent(EventType::kPurchase, buy.ts_ms) - 490000)) +
                     490000;
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE sr:pop book")), expected, 1e-6);
+  // The user's effects under the partition's mark, the item's under their own.
+  EXPECT_EQ(hget("sr:marks", "events/0"), "1\n");
+  EXPECT_EQ(hget("sr:marks", "~events/0"), "1\n");
 }
 
 }  // namespace
@@ -171,6 +174,30 @@ TEST_F(IdempotentWriterTest, SetKeepsTheLatestValueAndLargeCountersStayIntegers)
   { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{3}", "category"), "toys\n");
   EXPECT_EQ(hget("k{3}", "n"), "123456789012\n");
+}
+
+TEST_F(IdempotentWriterTest, AKeyOfSeveralSourcesIsSummedIntoOneWriteAndEachSourceCountsOnce) {
+  EffectBatch batch, replay;
+  for (int partition = 0; partition < 6; ++partition)
+    for (int o = 0; o < 10; ++o) {
+      std::string source = "events/" + std::to_string(partition);
+      batch.add("k{6}", source, 100 * partition + o, EffectOp::kIncrement, "n", 1);
+      if (partition == 2 && o >= 4) replay.add("k{6}", source, 100 * partition + o, EffectOp::kIncrement, "n", 1);
+    }
+  IdempotentWriter writer("sr:marks", 64);
+  ASSERT_EQ(redis_.cli("CONFIG RESETSTAT"), "OK\n");
+  ASSERT_TRUE(writer.apply(*conn_, batch).ok());
+  EXPECT_EQ(hget("k{6}", "n"), "60\n");
+  for (int partition = 0; partition < 6; ++partition)
+    EXPECT_EQ(hget("sr:marks", "events/" + std::to_string(partition)), std::to_string(100 * partition + 9) + "\n");
+  // One script, one HSET for the key and one for the six marks.
+  std::string stats = redis_.cli("INFO commandstats");
+  EXPECT_NE(stats.find("cmdstat_evalsha:calls=1,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("cmdstat_hset:calls=2,"), std::string::npos) << stats;
+
+  IdempotentWriter after_a_crash("sr:marks", 64);  // reads the marks afresh
+  ASSERT_TRUE(after_a_crash.apply(*conn_, replay).ok());
+  EXPECT_EQ(hget("k{6}", "n"), "60\n");
 }
 
 }  // namespace

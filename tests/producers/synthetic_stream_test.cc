@@ -207,6 +207,51 @@ TEST(SyntheticStream, UserTimesItemTermBeatsTheBestPerItemPredictor) {
   EXPECT_GT(item_auc, 0.55) << "item effects should matter too";
 }
 
+TEST(SyntheticStream, TruthOfIsWhatAnImpressionFromTheUsualDeviceOnTheHomePageCarries) {
+  SyntheticConfig config = small_config(40000);
+  config.mean_gap_ms = 10000;  // 8000 requests over ~22 h: every hour of day
+  auto stream = SyntheticStream::create(config);
+  ASSERT_TRUE(stream.ok());
+  ASSERT_EQ(stream->users(), 1000);
+  ASSERT_EQ(stream->items(), 500);
+  for (int64_t n = 0; n < stream->items(); ++n) {
+    EXPECT_EQ(stream->catalog()[n].item_id, std::string("i").append(std::to_string(n)));
+  }
+
+  std::vector<GeneratedEvent> events;
+  int64_t impressions = 0, from_usual_device = 0, compared = 0;
+  GeneratedEvent g;
+  while (stream->next(g)) {  // the oracle is asked while the stream runs
+    events.push_back(g);
+    if (!g.truth) continue;
+    ++impressions;
+    const Event& ev = g.event;
+    int64_t user = std::stoll(ev.user_id.substr(1)), item = std::stoll(ev.item_id.substr(1));
+    ImpressionTruth t = stream->truth_of(user, item, ev.ts_ms);
+    EXPECT_FALSE(t.clicked || t.purchased);
+    EXPECT_EQ(t.p_cvr, g.truth->p_cvr) << ev.event_id << ": the purchase model has no context";
+    EXPECT_DOUBLE_EQ(t.p_ctcvr, t.p_click * t.p_cvr);
+    ASSERT_EQ(ev.context[0].key, "device");
+    ASSERT_EQ(ev.context[2].key, "page");
+    if (ev.context[0].value != stream->usual_device(user)) continue;
+    ++from_usual_device;
+    const std::string& page = ev.context[2].value;
+    if (page == "home") {
+      ++compared;
+      EXPECT_EQ(t.p_click, g.truth->p_click) << ev.event_id;
+      EXPECT_EQ(t.p_ctcvr, g.truth->p_ctcvr) << ev.event_id;
+    } else if (page == "search") {  // search clicks more than home, cart less
+      EXPECT_LT(t.p_click, g.truth->p_click) << ev.event_id;
+    } else {
+      EXPECT_GT(t.p_click, g.truth->p_click) << ev.event_id;
+    }
+  }
+  // The usual device: 85% of requests, plus a third of the rest.
+  EXPECT_NEAR(static_cast<double>(from_usual_device) / impressions, 0.9, 0.02);
+  EXPECT_GT(compared, impressions / 3);  // home is 60% of requests
+  EXPECT_EQ(render(events), render(generate(config)));
+}
+
 TEST(SyntheticStream, RejectsASlateLargerThanTheCatalog) {
   SyntheticConfig config = small_config();
   config.items = 3;
