@@ -124,11 +124,12 @@ double log2_sum(double a, double b) {
   return hi + std::log2(1 + std::exp2(lo - hi));
 }
 
-uint32_t EffectBatch::intern(std::vector<std::string>& names, std::unordered_map<std::string, uint32_t>& index,
-                             std::string_view name) {
-  auto [it, inserted] = index.try_emplace(std::string(name), static_cast<uint32_t>(names.size()));
-  if (inserted) names.emplace_back(name);
-  return it->second;
+uint32_t EffectBatch::intern(std::vector<std::string>& names, NameIndex& index, std::string_view name) {
+  if (auto it = index.find(name); it != index.end()) return it->second;
+  const auto number = static_cast<uint32_t>(names.size());
+  index.emplace(std::string(name), number);
+  names.emplace_back(name);
+  return number;
 }
 
 void EffectBatch::add(std::string_view key, std::string_view source, int64_t offset, EffectOp op,

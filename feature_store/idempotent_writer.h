@@ -91,12 +91,19 @@ class EffectBatch {
     double amount = 0;
     std::string text;  // kSet's value
   };
-  uint32_t intern(std::vector<std::string>& names, std::unordered_map<std::string, uint32_t>& index,
+  // Looked up by string_view: no std::string is built for a name seen before
+  // (every effect of every event comes through here).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  using NameIndex = std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>>;
+  uint32_t intern(std::vector<std::string>& names, NameIndex& index,
                   std::string_view name);
 
   std::vector<Effect> effects_;
   std::vector<std::string> sources_, keys_;
-  std::unordered_map<std::string, uint32_t> source_index_, key_index_;
+  NameIndex source_index_, key_index_;
 };
 
 class IdempotentWriter {
