@@ -169,12 +169,14 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
     take(batch);
     feed_learner(/*everything=*/false);
   }
+  // Rankings first: the writes below may wait for the write in flight and
+  // for the model (the summary), and a ranking asked for must not.
+  refresh_rankings();
   if (write_failed_ || write_due()) {
     Status written = submit_writes(summary_due());
     write_failed_ = !written.ok();
     if (!written.ok()) return written;
   }
-  refresh_rankings();
   return {};
 }
 
