@@ -42,7 +42,7 @@ struct RedisConfig {
 
 struct ConsumerConfig {
   int64_t batch_max_messages = 5000;  // one Redis round trip + commit per batch
-  int64_t batch_max_ms = 50;          // ...or after this long, whichever first
+  int64_t batch_max_ms = 20;          // ...or after this long, whichever first
   int64_t commit_interval_ms = 1000;  // offsets committed at most this often (0: every batch)
   int64_t session_timeout_ms = 10000;  // group liveness; a restarted consumer rejoins after ~this
   int64_t dedupe_window = 200000;  // recent event_ids remembered to drop duplicates
@@ -128,7 +128,7 @@ struct RankingConfig {
   double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
   double recent_category_boost = 3.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
   int64_t category_candidates = 20;     // candidates from the categories of the user's recent clicks
-  int64_t refresh_interval_ms = 100;    // at most one refresh per user this often (debounce)
+  int64_t refresh_interval_ms = 25;     // at most one refresh per user this often (debounce)
   int64_t impression_refresh_ms = 30000;  // impressions and purchases refresh only rankings older than this
 };
 
