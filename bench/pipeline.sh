@@ -4,8 +4,8 @@
 # `streamrec produce --synthetic --rate R` for S seconds while learn runs.
 # Reports sustained events/s, consumer lag, freshness (Kafka timestamp ->
 # ranking written) p50/p99/max, rankings written/s, and the learner's CPU and
-# peak RSS (plus broker and Redis CPU). Every process it starts is stopped on
-# exit.
+# peak RSS (plus broker and Redis CPU), and how much of the time the model
+# thread ran or waited for a CPU. Every process it starts is stopped on exit.
 #
 #   bench/pipeline.sh [--rate 50000] [--seconds 30] [--set key=value]... \
 #                     [--build build-bench] [--profile N] [--keep DIR]
@@ -61,6 +61,13 @@ trap 'exit 130' INT TERM
 
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 now() { date +%s.%N; }
+# The model thread's time on a CPU and waiting for one, in ns (schedstat):
+# when the two add up to the whole window, it is what limits the learner.
+model_schedstat() {
+  local comm
+  comm=$(grep -lx streamrec-model /proc/"$learn_pid"/task/*/comm 2>/dev/null | head -1)
+  if [[ -n $comm ]]; then cut -d' ' -f1-2 "${comm%/comm}/schedstat"; else echo "0 0"; fi
+}
 
 # Redis.
 source "$here/redis/start_redis.sh"
@@ -93,6 +100,7 @@ monitor_pid=$!; pids+=($monitor_pid)
 
 # Producer: a stream longer than needed, interrupted after --seconds.
 t_start=$(now); c0_learn=$(cpu_ticks $learn_pid); c0_broker=$(cpu_ticks $broker_pid); c0_redis=$(cpu_ticks $redis_pid)
+model0=$(model_schedstat)
 "$bin" produce --synthetic --rate "$rate" --impressions "$(python3 -c "print(int($rate * $seconds) + 1)")" \
   >/dev/null 2>"$dir/produce.log" &
 produce_pid=$!; pids+=($produce_pid)
@@ -115,6 +123,7 @@ c1_produce=$(cpu_ticks $produce_pid)
 kill -INT "$produce_pid" 2>/dev/null || true
 wait "$produce_pid" || true
 t_produced=$(now); c1_learn=$(cpu_ticks $learn_pid); c1_broker=$(cpu_ticks $broker_pid); c1_redis=$(cpu_ticks $redis_pid)
+model1=$(model_schedstat)
 hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$learn_pid/status")
 
 # Drain: the learner exits on its own once idle; give it at most 20 s.
@@ -131,10 +140,12 @@ redis-cli -p "$redis_port" INFO commandstats >"$dir/commandstats.txt" 2>/dev/nul
 kill "$monitor_pid" 2>/dev/null || true; wait "$monitor_pid" || true
 
 python3 - "$dir" "$rate" "$seconds" "$t_start" "$t_produced" "$t_learned" "$idle" "$drained" "$hwm" \
-  "$c0_learn" "$c1_learn" "$c0_broker" "$c1_broker" "$c0_redis" "$c1_redis" "$(getconf CLK_TCK)" "$c1_produce" <<'PY'
+  "$c0_learn" "$c1_learn" "$c0_broker" "$c1_broker" "$c0_redis" "$c1_redis" "$(getconf CLK_TCK)" "$c1_produce" \
+  "$model0" "$model1" <<'PY'
 import json, re, sys
 d, rate, seconds, t0, t1, t2, idle, drained, hwm = sys.argv[1:10]
 c = [float(x) for x in sys.argv[10:16]]; tck = float(sys.argv[16]); produce_ticks = float(sys.argv[17])
+model = [[float(x) for x in a.split()] for a in sys.argv[18:20]]  # (run ns, run-queue wait ns) at t0, t1
 t0, t1, t2, idle = float(t0), float(t1), float(t2), float(idle)
 prod = open(d + "/produce.log").read()
 m = re.search(r"produce: (\d+) events .* in ([\d.]+) s", prod)
@@ -173,6 +184,8 @@ rows = [
     ("rankings written", "%.0f /s while producing; %d in all" % (rk_slope, sink["rankings_written"])),
     ("samples learned", "%d" % sink["samples_learned"]),
     ("learner CPU", "%.0f%% of one core while producing" % (100 * (c[1] - c[0]) / tck / window)),
+    ("model thread", "runs %.0f%%, waits for a CPU %.0f%% of the time while producing (near 100%% together: the limit)"
+     % (100 * (model[1][0] - model[0][0]) / 1e9 / window, 100 * (model[1][1] - model[0][1]) / 1e9 / window)),
     ("learner peak RSS (VmHWM)", "%.0f MiB" % (int(hwm) / 1024)),
     ("broker / redis / producer CPU", "%.0f%% / %.0f%% / %.0f%%" % (100 * (c[3] - c[2]) / tck / window,
                                    100 * (c[5] - c[4]) / tck / window, 100 * produce_ticks / tck / window)),
