@@ -16,8 +16,8 @@
 // those on its item (the item's counters, sr:pop) carry item_side(source),
 // a mark of their own. Every partition's events touch the same items, and
 // with marks of their own (which sort together, after the others) the
-// writer sums them over all partitions into one slice of their own, instead
-// of writing every item again in each partition's slices.
+// writer sums them over all partitions into slices of their own, instead of
+// writing every item again in each partition's slices.
 //
 // A pure function of its inputs; thread-safe.
 #pragma once
