@@ -50,6 +50,7 @@
 #include "feature_store/idempotent_writer.h"
 #include "online_learner/learner.h"
 #include "online_learner/ranker.h"
+#include "online_learner/realtime_user.h"
 #include "producers/random.h"
 #include "producers/synthetic_stream.h"
 
@@ -80,11 +81,7 @@ const Setting kSettings[] = {{25, 20, 20}, {50, 20, 20}, {75, 20, 20}, {100, 20,
 constexpr size_t kDefault = 3;  // 100 + 20 + 20, rankings.* defaults
 
 // The real-time state the pipeline keeps per user (StreamPipeline::on_event).
-struct UserState {
-  std::deque<std::string> recent;  // clicked items, newest first, no repeats
-  std::vector<ContextFeature> context;
-  int64_t last_ts_ms = 0;
-};
+using UserState = learner::RealtimeUser;
 
 // n of "u<n>" or "i<n>".
 int64_t number_of(const std::string& id) {
@@ -171,15 +168,7 @@ class Bench {
     auto item = static_cast<size_t>(number_of(e.item_id));
     popularity_[item] = log2_sum(popularity_[item], popularity_exponent(config_.popularity, e.type, e.ts_ms));
 
-    UserState& user = users_[static_cast<size_t>(number_of(e.user_id))];
-    if (!e.context.empty()) user.context = e.context;
-    user.last_ts_ms = std::max(user.last_ts_ms, e.ts_ms);
-    if (e.type == EventType::kClick) {
-      auto& recent = user.recent;
-      recent.erase(std::remove(recent.begin(), recent.end(), e.item_id), recent.end());
-      recent.push_front(e.item_id);
-      while (recent.size() > static_cast<size_t>(std::max<int64_t>(1, config_.learner.recent_clicks))) recent.pop_back();
-    }
+    users_[static_cast<size_t>(number_of(e.user_id))].observe(e, config_.learner.recent_clicks);
     now_ms_ = std::max(now_ms_, e.ts_ms);
   }
 

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "core/stop_worker.h"
+
 namespace streamrec {
 
 AsyncEffectsWriter::AsyncEffectsWriter(std::string redis_url, int timeout_ms, std::string marks_key)
@@ -11,14 +13,7 @@ AsyncEffectsWriter::AsyncEffectsWriter(std::string redis_url, int timeout_ms, st
   thread_ = std::thread([this] { run(); });
 }
 
-AsyncEffectsWriter::~AsyncEffectsWriter() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  changed_.notify_all();
-  thread_.join();
-}
+AsyncEffectsWriter::~AsyncEffectsWriter() { stop_worker(mutex_, stopping_, changed_, thread_); }
 
 void AsyncEffectsWriter::wait_idle(std::unique_lock<std::mutex>& lock) {
   changed_.wait(lock, [&] { return !in_flight_; });

@@ -5,6 +5,8 @@
 
 #include <iterator>
 
+#include "core/stop_worker.h"
+
 namespace streamrec::learner {
 namespace {
 
@@ -30,14 +32,7 @@ ModelThread::ModelThread(const Config& config, Learner& learner, Ranker& ranker)
   thread_ = std::thread([this] { run(); });
 }
 
-ModelThread::~ModelThread() {
-  {
-    std::lock_guard lock(queue_mutex_);
-    stopping_ = true;
-  }
-  queue_changed_.notify_all();
-  thread_.join();
-}
+ModelThread::~ModelThread() { stop_worker(queue_mutex_, stopping_, queue_changed_, thread_); }
 
 void ModelThread::learn(std::vector<Event>& events) {
   if (events.empty()) return;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/stop_worker.h"
 #include "core/wall_clock.h"
 
 namespace streamrec::learner {
@@ -28,14 +29,7 @@ RankingPublisher::RankingPublisher(const Config& config) : config_(config) {
   thread_ = std::thread([this] { run(); });
 }
 
-RankingPublisher::~RankingPublisher() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  changed_.notify_all();
-  thread_.join();
-}
+RankingPublisher::~RankingPublisher() { stop_worker(mutex_, stopping_, changed_, thread_); }
 
 void RankingPublisher::publish(std::vector<PublishedRanking>& rankings) {
   if (rankings.empty()) return;

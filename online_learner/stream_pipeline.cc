@@ -36,10 +36,12 @@ MetricSeries copy_series(const Learner& learner, const std::string& name, size_t
   return {};
 }
 
-// Its AUC over the last `window` samples (0: all); NaN when empty.
+// Its AUC over the last `window` samples (0: all); NaN when undefined. Only
+// the AUC: the series' other summaries (log loss, calibration) cost a log
+// per sample.
 double auc(const MetricSeries& series, size_t window = 0) {
-  if (series.size() == 0) return std::nan("");
-  return window ? series.window(window).auc : series.whole().auc;
+  const size_t n = series.size();
+  return series.auc(window ? n - std::min(n, window) : 0, n);
 }
 
 // For Redis (any text) and for JSON (null when undefined).
@@ -79,19 +81,9 @@ void StreamPipeline::on_event(const ConsumedEvent& consumed, Clock::time_point n
   merger_.push({origin.topic, origin.partition}, origin.offset, event);
 
   UserState& user = users_[event.user_id];
-  if (!event.context.empty()) user.context = event.context;
-  user.last_ts_ms = std::max(user.last_ts_ms, event.ts_ms);
-  if (event.type == EventType::kClick) {
-    // Real-time state: the click counts for rankings now, not when its
-    // labels resolve.
-    auto& recent = user.recent;
-    recent.erase(std::remove(recent.begin(), recent.end(), event.item_id), recent.end());
-    recent.push_front(event.item_id);
-    while (recent.size() > static_cast<size_t>(std::max<int64_t>(1, config_.learner.recent_clicks)))
-      recent.pop_back();
+  if (user.observe(event, config_.learner.recent_clicks))
     pending_effects_.set(keys_.user_features(event.user_id), origin.source, origin.offset, "recent",
-                       recent_json(recent));
-  }
+                         recent_json(user.recent));
   // A click changes what the ranking is computed from (the recent clicks,
   // their categories): it asks for a fresh ranking. An impression (what the
   // app just showed) or a purchase (of an item clicked before) changes it

@@ -67,6 +67,7 @@
 #include "online_learner/learner.h"
 #include "online_learner/model_thread.h"
 #include "online_learner/ranker.h"
+#include "online_learner/realtime_user.h"
 
 namespace streamrec::learner {
 
@@ -124,10 +125,8 @@ class StreamPipeline : public EventSink {
   void add_model_summary(StateWrites& state);
   Status restore_checkpoint();
 
-  struct UserState {
-    std::deque<std::string> recent;      // clicked items, newest first
-    std::vector<ContextFeature> context;  // of the latest event
-    int64_t last_ts_ms = 0;
+  // The real-time state, and whether and since when it waits for a ranking.
+  struct UserState : RealtimeUser {
     bool dirty = false;
     int64_t oldest_pending_kafka_ms = -1;  // of the first event since the last refresh
     std::chrono::steady_clock::time_point last_refresh{};
