@@ -12,6 +12,8 @@ namespace streamrec::learner {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+// The fields that depend on the item alone (ItemSnapshot::inputs' order).
+constexpr int kItemFields[] = {FeatureEncoder::kItem, FeatureEncoder::kCategory, FeatureEncoder::kPrice};
 
 JoinerSettings joiner_settings(const LearnerConfig& c) {
   JoinerSettings s;
@@ -316,29 +318,56 @@ void Learner::score(Batch& b) {
   loss_.predict(b.acts.logits, b.predictions);
 }
 
-void Learner::score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
-                             const std::vector<std::string>& recent_clicks, const std::vector<ItemKeys>& items,
-                             Batch& b) {
-  const int f1 = encoder_.single_fields(), d = emb_dim_, fields = encoder_.fields();
-  constexpr int kItem = FeatureEncoder::kItem, kCategory = FeatureEncoder::kCategory, kPrice = FeatureEncoder::kPrice;
-  // A field's input, as in prepare(): its row; without one, the field's mean
+const float* Learner::field_input(int field, uint64_t key) const {
+  // As prepare() resolves it: the key's row; without one, the field's mean
   // row (field_mean_init) or zeros (nullptr).
-  auto input = [&](int f, uint64_t key) -> const float* {
-    uint32_t r = table_.find(key);
-    if (r != EmbeddingTable::kNoRow) return table_.row(r);
-    return config_.field_mean_init ? field_mean_[f].data() : nullptr;
-  };
+  uint32_t r = table_.find(key);
+  if (r != EmbeddingTable::kNoRow) return table_.row(r);
+  return config_.field_mean_init ? field_mean_[field].data() : nullptr;
+}
 
-  // The user's side once: a column with zeros in the item fields.
+void Learner::snapshot_items(std::span<const ItemKeys> items, ItemSnapshot& snapshot) const {
+  const int d = emb_dim_;
+  const auto n = static_cast<Eigen::Index>(items.size());
+  snapshot.model = model_;
+  snapshot.inputs.resize(static_cast<Eigen::Index>(std::size(kItemFields)) * d, n);
+  snapshot.wide.setZero(loss_.tasks().size(), n);
+  for (Eigen::Index c = 0; c < n; ++c) {
+    const ItemKeys& item = items[static_cast<size_t>(c)];
+    const uint64_t keys[] = {item.item, item.category, item.price};
+    float* col = snapshot.inputs.col(c).data();
+    for (size_t s = 0; s < std::size(kItemFields); ++s, col += d) {
+      const float* in = field_input(kItemFields[s], keys[s]);
+      if (!in) {
+        std::fill_n(col, d, 0.0f);
+        continue;
+      }
+      std::copy_n(in, d, col);
+      for (int k = 0; k < bias_dim_; ++k) snapshot.wide(k, c) += in[d + k];
+    }
+  }
+  snapshot.model->varying_part(kItemFields, snapshot.inputs, snapshot.first);
+}
+
+void Learner::score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
+                             const std::vector<std::string>& recent_clicks, const ItemSnapshot& items,
+                             std::span<const size_t> columns, Batch& b) {
+  const int f1 = encoder_.single_fields(), d = emb_dim_, fields = encoder_.fields();
+  const int tasks = loss_.tasks().size();
+
+  // The user's side once: a column with zeros in the item fields, and the
+  // logit biases of its rows.
   user_keys_.resize(f1);
   user_bag_.clear();
   encoder_.encode_user(user_id, context, recent_clicks, user_keys_.data(), user_bag_);
-  field_inputs_.resize(f1);
   user_column_.setZero(fields * d);
+  user_wide_.setZero(tasks);
   for (int f = 0; f < f1; ++f) {
-    if (f == kItem || f == kCategory || f == kPrice) continue;
-    field_inputs_[f] = input(f, user_keys_[f]);
-    if (field_inputs_[f]) std::copy_n(field_inputs_[f], d, user_column_.data() + f * d);
+    if (std::find(std::begin(kItemFields), std::end(kItemFields), f) != std::end(kItemFields)) continue;
+    const float* in = field_input(f, user_keys_[f]);
+    if (!in) continue;
+    std::copy_n(in, d, user_column_.data() + f * d);
+    for (int k = 0; k < bias_dim_; ++k) user_wide_(k) += in[d + k];
   }
   if (encoder_.has_bag()) {
     Eigen::Map<Vec> bag(user_column_.data() + f1 * d, d);
@@ -351,31 +380,20 @@ void Learner::score_for_user(std::string_view user_id, const std::vector<Context
     if (count > 0) bag /= static_cast<float>(count);
   }
 
-  // Then per item its own fields only: the model multiplies the user's part
-  // of its first layer once (Model::forward_varying).
-  static constexpr int kItemFields[] = {kItem, kCategory, kPrice};
-  const auto n = static_cast<Eigen::Index>(items.size());
-  b.size = items.size();
-  b.x0.resize(static_cast<Eigen::Index>(std::size(kItemFields)) * d, n);
-  b.wide.setZero(loss_.tasks().size(), n);
+  // Then the items' columns of the snapshot: the model multiplies only what
+  // depends on both sides (Model::forward_varying).
+  const auto n = static_cast<Eigen::Index>(columns.size());
+  b.size = columns.size();
+  b.x0.resize(items.inputs.rows(), n);
+  b.wide.resize(tasks, n);
+  items_first_.resize(items.first.rows(), n);
   for (Eigen::Index c = 0; c < n; ++c) {
-    const ItemKeys& item = items[static_cast<size_t>(c)];
-    field_inputs_[kItem] = input(kItem, item.item);
-    field_inputs_[kCategory] = input(kCategory, item.category);
-    field_inputs_[kPrice] = input(kPrice, item.price);
-    float* col = b.x0.col(c).data();
-    for (int f : kItemFields) {
-      if (field_inputs_[f])
-        std::copy_n(field_inputs_[f], d, col);
-      else
-        std::fill_n(col, d, 0.0f);
-      col += d;
-    }
-    for (int f = 0; f < f1; ++f)  // in field order, as prepare() adds them
-      if (field_inputs_[f])
-        for (int k = 0; k < bias_dim_; ++k) b.wide(k, c) += field_inputs_[f][d + k];
+    const auto i = static_cast<Eigen::Index>(columns[static_cast<size_t>(c)]);
+    b.x0.col(c) = items.inputs.col(i);
+    b.wide.col(c) = items.wide.col(i) + user_wide_;
+    items_first_.col(c) = items.first.col(i);
   }
-  model_.forward_varying(user_column_, kItemFields, b.x0, b.acts);
+  items.model->forward_varying(user_column_, kItemFields, b.x0, items_first_, b.acts);
   b.acts.logits += b.wide;
   loss_.predict(b.acts.logits, b.predictions);
 }

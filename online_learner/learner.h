@@ -22,6 +22,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <string>
@@ -65,6 +66,18 @@ struct Batch {
   std::vector<uint32_t> touched;      // distinct rows, first-touch order
   std::vector<float> touched_grad;    // touched.size() x dim
   double loss = 0;
+};
+
+// The item side of rankings, frozen by Learner::snapshot_items: the dense
+// model and the inputs of some items as of one moment, with the part of the
+// model's first layer that depends on the items alone (Model::varying_part).
+// Many users are scored against it (Learner::score_for_user), each at the
+// cost of its own side. Column c is the c-th item given to snapshot_items.
+struct ItemSnapshot {
+  std::optional<Model> model;  // the dense model
+  Mat inputs;  // the item fields' inputs (item_id, category, price; dim rows each), as prepare() resolves them
+  Mat wide;    // their logit biases, tasks rows (zeros without bias_terms)
+  Mat first;   // model->varying_part of inputs
 };
 
 class Learner {
@@ -125,17 +138,20 @@ class Learner {
   void apply(Batch& batch);
   // Scores a prepared batch (forward only); fills batch.predictions.
   void score(Batch& batch);
-  // Scores `items` for one user (rankings): the predictions prepare(samples,
-  // batch, false) + score(batch) give the samples pairing (user_id, context,
-  // recent_clicks) with each item, one column per item, up to float rounding.
-  // The user's side is resolved once, and so is its part of the model's
-  // first layer (Model::forward_varying); each item comes as its keys
-  // (FeatureEncoder::item_keys), so no sample is built. The batch is for
-  // reading predictions only (its x0 holds the items' fields alone), not for
-  // forward_backward() or apply().
+  // Freezes the dense model and `items` (each as its keys,
+  // FeatureEncoder::item_keys) into `snapshot`, for score_for_user().
+  void snapshot_items(std::span<const ItemKeys> items, ItemSnapshot& snapshot) const;
+  // Scores the snapshot's items `columns` for one user (rankings): the
+  // predictions prepare(samples, batch, false) + score(batch) would give the
+  // samples pairing (user_id, context, recent_clicks) with each of those
+  // items, one column per item, up to float rounding, if the model and the
+  // items' embedding rows were still those of the snapshot. The user's side
+  // (its rows, context and recent clicks) is resolved now, once. The batch
+  // is for reading predictions only (its x0 holds the items' fields alone),
+  // not for forward_backward() or apply().
   void score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
-                      const std::vector<std::string>& recent_clicks, const std::vector<ItemKeys>& items,
-                      Batch& batch);
+                      const std::vector<std::string>& recent_clicks, const ItemSnapshot& items,
+                      std::span<const size_t> columns, Batch& batch);
 
  private:
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
@@ -146,6 +162,8 @@ class Learner {
   // click-and-purchase rates.
   void column_scores(const Batch& b, Eigen::Index c, const std::string& item_id, float* out) const;
   void update_field_means(const Batch& batch);
+  // A field's input for `key`, as prepare() resolves it; nullptr for zeros.
+  const float* field_input(int field, uint64_t key) const;
   void record(std::span<const Sample> samples, const Batch& batch);
   void add_series(const std::string& name);
   MetricSeries& series(size_t i) { return series_[i].second; }
@@ -184,10 +202,11 @@ class Learner {
   std::vector<Vec> field_mean_;
   std::vector<int32_t> slot_of_row_;  // row -> index in batch.touched, -1 otherwise
   std::vector<uint64_t> keys_scratch_, bag_scratch_;
-  // score_for_user's: the user's keys, each field's input row, the user's column.
+  // score_for_user's: the user's keys, the user's column and logit biases,
+  // the items' columns of the snapshot's first layer.
   std::vector<uint64_t> user_keys_, user_bag_;
-  std::vector<const float*> field_inputs_;
-  Vec user_column_;
+  Vec user_column_, user_wide_;
+  Mat items_first_;
   uint64_t samples_learned_ = 0;
   int64_t last_eviction_ts_ = INT64_MIN;
 

@@ -3,6 +3,19 @@
 #include <algorithm>
 
 namespace streamrec::learner {
+namespace {
+
+// Column z_row of [x0; dots] in the weights of a layer that reads those rows
+// from first_row on, into `to`: zeros when the layer does not read it.
+template <class Column>
+void copy_weight_column(const Dense& layer, int first_row, int z_row, Column&& to) {
+  if (z_row >= first_row && z_row < first_row + layer.in())
+    to = layer.w.value.col(z_row - first_row);
+  else
+    to.setZero();
+}
+
+}  // namespace
 
 Model::Model(const ModelShape& shape, uint64_t seed) : shape_(shape), interaction_(shape.fields, shape.dim) {
   SplitMix rng(seed ^ 0x6d6f64656cULL);
@@ -56,7 +69,45 @@ void Model::forward(const Mat& x0, Activations& a) const {
   forward_above_first_layer(a);
 }
 
-void Model::forward_varying(const Vec& fixed, std::span<const int> varying, const Mat& x_varying,
+void Model::varying_part(std::span<const int> varying, const Mat& x_varying, Mat& part) const {
+  const int d = shape_.dim, x0_rows = input_dim();
+  const auto nv = static_cast<int>(varying.size());
+  const Eigen::Index n = x_varying.cols();
+
+  // The rows that depend on the varying fields alone: their values, then
+  // the dots of two of them.
+  std::vector<int> varying_dots;
+  if (shape_.interactions)
+    for (int s = 0; s < nv; ++s)
+      for (int t = s + 1; t < nv; ++t)
+        varying_dots.push_back(x0_rows + interaction_.pair_row(std::min(varying[s], varying[t]),
+                                                               std::max(varying[s], varying[t])));
+  const Eigen::Index rows = nv * d + static_cast<Eigen::Index>(varying_dots.size());
+  Mat z(rows, n);
+  z.topRows(nv * d) = x_varying;
+  for (Eigen::Index c = 0; c < n; ++c) {
+    auto field = [&](int s) { return Eigen::Map<const Vec>(x_varying.col(c).data() + s * d, d); };
+    Eigen::Index r = nv * d;
+    for (int s = 0; s < nv && shape_.interactions; ++s)
+      for (int t = s + 1; t < nv; ++t) z(r++, c) = field(s).dot(field(t));
+  }
+
+  // The first layer's weights on those rows, all its layers stacked, for
+  // one product.
+  Mat w(first_layer_outputs(), rows);
+  Eigen::Index o = 0;
+  for_each_first_layer([&](const Dense& layer, int first_row) {
+    auto block = w.middleRows(o, layer.out());
+    for (int s = 0; s < nv; ++s)
+      for (int i = 0; i < d; ++i) copy_weight_column(layer, first_row, varying[s] * d + i, block.col(s * d + i));
+    for (size_t q = 0; q < varying_dots.size(); ++q)
+      copy_weight_column(layer, first_row, varying_dots[q], block.col(nv * d + static_cast<Eigen::Index>(q)));
+    o += layer.out();
+  });
+  part.noalias() = w * z;
+}
+
+void Model::forward_varying(const Vec& fixed, std::span<const int> varying, const Mat& x_varying, const Mat& part,
                             Activations& a) const {
   const int d = shape_.dim, x0_rows = input_dim();
   const int z_rows = x0_rows + (shape_.interactions ? interaction_.pairs() : 0);
@@ -71,71 +122,39 @@ void Model::forward_varying(const Vec& fixed, std::span<const int> varying, cons
   for (int v : varying) a.z_fixed.segment(v * d, d).setZero();
   if (shape_.interactions) interaction_.forward_column(a.z_fixed.data(), a.z_fixed.data() + x0_rows);
 
-  // The rows that vary per column: the varying fields' values, then the
-  // dots of two varying fields. The dot of a fixed field f and a varying
-  // field v needs no row: it is linear in v, so its weight column w joins
-  // v's weights as w e_fᵀ.
-  auto dot_row = [&](int i, int j) { return x0_rows + interaction_.pair_row(std::min(i, j), std::max(i, j)); };
+  // The dots of a fixed and a varying field: nv * nf rows per column (row
+  // s*nf + j: varying[s] with fixed_fields[j]), and the first layer's
+  // weights on them.
   a.fixed_fields.clear();
-  a.varying_dots.clear();
-  if (shape_.interactions) {
+  if (shape_.interactions)
     for (int f = 0; f < shape_.fields; ++f)
       if (std::find(varying.begin(), varying.end(), f) == varying.end()) a.fixed_fields.push_back(f);
-    for (int s = 0; s < nv; ++s)
-      for (int t = s + 1; t < nv; ++t) a.varying_dots.push_back(dot_row(varying[s], varying[t]));
-  }
   const auto nf = static_cast<Eigen::Index>(a.fixed_fields.size());
-  const Eigen::Index rows = nv * d + static_cast<Eigen::Index>(a.varying_dots.size());
-
-  // The first layer's weights on those rows and its fixed part, all its
-  // layers stacked, for one product per call.
-  Eigen::Index outs = 0;
-  for_each_first_layer([&](const Dense& layer, int) { outs += layer.out(); });
-  a.w_varying.resize(outs, rows);
-  a.w_mixed_dots.resize(outs, nv * nf);  // column s*nf + j: the dot of varying[s] and fixed_fields[j]
-  a.first_fixed.resize(outs);
+  a.w_mixed_dots.resize(first_layer_outputs(), nv * nf);
+  a.first_fixed.resize(first_layer_outputs());
   Eigen::Index o = 0;
   for_each_first_layer([&](const Dense& layer, int first_row) {
-    const Mat& w = layer.w.value;
-    // Column z_row of [x0; dots] in this layer's weights, zeros where it reads none.
-    auto copy_column = [&](int z_row, auto&& to) {
-      if (z_row >= first_row && z_row < first_row + layer.in())
-        to = w.col(z_row - first_row);
-      else
-        to.setZero();
-    };
-    auto block = a.w_varying.middleRows(o, layer.out());
     for (int s = 0; s < nv; ++s)
-      for (int i = 0; i < d; ++i) copy_column(varying[s] * d + i, block.col(s * d + i));
-    for (size_t q = 0; q < a.varying_dots.size(); ++q)
-      copy_column(a.varying_dots[q], block.col(nv * d + static_cast<Eigen::Index>(q)));
-    for (int s = 0; s < nv; ++s)
-      for (Eigen::Index j = 0; j < nf; ++j)
-        copy_column(dot_row(varying[s], a.fixed_fields[static_cast<size_t>(j)]),
-                    a.w_mixed_dots.col(s * nf + j).segment(o, layer.out()));
-    a.first_fixed.segment(o, layer.out()).noalias() = w * a.z_fixed.segment(first_row, layer.in());
+      for (Eigen::Index j = 0; j < nf; ++j) {
+        int f = a.fixed_fields[static_cast<size_t>(j)];
+        int row = x0_rows + interaction_.pair_row(std::min(varying[s], f), std::max(varying[s], f));
+        copy_weight_column(layer, first_row, row, a.w_mixed_dots.col(s * nf + j).segment(o, layer.out()));
+      }
+    a.first_fixed.segment(o, layer.out()).noalias() = layer.w.value * a.z_fixed.segment(first_row, layer.in());
     a.first_fixed.segment(o, layer.out()) += layer.b.value.col(0);
     o += layer.out();
   });
-  if (nf > 0) {
+
+  a.first = part;
+  if (nf > 0 && nv > 0 && n > 0) {
     a.e_fixed.resize(d, nf);
     for (Eigen::Index j = 0; j < nf; ++j)
       a.e_fixed.col(j) = a.z_fixed.segment(a.fixed_fields[static_cast<size_t>(j)] * d, d);
+    a.mixed_dots.resize(nv * nf, n);
     for (int s = 0; s < nv; ++s)
-      a.w_varying.middleCols(s * d, d).noalias() += a.w_mixed_dots.middleCols(s * nf, nf) * a.e_fixed.transpose();
+      a.mixed_dots.middleRows(s * nf, nf).noalias() = a.e_fixed.transpose() * x_varying.middleRows(s * d, d);
+    a.first.noalias() += a.w_mixed_dots * a.mixed_dots;
   }
-
-  // Per column, the varying rows only.
-  a.z_varying.resize(rows, n);
-  a.z_varying.topRows(nv * d) = x_varying;
-  if (shape_.interactions)
-    for (Eigen::Index c = 0; c < n; ++c) {
-      auto field = [&](int s) { return Eigen::Map<const Vec>(x_varying.col(c).data() + s * d, d); };
-      Eigen::Index r = nv * d;
-      for (int s = 0; s < nv; ++s)
-        for (int t = s + 1; t < nv; ++t) a.z_varying(r++, c) = field(s).dot(field(t));
-    }
-  a.first.noalias() = a.w_varying * a.z_varying;
 
   // Each layer's output (in for_each_first_layer's order): its rows of the
   // product plus its fixed part.
@@ -150,6 +169,12 @@ void Model::forward_varying(const Vec& fixed, std::span<const int> varying, cons
   for (size_t k = 0; k < gates_.size(); ++k) take(gates_[k], a.gates[k]);
   if (!dot_head_.empty()) take(dot_head_[0], a.dot_logits);
   forward_above_first_layer(a);
+}
+
+Eigen::Index Model::first_layer_outputs() const {
+  Eigen::Index outs = 0;
+  for_each_first_layer([&](const Dense& layer, int) { outs += layer.out(); });
+  return outs;
 }
 
 void Model::forward_above_first_layer(Activations& a) const {

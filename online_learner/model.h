@@ -14,11 +14,15 @@
 //
 // forward_varying() scores many columns that differ in a few fields only
 // (one user, many items). Everything that reads [x0; dots] (experts, gates,
-// dot head) is linear in it: the rows of the fixed fields and of their dots
-// give one vector for all columns, computed once, and a dot of a fixed and
-// a varying field is linear in the varying one, so its weights fold into
-// that field's. Per column, only the varying fields and the dots among them
-// are multiplied: 51 of the 156 rows for the learner's default item side.
+// dot head) is linear in it, so the first layer's product splits in three:
+//   - the rows of the varying fields and of the dots among them depend on
+//     the varying fields alone: varying_part() multiplies them once per set
+//     of columns (51 of the 156 rows for the learner's default item side),
+//     and many fixed columns (users) reuse it;
+//   - the rows of the fixed fields and of their dots give one vector for all
+//     columns, computed once per call;
+//   - per column, only the dots of a fixed and a varying field remain
+//     (15 rows for the learner's default sides).
 #pragma once
 
 #include <span>
@@ -57,16 +61,15 @@ class Model {
     Mat logits;                    // tasks x batch
 
     // forward_varying's, kept for the next call to reuse: the fixed fields
-    // (when there are dots), the rows of the dots of two varying fields, the
-    // fixed column's [x0; dots], the first layer's weights (all its layers
-    // stacked) on the varying rows and on the dots of a varying and a fixed
-    // field, its fixed part, the fixed fields' values, the varying rows per
-    // column, and the stacked layers' outputs.
-    std::vector<int> fixed_fields, varying_dots;
+    // (when there are dots), the fixed column's [x0; dots], the first
+    // layer's weights (all its layers stacked) on the dots of a varying and
+    // a fixed field, its fixed part, the fixed fields' values, those dots
+    // per column, and the stacked layers' outputs.
+    std::vector<int> fixed_fields;
     Vec z_fixed;
-    Mat w_varying, w_mixed_dots;
+    Mat w_mixed_dots;
     Vec first_fixed;
-    Mat e_fixed, z_varying, first;
+    Mat e_fixed, mixed_dots, first;
   };
 
   Model(const ModelShape& shape, uint64_t seed);
@@ -75,13 +78,18 @@ class Model {
   int input_dim() const { return shape_.fields * shape_.dim; }
 
   void forward(const Mat& x0, Activations& a) const;
+  // The part of the first layer's product (all its layers stacked) that
+  // depends on the fields `varying` alone, per column of `x_varying`
+  // (varying.size() * dim rows: field varying[s] at rows [s*dim, (s+1)*dim)).
+  void varying_part(std::span<const int> varying, const Mat& x_varying, Mat& part) const;
   // forward() of columns that equal `fixed` (one x0 column) except in the
-  // fields `varying`, whose values are given per column in `x_varying`
-  // (varying.size() * dim rows: field varying[s] at rows [s*dim, (s+1)*dim));
-  // fixed's values in those fields are ignored. The logits equal forward()'s
-  // up to float rounding (the sums are associated differently); `a` is not
-  // for backward().
-  void forward_varying(const Vec& fixed, std::span<const int> varying, const Mat& x_varying, Activations& a) const;
+  // fields `varying`, whose values are given per column in `x_varying`, with
+  // `part` the varying_part() of those columns by this model; fixed's values
+  // in those fields are ignored. The logits equal forward()'s up to float
+  // rounding (the sums are associated differently); `a` is not for
+  // backward().
+  void forward_varying(const Vec& fixed, std::span<const int> varying, const Mat& x_varying, const Mat& part,
+                       Activations& a) const;
   // Accumulates parameter gradients; writes dL/dx0 when dx0 is not null.
   void backward(const Mat& x0, const Activations& a, const Mat& dlogits, Mat* dx0);
 
@@ -97,6 +105,8 @@ class Model {
   // dot head reads the dots only), in the order of Activations::first.
   template <class F>
   void for_each_first_layer(F&& f) const;
+  // Their outputs, all together.
+  Eigen::Index first_layer_outputs() const;
 
   ModelShape shape_;
   DotInteraction interaction_;

@@ -86,6 +86,7 @@ void Ranker::refresh_index() {
     item_matrix_.col(static_cast<Eigen::Index>(c)) = Eigen::Map<const Eigen::VectorXf>(w, dim_);
     if (has_bias) item_bias_(static_cast<Eigen::Index>(c)) = w[dim_];
   }
+  learner_.snapshot_items(item_keys_, snapshot_);
 
   popular_.resize(available_.size());
   std::iota(popular_.begin(), popular_.end(), 0);
@@ -199,9 +200,7 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   }
 
   // Rerank with the multi-task model, as if each were shown now.
-  candidate_keys_.clear();
-  for (size_t i : candidates_) candidate_keys_.push_back(item_keys_[i]);
-  learner_.score_for_user(user_id, context, recent_clicks, candidate_keys_, batch_);
+  learner_.score_for_user(user_id, context, recent_clicks, snapshot_, candidates_, batch_);
 
   const TaskSet& tasks = learner_.loss().tasks();
   int click = tasks.click_task, ctcvr = -1;

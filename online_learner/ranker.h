@@ -18,12 +18,16 @@
 //
 // Item attributes and availability come from the learner's catalog (one
 // copy of the catalog in the process). The item index (embeddings of
-// available items, popular list, each item's feature keys and category) is
-// rebuilt after every catalog change and at most every second otherwise, so a
-// ranking costs one small matrix-vector product and one scoring batch in
-// which the user's features are resolved once (Learner::score_for_user); a
-// call builds no samples and copies no strings but those of the ranking it
-// returns. Not thread-safe; reads the Learner it is given, which must
+// available items, popular list, each item's feature keys and category, and
+// an ItemSnapshot: the dense model and the items' part of its first layer)
+// is rebuilt after every catalog change and once it is a second old. So a
+// ranking scores with the model and item embeddings of at most a second
+// ago, while the user's side (embedding rows, context, recent clicks) is
+// always live; and it costs one small matrix-vector product and one scoring
+// batch that multiplies per candidate only what depends on both the user
+// and the item (Learner::score_for_user), about a third of the first layer.
+// A call builds no samples and copies no strings but those of the ranking
+// it returns. Not thread-safe; reads the Learner it is given, which must
 // outlive it.
 #pragma once
 
@@ -90,6 +94,7 @@ class Ranker {
   std::vector<const double*> available_popularity_;  // live popularity of the same items
   std::vector<double> price_;             // their prices (read per candidate: no pointer chase)
   std::vector<ItemKeys> item_keys_;       // their feature keys
+  ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
   std::vector<size_t> category_of_;       // their category's number
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
   std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
@@ -108,7 +113,6 @@ class Ranker {
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
   std::vector<size_t> recent_categories_; // those with a share
   std::vector<size_t> same_category_;
-  std::vector<ItemKeys> candidate_keys_;
   std::vector<std::pair<double, size_t>> scored_;  // score, item
   Batch batch_;
 };

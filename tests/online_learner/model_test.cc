@@ -1,7 +1,8 @@
 // Model::forward_varying: columns that share all fields but a few (one user,
 // many items) get the logits forward() gives the full columns, up to float
 // rounding, for every architecture, with and without the dot products and
-// the dot head, whichever fields vary.
+// the dot head, whichever fields vary; one varying_part serves every fixed
+// column (many users).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,27 +29,31 @@ Model random_model(const ModelShape& shape, uint64_t seed) {
   return model;
 }
 
-// `fixed` in every column, then the varying fields' values per column.
+// The varying fields' values per column, then two fixed columns (users)
+// against them, each in every column.
 void expect_forward_varying_is_forward(const Model& model, const std::vector<int>& varying, Eigen::Index n,
                                        uint64_t seed, Model::Activations& a) {
   const int d = model.shape().dim;
   SplitMix rng(seed);
-  Vec fixed(model.input_dim());
-  Mat full, x_varying(static_cast<Eigen::Index>(varying.size()) * d, n);
-  randomize(fixed, rng, 1.0f);
+  Mat x_varying(static_cast<Eigen::Index>(varying.size()) * d, n), part;
   randomize(x_varying, rng, 1.0f);
-  full = fixed.replicate(1, n);
-  for (size_t s = 0; s < varying.size(); ++s) full.middleRows(varying[s] * d, d) = x_varying.middleRows(s * d, d);
+  model.varying_part(varying, x_varying, part);
+  for (int user = 0; user < 2; ++user) {
+    Vec fixed(model.input_dim());
+    randomize(fixed, rng, 1.0f);
+    Mat full = fixed.replicate(1, n);
+    for (size_t s = 0; s < varying.size(); ++s) full.middleRows(varying[s] * d, d) = x_varying.middleRows(s * d, d);
 
-  Model::Activations want;
-  model.forward(full, want);
-  model.forward_varying(fixed, varying, x_varying, a);
-  ASSERT_EQ(a.logits.rows(), want.logits.rows());
-  ASSERT_EQ(a.logits.cols(), n);
-  for (Eigen::Index c = 0; c < n; ++c)
-    for (Eigen::Index k = 0; k < want.logits.rows(); ++k)
-      EXPECT_NEAR(a.logits(k, c), want.logits(k, c), 1e-5 * std::max(1.0f, std::abs(want.logits(k, c))))
-          << "task " << k << ", column " << c;
+    Model::Activations want;
+    model.forward(full, want);
+    model.forward_varying(fixed, varying, x_varying, part, a);
+    ASSERT_EQ(a.logits.rows(), want.logits.rows());
+    ASSERT_EQ(a.logits.cols(), n);
+    for (Eigen::Index c = 0; c < n; ++c)
+      for (Eigen::Index k = 0; k < want.logits.rows(); ++k)
+        EXPECT_NEAR(a.logits(k, c), want.logits(k, c), 1e-5 * std::max(1.0f, std::abs(want.logits(k, c))))
+            << "user " << user << ", task " << k << ", column " << c;
+  }
 }
 
 struct Variant {

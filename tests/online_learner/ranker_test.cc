@@ -1,9 +1,10 @@
 // Rankings (online_learner/ranker.h): the ranker scores its candidates
-// through Learner::score_for_user, with each item's keys encoded once and
-// the user's once, and the user's part of the model's first layer once; the
-// scores must be those of the general path, which builds one Sample per
-// candidate and runs Learner::prepare + score, up to float rounding (1e-6
-// relative: the fast path sums the first layer in another order).
+// through Learner::score_for_user against the snapshot of its last index
+// rebuild, with each item's part of the model's first layer computed once
+// per rebuild and the user's once per ranking; the scores must be those of
+// the general path, which builds one Sample per candidate and runs
+// Learner::prepare + score, up to float rounding (1e-6 relative: the fast
+// path sums the first layer in another order).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -148,6 +149,42 @@ TEST(Ranker, ScoresAsTheGeneralPathWithSingleBottomsAndNoBag) {
   config.recent_clicks = 0;
   config.dot_head = true;
   expect_general_path_scores(config);
+}
+
+// The model and the item rows are those of the last index rebuild (at most
+// a second old); the user's side is read at each ranking.
+TEST(Ranker, ScoresWithTheModelOfTheLastIndexRebuild) {
+  LearnerConfig config;
+  config.field_mean_init = false;  // an input without a row stays zeros while the model learns
+  auto learner = trained_learner(config);
+  RankingConfig ranking;
+  ranking.retrieval_candidates = 1000;
+  ranking.top_k = 1000;
+  Ranker ranker(ranking, PopularityConfig{}, *learner);
+  // u3's row, a context the stream never has and no recent clicks: inputs
+  // that training on other users leaves alone.
+  const std::vector<ContextFeature> unseen = {
+      {"device", "never", false}, {"hour", "never", true}, {"page", "never", false}};
+  auto before = ranker.rank("u3", {}, unseen, 2'000'000);
+  ASSERT_FALSE(before.empty());
+  for (Event e : make_stream(3000, 20, 30, 8)) {  // later, and new events (the first ids are deduplicated)
+    if (e.user_id == "u3") continue;
+    e.event_id = "more-" + e.event_id;
+    e.request_id = "more-" + e.request_id;
+    e.ts_ms += 10'000'000;
+    learner->add_event(e);
+  }
+  learner->finish();
+
+  EXPECT_EQ(ranker.rank("u3", {}, unseen, 2'000'000), before);  // the same snapshot, bit for bit
+  ranker.catalog_changed();  // rebuilds the index before the next ranking
+  auto after = ranker.rank("u3", {}, unseen, 2'000'000);
+  EXPECT_NE(after, before);
+  std::vector<std::string> available;
+  learner->catalog().for_each_available([&](const Item& item) { available.push_back(item.item_id); });
+  auto want = general_path_scores(*learner, ranking, "u3", {}, unseen, available);
+  ASSERT_EQ(after.size(), available.size());
+  for (const auto& [item, score] : after) EXPECT_NEAR(score, want[item], 1e-6 * std::max(1.0, std::abs(want[item]))) << item;
 }
 
 TEST(Ranker, AUserWithoutRowOrClicksGetsNoRanking) {
