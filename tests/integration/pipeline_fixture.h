@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/event.h"
@@ -132,6 +133,18 @@ class PipelineTest : public ::testing::Test {
     int64_t total = 0;
     for (auto& [user, c] : read_counts("sr:{u:", expected_.users)) total += c.impressions + c.clicks + c.purchases;
     return total;
+  }
+
+  // events_in_redis() once Redis is done with what a killed learner sent
+  // before it died: two reads 200 ms apart agree.
+  int64_t settled_events_in_redis() {
+    int64_t before = events_in_redis();
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      int64_t now = events_in_redis();
+      if (now == before) return now;
+      before = now;
+    }
   }
 
   std::map<std::string, Counts> read_counts(const std::string& key_start, const std::map<std::string, Counts>& ids) {
