@@ -27,9 +27,7 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
         self->commit(/*force=*/true);
         self->sink_.partitions_revoked(revoked);
       },
-      [self](const TopicPartition& partition) {
-        return self->sink_.start_offset(self->cluster_id(), partition);
-      });
+      [self](const TopicPartition& partition) { return self->start_of(partition); });
   if (!consumer.ok()) return consumer.error();
   loop->consumer_ = std::move(consumer).value();
   return loop;
@@ -53,15 +51,27 @@ ConsumeLoop::~ConsumeLoop() {
   if (consumer_) consumer_->close();
 }
 
-ConsumeLoop::Partition& ConsumeLoop::partition_of(const rd_kafka_message_t& message) {
-  std::string_view topic = rd_kafka_topic_name(message.rkt);
-  auto is = [&](const Partition& p) { return p.partition == message.partition && p.topic == topic; };
+std::optional<int64_t> ConsumeLoop::start_of(const TopicPartition& assigned) {
+  std::optional<int64_t> start = sink_.start_offset(cluster_id(), assigned);
+  if (assigned.topic != config_.kafka.events_topic || config_.consumer.dedupe_window == 0) return start;
+  Partition& partition = partition_of(assigned.topic, assigned.partition);
+  partition.remember_until = -1;
+  if (!start) start = consumer_->committed(assigned, 5000);
+  if (!start) return std::nullopt;  // new to the group: nothing before it was consumed
+  if (events_partitions_ == 0) events_partitions_ = consumer_->partition_count(assigned.topic, 5000);
+  const int64_t rewind = config_.consumer.dedupe_window / std::max(events_partitions_, 1);
+  partition.remember_until = *start;
+  return std::max<int64_t>(*start - rewind, 0);
+}
+
+ConsumeLoop::Partition& ConsumeLoop::partition_of(std::string_view topic, int32_t partition) {
+  auto is = [&](const Partition& p) { return p.partition == partition && p.topic == topic; };
   if (last_partition_ && is(*last_partition_)) return *last_partition_;
   for (auto& p : partitions_)
     if (is(*p)) return *(last_partition_ = p.get());
   auto p = std::make_unique<Partition>();
   p->topic = topic;
-  p->partition = message.partition;
+  p->partition = partition;
   const std::string& cluster = cluster_id();
   p->source = (cluster.empty() ? "" : cluster + "/") + p->topic + "/" + std::to_string(p->partition);
   p->items = topic == config_.kafka.items_topic;
@@ -79,12 +89,19 @@ void ConsumeLoop::add(KafkaMessage message) {
     spdlog::warn("kafka: {}", rd_kafka_message_errstr(message.get()));
     return;
   }
+  Partition& from = partition_of(rd_kafka_topic_name(message->rkt), message->partition);
+  std::string_view payload(static_cast<const char*>(message->payload), message->len);
+  if (message->offset < from.remember_until) {
+    // Applied (or dead-lettered) before this assignment: only its id counts.
+    auto decoded = decoder_.decode_event(payload);
+    if (auto* event = std::get_if<Event>(&decoded)) recent_ids_.seen_before(event->event_id);
+    ++stats_.remembered;
+    return;
+  }
   ++stats_.messages;
   ++batch_messages_;
-  Partition& from = partition_of(*message);
   from.batch_next = message->offset + 1;
 
-  std::string_view payload(static_cast<const char*>(message->payload), message->len);
   rd_kafka_timestamp_type_t ts_type;
   int64_t kafka_ts = rd_kafka_message_timestamp(message.get(), &ts_type);
   MessageOrigin origin{from.source, from.topic, message->partition, message->offset, kafka_ts};
@@ -182,9 +199,9 @@ std::string to_json(const ConsumeStats& s) {
                    to_string(static_cast<DecodeErrorCode>(code)), s.dead_letters_by_reason[code]);
   }
   return fmt::format(
-      "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
+      "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"remembered\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
       "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{},\"lag\":{}}}",
-      s.messages, s.events, s.items, s.duplicates, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
+      s.messages, s.events, s.items, s.duplicates, s.remembered, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
       s.commit_failures, s.lag);
 }
 

@@ -3,7 +3,8 @@
 //
 // For each batch (consumer.batch_max_messages or consumer.batch_max_ms):
 //   1. decode every message; a malformed one goes to the dead-letter topic
-//      unchanged with its reason, a duplicate event_id is dropped;
+//      unchanged with its reason, a duplicate event_id is dropped (one seen
+//      within the last consumer.dedupe_window events, RecentIds);
 //   2. wait until the dead-letter topic acknowledged;
 //   3. hand the valid events to the EventSink; if it fails (Redis down), back
 //      off and retry the same batch until it succeeds or a stop is requested;
@@ -14,7 +15,10 @@
 //      offsets wait until it has written them, and before a revocation or
 //      the end it is made to (EventSink::flush).
 // A crash anywhere re-delivers from the last commit, which the sink must
-// tolerate (IdempotentWriter does). Runs on the caller's thread; not
+// tolerate (IdempotentWriter does). So that duplicates are dropped across a
+// restart or a takeover too, each assigned events partition is first re-read
+// for the dedupe_window / P messages before its start (P: the topic's
+// partitions), only to remember their event ids. Runs on the caller's thread; not
 // thread-safe; stats() may be read between batches on that thread.
 #pragma once
 
@@ -43,6 +47,7 @@ struct ConsumeStats {
   int64_t events = 0;        // valid events handed to the sink
   int64_t items = 0;         // valid item messages handed to the sink
   int64_t duplicates = 0;    // dropped for a repeated event_id
+  int64_t remembered = 0;    // re-read before a partition's start, only for their event ids
   int64_t dead_letters = 0;  // sent to the dead-letter topic
   std::array<int64_t, kDecodeErrorCodeCount> dead_letters_by_reason{};
   int64_t batches = 0;
@@ -88,10 +93,17 @@ class ConsumeLoop {
     std::string source;  // "<cluster id>/<topic>/<partition>", or "<topic>/<partition>"
     bool items = false;  // the items topic (else events)
     int64_t batch_next = -1;  // after the open batch's last message from here; -1: none
+    // Messages before this offset were consumed before this assignment:
+    // they are re-read only to remember their event ids.
+    int64_t remember_until = -1;
   };
 
   void add(KafkaMessage message);
-  Partition& partition_of(const rd_kafka_message_t& message);
+  Partition& partition_of(std::string_view topic, int32_t partition);
+  // Where an assigned partition starts: the sink's choice, else the
+  // committed offset; for an events partition, dedupe_window / P messages
+  // earlier, to remember their ids (nullopt: librdkafka's default).
+  std::optional<int64_t> start_of(const TopicPartition& partition);
   // Makes the open batch durable and commits it; retries the sink while
   // `stop` allows. Called between polls and from the revoke hook.
   Status finish_batch();
@@ -115,6 +127,7 @@ class ConsumeLoop {
   // are only comparable within one cluster, and a new cluster starts again
   // at offset 0 (see docs/redis-keys.md). Asked for once, lazily.
   std::optional<std::string> cluster_id_;
+  int events_partitions_ = 0;  // of the events topic, asked for at the first assignment
   std::vector<std::unique_ptr<Partition>> partitions_;
   Partition* last_partition_ = nullptr;  // messages come in runs from one partition
 

@@ -95,6 +95,28 @@ void GroupConsumer::close() {
   rd_kafka_consumer_close(consumer_.get());
 }
 
+std::optional<int64_t> GroupConsumer::committed(const TopicPartition& partition, int timeout_ms) const {
+  KafkaPartitionList list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(list.get(), partition.topic.c_str(), partition.partition);
+  if (auto err = rd_kafka_committed(consumer_.get(), list.get(), timeout_ms)) {
+    spdlog::warn("kafka: cannot read the committed offset of {}/{}: {}", partition.topic, partition.partition,
+                 rd_kafka_err2str(err));
+    return std::nullopt;
+  }
+  if (tp->err || tp->offset < 0) return std::nullopt;
+  return tp->offset;
+}
+
+int GroupConsumer::partition_count(const std::string& topic, int timeout_ms) const {
+  const rd_kafka_metadata_t* raw = nullptr;
+  if (rd_kafka_metadata(consumer_.get(), /*all_topics=*/1, nullptr, &raw, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return 0;
+  KafkaMetadata metadata(raw);
+  for (int t = 0; t < metadata->topic_cnt; ++t)
+    if (topic == metadata->topics[t].topic) return metadata->topics[t].partition_cnt;
+  return 0;
+}
+
 std::vector<std::string> GroupConsumer::assignment() const {
   std::vector<std::string> out;
   rd_kafka_topic_partition_list_t* list = nullptr;

@@ -51,6 +51,15 @@ class GroupConsumer {
   // `timeout_ms`.
   std::string cluster_id(int timeout_ms) const;
 
+  // The group's committed offset of `partition` (the next to read), or
+  // nullopt when it has none or the coordinator did not answer within
+  // `timeout_ms`. May be called from the StartOffset hook.
+  std::optional<int64_t> committed(const TopicPartition& partition, int timeout_ms) const;
+
+  // How many partitions `topic` has, or 0 if the cluster did not say within
+  // `timeout_ms`.
+  int partition_count(const std::string& topic, int timeout_ms) const;
+
   // How many times partitions were assigned so far (changes on each rebalance).
   int64_t assignments() const { return assignments_; }
 

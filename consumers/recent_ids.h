@@ -1,8 +1,9 @@
 // Remembers the last `capacity` event ids (by 64-bit hash) to drop duplicate
 // events: the same event_id delivered again at another offset, as a producer
 // retry does. Replays of the same offsets are handled by the idempotent
-// writer instead; this window covers what offsets cannot. It starts empty on
-// restart, so a duplicate that straddles a restart is counted twice.
+// writer instead; this window covers what offsets cannot. It lives in
+// memory: ConsumeLoop refills it after a restart or a takeover by re-reading
+// the messages before each assigned partition's start.
 // capacity 0 disables it. Allocates nothing per id once the window is full.
 // Not thread-safe.
 #pragma once

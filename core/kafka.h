@@ -25,6 +25,7 @@ struct KafkaDeleter {
   void operator()(rd_kafka_topic_partition_list_t* p) const { rd_kafka_topic_partition_list_destroy(p); }
   void operator()(rd_kafka_headers_t* p) const { rd_kafka_headers_destroy(p); }
   void operator()(rd_kafka_queue_t* p) const { rd_kafka_queue_destroy(p); }
+  void operator()(const rd_kafka_metadata_t* p) const { rd_kafka_metadata_destroy(p); }
 };
 
 using KafkaClient = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
@@ -33,6 +34,7 @@ using KafkaMessage = std::unique_ptr<rd_kafka_message_t, KafkaDeleter>;
 using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, KafkaDeleter>;
 using KafkaHeaders = std::unique_ptr<rd_kafka_headers_t, KafkaDeleter>;
 using KafkaQueue = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
+using KafkaMetadata = std::unique_ptr<const rd_kafka_metadata_t, KafkaDeleter>;
 
 // Builds a librdkafka configuration. Precedence, lowest first: `defaults`
 // (the caller's sensible choices), kafka.bootstrap_servers and
