@@ -381,15 +381,27 @@ std::string StreamPipeline::stats_json(bool final) const {
   RankingStats r = model_->ranking_stats();
   const size_t window = static_cast<size_t>(config_.learner.metrics_window);
   const auto now = Clock::now();
+  // A finished computation of the whole-run AUCs is taken; the final stats
+  // wait for one still running.
+  if (whole_auc_job_.valid() &&
+      (final || whole_auc_job_.wait_for(std::chrono::seconds(0)) == std::future_status::ready))
+    whole_auc_ = whole_auc_job_.get();
   auto lock = model_->lock();
   const uint64_t samples_learned = learner_->samples_learned();
   const uint64_t joiner_duplicates = learner_->joiner_counters().duplicates;
-  const bool whole_due = samples_learned != whole_auc_.samples &&
+  const bool whole_due = samples_learned != whole_auc_.samples && !whole_auc_job_.valid() &&
                          (final || whole_auc_.samples == 0 || now - whole_auc_.computed >= kWholeAucInterval);
-  const size_t copied = whole_due ? 0 : window;  // 0: all
-  MetricSeries click = copy_series(*learner_, "click", copied), ctcvr = copy_series(*learner_, "ctcvr", copied);
+  MetricSeries click = copy_series(*learner_, "click", window), ctcvr = copy_series(*learner_, "ctcvr", window);
+  MetricSeries whole_click, whole_ctcvr;
+  if (whole_due) whole_click = copy_series(*learner_, "click", 0), whole_ctcvr = copy_series(*learner_, "ctcvr", 0);
   lock.unlock();
-  if (whole_due) whole_auc_ = {auc(click), auc(ctcvr), samples_learned, now};
+  if (whole_due) {
+    auto compute = [click = std::move(whole_click), ctcvr = std::move(whole_ctcvr), samples_learned, now] {
+      return WholeAuc{auc(click), auc(ctcvr), samples_learned, now};
+    };
+    if (final) whole_auc_ = compute();
+    else whole_auc_job_ = std::async(std::launch::async, std::move(compute));
+  }
   const auto& f = r.freshness_ms;
   return fmt::format(
       "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
