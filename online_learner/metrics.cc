@@ -87,6 +87,16 @@ MetricSeries MetricSeries::copy_last(size_t last_n) const {
   return copy;
 }
 
+void MetricSeries::catch_up(const MetricSeries& source) {
+  const uint64_t have = dropped_ + size(), source_total = source.dropped_ + source.size();
+  if (cap_ != source.cap_ || have < source.dropped_ || have > source_total) {
+    *this = source;
+    return;
+  }
+  // The same pairs added under the same cap drop at the same points.
+  for (uint64_t i = have - source.dropped_; i < source.size(); ++i) add(source.predictions_[i], source.labels_[i]);
+}
+
 void MetricSeries::save(ByteWriter& out) const {
   out.u64(dropped_);
   out.pod_vector(predictions_);

@@ -54,6 +54,11 @@ class MetricSeries {
   // A copy of the last `last_n` pairs (all of them with 0), to be scored
   // elsewhere: e.g. without holding the lock that guards this series.
   MetricSeries copy_last(size_t last_n) const;
+  // Makes this a copy of `source` again, copying only the pairs `source`
+  // recorded since this copy last caught up (and dropping the oldest where
+  // it did): a copy kept up to date costs what is new, not the whole
+  // series. A copy that fell behind what `source` keeps is replaced whole.
+  void catch_up(const MetricSeries& source);
 
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <tuple>
 
 #include "core/wall_clock.h"
 #include "online_learner/byte_io.h"
@@ -27,13 +28,19 @@ std::string recent_json(const std::deque<std::string>& recent) {
   return out + "]";
 }
 
-// The named series' last `window` samples (0: all), copied under the model
-// lock so that its AUC -- a sort of up to millions of samples -- is computed
-// after it is released, not while the model's thread waits; empty if absent.
-MetricSeries copy_series(const Learner& learner, const std::string& name, size_t window) {
+// The learner's series of that name; an empty one if it has none.
+const MetricSeries& find_series(const Learner& learner, const std::string& name) {
+  static const MetricSeries kNone;
   for (const auto& [series_name, series] : learner.series())
-    if (series_name == name) return series.copy_last(window);
-  return {};
+    if (series_name == name) return series;
+  return kNone;
+}
+
+// The named series' last `window` samples, copied under the model lock so
+// that its AUC is computed after it is released, not while the model's
+// thread waits.
+MetricSeries copy_series(const Learner& learner, const std::string& name, size_t window) {
+  return find_series(learner, name).copy_last(window);
 }
 
 // Its AUC over the last `window` samples (0: all); NaN when undefined. Only
@@ -385,21 +392,24 @@ std::string StreamPipeline::stats_json(bool final) const {
   // wait for one still running.
   if (whole_auc_job_.valid() &&
       (final || whole_auc_job_.wait_for(std::chrono::seconds(0)) == std::future_status::ready))
-    whole_auc_ = whole_auc_job_.get();
+    std::tie(whole_auc_, whole_series_) = whole_auc_job_.get();
   auto lock = model_->lock();
   const uint64_t samples_learned = learner_->samples_learned();
   const uint64_t joiner_duplicates = learner_->joiner_counters().duplicates;
   const bool whole_due = samples_learned != whole_auc_.samples && !whole_auc_job_.valid() &&
                          (final || whole_auc_.samples == 0 || now - whole_auc_.computed >= kWholeAucInterval);
   MetricSeries click = copy_series(*learner_, "click", window), ctcvr = copy_series(*learner_, "ctcvr", window);
-  MetricSeries whole_click, whole_ctcvr;
-  if (whole_due) whole_click = copy_series(*learner_, "click", 0), whole_ctcvr = copy_series(*learner_, "ctcvr", 0);
+  if (whole_due) {
+    whole_series_.click.catch_up(find_series(*learner_, "click"));
+    whole_series_.ctcvr.catch_up(find_series(*learner_, "ctcvr"));
+  }
   lock.unlock();
   if (whole_due) {
-    auto compute = [click = std::move(whole_click), ctcvr = std::move(whole_ctcvr), samples_learned, now] {
-      return WholeAuc{auc(click), auc(ctcvr), samples_learned, now};
+    auto compute = [series = std::move(whole_series_), samples_learned, now]() mutable {
+      WholeAuc result{auc(series.click), auc(series.ctcvr), samples_learned, now};
+      return std::make_pair(result, std::move(series));
     };
-    if (final) whole_auc_ = compute();
+    if (final) std::tie(whole_auc_, whole_series_) = compute();
     else whole_auc_job_ = std::async(std::launch::async, std::move(compute));
   }
   const auto& f = r.freshness_ms;

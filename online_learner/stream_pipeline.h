@@ -57,6 +57,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "core/config.h"
@@ -88,8 +89,9 @@ class StreamPipeline : public EventSink {
   // The whole run's AUCs (auc_click, auc_ctcvr, over auc_samples samples)
   // are recomputed at most every kWholeAucInterval, and in the final stats.
   // They sort every sample kept, up to 2 * learner.metrics_max_samples per
-  // series (0.5 s at 10 M): on a thread of their own from copies, so the
-  // consumer never waits for them, and the stats show the last finished.
+  // series (0.5 s at 10 M): on a thread of their own from copies, so neither
+  // the consumer nor the model waits for them; the stats show the last
+  // finished.
   // The final stats compute them in place.
   std::string stats_json(bool final) const override;
   uint64_t write_mark() const override {
@@ -168,14 +170,20 @@ class StreamPipeline : public EventSink {
   static constexpr std::chrono::seconds kSummaryInterval{1};
   static constexpr std::chrono::seconds kWholeAucInterval{30};
   // stats_json()'s last whole-run AUCs, and the one being computed (the
-  // consumer's thread only).
+  // consumer's thread only). Its copies of the learner's series are caught
+  // up under the model lock (MetricSeries::catch_up: only the samples new
+  // since the last time, not millions) and lent to the computation.
   struct WholeAuc {
     double click = std::nan(""), ctcvr = std::nan("");
     uint64_t samples = 0;
     std::chrono::steady_clock::time_point computed{};
   };
+  struct WholeSeries {
+    MetricSeries click, ctcvr;
+  };
   mutable WholeAuc whole_auc_;
-  mutable std::future<WholeAuc> whole_auc_job_;
+  mutable WholeSeries whole_series_;
+  mutable std::future<std::pair<WholeAuc, WholeSeries>> whole_auc_job_;
   uint64_t samples_at_last_summary_ = 0;
   std::chrono::steady_clock::time_point last_summary_{};
   std::chrono::steady_clock::time_point last_status_{};

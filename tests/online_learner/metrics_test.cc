@@ -93,5 +93,31 @@ TEST(MetricSeries, ACopyOfTheLastPairsScoresAsTheirWindow) {
   EXPECT_DOUBLE_EQ(series.copy_last(100).whole().auc, series.whole().auc);
 }
 
+TEST(MetricSeries, ACopyThatCatchesUpEqualsTheSeriesAcrossDrops) {
+  MetricSeries series, copy;
+  series.set_cap(100);
+  auto record = [&](int from, int to) {
+    for (int i = from; i < to; ++i) series.add(static_cast<float>((i * 37) % 101), i % 3 ? 0.0f : 1.0f);
+  };
+  auto expect_equal = [&](const char* when) {
+    SCOPED_TRACE(when);
+    ASSERT_EQ(copy.size(), series.size());
+    EXPECT_EQ(copy.dropped(), series.dropped());
+    EXPECT_DOUBLE_EQ(copy.whole().auc, series.whole().auc);
+    EXPECT_DOUBLE_EQ(copy.whole().logloss, series.whole().logloss);
+  };
+  record(0, 150);
+  copy.catch_up(series);  // first time: the whole series
+  expect_equal("first");
+  record(150, 260);  // the series drops its oldest 100 on the way
+  copy.catch_up(series);
+  expect_equal("after a drop");
+  copy.catch_up(series);  // nothing new
+  expect_equal("nothing new");
+  record(260, 700);  // the copy fell behind what the series keeps
+  copy.catch_up(series);
+  expect_equal("fell behind");
+}
+
 }  // namespace
 }  // namespace streamrec::learner
