@@ -58,10 +58,20 @@ std::optional<int64_t> ConsumeLoop::start_of(const TopicPartition& assigned) {
   partition.remember_until = -1;
   if (!start) start = consumer_->committed(assigned, 5000);
   if (!start) return std::nullopt;  // new to the group: nothing before it was consumed
-  if (events_partitions_ == 0) events_partitions_ = consumer_->partition_count(assigned.topic, 5000);
+  // Re-read only what the partition holds: from no earlier than its first
+  // offset (so auto.offset.reset never applies), and not at all when it
+  // ends before the start (a truncated log: what comes is new).
+  auto held = consumer_->watermarks(assigned, 5000);
+  if (!held || held->second < *start) return start;
+  if (events_partitions_ == 0) {
+    events_partitions_ = consumer_->partition_count(assigned.topic, 5000);
+    if (events_partitions_ == 0) events_partitions_ = -1;  // not asked again: the whole window per partition
+  }
   const int64_t rewind = config_.consumer.dedupe_window / std::max(events_partitions_, 1);
+  const int64_t from = std::max(*start - rewind, held->first);
+  if (from >= *start) return start;
   partition.remember_until = *start;
-  return std::max<int64_t>(*start - rewind, 0);
+  return from;
 }
 
 ConsumeLoop::Partition& ConsumeLoop::partition_of(std::string_view topic, int32_t partition) {

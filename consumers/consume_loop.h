@@ -17,7 +17,7 @@
 // A crash anywhere re-delivers from the last commit, which the sink must
 // tolerate (IdempotentWriter does). So that duplicates are dropped across a
 // restart or a takeover too, each assigned events partition is first re-read
-// for the dedupe_window / P messages before its start (P: the topic's
+// for up to dedupe_window / P offsets before its start (P: the topic's
 // partitions), only to remember their event ids. Runs on the caller's thread; not
 // thread-safe; stats() may be read between batches on that thread.
 #pragma once
@@ -101,8 +101,10 @@ class ConsumeLoop {
   void add(KafkaMessage message);
   Partition& partition_of(std::string_view topic, int32_t partition);
   // Where an assigned partition starts: the sink's choice, else the
-  // committed offset; for an events partition, dedupe_window / P messages
-  // earlier, to remember their ids (nullopt: librdkafka's default).
+  // committed offset; for an events partition, up to dedupe_window / P
+  // offsets earlier (no earlier than the partition holds), to remember
+  // their ids (nullopt: librdkafka's default). Asks the broker: may block
+  // up to 5 s per call, inside the rebalance.
   std::optional<int64_t> start_of(const TopicPartition& partition);
   // Makes the open batch durable and commits it; retries the sink while
   // `stop` allows. Called between polls and from the revoke hook.
@@ -127,7 +129,7 @@ class ConsumeLoop {
   // are only comparable within one cluster, and a new cluster starts again
   // at offset 0 (see docs/redis-keys.md). Asked for once, lazily.
   std::optional<std::string> cluster_id_;
-  int events_partitions_ = 0;  // of the events topic, asked for at the first assignment
+  int events_partitions_ = 0;  // of the events topic, asked once (-1: the cluster did not say)
   std::vector<std::unique_ptr<Partition>> partitions_;
   Partition* last_partition_ = nullptr;  // messages come in runs from one partition
 

@@ -107,9 +107,23 @@ std::optional<int64_t> GroupConsumer::committed(const TopicPartition& partition,
   return tp->offset;
 }
 
+std::optional<std::pair<int64_t, int64_t>> GroupConsumer::watermarks(const TopicPartition& partition,
+                                                                     int timeout_ms) const {
+  int64_t low = 0, high = 0;
+  if (auto err = rd_kafka_query_watermark_offsets(consumer_.get(), partition.topic.c_str(), partition.partition, &low,
+                                                  &high, timeout_ms)) {
+    spdlog::warn("kafka: cannot read the offsets {}/{} holds: {}", partition.topic, partition.partition,
+                 rd_kafka_err2str(err));
+    return std::nullopt;
+  }
+  return std::pair{low, high};
+}
+
 int GroupConsumer::partition_count(const std::string& topic, int timeout_ms) const {
+  KafkaTopic handle(rd_kafka_topic_new(consumer_.get(), topic.c_str(), nullptr));
   const rd_kafka_metadata_t* raw = nullptr;
-  if (rd_kafka_metadata(consumer_.get(), /*all_topics=*/1, nullptr, &raw, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+  if (!handle || rd_kafka_metadata(consumer_.get(), /*all_topics=*/0, handle.get(), &raw, timeout_ms) !=
+                     RD_KAFKA_RESP_ERR_NO_ERROR)
     return 0;
   KafkaMetadata metadata(raw);
   for (int t = 0; t < metadata->topic_cnt; ++t)

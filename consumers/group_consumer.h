@@ -56,6 +56,11 @@ class GroupConsumer {
   // `timeout_ms`. May be called from the StartOffset hook.
   std::optional<int64_t> committed(const TopicPartition& partition, int timeout_ms) const;
 
+  // The first offset `partition` still holds and the offset after its last
+  // (low and high watermarks, asked of the broker), or nullopt if it did not
+  // answer within `timeout_ms`. May be called from the StartOffset hook.
+  std::optional<std::pair<int64_t, int64_t>> watermarks(const TopicPartition& partition, int timeout_ms) const;
+
   // How many partitions `topic` has, or 0 if the cluster did not say within
   // `timeout_ms`.
   int partition_count(const std::string& topic, int timeout_ms) const;

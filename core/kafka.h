@@ -26,6 +26,7 @@ struct KafkaDeleter {
   void operator()(rd_kafka_headers_t* p) const { rd_kafka_headers_destroy(p); }
   void operator()(rd_kafka_queue_t* p) const { rd_kafka_queue_destroy(p); }
   void operator()(const rd_kafka_metadata_t* p) const { rd_kafka_metadata_destroy(p); }
+  void operator()(rd_kafka_topic_t* p) const { rd_kafka_topic_destroy(p); }
 };
 
 using KafkaClient = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
@@ -35,6 +36,7 @@ using KafkaPartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, Kafk
 using KafkaHeaders = std::unique_ptr<rd_kafka_headers_t, KafkaDeleter>;
 using KafkaQueue = std::unique_ptr<rd_kafka_queue_t, KafkaDeleter>;
 using KafkaMetadata = std::unique_ptr<const rd_kafka_metadata_t, KafkaDeleter>;
+using KafkaTopic = std::unique_ptr<rd_kafka_topic_t, KafkaDeleter>;
 
 // Builds a librdkafka configuration. Precedence, lowest first: `defaults`
 // (the caller's sensible choices), kafka.bootstrap_servers and

@@ -2,6 +2,8 @@
 // learner drops it, also when the original was consumed by a learner that
 // has stopped since: an assigned partition is first re-read before its start
 // to remember the ids consumed there.
+#include <sstream>
+
 #include "tests/integration/pipeline_fixture.h"
 
 namespace streamrec::testing {
@@ -41,6 +43,68 @@ TEST_F(PipelineTest, ARetryOfAnEventConsumedBeforeARestartIsDroppedAfterIt) {
   EXPECT_EQ(stats_number(stats, "events"), 500);
   EXPECT_EQ(stats_number(stats, "remembered"), static_cast<double>(originals.size()))
       << "the second learner re-reads exactly what the first consumed";
+  expect_exact_counters();
+}
+
+// With a window of 600 ids over the 6 partitions, a restarted learner
+// re-reads the last 100 offsets of each: a retry of a partition's newest
+// event is dropped, one of its oldest is not (it is as far back as the
+// window reaches without a restart either), and is counted again.
+TEST_F(PipelineTest, TheReReadReachesBackDedupeWindowOverPartitionsOffsets) {
+  const std::vector<std::string> small_window = {"--set", "consumer.dedupe_window=600", "--set",
+                                                 "consumer.commit_interval_ms=100"};
+  std::vector<Event> originals = make_events(3000, 300, 50);
+  std::map<std::string, Event> by_id;
+  for (const Event& e : originals) by_id[e.event_id] = e;
+  auto first = start_learner(small_window, dir_ + "/first-stats.json");
+  produce_events(originals);
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)));
+  ASSERT_EQ(first->stop(), 0);
+
+  // Where each event landed, as kcat reads it: "<partition> <offset> <key>".
+  std::map<int, std::vector<std::string>> ids_by_partition;  // in offset order
+  std::istringstream lines(run_shell("kcat -C -e -q -b " + broker_.bootstrap_servers() +
+                                     " -t events -f '%p %o %k %s\n' 2>/dev/null"));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    int partition = 0;
+    int64_t offset = 0;
+    std::string key, payload;
+    fields >> partition >> offset >> key >> payload;
+    size_t at = payload.find("\"event_id\":\"");
+    ASSERT_NE(at, std::string::npos) << line;
+    ASSERT_EQ(static_cast<int64_t>(ids_by_partition[partition].size()), offset) << line;
+    ids_by_partition[partition].push_back(payload.substr(at + 12, payload.find('"', at + 12) - at - 12));
+  }
+  ASSERT_EQ(ids_by_partition.size(), 6u);
+
+  std::vector<std::string> keys, payloads;
+  for (auto& [partition, ids] : ids_by_partition) {
+    ASSERT_GT(ids.size(), 100u) << "partition " << partition << " is shorter than the re-read";
+    for (const std::string& id : {ids.back(), ids.front()}) {  // newest: dropped; oldest: counted again
+      keys.push_back(by_id.at(id).user_id);
+      payloads.push_back(encode_event(by_id.at(id)));
+    }
+    expected_.add(by_id.at(ids.front()));
+  }
+  produce_with_kcat(keys, payloads);
+
+  std::string stats = stats_file();
+  auto second = start_learner([&] {
+    auto args = small_window;
+    args.insert(args.end(), {"--status-interval", "0.1"});
+    return args;
+  }(), stats);
+  ASSERT_TRUE(eventually(
+      [&] { return stats_number(stats, "events") + stats_number(stats, "duplicates") == 12; },
+      std::chrono::seconds(60)));
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(30)))
+      << "Redis holds " << events_in_redis() << " of " << expected_.events << " events";
+  ASSERT_EQ(second->stop(), 0);
+
+  EXPECT_EQ(stats_number(stats, "remembered"), 600) << "100 offsets of each of the 6 partitions";
+  EXPECT_EQ(stats_number(stats, "duplicates"), 6);
+  EXPECT_EQ(stats_number(stats, "events"), 6);
   expect_exact_counters();
 }
 
