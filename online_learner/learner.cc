@@ -384,16 +384,10 @@ void Learner::score_for_user(std::string_view user_id, const std::vector<Context
   // depends on both sides (Model::forward_varying).
   const auto n = static_cast<Eigen::Index>(columns.size());
   b.size = columns.size();
-  b.x0.resize(items.inputs.rows(), n);
   b.wide.resize(tasks, n);
-  items_first_.resize(items.first.rows(), n);
-  for (Eigen::Index c = 0; c < n; ++c) {
-    const auto i = static_cast<Eigen::Index>(columns[static_cast<size_t>(c)]);
-    b.x0.col(c) = items.inputs.col(i);
-    b.wide.col(c) = items.wide.col(i) + user_wide_;
-    items_first_.col(c) = items.first.col(i);
-  }
-  items.model->forward_varying(user_column_, kItemFields, b.x0, items_first_, b.acts);
+  for (Eigen::Index c = 0; c < n; ++c)
+    b.wide.col(c) = items.wide.col(static_cast<Eigen::Index>(columns[static_cast<size_t>(c)])) + user_wide_;
+  items.model->forward_varying(user_column_, kItemFields, items.inputs, items.first, columns, b.acts);
   b.acts.logits += b.wide;
   loss_.predict(b.acts.logits, b.predictions);
 }

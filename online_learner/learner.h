@@ -202,11 +202,9 @@ class Learner {
   std::vector<Vec> field_mean_;
   std::vector<int32_t> slot_of_row_;  // row -> index in batch.touched, -1 otherwise
   std::vector<uint64_t> keys_scratch_, bag_scratch_;
-  // score_for_user's: the user's keys, the user's column and logit biases,
-  // the items' columns of the snapshot's first layer.
+  // score_for_user's: the user's keys, the user's column and logit biases.
   std::vector<uint64_t> user_keys_, user_bag_;
   Vec user_column_, user_wide_;
-  Mat items_first_;
   uint64_t samples_learned_ = 0;
   int64_t last_eviction_ts_ = INT64_MIN;
 

@@ -108,11 +108,11 @@ void Model::varying_part(std::span<const int> varying, const Mat& x_varying, Mat
 }
 
 void Model::forward_varying(const Vec& fixed, std::span<const int> varying, const Mat& x_varying, const Mat& part,
-                            Activations& a) const {
+                            std::span<const size_t> columns, Activations& a) const {
   const int d = shape_.dim, x0_rows = input_dim();
   const int z_rows = x0_rows + (shape_.interactions ? interaction_.pairs() : 0);
   const auto nv = static_cast<int>(varying.size());
-  const Eigen::Index n = x_varying.cols();
+  const auto n = static_cast<Eigen::Index>(columns.size());
 
   // The fixed column's [x0; dots] with zeros in the varying fields, so in
   // every row that varies: the first layer's products with it are the part
@@ -145,14 +145,23 @@ void Model::forward_varying(const Vec& fixed, std::span<const int> varying, cons
     o += layer.out();
   });
 
-  a.first = part;
-  if (nf > 0 && nv > 0 && n > 0) {
+  // The columns scored, gathered once: their part of the product, and
+  // (for the mixed dots) their varying values.
+  const bool mixed = nf > 0 && nv > 0 && n > 0;
+  a.first.resize(part.rows(), n);
+  if (mixed) a.x_columns.resize(x_varying.rows(), n);
+  for (Eigen::Index c = 0; c < n; ++c) {
+    const auto from = static_cast<Eigen::Index>(columns[static_cast<size_t>(c)]);
+    a.first.col(c) = part.col(from);
+    if (mixed) a.x_columns.col(c) = x_varying.col(from);
+  }
+  if (mixed) {
     a.e_fixed.resize(d, nf);
     for (Eigen::Index j = 0; j < nf; ++j)
       a.e_fixed.col(j) = a.z_fixed.segment(a.fixed_fields[static_cast<size_t>(j)] * d, d);
     a.mixed_dots.resize(nv * nf, n);
     for (int s = 0; s < nv; ++s)
-      a.mixed_dots.middleRows(s * nf, nf).noalias() = a.e_fixed.transpose() * x_varying.middleRows(s * d, d);
+      a.mixed_dots.middleRows(s * nf, nf).noalias() = a.e_fixed.transpose() * a.x_columns.middleRows(s * d, d);
     a.first.noalias() += a.w_mixed_dots * a.mixed_dots;
   }
 

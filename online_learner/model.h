@@ -63,13 +63,14 @@ class Model {
     // forward_varying's, kept for the next call to reuse: the fixed fields
     // (when there are dots), the fixed column's [x0; dots], the first
     // layer's weights (all its layers stacked) on the dots of a varying and
-    // a fixed field, its fixed part, the fixed fields' values, those dots
-    // per column, and the stacked layers' outputs.
+    // a fixed field, its fixed part, the fixed fields' values, the varying
+    // values of the columns scored, those dots per column, and the stacked
+    // layers' outputs.
     std::vector<int> fixed_fields;
     Vec z_fixed;
     Mat w_mixed_dots;
     Vec first_fixed;
-    Mat e_fixed, mixed_dots, first;
+    Mat e_fixed, x_columns, mixed_dots, first;
   };
 
   Model(const ModelShape& shape, uint64_t seed);
@@ -83,13 +84,13 @@ class Model {
   // (varying.size() * dim rows: field varying[s] at rows [s*dim, (s+1)*dim)).
   void varying_part(std::span<const int> varying, const Mat& x_varying, Mat& part) const;
   // forward() of columns that equal `fixed` (one x0 column) except in the
-  // fields `varying`, whose values are given per column in `x_varying`, with
-  // `part` the varying_part() of those columns by this model; fixed's values
-  // in those fields are ignored. The logits equal forward()'s up to float
-  // rounding (the sums are associated differently); `a` is not for
-  // backward().
+  // fields `varying`, whose values are the columns `columns` of `x_varying`
+  // (logit column c: x_varying's column columns[c]), with `part` the
+  // varying_part() of x_varying by this model; fixed's values in those
+  // fields are ignored. The logits equal forward()'s up to float rounding
+  // (the sums are associated differently); `a` is not for backward().
   void forward_varying(const Vec& fixed, std::span<const int> varying, const Mat& x_varying, const Mat& part,
-                       Activations& a) const;
+                       std::span<const size_t> columns, Activations& a) const;
   // Accumulates parameter gradients; writes dL/dx0 when dx0 is not null.
   void backward(const Mat& x0, const Activations& a, const Mat& dlogits, Mat* dx0);
 

@@ -2,7 +2,7 @@
 // many items) get the logits forward() gives the full columns, up to float
 // rounding, for every architecture, with and without the dot products and
 // the dot head, whichever fields vary; one varying_part serves every fixed
-// column (many users).
+// column (many users) and any selection of its columns (the candidates).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -46,13 +46,19 @@ void expect_forward_varying_is_forward(const Model& model, const std::vector<int
 
     Model::Activations want;
     model.forward(full, want);
-    model.forward_varying(fixed, varying, x_varying, part, a);
+    // Every column, last first, and the first once more: any selection.
+    std::vector<size_t> columns;
+    for (Eigen::Index c = n - 1; c >= 0; --c) columns.push_back(static_cast<size_t>(c));
+    if (n > 0) columns.push_back(0);
+    model.forward_varying(fixed, varying, x_varying, part, columns, a);
     ASSERT_EQ(a.logits.rows(), want.logits.rows());
-    ASSERT_EQ(a.logits.cols(), n);
-    for (Eigen::Index c = 0; c < n; ++c)
-      for (Eigen::Index k = 0; k < want.logits.rows(); ++k)
-        EXPECT_NEAR(a.logits(k, c), want.logits(k, c), 1e-5 * std::max(1.0f, std::abs(want.logits(k, c))))
+    ASSERT_EQ(a.logits.cols(), static_cast<Eigen::Index>(columns.size()));
+    for (size_t c = 0; c < columns.size(); ++c)
+      for (Eigen::Index k = 0; k < want.logits.rows(); ++k) {
+        const float expected = want.logits(k, static_cast<Eigen::Index>(columns[c]));
+        EXPECT_NEAR(a.logits(k, static_cast<Eigen::Index>(c)), expected, 1e-5 * std::max(1.0f, std::abs(expected)))
             << "user " << user << ", task " << k << ", column " << c;
+      }
   }
 }
 
