@@ -63,11 +63,9 @@ std::optional<int64_t> ConsumeLoop::start_of(const TopicPartition& assigned) {
   // ends before the start (a truncated log: what comes is new).
   auto held = consumer_->watermarks(assigned, 5000);
   if (!held || held->second < *start) return start;
-  if (events_partitions_ == 0) {
-    events_partitions_ = consumer_->partition_count(assigned.topic, 5000);
-    if (events_partitions_ == 0) events_partitions_ = -1;  // not asked again: the whole window per partition
-  }
-  const int64_t rewind = config_.consumer.dedupe_window / std::max(events_partitions_, 1);
+  // Asked once; if the cluster does not say, each partition re-reads the whole window.
+  if (events_partitions_ == 0) events_partitions_ = std::max(consumer_->partition_count(assigned.topic, 5000), 1);
+  const int64_t rewind = config_.consumer.dedupe_window / events_partitions_;
   const int64_t from = std::max(*start - rewind, held->first);
   if (from >= *start) return start;
   partition.remember_until = *start;

@@ -129,7 +129,7 @@ class ConsumeLoop {
   // are only comparable within one cluster, and a new cluster starts again
   // at offset 0 (see docs/redis-keys.md). Asked for once, lazily.
   std::optional<std::string> cluster_id_;
-  int events_partitions_ = 0;  // of the events topic, asked once (-1: the cluster did not say)
+  int events_partitions_ = 0;  // of the events topic, asked once (1 if the cluster did not say); 0: not yet
   std::vector<std::unique_ptr<Partition>> partitions_;
   Partition* last_partition_ = nullptr;  // messages come in runs from one partition
 

@@ -25,7 +25,8 @@
 // ago, while the user's side (embedding rows, context, recent clicks) is
 // always live; and it costs one small matrix-vector product and one scoring
 // batch that multiplies per candidate only what depends on both the user
-// and the item (Learner::score_for_user), about a third of the first layer.
+// and the item (Learner::score_for_user): 15 of the first layer's 156 input
+// rows with the default features.
 // A call builds no samples and copies no strings but those of the ranking
 // it returns. Not thread-safe; reads the Learner it is given, which must
 // outlive it.

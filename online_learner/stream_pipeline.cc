@@ -28,19 +28,15 @@ std::string recent_json(const std::deque<std::string>& recent) {
   return out + "]";
 }
 
-// The learner's series of that name; an empty one if it has none.
+// The learner's series of that name; an empty one if it has none. Read
+// under the model lock: callers copy what they score (copy_last, catch_up),
+// so that an AUC is computed after the lock is released, not while the
+// model's thread waits.
 const MetricSeries& find_series(const Learner& learner, const std::string& name) {
   static const MetricSeries kNone;
   for (const auto& [series_name, series] : learner.series())
     if (series_name == name) return series;
   return kNone;
-}
-
-// The named series' last `window` samples, copied under the model lock so
-// that its AUC is computed after it is released, not while the model's
-// thread waits.
-MetricSeries copy_series(const Learner& learner, const std::string& name, size_t window) {
-  return find_series(learner, name).copy_last(window);
 }
 
 // Its AUC over the last `window` samples (0: all); NaN when undefined. Only
@@ -227,7 +223,8 @@ void StreamPipeline::add_model_summary(StateWrites& state) {
   if (samples != samples_at_last_summary_) ++model_version_;
   samples_at_last_summary_ = samples;
   size_t window = static_cast<size_t>(config_.learner.metrics_window);
-  MetricSeries click = copy_series(*learner_, "click", window), ctcvr = copy_series(*learner_, "ctcvr", window);
+  MetricSeries click = find_series(*learner_, "click").copy_last(window),
+               ctcvr = find_series(*learner_, "ctcvr").copy_last(window);
   add_embeddings(lock, state);  // releases the lock: the AUCs need no model
   state.hset(keys_.model(), {{"version", std::to_string(model_version_)},
                              {"events_trained", std::to_string(samples)},
@@ -398,7 +395,8 @@ std::string StreamPipeline::stats_json(bool final) const {
   const uint64_t joiner_duplicates = learner_->joiner_counters().duplicates;
   const bool whole_due = samples_learned != whole_auc_.samples && !whole_auc_job_.valid() &&
                          (final || whole_auc_.samples == 0 || now - whole_auc_.computed >= kWholeAucInterval);
-  MetricSeries click = copy_series(*learner_, "click", window), ctcvr = copy_series(*learner_, "ctcvr", window);
+  MetricSeries click = find_series(*learner_, "click").copy_last(window),
+               ctcvr = find_series(*learner_, "ctcvr").copy_last(window);
   if (whole_due) {
     whole_series_.click.catch_up(find_series(*learner_, "click"));
     whole_series_.ctcvr.catch_up(find_series(*learner_, "ctcvr"));

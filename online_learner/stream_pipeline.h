@@ -90,9 +90,8 @@ class StreamPipeline : public EventSink {
   // are recomputed at most every kWholeAucInterval, and in the final stats.
   // They sort every sample kept, up to 2 * learner.metrics_max_samples per
   // series (0.5 s at 10 M): on a thread of their own from copies, so neither
-  // the consumer nor the model waits for them; the stats show the last
-  // finished.
-  // The final stats compute them in place.
+  // the consumer nor the model waits for them, and the stats show the last
+  // finished; the final stats compute them in place.
   std::string stats_json(bool final) const override;
   uint64_t write_mark() const override {
     return effects_writer_.submitted() + (pending_effects_.empty() ? 0 : 1);
