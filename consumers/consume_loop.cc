@@ -37,6 +37,7 @@ ConsumeLoop::ConsumeLoop(const Config& config, EventSink& sink, DeadLetterQueue 
     : config_(config),
       sink_(sink),
       dlq_(std::move(dlq)),
+      decoder_(DecodeLimits{.max_future_skew_ms = config.consumer.max_future_skew_s * 1000}),
       recent_ids_(static_cast<size_t>(config.consumer.dedupe_window)) {}
 
 const std::string& ConsumeLoop::cluster_id() {
@@ -131,6 +132,10 @@ void ConsumeLoop::add(KafkaMessage message) {
     ++stats_.duplicates;
     return;
   }
+  // Both within [0, kMaxTimestampMs] and the horizon within ten years: no overflow.
+  if (config_.consumer.late_horizon_s > 0 && event.ts_ms < newest_event_ms_ - config_.consumer.late_horizon_s * 1000)
+    ++stats_.late;
+  newest_event_ms_ = std::max(newest_event_ms_, event.ts_ms);
   batch_.events.push_back({std::move(event), origin});
 }
 
@@ -246,9 +251,9 @@ std::string to_json(const ConsumeStats& s) {
                    to_string(static_cast<DecodeErrorCode>(code)), s.dead_letters_by_reason[code]);
   }
   return fmt::format(
-      "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"remembered\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
+      "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"late\":{},\"remembered\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
       "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{},\"lag\":{}}}",
-      s.messages, s.events, s.items, s.duplicates, s.remembered, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
+      s.messages, s.events, s.items, s.duplicates, s.late, s.remembered, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
       s.commit_failures, s.lag);
 }
 

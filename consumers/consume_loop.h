@@ -2,9 +2,12 @@
 // batches, effects out, offsets committed only after the effects are durable.
 //
 // For each batch (consumer.batch_max_messages or consumer.batch_max_ms):
-//   1. decode every message; a malformed one goes to the dead-letter topic
-//      unchanged with its reason, a duplicate event_id is dropped (one seen
-//      within the last consumer.dedupe_window events, RecentIds);
+//   1. decode every message (the input rules of docs/events.md, event
+//      times at most consumer.max_future_skew_s ahead of the clock); a
+//      malformed one goes to the dead-letter topic unchanged with its
+//      reason, a duplicate event_id is dropped (one seen within the last
+//      consumer.dedupe_window events, RecentIds), an event more than
+//      consumer.late_horizon_s older than the newest is counted as late;
 //   2. wait until the dead-letter topic acknowledged;
 //   3. hand the valid events to the EventSink; if it fails (Redis down), back
 //      off and retry the same batch until it succeeds or a stop is requested
@@ -49,6 +52,7 @@ struct ConsumeStats {
   int64_t events = 0;        // valid events handed to the sink
   int64_t items = 0;         // valid item messages handed to the sink
   int64_t duplicates = 0;    // dropped for a repeated event_id
+  int64_t late = 0;          // events older than consumer.late_horizon_s before the newest one (applied all the same)
   int64_t remembered = 0;    // re-read before a partition's start, only for their event ids
   int64_t dead_letters = 0;  // sent to the dead-letter topic
   std::array<int64_t, kDecodeErrorCodeCount> dead_letters_by_reason{};
@@ -134,6 +138,7 @@ class ConsumeLoop {
   std::unique_ptr<GroupConsumer> consumer_;
   EventDecoder decoder_;
   RecentIds recent_ids_;
+  int64_t newest_event_ms_ = 0;  // the newest event time consumed (late events count against it)
   const StopSignal* stop_ = nullptr;
   std::chrono::milliseconds stop_after_idle_{0};  // the run's
   std::string last_sink_failure_;

@@ -74,6 +74,18 @@ Check<T> positive() {
   };
 }
 
+template <class T>
+Check<T> between(T min, T max) {
+  return [min, max](const T& v) -> Status {
+    if (v < min || v > max)
+      return Error{"must be between " + print_value(min) + " and " + print_value(max) + ", got " + print_value(v)};
+    return {};
+  };
+}
+
+// A duration added to event times: at most kMaxEventTimeSpanS (ten years).
+Check<int64_t> event_time_span() { return between<int64_t>(0, kMaxEventTimeSpanS); }
+
 Check<std::string> one_of(std::vector<std::string> allowed) {
   return [allowed](const std::string& v) -> Status {
     if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return {};
@@ -148,6 +160,8 @@ const std::vector<Setting>& schema() {
       setting("consumer.commit_interval_ms", &C::consumer, &ConsumerConfig::commit_interval_ms, at_least<int64_t>(0)),
       setting("consumer.session_timeout_ms", &C::consumer, &ConsumerConfig::session_timeout_ms, at_least<int64_t>(1000)),
       setting("consumer.dedupe_window", &C::consumer, &ConsumerConfig::dedupe_window, at_least<int64_t>(0)),
+      setting("consumer.max_future_skew_s", &C::consumer, &ConsumerConfig::max_future_skew_s, event_time_span()),
+      setting("consumer.late_horizon_s", &C::consumer, &ConsumerConfig::late_horizon_s, event_time_span()),
       setting("popularity.half_life_s", &C::popularity, &PopularityConfig::half_life_s, positive<double>()),
       setting("popularity.impression_weight", &C::popularity, &PopularityConfig::impression_weight, at_least(0.0)),
       setting("popularity.click_weight", &C::popularity, &PopularityConfig::click_weight, at_least(0.0)),
@@ -166,8 +180,8 @@ const std::vector<Setting>& schema() {
       setting("producer.synthetic.base_cvr", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::base_cvr, positive<double>()),
       setting("serving.listen", &C::serving, &ServingConfig::listen, non_empty()),
       setting("serving.port", &C::serving, &ServingConfig::port, at_least<int64_t>(0)),
-      setting("learner.click_window_s", &C::learner, &LearnerConfig::click_window_s, at_least<int64_t>(0)),
-      setting("learner.purchase_window_s", &C::learner, &LearnerConfig::purchase_window_s, at_least<int64_t>(0)),
+      setting("learner.click_window_s", &C::learner, &LearnerConfig::click_window_s, event_time_span()),
+      setting("learner.purchase_window_s", &C::learner, &LearnerConfig::purchase_window_s, event_time_span()),
       setting("learner.max_pending", &C::learner, &LearnerConfig::max_pending, positive<int64_t>()),
       setting("learner.dedupe_window", &C::learner, &LearnerConfig::dedupe_window, at_least<int64_t>(0)),
       setting("learner.negatives_per_click", &C::learner, &LearnerConfig::negatives_per_click, at_least<int64_t>(0)),
@@ -176,7 +190,7 @@ const std::vector<Setting>& schema() {
       setting("learner.context_fields", &C::learner, &LearnerConfig::context_fields),
       setting("learner.embedding_dim", &C::learner, &LearnerConfig::embedding_dim, positive<int64_t>()),
       setting("learner.admit_after", &C::learner, &LearnerConfig::admit_after, positive<int64_t>()),
-      setting("learner.ttl_s", &C::learner, &LearnerConfig::ttl_s, at_least<int64_t>(0)),
+      setting("learner.ttl_s", &C::learner, &LearnerConfig::ttl_s, event_time_span()),
       setting("learner.init_scale", &C::learner, &LearnerConfig::init_scale, at_least(0.0)),
       setting("learner.bias_terms", &C::learner, &LearnerConfig::bias_terms),
       setting("learner.field_mean_init", &C::learner, &LearnerConfig::field_mean_init),

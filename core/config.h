@@ -46,7 +46,18 @@ struct ConsumerConfig {
   int64_t commit_interval_ms = 1000;  // offsets committed at most this often (0: every batch)
   int64_t session_timeout_ms = 10000;  // group liveness; a restarted consumer rejoins after ~this
   int64_t dedupe_window = 200000;  // recent event_ids remembered to drop duplicates
+  // Input rules (docs/events.md): an event or item more than this ahead of
+  // the wall clock is dead-lettered (future_timestamp); 0: no check.
+  int64_t max_future_skew_s = 600;
+  // An event this much older than the newest one consumed is counted as
+  // late (stats: late); it is applied all the same. 0: never late.
+  int64_t late_horizon_s = 86400;
 };
+
+// Every duration in seconds that is added to an event time (windows, TTLs,
+// horizons) is at most this, so that ts + duration never overflows
+// (ts <= kMaxTimestampMs, core/event.h).
+inline constexpr int64_t kMaxEventTimeSpanS = 10LL * 366 * 86400;
 
 struct PopularityConfig {
   double half_life_s = 3600;  // event-time half-life of sr:pop scores

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/wall_clock.h"
+
 namespace streamrec {
 namespace {
 
@@ -37,6 +39,17 @@ DecodeError wrong_type(std::string_view field, std::string_view expected, elemen
                                                std::string(type_name(e.type())));
 }
 
+std::string number_text(element e) {
+  int64_t i;
+  if (e.get(i) == simdjson::SUCCESS) return std::to_string(i);
+  uint64_t u;
+  if (e.get(u) == simdjson::SUCCESS) return std::to_string(u);
+  double d = double(e);
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  return std::string(buf, end);
+}
+
 // Reads an id field: a string of 1..kMaxIdBytes bytes.
 std::optional<DecodeError> read_id(object obj, std::string_view field, bool required,
                                    std::string& out) {
@@ -55,50 +68,83 @@ std::optional<DecodeError> read_id(object obj, std::string_view field, bool requ
   return std::nullopt;
 }
 
-std::optional<DecodeError> read_ts(object obj, int64_t& out) {
+DecodeError too_long(std::string_view what, size_t bytes, size_t limit) {
+  return fail(DecodeErrorCode::kTooLong, std::string(what) + " is " + std::to_string(bytes) +
+                                             " bytes, the limit is " + std::to_string(limit));
+}
+
+// Reads an optional string of at most `limit` bytes.
+std::optional<DecodeError> read_text(object obj, std::string_view field, size_t limit, std::string& out) {
+  element e;
+  if (obj[field].get(e) != simdjson::SUCCESS) return std::nullopt;
+  std::string_view s;
+  if (e.get(s) != simdjson::SUCCESS) return wrong_type(field, "a string", e);
+  if (s.size() > limit) return too_long(field, s.size(), limit);
+  out.assign(s);
+  return std::nullopt;
+}
+
+// ts: an integer in [0, kMaxTimestampMs], and with a clock check no later
+// than now + max_future_skew_ms.
+std::optional<DecodeError> read_ts(object obj, const DecodeLimits& limits, int64_t& out) {
   element e;
   if (obj["ts"].get(e) != simdjson::SUCCESS)
     return fail(DecodeErrorCode::kMissingField, "ts is required");
   if (e.get(out) != simdjson::SUCCESS) return wrong_type("ts", "an integer (ms since epoch)", e);
   if (out < 0) return fail(DecodeErrorCode::kNegativeTimestamp, "ts must be >= 0");
+  if (out > kMaxTimestampMs)
+    return fail(DecodeErrorCode::kFutureTimestamp,
+                "ts " + std::to_string(out) + " is after the year 9999 (" + std::to_string(kMaxTimestampMs) + ")");
+  if (limits.max_future_skew_ms > 0) {
+    const int64_t now = wall_clock_ms();  // now + the skew: both far below INT64_MAX / 2
+    if (out > now + limits.max_future_skew_ms)
+      return fail(DecodeErrorCode::kFutureTimestamp,
+                  "ts " + std::to_string(out) + " is " + std::to_string((out - now) / 1000) +
+                      " s ahead of this machine's clock, the limit is " +
+                      std::to_string(limits.max_future_skew_ms / 1000) + " s (consumer.max_future_skew_s)");
+  }
   return std::nullopt;
 }
 
-// Reads an optional non-negative number.
+// Reads an optional number in [0, kMaxAmount].
 std::optional<DecodeError> read_amount(object obj, std::string_view field, std::optional<double>& out) {
   element e;
   if (obj[field].get(e) != simdjson::SUCCESS) return std::nullopt;
   double v;
   if (e.get(v) != simdjson::SUCCESS) return wrong_type(field, "a number", e);
+  if (!std::isfinite(v) || v > kMaxAmount)
+    return fail(DecodeErrorCode::kValueOutOfRange, std::string(field) + " must be at most 1e9, got " + number_text(e));
   if (!(v >= 0)) return fail(DecodeErrorCode::kNegativeValue, std::string(field) + " must be >= 0");
   out = v;
   return std::nullopt;
 }
 
-std::string number_text(element e) {
-  int64_t i;
-  if (e.get(i) == simdjson::SUCCESS) return std::to_string(i);
-  uint64_t u;
-  if (e.get(u) == simdjson::SUCCESS) return std::to_string(u);
-  double d = double(e);
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
-  return std::string(buf, end);
-}
 
 std::optional<DecodeError> read_context(object obj, std::vector<ContextFeature>& out) {
   element e;
   if (obj["context"].get(e) != simdjson::SUCCESS) return std::nullopt;
   object ctx;
   if (e.get(ctx) != simdjson::SUCCESS) return wrong_type("context", "an object", e);
+  if (ctx.size() > kMaxContextKeys)
+    return fail(DecodeErrorCode::kTooManyContextKeys, "context has " + std::to_string(ctx.size()) +
+                                                          " keys, the limit is " + std::to_string(kMaxContextKeys));
   out.reserve(ctx.size());
   for (auto [key, value] : ctx) {
+    if (key.size() > kMaxContextKeyBytes)
+      return too_long("a context key", key.size(), kMaxContextKeyBytes);
+    // The key in a message names at most kMaxContextKeyBytes bytes of it.
+    const std::string name = "context." + std::string(key);
     if (value.is_string()) {
-      out.push_back({std::string(key), std::string(std::string_view(value)), false});
+      std::string_view text(value);
+      if (text.size() > kMaxContextValueBytes) return too_long(name, text.size(), kMaxContextValueBytes);
+      out.push_back({std::string(key), std::string(text), false});
     } else if (value.is_number()) {
-      out.push_back({std::string(key), number_text(value), true});
+      std::string text = number_text(value);
+      if (!std::isfinite(double(value)))
+        return fail(DecodeErrorCode::kValueOutOfRange, name + " is not a finite number");
+      out.push_back({std::string(key), std::move(text), true});
     } else {
-      return wrong_type("context." + std::string(key), "a string or a number", value);
+      return wrong_type(name, "a string or a number", value);
     }
   }
   return std::nullopt;
@@ -128,12 +174,26 @@ std::string_view to_string(DecodeErrorCode code) {
     case DecodeErrorCode::kUnknownEventType: return "unknown_event_type";
     case DecodeErrorCode::kNegativeValue: return "negative_value";
     case DecodeErrorCode::kNegativeTimestamp: return "negative_timestamp";
+    case DecodeErrorCode::kFutureTimestamp: return "future_timestamp";
+    case DecodeErrorCode::kValueOutOfRange: return "value_out_of_range";
+    case DecodeErrorCode::kTooLong: return "too_long";
+    case DecodeErrorCode::kTooManyContextKeys: return "too_many_context_keys";
+    case DecodeErrorCode::kTooDeep: return "too_deep";
   }
   return "unknown";
 }
 
 struct EventDecoder::Parser {
   simdjson::dom::parser dom;
+
+  // Room for the largest message allowed, and no deeper than kMaxJsonDepth:
+  // a message nested deeper fails to parse (DEPTH_ERROR) instead of costing
+  // a level of state per bracket.
+  // (Out of memory here shows as MEMALLOC on the first parse: a bad_json dead letter with that reason.)
+  Parser() {
+    // simdjson counts the document itself as a level too: one more.
+    if (dom.allocate(kMaxMessageBytes, kMaxJsonDepth + 1) != simdjson::SUCCESS) return;
+  }
 
   // Parses `message` into a JSON object, or says why it cannot.
   std::variant<object, DecodeError> parse_object(std::string_view message) {
@@ -147,6 +207,9 @@ struct EventDecoder::Parser {
     if (err != simdjson::SUCCESS) {
       if (!simdjson::validate_utf8(message.data(), message.size()))
         return fail(DecodeErrorCode::kNotUtf8, "message is not valid UTF-8");
+      if (err == simdjson::DEPTH_ERROR)
+        return fail(DecodeErrorCode::kTooDeep,
+                    "objects and arrays nest deeper than " + std::to_string(kMaxJsonDepth) + " levels");
       return fail(DecodeErrorCode::kBadJson, std::string("invalid JSON (") + simdjson::error_message(err) + ")");
     }
     object obj;
@@ -157,7 +220,7 @@ struct EventDecoder::Parser {
   }
 };
 
-EventDecoder::EventDecoder() : parser_(std::make_unique<Parser>()) {}
+EventDecoder::EventDecoder(DecodeLimits limits) : parser_(std::make_unique<Parser>()), limits_(limits) {}
 EventDecoder::~EventDecoder() = default;
 
 std::variant<Event, DecodeError> EventDecoder::decode_event(std::string_view message) {
@@ -181,16 +244,9 @@ std::variant<Event, DecodeError> EventDecoder::decode_event(std::string_view mes
   }
   if (auto e = read_id(obj, "user_id", true, ev.user_id)) return *e;
   if (auto e = read_id(obj, "item_id", true, ev.item_id)) return *e;
-  if (auto e = read_ts(obj, ev.ts_ms)) return *e;
-  {
-    // Any string; "" is the same as no request_id.
-    element r;
-    if (obj["request_id"].get(r) == simdjson::SUCCESS) {
-      std::string_view s;
-      if (r.get(s) != simdjson::SUCCESS) return wrong_type("request_id", "a string", r);
-      ev.request_id.assign(s);
-    }
-  }
+  if (auto e = read_ts(obj, limits_, ev.ts_ms)) return *e;
+  // Any string up to kMaxIdBytes; "" is the same as no request_id.
+  if (auto e = read_text(obj, "request_id", kMaxIdBytes, ev.request_id)) return *e;
   if (auto e = read_context(obj, ev.context)) return *e;
   if (auto e = read_amount(obj, "value", ev.value)) return *e;
   return ev;
@@ -203,13 +259,9 @@ std::variant<Item, DecodeError> EventDecoder::decode_item(std::string_view messa
 
   Item item;
   if (auto e = read_id(obj, "item_id", true, item.item_id)) return *e;
-  if (auto e = read_ts(obj, item.ts_ms)) return *e;
+  if (auto e = read_ts(obj, limits_, item.ts_ms)) return *e;
+  if (auto e = read_text(obj, "category", kMaxIdBytes, item.category)) return *e;
   element e;
-  if (obj["category"].get(e) == simdjson::SUCCESS) {
-    std::string_view s;
-    if (e.get(s) != simdjson::SUCCESS) return wrong_type("category", "a string", e);
-    item.category.assign(s);
-  }
   std::optional<double> price;
   if (auto err = read_amount(obj, "price", price)) return *err;
   item.price = price.value_or(0);

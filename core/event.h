@@ -17,8 +17,19 @@
 
 namespace streamrec {
 
+// The input rules' bounds (docs/events.md, "Dead letters"). Each keeps what
+// one message can cost the learner small: every pending impression keeps
+// its request_id and context, and every id lives in maps for a while.
 inline constexpr size_t kMaxMessageBytes = 64 * 1024;
-inline constexpr size_t kMaxIdBytes = 128;
+inline constexpr size_t kMaxIdBytes = 128;           // ids, request_id, an item's category
+inline constexpr size_t kMaxContextKeys = 32;
+inline constexpr size_t kMaxContextKeyBytes = 64;
+inline constexpr size_t kMaxContextValueBytes = 128;
+inline constexpr size_t kMaxJsonDepth = 8;           // the root object is 1, `context` 2
+inline constexpr double kMaxAmount = 1e9;            // `value`, `price`
+// 9999-12-31T23:59:59.999Z. With every window the config allows (at most
+// ten years, core/config.h) ts + window stays far from INT64_MAX.
+inline constexpr int64_t kMaxTimestampMs = 253402300799999;
 
 enum class EventType : uint8_t { kImpression = 0, kClick = 1, kPurchase = 2 };
 std::string_view to_string(EventType type);
@@ -63,8 +74,13 @@ enum class DecodeErrorCode : uint8_t {
   kUnknownEventType,
   kNegativeValue,
   kNegativeTimestamp,
+  kFutureTimestamp,
+  kValueOutOfRange,
+  kTooLong,
+  kTooManyContextKeys,
+  kTooDeep,
 };
-inline constexpr int kDecodeErrorCodeCount = 11;
+inline constexpr int kDecodeErrorCodeCount = 16;
 std::string_view to_string(DecodeErrorCode code);  // e.g. "missing_field"
 
 struct DecodeError {
@@ -72,9 +88,16 @@ struct DecodeError {
   std::string message;  // e.g. "missing_field: user_id is required"
 };
 
+struct DecodeLimits {
+  // An event or item whose ts is beyond the wall clock's now plus this is a
+  // dead letter (future_timestamp): one such event would move every
+  // event-time watermark. 0: no check against the clock (files, offline).
+  int64_t max_future_skew_ms = 0;
+};
+
 class EventDecoder {
  public:
-  EventDecoder();
+  explicit EventDecoder(DecodeLimits limits = {});
   ~EventDecoder();
   EventDecoder(const EventDecoder&) = delete;
   EventDecoder& operator=(const EventDecoder&) = delete;
@@ -85,6 +108,7 @@ class EventDecoder {
  private:
   struct Parser;
   std::unique_ptr<Parser> parser_;
+  DecodeLimits limits_;
 };
 
 // Renders events and items back to the wire format (one JSON object, no

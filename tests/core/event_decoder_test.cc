@@ -1,6 +1,7 @@
 // The event contract, one row per rule (DESIGN.md, "Events").
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
 
 #include "core/event.h"
@@ -56,6 +57,32 @@ std::vector<Row> rows() {
       {"unknown type", with(R"("type":"click")", R"("type":"view")"), DecodeErrorCode::kUnknownEventType, "view"},
       {"negative value", with("12.5", "-1"), DecodeErrorCode::kNegativeValue, "value"},
       {"negative ts", with("1767225600000", "-5"), DecodeErrorCode::kNegativeTimestamp, "ts"},
+      {"ts after the year 9999", with("1767225600000", "253402300800000"), DecodeErrorCode::kFutureTimestamp,
+       "9999"},
+      {"ts near INT64_MAX", with("1767225600000", "9223372036854775000"), DecodeErrorCode::kFutureTimestamp, "ts"},
+      {"ts beyond int64", with("1767225600000", "18446744073709551615"), DecodeErrorCode::kWrongType, "ts"},
+      {"ts as a float", with("1767225600000", "1.7e12"), DecodeErrorCode::kWrongType, "ts"},
+      {"value above 1e9", with("12.5", "1e300"), DecodeErrorCode::kValueOutOfRange, "value"},
+      {"value overflows a double", with("12.5", "1e999"), DecodeErrorCode::kBadJson, "invalid JSON"},
+      {"value NaN", with("12.5", "NaN"), DecodeErrorCode::kBadJson, "invalid JSON"},
+      {"value Infinity", with("12.5", "-Infinity"), DecodeErrorCode::kBadJson, "invalid JSON"},
+      {"request_id over 128 bytes", with(R"("r1")", "\"" + std::string(129, 'r') + "\""), DecodeErrorCode::kTooLong,
+       "request_id"},
+      {"request_id not a string", with(R"("r1")", "5"), DecodeErrorCode::kWrongType, "request_id"},
+      {"context key over 64 bytes", with(R"("device")", "\"" + std::string(65, 'k') + "\""),
+       DecodeErrorCode::kTooLong, "context key"},
+      {"context value over 128 bytes", with(R"("ios")", "\"" + std::string(129, 'v') + "\""),
+       DecodeErrorCode::kTooLong, "context.device"},
+      {"context number beyond a double", with(R"("hour":7)", R"("hour":1e999)"), DecodeErrorCode::kBadJson,
+       "invalid JSON"},
+      {"context with 33 keys", with(R"({"device":"ios","hour":7})", [] {
+         std::string ctx = "{";
+         for (int k = 0; k < 33; ++k) ctx += (k ? ",\"k" : "\"k") + std::to_string(k) + "\":1";
+         return ctx + "}";
+       }()),
+       DecodeErrorCode::kTooManyContextKeys, "33 keys"},
+      {"nested nine deep", with(R"("value":12.5})", R"("value":12.5,"x":[[[[[[[[1]]]]]]]]})"),
+       DecodeErrorCode::kTooDeep, "8 levels"},
   };
 }
 
@@ -69,6 +96,36 @@ TEST(EventDecoder, RejectsEachMalformedMessageWithItsReason) {
     EXPECT_NE(error.message.find(row.names), std::string::npos) << row.rule << ": " << error.message;
     EXPECT_EQ(error.message.rfind(std::string(to_string(row.code)) + ": ", 0), 0u) << error.message;
   }
+}
+
+TEST(EventDecoder, NestingUpToTheLimitAndManyContextKeysUpToTheLimitAreFine) {
+  EventDecoder decoder;
+  std::string ctx = "{";
+  for (int k = 0; k < 32; ++k) ctx += (k ? ",\"k" : "\"k") + std::to_string(k) + "\":1";
+  auto result = decoder.decode_event(with(R"({"device":"ios","hour":7})", ctx + "}"));
+  ASSERT_TRUE(std::holds_alternative<Event>(result)) << std::get<DecodeError>(result).message;
+  EXPECT_EQ(std::get<Event>(result).context.size(), 32u);
+  // The root object is level 1: seven more levels of arrays are allowed.
+  result = decoder.decode_event(with(R"("value":12.5})", R"("value":12.5,"x":[[[[[[[1]]]]]]]})"));
+  EXPECT_TRUE(std::holds_alternative<Event>(result)) << std::get<DecodeError>(result).message;
+}
+
+TEST(EventDecoder, AnEventAheadOfTheClockByMoreThanTheSkewIsAFutureTimestamp) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  EventDecoder decoder(DecodeLimits{.max_future_skew_ms = 600000});
+  auto at = [&](int64_t ts) { return decoder.decode_event(with("1767225600000", std::to_string(ts))); };
+  EXPECT_TRUE(std::holds_alternative<Event>(at(now + 60000)));  // a producer's clock a minute ahead
+  auto ahead = at(now + 86400000);
+  ASSERT_TRUE(std::holds_alternative<DecodeError>(ahead));
+  EXPECT_EQ(std::get<DecodeError>(ahead).code, DecodeErrorCode::kFutureTimestamp);
+  EXPECT_NE(std::get<DecodeError>(ahead).message.find("consumer.max_future_skew_s"), std::string::npos);
+  auto item = decoder.decode_item(R"({"item_id":"i","ts":)" + std::to_string(now + 86400000) + "}");
+  ASSERT_TRUE(std::holds_alternative<DecodeError>(item));
+  EXPECT_EQ(std::get<DecodeError>(item).code, DecodeErrorCode::kFutureTimestamp);
+  // Without a skew (files, offline) only the year-9999 bound applies.
+  EventDecoder offline;
+  EXPECT_TRUE(std::holds_alternative<Event>(offline.decode_event(with("1767225600000", std::to_string(now + 86400000)))));
 }
 
 TEST(EventDecoder, CoversEveryErrorCode) {
@@ -147,12 +204,20 @@ TEST(ItemDecoder, RejectsBadItems) {
       {R"({"item_id":"i","ts":1,"price":-3})", DecodeErrorCode::kNegativeValue},
       {R"({"item_id":"i","ts":1,"available":"yes"})", DecodeErrorCode::kWrongType},
       {R"({"item_id":"i","ts":1,"category":7})", DecodeErrorCode::kWrongType},
+      {R"({"item_id":"i","ts":1,"price":2e9})", DecodeErrorCode::kValueOutOfRange},
+      {R"({"item_id":"i","ts":1,"price":1e999})", DecodeErrorCode::kBadJson},
+      {R"({"item_id":"i","ts":9223372036854775000})", DecodeErrorCode::kFutureTimestamp},
+      {R"({"item_id":"i","ts":1,"x":[[[[[[[[1]]]]]]]]})", DecodeErrorCode::kTooDeep},
   };
   for (auto& c : cases) {
     auto result = decoder.decode_item(c.message);
     ASSERT_TRUE(std::holds_alternative<DecodeError>(result)) << c.message;
     EXPECT_EQ(std::get<DecodeError>(result).code, c.code) << c.message;
   }
+  auto long_category = decoder.decode_item(R"({"item_id":"i","ts":1,"category":")" + std::string(129, 'c') + "\"}");
+  ASSERT_TRUE(std::holds_alternative<DecodeError>(long_category));
+  EXPECT_EQ(std::get<DecodeError>(long_category).code, DecodeErrorCode::kTooLong);
+  EXPECT_NE(std::get<DecodeError>(long_category).message.find("category"), std::string::npos);
 }
 
 }  // namespace
