@@ -14,12 +14,14 @@ void add_config_options(CLI::App* cmd, ConfigOptions& options) {
 }
 
 Config load_config_or_exit(const ConfigOptions& options) {
-  auto config = load_config({options.file, process_environment(), options.sets});
+  std::vector<std::string> warnings;
+  auto config = load_config({options.file, process_environment(), options.sets}, &warnings);
   if (!config.ok()) {
     std::fprintf(stderr, "streamrec: bad configuration: %s\n", config.error().message.c_str());
     std::exit(2);
   }
   spdlog::set_level(spdlog::level::from_str(config->log.level));
+  for (const std::string& warning : warnings) spdlog::warn("{}", warning);
   return std::move(config).value();
 }
 
@@ -30,7 +32,7 @@ void add_config_command(CLI::App& app, int& exit_code) {
   add_config_options(cmd, *options);
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(*options);
-    for (auto& [key, value] : describe(config)) std::printf("%s: %s\n", key.c_str(), value.c_str());
+    for (auto& [key, value] : describe(config)) std::printf("%s: %s\n", key.c_str(), redacted(key, value).c_str());
     exit_code = 0;
   });
 }

@@ -3,10 +3,13 @@
 // and keep features, popularity and rankings in Redis.
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+
 #include "apps/commands.h"
 #include "consumers/consume_loop.h"
 #include "online_learner/stream_pipeline.h"
 #include "core/stop_signal.h"
+#include "feature_store/redis_url.h"
 
 namespace streamrec {
 
@@ -36,6 +39,12 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     if (!options->checkpoint.empty()) config.checkpoint.path = options->checkpoint;
+    // A URL that cannot work stops start-up, not every write after it.
+    if (auto endpoint = parse_redis_url(config.redis.url); !endpoint.ok()) {
+      std::fprintf(stderr, "streamrec: bad configuration: %s\n", endpoint.error().message.c_str());
+      exit_code = 2;
+      return;
+    }
     StopSignal stop;
     auto pipeline = learner::StreamPipeline::create(config);
     if (!pipeline.ok()) {
@@ -50,7 +59,7 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       return;
     }
     spdlog::info("learn: group {} on {} at {}, writing {}", config.kafka.group_id, config.kafka.events_topic,
-                 config.kafka.bootstrap_servers, config.redis.url);
+                 config.kafka.bootstrap_servers, redact_url(config.redis.url));
     ConsumeOptions run_options;
     run_options.stats_file = options->stats_file;
     run_options.status_interval =

@@ -104,7 +104,8 @@ Check<std::string> non_empty() {
 
 Check<std::string> redis_url() {
   return [](const std::string& v) -> Status {
-    if (v.rfind("redis://", 0) != 0) return Error{"expected redis://[user:password@]host:port/db, got \"" + v + "\""};
+    if (v.rfind("redis://", 0) != 0)
+      return Error{"expected redis://[user:password@]host:port/db, got \"" + redact_url(v) + "\""};
     return {};
   };
 }
@@ -271,7 +272,7 @@ std::string env_name(const std::string& key) {
 
 }  // namespace
 
-Result<Config> load_config(const ConfigSources& sources) {
+Result<Config> load_config(const ConfigSources& sources, std::vector<std::string>* warnings) {
   Config config;
 
   if (!sources.file.empty()) {
@@ -308,7 +309,12 @@ Result<Config> load_config(const ConfigSources& sources) {
     } else {
       for (const Setting& s : schema())
         if (env_name(s.key) == name) key = s.key;
-      if (key.empty()) return Error{origin + ": names no setting (see configs/default.yaml)"};
+      if (key.empty()) {
+        if (warnings)
+          warnings->push_back(origin + " names no setting; ignored (see configs/default.yaml; a Kubernetes Service "
+                                       "named streamrec sets STREAMREC_PORT and the like)");
+        continue;
+      }
     }
     if (Status s = apply(config, key, raw, origin); !s.ok()) return Error{s.message()};
   }
@@ -334,6 +340,38 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& config) 
   for (const Setting& s : schema()) out.emplace_back(s.key, s.print(config));
   for (auto& [name, value] : config.kafka.properties) out.emplace_back(std::string(kKafkaProperties) + name, value);
   return out;
+}
+
+}  // namespace streamrec
+
+namespace streamrec {
+
+bool is_secret_setting(std::string_view key) {
+  if (key.rfind(kKafkaProperties, 0) != 0) return false;
+  std::string name;
+  for (char c : key.substr(kKafkaProperties.size())) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (std::string_view word : {"password", "secret", "key"})
+    if (name.find(word) != std::string::npos) return true;
+  return false;
+}
+
+std::string redact_url(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  const size_t start = scheme + 3;
+  // As parse_redis_url reads it: the user part ends at the last '@'.
+  size_t at = url.rfind('@');
+  if (at == std::string_view::npos || at < start) return std::string(url);
+  std::string_view user_part = url.substr(start, at - start);
+  size_t colon = user_part.find(':');
+  std::string user = colon == std::string_view::npos ? "" : std::string(user_part.substr(0, colon)) + ":";
+  return std::string(url.substr(0, start)) + user + "***" + std::string(url.substr(at));
+}
+
+std::string redacted(const std::string& key, const std::string& value) {
+  if (key == "redis.url") return redact_url(value);
+  if (is_secret_setting(key) && !value.empty()) return "***";
+  return value;
 }
 
 }  // namespace streamrec

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -172,13 +173,26 @@ struct ConfigSources {
   std::vector<std::string> overrides;  // "key=value" from --set
 };
 
-Result<Config> load_config(const ConfigSources& sources);
+// An unknown STREAMREC_* environment variable is not an error (a Kubernetes
+// Service named streamrec injects STREAMREC_PORT and friends): it is named,
+// without its value, in `warnings` (when given) and otherwise ignored.
+Result<Config> load_config(const ConfigSources& sources, std::vector<std::string>* warnings = nullptr);
 
 // The environment of this process as "NAME=value" strings.
 std::vector<std::string> process_environment();
 
-// Every setting as (key, value) in schema order: `streamrec config` prints it,
-// and the tests compare it with configs/default.yaml.
+// Every setting as (key, value) in schema order, secrets included: the
+// tests compare it with configs/default.yaml. `streamrec config` prints it
+// through redacted().
 std::vector<std::pair<std::string, std::string>> describe(const Config& config);
+
+// Secrets never reach a log line, an error message or `streamrec config`:
+// whether a setting holds one (a kafka.properties.* whose name says
+// password, secret or key: sasl.password, ssl.key.password, ...), `url`
+// with the password of its user part replaced by *** (redis://user:***@host),
+// and a setting's value as it may be shown.
+bool is_secret_setting(std::string_view key);
+std::string redact_url(std::string_view url);
+std::string redacted(const std::string& key, const std::string& value);
 
 }  // namespace streamrec

@@ -8,8 +8,11 @@ Result<KafkaConf> make_kafka_conf(const KafkaConfig& config,
   KafkaConf conf(rd_kafka_conf_new());
   char errstr[512];
   auto set = [&](const std::string& origin, const std::string& name, const std::string& value) -> Status {
-    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      // librdkafka's message quotes the value: not for a secret.
+      if (is_secret_setting(origin)) return Error{origin + ": librdkafka refuses the value (not shown: a secret)"};
       return Error{origin + ": " + errstr};
+    }
     return {};
   };
   for (auto& [name, value] : defaults)

@@ -1,5 +1,8 @@
 // Parses redis://[user:password@]host:port/db, the one form redis.url takes.
-// Pure function; errors name the part that is wrong.
+// The user and the password are percent-decoded (a password holding '@',
+// ':' or '/' is written %40, %3A, %2F). Pure function; errors name the part
+// that is wrong and never repeat the password (the URL in them is
+// redact_url()'s).
 #pragma once
 
 #include <string>

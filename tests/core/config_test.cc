@@ -93,8 +93,6 @@ TEST(Config, EveryMistakeStopsWithAMessageNamingTheKey) {
       {"out of range", [] { return load_config({"", {}, {"consumer.batch_max_messages=0"}}); },
        "consumer.batch_max_messages"},
       {"bad redis url", [] { return load_config({"", {"STREAMREC_REDIS_URL=http://x"}, {}}); }, "redis.url"},
-      {"unknown environment variable", [] { return load_config({"", {"STREAMREC_REDIS_HOST=x"}, {}}); },
-       "STREAMREC_REDIS_HOST"},
       {"bad log level", [] { return load_config({"", {}, {"log.level=loud"}}); }, "log.level"},
       {"--set without =", [] { return load_config({"", {}, {"log.level"}}); }, "log.level"},
       {"unreadable file", [] { return load_config({"/nonexistent/x.yaml", {}, {}}); }, "/nonexistent/x.yaml"},
@@ -107,6 +105,41 @@ TEST(Config, EveryMistakeStopsWithAMessageNamingTheKey) {
     ASSERT_FALSE(c.ok()) << row.what;
     EXPECT_NE(c.error().message.find(row.must_name), std::string::npos) << row.what << ": " << c.error().message;
   }
+}
+
+TEST(Config, UnknownEnvironmentVariablesAreWarningsNamingThemWithoutTheirValues) {
+  // What a Kubernetes Service named streamrec injects into every pod.
+  std::vector<std::string> warnings;
+  auto c = load_config({"", {"STREAMREC_PORT=tcp://10.0.0.7:6379", "STREAMREC_SERVICE_HOST=10.0.0.7",
+                             "STREAMREC_REDIS_PREFIX=k8s:"}, {}},
+                       &warnings);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->redis.prefix, "k8s:");
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("STREAMREC_PORT"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("STREAMREC_SERVICE_HOST"), std::string::npos) << warnings[1];
+  for (const std::string& w : warnings) EXPECT_EQ(w.find("10.0.0.7"), std::string::npos) << w;
+  // Unknown keys in a file or --set still stop start-up.
+  EXPECT_FALSE(load_config({"", {}, {"redis.host=x"}}).ok());
+}
+
+TEST(Config, SecretsAreRedactedWhereverSettingsAreShown) {
+  EXPECT_EQ(redacted("redis.url", "redis://alice:s3cret@cache:6380/2"), "redis://alice:***@cache:6380/2");
+  EXPECT_EQ(redacted("redis.url", "redis://s3cret@cache:6380/2"), "redis://***@cache:6380/2");
+  EXPECT_EQ(redacted("redis.url", "redis://a:p@ss@cache/0"), "redis://a:***@cache/0");  // an unencoded @
+  EXPECT_EQ(redacted("redis.url", "redis://cache:6380/2"), "redis://cache:6380/2");
+  for (const char* secret : {"kafka.properties.sasl.password", "kafka.properties.ssl.key.password",
+                             "kafka.properties.ssl.keystore.password", "kafka.properties.sasl.oauthbearer.client.secret",
+                             "kafka.properties.ssl.key.pem"})
+    EXPECT_EQ(redacted(secret, "hunter2"), "***") << secret;
+  EXPECT_EQ(redacted("kafka.properties.socket.timeout.ms", "30000"), "30000");
+  EXPECT_EQ(redacted("redis.prefix", "sr:"), "sr:");
+
+  // Nor does an error message repeat them.
+  auto bad = load_config({"", {"STREAMREC_REDIS_URL=http://alice:s3cret@cache/0"}, {}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("redis.url"), std::string::npos) << bad.error().message;
+  EXPECT_EQ(bad.error().message.find("s3cret"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace

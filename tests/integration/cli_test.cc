@@ -34,6 +34,7 @@ TEST(Cli, BadSettingsStopWithExitStatus2AndNameTheKey) {
     std::string must_say;
   } cases[] = {
       {"learn --set redis.url=http://nope", "redis.url"},
+      {"learn --set redis.url=redis://host:port/0", "bad port"},
       {"learn --set consumer.batch_max_ms=soon", "consumer.batch_max_ms"},
       {"learn --set no.such.key=1", "no.such.key"},
       {"config --set log.level=chatty", "log.level"},
