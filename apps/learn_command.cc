@@ -5,7 +5,7 @@
 
 #include "apps/commands.h"
 #include "consumers/consume_loop.h"
-#include "online_learner/stream_pipeline.h"
+#include "pipeline/stream_pipeline.h"
 #include "core/stop_signal.h"
 
 namespace streamrec {
@@ -37,7 +37,7 @@ void add_learn_command(CLI::App& app, int& exit_code) {
     Config config = load_config_or_exit(options->config);
     if (!options->checkpoint.empty()) config.checkpoint.path = options->checkpoint;
     StopSignal stop;
-    auto pipeline = learner::StreamPipeline::create(config);
+    auto pipeline = pipeline::StreamPipeline::create(config);
     if (!pipeline.ok()) {
       spdlog::error("{}", pipeline.error().message);
       exit_code = 2;
