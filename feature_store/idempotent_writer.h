@@ -31,6 +31,10 @@
 // blocks Redis (apps read rankings from it meanwhile): 16-18 ms for 4096 keys
 // at 50k events/s (docs/redis-keys.md).
 //
+// A slice bounds its keys, not their fields: one key may carry tens of
+// thousands (sr:pop, a member per item of the slice). The script hands them
+// to Redis 1000 at a time, since Lua's unpack() fails past a few thousand.
+//
 // All keys of a slice go to one Redis node: standalone Redis, not Cluster.
 //
 // EffectBatch is a plain value (not thread-safe). IdempotentWriter is not
