@@ -7,7 +7,7 @@
 
 #include "apps/commands.h"
 #include "consumers/consume_loop.h"
-#include "online_learner/stream_pipeline.h"
+#include "pipeline/stream_pipeline.h"
 #include "core/stop_signal.h"
 #include "feature_store/redis_url.h"
 
@@ -46,7 +46,7 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       return;
     }
     StopSignal stop;
-    auto pipeline = learner::StreamPipeline::create(config);
+    auto pipeline = pipeline::StreamPipeline::create(config);
     if (!pipeline.ok()) {
       spdlog::error("{}", pipeline.error().message);
       exit_code = 2;

@@ -17,7 +17,7 @@
 #include "consumers/recent_ids.h"
 #include "core/event.h"
 #include "core/hash.h"
-#include "online_learner/event_time_merger.h"
+#include "pipeline/event_time_merger.h"
 #include "online_learner/learner.h"
 #include "producers/synthetic_stream.h"
 
@@ -82,7 +82,7 @@ void JoinLearn(benchmark::State& state) {
     state.PauseTiming();
     auto learner = std::move(learner::Learner::create(config)).value();
     for (const Item& item : s.items) learner->add_item(item);
-    learner::EventTimeMerger merger;
+    pipeline::EventTimeMerger merger;
     std::vector<Event> ready;
     state.ResumeTiming();
     int64_t offset = 0;

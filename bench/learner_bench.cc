@@ -22,10 +22,12 @@
 
 #include "online_learner/learner.h"
 #include "online_learner/metrics.h"
-#include "online_learner/ranker.h"
+#include "ranking/ranker.h"
 
 namespace streamrec::learner {
 namespace {
+
+using ranking::Ranker;
 
 std::vector<Sample> make_samples(size_t n, uint64_t seed) {
   SplitMix rng(seed);

@@ -46,11 +46,10 @@
 
 #include "core/config.h"
 #include "core/event.h"
-#include "feature_store/feature_effects.h"
-#include "feature_store/idempotent_writer.h"
+#include "core/popularity.h"
 #include "online_learner/learner.h"
-#include "online_learner/ranker.h"
-#include "online_learner/realtime_user.h"
+#include "ranking/ranker.h"
+#include "ranking/realtime_user.h"
 #include "producers/random.h"
 #include "producers/synthetic_stream.h"
 
@@ -58,7 +57,7 @@ namespace streamrec {
 namespace {
 
 using learner::Learner;
-using learner::Ranker;
+using ranking::Ranker;
 using learner::SeriesSummary;
 using Clock = std::chrono::steady_clock;
 
@@ -81,7 +80,7 @@ const Setting kSettings[] = {{25, 20, 20}, {50, 20, 20}, {75, 20, 20}, {100, 20,
 constexpr size_t kDefault = 3;  // 100 + 20 + 20, rankings.* defaults
 
 // The real-time state the pipeline keeps per user (StreamPipeline::on_event).
-using UserState = learner::RealtimeUser;
+using UserState = ranking::RealtimeUser;
 
 // n of "u<n>" or "i<n>".
 int64_t number_of(const std::string& id) {

@@ -17,14 +17,6 @@ std::string_view counter_field(EventType type) {
 }
 }  // namespace
 
-double popularity_exponent(const PopularityConfig& popularity, EventType type, int64_t ts_ms) {
-  double weight = type == EventType::kImpression ? popularity.impression_weight
-                  : type == EventType::kClick    ? popularity.click_weight
-                                                 : popularity.purchase_weight;
-  if (weight <= 0) return -std::numeric_limits<double>::infinity();
-  return std::log2(weight) + (static_cast<double>(ts_ms) / 1000.0) / popularity.half_life_s;
-}
-
 void FeatureEffects::add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const {
   std::string_view field = counter_field(event.type);
   std::string user = keys_.user_features(event.user_id);

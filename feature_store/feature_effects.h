@@ -6,11 +6,7 @@
 // an item message
 //   sr:{i:<item>}:f  category, price, available (1 or 0) = the message's
 //
-// Popularity decays in event time with half-life h. The score kept in sr:pop
-// is log2 of the item's decayed weight sum measured in "weight now at t = 0":
-// score = log2(sum_i w_i * 2^(t_i / h)). Ranking by it ranks by popularity at
-// any fixed time; the decayed popularity at time T is 2^(score - T / h). Kept
-// in log space because 2^(t/h) itself overflows a double after ~1000 h.
+// The sr:pop score and its decay are core/popularity.h's.
 //
 // Marks: an event's effects on its user carry the partition's own source;
 // those on its item (the item's counters, sr:pop) carry item_side(source),
@@ -27,14 +23,11 @@
 
 #include "core/config.h"
 #include "core/event.h"
+#include "core/popularity.h"
 #include "feature_store/idempotent_writer.h"
 #include "feature_store/redis_keys.h"
 
 namespace streamrec {
-
-// The sr:pop increment (log2 space) of one event of `type` at `ts_ms`;
-// -infinity when the type's weight is 0 (no effect).
-double popularity_exponent(const PopularityConfig& popularity, EventType type, int64_t ts_ms);
 
 class FeatureEffects {
  public:

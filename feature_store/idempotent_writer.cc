@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/popularity.h"
 #include "feature_store/redis_keys.h"
 
 namespace streamrec {
@@ -134,12 +135,6 @@ std::string format_amount(EffectOp op, double amount) {
 }
 
 }  // namespace
-
-double log2_sum(double a, double b) {
-  double hi = std::max(a, b), lo = std::min(a, b);
-  if (!std::isfinite(lo)) return hi;
-  return hi + std::log2(1 + std::exp2(lo - hi));
-}
 
 uint32_t EffectBatch::intern(std::vector<std::string>& names, NameIndex& index, std::string_view name) {
   if (auto it = index.find(name); it != index.end()) return it->second;

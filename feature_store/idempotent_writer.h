@@ -62,10 +62,6 @@ enum class EffectOp : uint8_t {
   kSet,        // HASH field = value (the latest message wins)
 };
 
-// log2(2^a + 2^b) without overflow: how kLogAdd amounts (popularity scores)
-// add up.
-double log2_sum(double a, double b);
-
 class EffectBatch {
  public:
   // Adds an effect on `key` of the message at (`source`, `offset`): a

@@ -25,7 +25,7 @@
 #include "core/consumed.h"
 #include "core/event.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
 
 class EventTimeMerger {
  public:
@@ -106,4 +106,4 @@ class EventTimeMerger {
   size_t held_ = 0;
 };
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline

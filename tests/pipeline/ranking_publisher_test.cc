@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "core/wall_clock.h"
-#include "online_learner/ranking_publisher.h"
+#include "pipeline/ranking_publisher.h"
 #include "tests/support/servers.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
 namespace {
 
 constexpr auto kWait = std::chrono::seconds(5);  // for what the publisher's thread does
@@ -82,4 +82,4 @@ TEST_F(RankingPublisherTest, AWriteRedisRefusesIsTriedAgainUntilItLands) {
 }
 
 }  // namespace
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline

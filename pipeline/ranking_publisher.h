@@ -32,9 +32,9 @@
 #include "core/config.h"
 #include "feature_store/ranking_writer.h"
 #include "feature_store/redis_connection.h"
-#include "online_learner/latency_histogram.h"
+#include "pipeline/latency_histogram.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
 
 struct RankingStats {
   int64_t rankings_written = 0;
@@ -87,4 +87,4 @@ class RankingPublisher {
   std::thread thread_;
 };
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline

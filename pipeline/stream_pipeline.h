@@ -65,13 +65,13 @@
 #include "feature_store/feature_effects.h"
 #include "feature_store/async_effects_writer.h"
 #include "feature_store/state_writes.h"
-#include "online_learner/event_time_merger.h"
+#include "pipeline/event_time_merger.h"
 #include "online_learner/learner.h"
-#include "online_learner/model_thread.h"
-#include "online_learner/ranker.h"
-#include "online_learner/realtime_user.h"
+#include "pipeline/model_thread.h"
+#include "ranking/ranker.h"
+#include "ranking/realtime_user.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
 
 class StreamPipeline : public EventSink {
  public:
@@ -105,7 +105,7 @@ class StreamPipeline : public EventSink {
 
 
  private:
-  StreamPipeline(const Config& config, std::unique_ptr<Learner> learner);
+  StreamPipeline(const Config& config, std::unique_ptr<learner::Learner> learner);
   // Effects are due every redis.write_interval_ms; the model summary every
   // kSummaryInterval (and the effects pending then go with it).
   bool write_due() const;
@@ -131,7 +131,7 @@ class StreamPipeline : public EventSink {
   Status restore_checkpoint();
 
   // The real-time state, and whether and since when it waits for a ranking.
-  struct UserState : RealtimeUser {
+  struct UserState : ranking::RealtimeUser {
     bool dirty = false;
     int64_t oldest_pending_kafka_ms = -1;  // of the first event since the last refresh
     std::chrono::steady_clock::time_point last_refresh{};
@@ -140,8 +140,8 @@ class StreamPipeline : public EventSink {
   Config config_;
   RedisKeys keys_;
   // Used on the model's thread; elsewhere only under model_->lock().
-  std::unique_ptr<Learner> learner_;
-  Ranker ranker_;
+  std::unique_ptr<learner::Learner> learner_;
+  ranking::Ranker ranker_;
   EventTimeMerger merger_;
   std::vector<Event> ready_;
   FeatureEffects effects_;
@@ -178,7 +178,7 @@ class StreamPipeline : public EventSink {
     std::chrono::steady_clock::time_point computed{};
   };
   struct WholeSeries {
-    MetricSeries click, ctcvr;
+    learner::MetricSeries click, ctcvr;
   };
   mutable WholeAuc whole_auc_;
   mutable WholeSeries whole_series_;
@@ -191,4 +191,4 @@ class StreamPipeline : public EventSink {
   std::unique_ptr<ModelThread> model_;
 };
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline

@@ -1,4 +1,4 @@
-#include "online_learner/stream_pipeline.h"
+#include "pipeline/stream_pipeline.h"
 
 #include <fmt/format.h>
 #include <pthread.h>
@@ -14,7 +14,19 @@
 #include "online_learner/checkpoint.h"
 #include "online_learner/features.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
+
+using learner::ByteReader;
+using learner::ByteWriter;
+using learner::EmbeddingTable;
+using learner::FeatureEncoder;
+using learner::Learner;
+using learner::MetricSeries;
+using learner::Sample;
+using learner::Scores;
+using learner::read_checkpoint_file;
+using learner::write_checkpoint_file;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -422,4 +434,4 @@ std::string StreamPipeline::stats_json(bool final) const {
       json_number(whole_auc_.ctcvr), whole_auc_.samples, merger_.held(), joiner_duplicates);
 }
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline

@@ -13,7 +13,7 @@
 
 #include "core/event.h"
 
-namespace streamrec::learner {
+namespace streamrec::ranking {
 
 struct RealtimeUser {
   std::deque<std::string> recent;       // clicked items, newest first, no repeats
@@ -33,4 +33,4 @@ struct RealtimeUser {
   }
 };
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::ranking

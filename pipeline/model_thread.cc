@@ -1,4 +1,4 @@
-#include "online_learner/model_thread.h"
+#include "pipeline/model_thread.h"
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
@@ -7,7 +7,11 @@
 
 #include "core/stop_worker.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
+
+using learner::Learner;
+using ranking::Ranker;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -163,4 +167,4 @@ void ModelThread::rank_all(std::vector<RankRequest>& requests, size_t first, siz
   rankings_skipped_.fetch_add(skipped, std::memory_order_relaxed);
 }
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline

@@ -1,4 +1,4 @@
-// Rankings (online_learner/ranker.h): the ranker scores its candidates
+// Rankings (ranking/ranker.h): the ranker scores its candidates
 // through Learner::score_for_user against the snapshot of its last index
 // rebuild, with each item's part of the model's first layer computed once
 // per rebuild and the user's once per ranking; the scores must be those of
@@ -12,13 +12,14 @@
 #include <map>
 #include <tuple>
 
-#include "online_learner/ranker.h"
+#include "ranking/ranker.h"
 #include "tests/online_learner/test_stream.h"
 
-namespace streamrec::learner {
+namespace streamrec::ranking {
 namespace {
 
-using testing::make_stream;
+using namespace streamrec::learner;
+using learner::testing::make_stream;
 
 // 40 items in 4 categories; i5 and i12 unavailable. The training stream
 // shows only i0..i29, so i30..i39 have no item row.
@@ -278,4 +279,4 @@ TEST(Ranker, CategoryCandidatesAreTheMostPopularAvailableOfTheClickedCategories)
 }
 
 }  // namespace
-}  // namespace streamrec::learner
+}  // namespace streamrec::ranking

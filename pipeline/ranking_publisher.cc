@@ -1,4 +1,4 @@
-#include "online_learner/ranking_publisher.h"
+#include "pipeline/ranking_publisher.h"
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
@@ -9,7 +9,7 @@
 #include "core/stop_worker.h"
 #include "core/wall_clock.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
 namespace {
 
 // Users whose rankings may wait at once; publish() blocks beyond.
@@ -111,4 +111,4 @@ void RankingPublisher::write(std::vector<PublishedRanking>& batch) {
   batch.swap(failed);
 }
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline

@@ -47,11 +47,11 @@
 #include "online_learner/byte_io.h"
 #include "online_learner/learner.h"
 
-namespace streamrec::learner {
+namespace streamrec::ranking {
 
 class Ranker {
  public:
-  Ranker(const RankingConfig& config, const PopularityConfig& popularity, Learner& learner);
+  Ranker(const RankingConfig& config, const PopularityConfig& popularity, learner::Learner& learner);
 
   // The learner's catalog changed (an item message): rebuild the index
   // before the next ranking.
@@ -70,8 +70,8 @@ class Ranker {
 
   // Item popularity, for the pipeline's checkpoint (the catalog is the
   // learner's, in its own checkpoint).
-  void save(ByteWriter& out) const;
-  bool load(ByteReader& in);
+  void save(learner::ByteWriter& out) const;
+  bool load(learner::ByteReader& in);
 
  private:
   void refresh_index();
@@ -82,7 +82,7 @@ class Ranker {
 
   RankingConfig config_;
   PopularityConfig popularity_config_;
-  Learner& learner_;
+  learner::Learner& learner_;
   int dim_;
 
   // log2 of each item's decayed weight sum, as sr:pop. Entries are never
@@ -94,8 +94,8 @@ class Ranker {
   std::vector<const Item*> available_;
   std::vector<const double*> available_popularity_;  // live popularity of the same items
   std::vector<double> price_;             // their prices (read per candidate: no pointer chase)
-  std::vector<ItemKeys> item_keys_;       // their feature keys
-  ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
+  std::vector<learner::ItemKeys> item_keys_;       // their feature keys
+  learner::ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
   std::vector<size_t> category_of_;       // their category's number
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
   std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
@@ -115,7 +115,7 @@ class Ranker {
   std::vector<size_t> recent_categories_; // those with a share
   std::vector<size_t> same_category_;
   std::vector<std::pair<double, size_t>> scored_;  // score, item
-  Batch batch_;
+  learner::Batch batch_;
 };
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::ranking

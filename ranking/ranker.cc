@@ -1,14 +1,24 @@
-#include "online_learner/ranker.h"
+#include "ranking/ranker.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
-#include "feature_store/feature_effects.h"
+#include "core/popularity.h"
 #include "online_learner/features.h"
 #include "online_learner/float_order.h"
 
-namespace streamrec::learner {
+namespace streamrec::ranking {
+
+using learner::ByteReader;
+using learner::ByteWriter;
+using learner::EmbeddingTable;
+using learner::FeatureEncoder;
+using learner::Learner;
+using learner::TaskKind;
+using learner::TaskSet;
+using learner::float_order_key;
+
 namespace {
 constexpr auto kIndexRefresh = std::chrono::milliseconds(1000);
 }
@@ -228,4 +238,4 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   return ranking;
 }
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::ranking

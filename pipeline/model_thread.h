@@ -41,10 +41,10 @@
 #include "core/event.h"
 #include "feature_store/redis_keys.h"
 #include "online_learner/learner.h"
-#include "online_learner/ranker.h"
-#include "online_learner/ranking_publisher.h"
+#include "ranking/ranker.h"
+#include "pipeline/ranking_publisher.h"
 
-namespace streamrec::learner {
+namespace streamrec::pipeline {
 
 // A user whose ranking is to be recomputed, with the real-time state it is
 // computed from.
@@ -58,7 +58,7 @@ struct RankRequest {
 
 class ModelThread {
  public:
-  ModelThread(const Config& config, Learner& learner, Ranker& ranker);
+  ModelThread(const Config& config, learner::Learner& learner, ranking::Ranker& ranker);
   // Learns and ranks what is queued, then stops the thread.
   ~ModelThread();
   ModelThread(const ModelThread&) = delete;
@@ -89,8 +89,8 @@ class ModelThread {
                 std::vector<PublishedRanking>& rankings);
 
   const RedisKeys keys_;
-  Learner& learner_;
-  Ranker& ranker_;
+  learner::Learner& learner_;
+  ranking::Ranker& ranker_;
 
   mutable std::mutex model_mutex_;  // the Learner and the Ranker
   mutable std::atomic<int> others_waiting_{0};
@@ -120,4 +120,4 @@ class ModelThread {
   std::thread thread_;
 };
 
-}  // namespace streamrec::learner
+}  // namespace streamrec::pipeline
