@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
   // hiredis writes with plain write(): a Redis that closed the connection
   // must give an error to retry on, not a SIGPIPE that kills the learner.
   std::signal(SIGPIPE, SIG_IGN);
+  // Likewise a file-size limit (RLIMIT_FSIZE) reached while checkpointing:
+  // an EFBIG to report, with the previous checkpoint kept, not a SIGXFSZ
+  // that kills the learner.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Logs go to stderr so that stdout stays machine-readable (the broker
   // prints its bootstrap address there, `config` its settings).
   spdlog::set_default_logger(spdlog::stderr_color_mt("streamrec"));

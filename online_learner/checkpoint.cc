@@ -1,8 +1,12 @@
 #include "online_learner/checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -66,18 +70,73 @@ Result<std::string> unwrap_checkpoint(std::string_view file, const std::string& 
   return std::string(payload);
 }
 
-Status write_checkpoint_file(const std::string& path, std::string_view payload) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    std::string file = wrap_checkpoint(payload);
-    out.write(file.data(), static_cast<std::streamsize>(file.size()));
-    out.flush();
-    if (!out) return Error{"checkpoint " + path + ": cannot write " + tmp + ": " + std::strerror(errno)};
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Writes all of `bytes` to a new `path` and fsyncs it; on failure removes it.
+Status write_synced(const std::string& path, std::string_view bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{"cannot create " + path + ": " + errno_text()};
+  std::string failure;
+  for (size_t done = 0; done < bytes.size() && failure.empty();) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) failure = "cannot write " + path + ": " + errno_text();
+    else done += static_cast<size_t>(n);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return Error{"checkpoint " + path + ": cannot rename into place: " + std::strerror(errno)};
+  if (failure.empty() && ::fsync(fd) != 0) failure = "cannot fsync " + path + ": " + errno_text();
+  if (::close(fd) != 0 && failure.empty()) failure = "cannot close " + path + ": " + errno_text();
+  if (failure.empty()) return {};
+  ::unlink(path.c_str());
+  return Error{failure};
+}
+
+// So that the renames themselves survive a power cut.
+Status sync_directory_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Error{"cannot open the directory " + dir + ": " + errno_text()};
+  int rc = ::fsync(fd);
+  std::string failure = rc != 0 ? "cannot fsync the directory " + dir + ": " + errno_text() : "";
+  ::close(fd);
+  if (!failure.empty()) return Error{failure};
   return {};
+}
+
+}  // namespace
+
+Status write_checkpoint_file(const std::string& path, std::string_view payload) {
+  const std::string tmp = path + ".tmp", prev = path + ".prev";
+  if (Status s = write_synced(tmp, wrap_checkpoint(payload)); !s.ok())
+    return Error{"checkpoint " + path + " not written (the previous one is kept): " + s.message()};
+  if (::access(path.c_str(), F_OK) == 0 && std::rename(path.c_str(), prev.c_str()) != 0)
+    return Error{"checkpoint " + path + ": cannot keep the previous one as " + prev + ": " + errno_text()};
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    return Error{"checkpoint " + path + ": cannot rename into place: " + errno_text()};
+  if (Status s = sync_directory_of(path); !s.ok()) return Error{"checkpoint " + path + ": " + s.message()};
+  return {};
+}
+
+Result<std::optional<NewestCheckpoint>> read_newest_checkpoint(const std::string& path) {
+  const std::string prev = path + ".prev";
+  const bool newest_exists = ::access(path.c_str(), F_OK) == 0, prev_exists = ::access(prev.c_str(), F_OK) == 0;
+  if (!newest_exists && !prev_exists) return std::optional<NewestCheckpoint>();
+  std::string skipped;
+  if (newest_exists) {
+    auto newest = read_checkpoint_file(path);
+    if (newest.ok()) return std::optional<NewestCheckpoint>(NewestCheckpoint{std::move(newest).value(), path, ""});
+    skipped = newest.error().message;
+    if (!prev_exists) return Error{skipped + "; no previous checkpoint " + prev + " to fall back to"};
+    // Out of the way: the next write must not make it the previous one.
+    std::rename(path.c_str(), (path + ".corrupt").c_str());
+  } else {
+    skipped = "checkpoint " + path + " is missing (a crash between the renames of a write)";
+  }
+  auto previous = read_checkpoint_file(prev);
+  if (!previous.ok()) return Error{skipped + "; and the previous one: " + previous.error().message};
+  return std::optional<NewestCheckpoint>(NewestCheckpoint{std::move(previous).value(), prev, skipped});
 }
 
 Result<std::string> read_checkpoint_file(const std::string& path) {

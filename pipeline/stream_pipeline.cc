@@ -24,7 +24,7 @@ using learner::Learner;
 using learner::MetricSeries;
 using learner::Sample;
 using learner::Scores;
-using learner::read_checkpoint_file;
+using learner::read_newest_checkpoint;
 using learner::write_checkpoint_file;
 
 namespace {
@@ -357,10 +357,14 @@ Status StreamPipeline::save_checkpoint() {
 
 Status StreamPipeline::restore_checkpoint() {
   const std::string& path = config_.checkpoint.path;
-  if (path.empty() || !std::filesystem::exists(path)) return {};
-  auto payload = read_checkpoint_file(path);
-  if (!payload.ok()) return payload.error();
-  ByteReader in(*payload);
+  if (path.empty()) return {};
+  // The newest good one: a damaged newest falls back to the one before.
+  auto newest = read_newest_checkpoint(path);
+  if (!newest.ok()) return newest.error();
+  if (!newest->has_value()) return {};
+  if (!(*newest)->skipped.empty())
+    spdlog::error("learn: {}; restoring the previous checkpoint {} instead", (*newest)->skipped, (*newest)->file);
+  ByteReader in((*newest)->payload);
   if (uint32_t version = in.u32(); version != kPipelineStateVersion)
     return Error{"checkpoint " + path + ": pipeline state version " + std::to_string(version) + ", expected " +
                  std::to_string(kPipelineStateVersion)};
@@ -388,7 +392,7 @@ Status StreamPipeline::restore_checkpoint() {
   if (!in.ok()) return Error{"checkpoint " + path + ": " + in.error()};
   if (auto restored = learner_->restore_checkpoint_bytes(learner_bytes, path); !restored.ok())
     return restored.error();
-  spdlog::info("learn: restored checkpoint {} ({} samples learned, {} partitions, {} users)", path,
+  spdlog::info("learn: restored checkpoint {} ({} samples learned, {} partitions, {} users)", (*newest)->file,
                learner_->samples_learned(), positions_.size(), users_.size());
   return {};
 }

@@ -167,5 +167,84 @@ TEST(CheckpointFile, EnvelopeRoundTrip) {
   EXPECT_NE(bad.error().message.find("format version"), std::string::npos);
 }
 
+class CheckpointFiles : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (const char* suffix : {"", ".prev", ".tmp", ".corrupt"}) std::remove((path_ + suffix).c_str());
+  }
+  static void flip_a_byte(const std::string& path, size_t at) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put('\x5a');
+  }
+  std::string path_ = temp_path("files");
+};
+
+TEST_F(CheckpointFiles, EachWriteKeepsThePreviousCheckpoint) {
+  ASSERT_TRUE(write_checkpoint_file(path_, "first").ok());
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".prev"));
+  ASSERT_TRUE(write_checkpoint_file(path_, "second").ok());
+  ASSERT_TRUE(write_checkpoint_file(path_, "third").ok());
+  EXPECT_EQ(*read_checkpoint_file(path_), "third");
+  EXPECT_EQ(*read_checkpoint_file(path_ + ".prev"), "second");
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+  auto newest = read_newest_checkpoint(path_);
+  ASSERT_TRUE(newest.ok() && newest->has_value());
+  EXPECT_EQ((*newest)->payload, "third");
+  EXPECT_EQ((*newest)->skipped, "");
+}
+
+TEST_F(CheckpointFiles, ACorruptNewestFallsBackToThePreviousWhichTheNextWriteKeeps) {
+  ASSERT_TRUE(write_checkpoint_file(path_, "good and older").ok());
+  ASSERT_TRUE(write_checkpoint_file(path_, "newest, then damaged").ok());
+  flip_a_byte(path_, 25);
+  auto newest = read_newest_checkpoint(path_);
+  ASSERT_TRUE(newest.ok()) << newest.error().message;
+  ASSERT_TRUE(newest->has_value());
+  EXPECT_EQ((*newest)->payload, "good and older");
+  EXPECT_EQ((*newest)->file, path_ + ".prev");
+  EXPECT_NE((*newest)->skipped.find("checksum mismatch"), std::string::npos) << (*newest)->skipped;
+  EXPECT_TRUE(std::filesystem::exists(path_ + ".corrupt"));
+  // The damaged file is out of the way: the next write keeps the good one.
+  ASSERT_TRUE(write_checkpoint_file(path_, "after the restart").ok());
+  EXPECT_EQ(*read_checkpoint_file(path_ + ".prev"), "good and older");
+}
+
+TEST_F(CheckpointFiles, ACrashBetweenTheRenamesFallsBackToThePrevious) {
+  ASSERT_TRUE(write_checkpoint_file(path_, "a").ok());
+  ASSERT_TRUE(write_checkpoint_file(path_, "b").ok());
+  std::remove(path_.c_str());
+  auto newest = read_newest_checkpoint(path_);
+  ASSERT_TRUE(newest.ok() && newest->has_value());
+  EXPECT_EQ((*newest)->payload, "a");
+}
+
+TEST_F(CheckpointFiles, NoFileIsNoCheckpointAndTwoBadFilesAreAnErrorNamingBoth) {
+  auto none = read_newest_checkpoint(path_);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(write_checkpoint_file(path_, "a").ok());
+  ASSERT_TRUE(write_checkpoint_file(path_, "b").ok());
+  flip_a_byte(path_, 21);
+  flip_a_byte(path_ + ".prev", 21);
+  auto bad = read_newest_checkpoint(path_);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find(path_ + ":"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find(path_ + ".prev"), std::string::npos) << bad.error().message;
+}
+
+TEST_F(CheckpointFiles, AWriteThatFailsLeavesBothCheckpointsAsTheyWere) {
+  ASSERT_TRUE(write_checkpoint_file(path_, "older").ok());
+  ASSERT_TRUE(write_checkpoint_file(path_, "newer").ok());
+  // A directory where the temporary file goes: the write cannot even start.
+  std::filesystem::create_directory(path_ + ".tmp");
+  Status s = write_checkpoint_file(path_, "lost");
+  std::filesystem::remove(path_ + ".tmp");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("the previous one is kept"), std::string::npos) << s.message();
+  EXPECT_EQ(*read_checkpoint_file(path_), "newer");
+  EXPECT_EQ(*read_checkpoint_file(path_ + ".prev"), "older");
+}
+
 }  // namespace
 }  // namespace streamrec::learner
