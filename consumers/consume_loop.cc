@@ -20,8 +20,10 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
   if (!dlq.ok()) return dlq.error();
   std::unique_ptr<ConsumeLoop> loop(new ConsumeLoop(config, sink, std::move(dlq).value()));
   ConsumeLoop* self = loop.get();
+  // The group splits the events; every learner reads all of items (the
+  // catalog), outside the group.
   auto consumer = GroupConsumer::create(
-      config, {config.kafka.events_topic, config.kafka.items_topic},
+      config, {config.kafka.events_topic},
       [self](const std::vector<TopicPartition>& revoked) {
         if (Status s = self->finish_batch(); !s.ok() && self->failure_.ok()) self->failure_ = s;
         self->commit(/*force=*/true);
@@ -30,6 +32,10 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
       [self](const TopicPartition& partition) { return self->start_of(partition); });
   if (!consumer.ok()) return consumer.error();
   loop->consumer_ = std::move(consumer).value();
+  auto items = TopicReader::create(config, config.kafka.items_topic,
+                                   [self](const TopicPartition& partition) { return self->start_of(partition); });
+  if (!items.ok()) return items.error();
+  loop->items_ = std::move(items).value();
   return loop;
 }
 
@@ -151,7 +157,9 @@ Status ConsumeLoop::finish_batch() {
   CommitOffsets& applied = applied_offsets_[sink_.write_mark()];
   for (auto& p : partitions_) {
     if (p->batch_next < 0) continue;
-    applied[{p->topic, p->partition}] = p->batch_next;
+    // Items are read outside the group: nothing to commit (a checkpoint
+    // keeps their positions).
+    if (!p->items) applied[{p->topic, p->partition}] = p->batch_next;
     p->batch_next = -1;
   }
   batch_.items.clear();
@@ -292,7 +300,16 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(batch_started + batch_window - now).count();
       timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 100));
     }
-    KafkaMessage message = consumer_->poll(timeout_ms);
+    // Items first, without waiting: a catalog change is due before the
+    // events that may name its items.
+    for (size_t n = 0; n < max_messages && batch_messages_ < max_messages; ++n) {
+      KafkaMessage item = items_->poll(0);
+      if (!item) break;
+      if (batch_messages_ == 0) batch_started = Clock::now();
+      if (!item->err) last_message = Clock::now();
+      add(std::move(item));
+    }
+    KafkaMessage message = consumer_->poll(batch_messages_ >= max_messages ? 0 : timeout_ms);
     now = Clock::now();
     if (message) {
       if (batch_messages_ == 0) batch_started = now;

@@ -1,5 +1,7 @@
 // The consuming side of `streamrec learn`: events and items from Kafka in
 // batches, effects out, offsets committed only after the effects are durable.
+// Events come through the consumer group (each learner its share of the
+// partitions); items through a TopicReader, whole, to every learner.
 //
 // For each batch (consumer.batch_max_messages or consumer.batch_max_ms):
 //   1. decode every message (the input rules of docs/events.md, event
@@ -41,6 +43,7 @@
 #include "core/consumed.h"
 #include "consumers/group_consumer.h"
 #include "consumers/recent_ids.h"
+#include "consumers/topic_reader.h"
 #include "core/config.h"
 #include "core/event.h"
 #include "core/stop_signal.h"
@@ -135,7 +138,8 @@ class ConsumeLoop {
   Config config_;
   EventSink& sink_;
   DeadLetterQueue dlq_;
-  std::unique_ptr<GroupConsumer> consumer_;
+  std::unique_ptr<GroupConsumer> consumer_;  // the events topic, in the group
+  std::unique_ptr<TopicReader> items_;       // every partition of the items topic
   EventDecoder decoder_;
   RecentIds recent_ids_;
   int64_t newest_event_ms_ = 0;  // the newest event time consumed (late events count against it)

@@ -1,0 +1,58 @@
+// Reads every partition of one topic outside any consumer group, so that
+// each learner holds the whole `items` topic (the catalog) however the
+// group splits the events partitions among learners.
+//
+// No commits and no group membership: where each partition starts is the
+// caller's choice (a checkpoint's position), else its beginning, so a
+// learner restarted without a checkpoint reads the whole catalog again.
+// The partitions are those the cluster reports on the first poll that finds
+// the topic (asked at most every 5 s until then); partitions added later
+// are not read until a restart.
+//
+// Not thread-safe: one thread polls. Errors of create() are values naming
+// the setting; a topic missing from the cluster is logged once, then waited
+// for.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+#include "core/consumed.h"
+#include "core/kafka.h"
+#include "core/status.h"
+
+namespace streamrec {
+
+class TopicReader {
+ public:
+  // Where a partition starts; nullopt: its beginning. Called once per
+  // partition, inside the poll() that assigns them.
+  using StartOffset = std::function<std::optional<int64_t>(const TopicPartition&)>;
+
+  static Result<std::unique_ptr<TopicReader>> create(const Config& config, std::string topic, StartOffset start);
+  ~TopicReader();
+  TopicReader(const TopicReader&) = delete;
+  TopicReader& operator=(const TopicReader&) = delete;
+
+  // The next message (or error event), or nullptr after `timeout_ms`.
+  KafkaMessage poll(int timeout_ms);
+  // Whether the topic's partitions are assigned yet.
+  bool assigned() const { return assigned_; }
+
+ private:
+  TopicReader() = default;
+  void assign_if_due();
+
+  KafkaClient consumer_;
+  std::string topic_;
+  StartOffset start_;
+  bool assigned_ = false;
+  bool reported_missing_ = false;
+  std::chrono::steady_clock::time_point last_attempt_{};
+};
+
+}  // namespace streamrec
