@@ -19,13 +19,13 @@
 // Item attributes and availability come from the learner's catalog (one
 // copy of the catalog in the process). The item index (embeddings of
 // available items, popular list, each item's feature keys and category, and
-// an ItemSnapshot: the dense model and the items' part of its first layer)
+// an ItemSnapshot (item_snapshot.h): the dense model and the items' part of its first layer)
 // is rebuilt after every catalog change and once it is a second old. So a
 // ranking scores with the model and item embeddings of at most a second
 // ago, while the user's side (embedding rows, context, recent clicks) is
 // always live; and it costs one small matrix-vector product and one scoring
 // batch that multiplies per candidate only what depends on both the user
-// and the item (Learner::score_for_user): 15 of the first layer's 156 input
+// and the item (UserScorer, ranking/item_snapshot.h): 15 of the first layer's 156 input
 // rows with the default features.
 // A call builds no samples and copies no strings but those of the ranking
 // it returns. Not thread-safe; reads the Learner it is given, which must
@@ -46,12 +46,13 @@
 #include "core/event.h"
 #include "online_learner/byte_io.h"
 #include "online_learner/learner.h"
+#include "ranking/item_snapshot.h"
 
 namespace streamrec::ranking {
 
 class Ranker {
  public:
-  Ranker(const RankingConfig& config, const PopularityConfig& popularity, learner::Learner& learner);
+  Ranker(const RankingConfig& config, const PopularityConfig& popularity, const learner::Learner& learner);
 
   // The learner's catalog changed (an item message): rebuild the index
   // before the next ranking.
@@ -82,7 +83,8 @@ class Ranker {
 
   RankingConfig config_;
   PopularityConfig popularity_config_;
-  learner::Learner& learner_;
+  const learner::Learner& learner_;
+  UserScorer scorer_;
   int dim_;
 
   // log2 of each item's decayed weight sum, as sr:pop. Entries are never
@@ -95,7 +97,7 @@ class Ranker {
   std::vector<const double*> available_popularity_;  // live popularity of the same items
   std::vector<double> price_;             // their prices (read per candidate: no pointer chase)
   std::vector<learner::ItemKeys> item_keys_;       // their feature keys
-  learner::ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
+  ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
   std::vector<size_t> category_of_;       // their category's number
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
   std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
