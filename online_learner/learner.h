@@ -1,5 +1,8 @@
 // The online learner: joiner -> features -> embeddings -> model, trained in
-// mini-batches with progressive validation.
+// mini-batches with progressive validation. It learns and validates; it does
+// not score for serving: the ranker's scorer (ranking/item_snapshot.h,
+// UserScorer) reads the model through the const views below, under the
+// caller's lock, and nothing handed out can change the learner.
 //
 // Progressive validation scores every impression when it is shown, with the
 // model of that moment (as serving would), in mini-batches; it is learned
