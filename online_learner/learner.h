@@ -4,14 +4,6 @@
 // UserScorer) reads the model through the const views below, under the
 // caller's lock, and nothing handed out can change the learner.
 //
-// Progressive validation scores every impression when it is shown, with the
-// model of that moment (as serving would), in mini-batches; it is learned
-// later, when the joiner has its labels. Scoring at impression time matters:
-// clicked impressions wait up to the purchase window for their labels, so
-// scores taken when a sample is learned would give positives a later model
-// than negatives and inflate AUC. Samples that never were impressions
-// (sampled negatives) are scored just before they are learned.
-//
 // Guarantees:
 //  - Deterministic: the same items, events (in the same order), config and
 //    seed give bit-identical scores, metrics and checkpoints.
@@ -21,6 +13,14 @@
 //  - Bad configuration is an Error from create(); events never fail.
 // Not thread-safe: one learner per thread. Owns everything it uses; the sink
 // is called synchronously, once per learned sample, in the order learned.
+//
+// Progressive validation scores every impression when it is shown, with the
+// model of that moment (as serving would), in mini-batches; it is learned
+// later, when the joiner has its labels. Scoring at impression time matters:
+// clicked impressions wait up to the purchase window for their labels, so
+// scores taken when a sample is learned would give positives a later model
+// than negatives and inflate AUC. Samples that never were impressions
+// (sampled negatives) are scored just before they are learned.
 #pragma once
 
 #include <functional>

@@ -1,5 +1,13 @@
 // Per-user rankings from the live model (DESIGN.md, "Redis keys": rec).
 //
+// Contract: rank() returns a user's top `top_k` available items with their
+// scores, best first, or nothing for a user with no row and no recent clicks
+// (apps fall back to sr:pop). It only reads the Learner (a const reference;
+// it must outlive the Ranker). Not thread-safe: the caller holds whatever
+// keeps the Learner from changing (pipeline: ModelThread's lock). save() and
+// load() carry its popularity state in the pipeline checkpoint; load()
+// returns false on a damaged checkpoint (the reader names the error).
+//
 // Candidates: the top `retrieval_candidates` available items by embedding
 // retrieval (query · item embedding + the item's click bias, where the query
 // is the user's embedding plus the mean embedding of their recent clicks, so
@@ -28,8 +36,7 @@
 // and the item (UserScorer, ranking/item_snapshot.h): 15 of the first layer's 156 input
 // rows with the default features.
 // A call builds no samples and copies no strings but those of the ranking
-// it returns. Not thread-safe; reads the Learner it is given, which must
-// outlive it.
+// it returns.
 #pragma once
 
 #include <Eigen/Core>
