@@ -46,9 +46,10 @@ int run_to_file(const Config& config, const std::string& dir) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr,
-               "produce: wrote %lld items and %lld events (%lld impressions, %lld clicks, %lld purchases) to %s "
-               "in %.2f s (%.0f events/s)\n",
-               static_cast<long long>(summary->items), static_cast<long long>(summary->events),
+               "produce: wrote %lld items (+%lld launches and retirements) and %lld events (%lld impressions, "
+               "%lld clicks, %lld purchases) to %s in %.2f s (%.0f events/s)\n",
+               static_cast<long long>(summary->items), static_cast<long long>(summary->item_changes),
+               static_cast<long long>(summary->events),
                static_cast<long long>(summary->impressions), static_cast<long long>(summary->clicks),
                static_cast<long long>(summary->purchases), dir.c_str(), seconds,
                seconds > 0 ? summary->events / seconds : 0.0);
@@ -98,6 +99,8 @@ void add_produce_command(CLI::App& app, int& exit_code) {
       "                           send each line of I to the items topic, then each line of F to the\n"
       "                           events topic, unchanged (malformed lines too; the consumer dead-letters\n"
       "                           them), keyed by the line's item_id / user_id when readable\n"
+      "Realistic label delays, taste drift and item churn: --set producer.synthetic.delays=realistic,\n"
+      "  producer.synthetic.drift_share=..., producer.synthetic.churn_share=... (configs/default.yaml)\n"
       "A progress bar is drawn when stderr is a terminal; one summary line is printed at the end.\n"
       "Exit status: 0 all delivered, 1 a message was not delivered (or an error), 2 bad usage, 130 interrupted.\n"
       "See docs/producers.md.");

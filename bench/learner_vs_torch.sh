@@ -1,29 +1,57 @@
 #!/usr/bin/env bash
-# streamrec's online learner vs the same model in PyTorch, on the same stream.
+# streamrec's online learner vs the same model in PyTorch, a per-item counter
+# and the oracle, side by side on one synthetic stream.
 #
-#   bench/learner_vs_torch.sh [BUILD_DIR] [DATA_DIR] [--set key=value ...]
+#   bench/learner_vs_torch.sh [--build DIR] [--data DIR] [--gen key=value ...] [--set key=value ...]
 #
-# Makes the synthetic stream (1M impressions, 10k users, 2k items, seed 42)
-# in DATA_DIR unless it is there, runs `streamrec train` and
-# bench/peers/torch_esmm.py (same features, sizes, batch, learning rates,
-# one online pass with progressive validation, one thread each) and prints
-# one table side by side. samples/s counts the scoring+learning loop of each
-# (parsing and joining excluded on both sides; streamrec's end-to-end rate,
-# parsing JSON included, is printed too). Needs python3-torch
-# (scripts/bootstrap.sh --with-torch).
+#   --gen key=value  a generator setting (producer.synthetic.<key>), on top of
+#                    the stream below; e.g. --gen seed=11 --gen drift_share=0
+#   --set key=value  a learner setting, for `streamrec train` and the peer
+#
+# The stream, unless --gen says otherwise: 400k impressions, 4k users, 2k
+# items, 40 categories, slates of 10, a request a second (about 11 hours),
+# realistic label delays (purchases up to a day after the click), a third of
+# the users changing taste at 60 %, seed 7. It is made in DATA_DIR (default
+# /tmp/streamrec-vs-torch-<hash of the settings>) unless already there.
+#
+# Runs `streamrec train` and bench/peers/torch_esmm.py twice (--labels
+# at-once, the upper bound; --labels windowed, streamrec's windows), with the
+# learner's effective settings (sizes, batch, learning rates, windows), one
+# thread each, then bench/peers/side_by_side.py: AUC over the whole stream
+# and its last 20 % against the final labels, calibration, and the learn
+# loop's samples/s (scoring + learning; parsing excluded on both sides).
+# Needs python3-torch and libopenblas0-openmp (scripts/bootstrap.sh --with-torch).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-$here/../build}; shift || true
-data=${1:-/tmp/streamrec-bench-1m}; shift || true
-sets=("$@")
+build=$here/../build
+data=
+gen=(impressions=400000 users=4000 items=2000 categories=40 slate_size=10 mean_gap_ms=1000
+  delays=realistic drift_share=0.33 drift_at=0.6 seed=7)
+sets=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --build) build=$2; shift 2 ;;
+    --data) data=$2; shift 2 ;;
+    --gen) gen+=("$2"); shift 2 ;;
+    --set) sets+=(--set "$2"); shift 2 ;;
+    *) echo "usage: $0 [--build DIR] [--data DIR] [--gen key=value ...] [--set key=value ...]" >&2; exit 2 ;;
+  esac
+done
 streamrec=$build/apps/streamrec
 python=${PYTHON:-/usr/bin/python3}
 [[ -x $streamrec ]] || { echo "no $streamrec: build first (ninja -C $build streamrec)" >&2; exit 2; }
-$python -c 'import torch' 2>/dev/null || { echo "PyTorch missing: scripts/bootstrap.sh --with-torch" >&2; exit 2; }
+$python -c 'import torch, numpy' 2>/dev/null || { echo "PyTorch missing: scripts/bootstrap.sh --with-torch" >&2; exit 2; }
+ldconfig -p | grep -q libopenblas || echo "note: OpenBLAS missing, torch runs on the reference BLAS (scripts/bootstrap.sh --with-torch)" >&2
 
-if [[ ! -f $data/truth.csv ]]; then
-  $streamrec produce --synthetic --to-file "$data" --impressions 1000000 --seed 42 --users 10000 --items 2000 >&2
+produce_args=()
+for kv in "${gen[@]}"; do produce_args+=(--set "producer.synthetic.$kv"); done
+stamp=$(printf '%s\n' "${produce_args[@]}")
+[[ -n $data ]] || data=/tmp/streamrec-vs-torch-$(printf '%s' "$stamp" | md5sum | cut -c1-10)
+if [[ ! -f $data/truth.csv || "$(cat "$data/settings" 2>/dev/null)" != "$stamp" ]]; then
+  $streamrec produce --synthetic --to-file "$data" "${produce_args[@]}" >&2
+  printf '%s' "$stamp" >"$data/settings"
 fi
+echo "stream: $data (${gen[*]})" >&2
 
 # The learner's effective settings, handed to the peer.
 declare -A cfg
@@ -31,41 +59,25 @@ while IFS=': ' read -r key value; do cfg[$key]=$value; done < <($streamrec confi
 peer_args=(--batch "${cfg[learner.batch_size]}" --dim "${cfg[learner.embedding_dim]}"
   --experts "${cfg[learner.experts]}" --expert-hidden "${cfg[learner.expert_hidden]}"
   --tower-hidden "${cfg[learner.tower_hidden]}" --recent "${cfg[learner.recent_clicks]}"
+  --init-scale "${cfg[learner.init_scale]}"
   --lr-dense "${cfg[learner.lr_dense]}" --lr-embedding "${cfg[learner.lr_embedding]}"
   --lr-intercept "${cfg[learner.lr_intercept]}" --adagrad-init "${cfg[learner.adagrad_init]}"
   --l2 "${cfg[learner.l2]}" --click-window-s "${cfg[learner.click_window_s]}"
   --purchase-window-s "${cfg[learner.purchase_window_s]}")
-[[ ${cfg[learner.interactions]} == false ]] && peer_args+=(--no-interactions)
-[[ ${cfg[learner.bias_terms]} == true ]] && peer_args+=(--bias-terms)
-[[ ${cfg[learner.architecture]} == mmoe && ${cfg[learner.optimizer]} == adagrad ]] ||
-  echo "note: the peer is MMoE + Adagrad only; the learner runs ${cfg[learner.architecture]} + ${cfg[learner.optimizer]}" >&2
+[[ ${cfg[learner.architecture]} == mmoe && ${cfg[learner.optimizer]} == adagrad && ${cfg[learner.interactions]} == true &&
+  ${cfg[learner.bias_terms]} == false && ${cfg[learner.dot_head]} == false ]] ||
+  echo "note: the peer is MMoE + DLRM dots + Adagrad only; the learner runs something else" >&2
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 $streamrec train --events "$data/events.jsonl" --items "$data/items.jsonl" --truth "$data/truth.csv" \
-  --report-json "$out/learner.json" "${sets[@]}" >&2
-$python "$here/peers/torch_esmm.py" --events "$data/events.jsonl" --items "$data/items.jsonl" \
-  --report-json "$out/torch.json" "${peer_args[@]}" >&2
-
-$python - "$out/learner.json" "$out/torch.json" <<'PY'
-import json, sys
-l, t = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-m = l["metrics"]
-rows = [
-    ("samples/s (1 thread, learn loop)", l["learn_samples_per_sec"], t["samples_per_sec"], "x"),
-    ("click AUC", m["click"]["whole"]["auc"], t["click_auc"], "-"),
-    ("CTCVR AUC", m["ctcvr"]["whole"]["auc"], t["ctcvr_auc"], "-"),
-    ("CVR AUC (clicked)", m["cvr"]["whole"]["auc"], t["cvr_auc"], "-"),
-]
-print("| metric | streamrec | PyTorch | streamrec vs PyTorch |")
-print("|---|---:|---:|---:|")
-for name, a, b, kind in rows:
-    rel = f"{a / b:.1f}x" if kind == "x" else f"{a - b:+.4f}"
-    fmt = "{:.0f}" if kind == "x" else "{:.4f}"
-    print(f"| {name} | {fmt.format(a)} | {fmt.format(b)} | {rel} |")
-print(f"\nstreamrec end to end (JSON parsing + joining included): {l['samples_per_sec']:.0f} samples/s; "
-      f"samples {l['samples']} vs {t['samples']}")
-print(f"oracle AUC: click {m['oracle_click']['whole']['auc']:.4f}, CTCVR {m['oracle_ctcvr']['whole']['auc']:.4f}, "
-      f"CVR {m['oracle_cvr']['whole']['auc']:.4f}; per-item baseline: click {m['baseline_click']['whole']['auc']:.4f}, "
-      f"CTCVR {m['baseline_ctcvr']['whole']['auc']:.4f}")
-PY
+  --report-json "$out/streamrec.json" --predictions-out "$out/streamrec.csv" "${sets[@]}" >"$out/streamrec.log" 2>&1 ||
+  { cat "$out/streamrec.log" >&2; exit 1; }
+peers=()
+for labels in at-once windowed; do
+  $python "$here/peers/torch_esmm.py" --events "$data/events.jsonl" --items "$data/items.jsonl" --labels $labels \
+    --predictions-out "$out/peer-$labels.npy" --report-json "$out/peer-$labels.json" "${peer_args[@]}" >&2
+  peers+=(--peer "PyTorch peer, labels $labels" "$out/peer-$labels.npy" "$out/peer-$labels.json")
+done
+$python "$here/peers/side_by_side.py" --truth "$data/truth.csv" --events "$data/events.jsonl" \
+  --streamrec-predictions "$out/streamrec.csv" --streamrec-report "$out/streamrec.json" "${peers[@]}"

@@ -161,16 +161,54 @@ void ConsumeLoop::report_partition_ends() {
   reached_end_.clear();
 }
 
+void ConsumeLoop::log_sink_failure(const Status& failure, const char* then) {
+  sink_failures_in_a_row_ = failure.message() == last_sink_failure_ ? sink_failures_in_a_row_ + 1 : 1;
+  last_sink_failure_ = failure.message();
+  const double failing_s = std::chrono::duration<double>(Clock::now() - sink_failing_since_).count();
+  // A blip (Redis restarting, a timeout) is a warning; the same failure
+  // again and again (Redis rejecting the write, full, read-only) is an
+  // error that says so, since nothing is committed until it is fixed.
+  if (sink_failures_in_a_row_ < 3)
+    spdlog::warn("{}; {}", failure.message(), then);
+  else
+    spdlog::error("the sink failed the same way {} times in {:.0f} s; nothing is committed until it succeeds: {}; {}",
+                  sink_failures_in_a_row_, failing_s, failure.message(), then);
+}
+
+void ConsumeLoop::note_sink_result(const Status& result, const char* then) {
+  if (result.ok()) {
+    sink_failures_in_a_row_ = 0;
+    last_sink_failure_.clear();
+    return;
+  }
+  if (sink_failures_in_a_row_ == 0) sink_failing_since_ = Clock::now();
+  log_sink_failure(result, then);
+}
+
 Status ConsumeLoop::until_sink_succeeds(const std::function<Status()>& attempt) {
   auto backoff = std::chrono::milliseconds(100);
-  for (;;) {
+  const auto failing_since = Clock::now();
+  for (int attempts = 1;; ++attempts) {
     Status s = attempt();
-    if (s.ok()) return {};
+    if (s.ok()) {
+      if (attempts > 1) spdlog::info("sink: written after {} attempts", attempts);
+      note_sink_result(s, "");
+      return {};
+    }
     ++stats_.sink_retries;
     if (stop_ && stop_->stop_requested())
       return Error{"stopped while a batch was not durable (not committed): " + s.message()};
-    spdlog::warn("{}; retrying in {} ms", s.message(), backoff.count());
-    std::this_thread::sleep_for(backoff);
+    // A run that ends when the stream goes quiet also ends when it cannot
+    // go on: nothing is consumed while the sink fails.
+    if (stop_after_idle_.count() > 0 && Clock::now() - failing_since >= stop_after_idle_)
+      return Error{fmt::format("gave up after {:.1f} s of failed writes (--stop-after-idle), the batch is not durable "
+                               "(not committed): {}",
+                               std::chrono::duration<double>(Clock::now() - failing_since).count(), s.message())};
+    note_sink_result(s, fmt::format("retrying in {} ms", backoff.count()).c_str());
+    // In slices, so that a stop does not wait for the whole backoff.
+    for (auto slept = std::chrono::milliseconds(0); slept < backoff && !(stop_ && stop_->stop_requested());
+         slept += std::chrono::milliseconds(50))
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 }
@@ -178,7 +216,8 @@ Status ConsumeLoop::until_sink_succeeds(const std::function<Status()>& attempt) 
 void ConsumeLoop::commit(bool force) {
   // Before partitions go elsewhere, or at the end, what the sink holds back
   // is written; otherwise only what it has written already is committed.
-  if (force && !applied_offsets_.empty())
+  // After a failure that ends the run, nothing more is tried.
+  if (force && !applied_offsets_.empty() && failure_.ok())
     if (Status s = until_sink_succeeds([&] { return sink_.flush(); }); !s.ok() && failure_.ok()) failure_ = s;
   const uint64_t durable = sink_.durable_mark();
   for (auto it = applied_offsets_.begin(); it != applied_offsets_.end() && it->first <= durable;
@@ -231,6 +270,7 @@ void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
 
 Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
   stop_ = &stop;
+  stop_after_idle_ = options.stop_after_idle;
   const auto batch_window = std::chrono::milliseconds(config_.consumer.batch_max_ms);
   const auto max_messages = static_cast<size_t>(config_.consumer.batch_max_messages);
   last_commit_ = Clock::now();
@@ -261,7 +301,9 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
     }
     if (now - last_tick >= std::chrono::milliseconds(10)) {
       last_tick = now;
-      if (Status s = sink_.tick(); !s.ok()) spdlog::warn("{}", s.message());
+      Status ticked = sink_.tick();
+      // A tick that wrote nothing says nothing about the sink: only its failures count.
+      if (!ticked.ok()) note_sink_result(ticked, "retried with the next write");
       commit(/*force=*/false);  // the tick may have made the sink durable
     }
     if (now - last_status >= options.status_interval) {

@@ -7,7 +7,9 @@
 //      within the last consumer.dedupe_window events, RecentIds);
 //   2. wait until the dead-letter topic acknowledged;
 //   3. hand the valid events to the EventSink; if it fails (Redis down), back
-//      off and retry the same batch until it succeeds or a stop is requested;
+//      off and retry the same batch until it succeeds or a stop is requested
+//      (or, with stop_after_idle, it has failed that long); the same failure
+//      again and again is logged as an error with its reason;
 //   4. commit the offsets of every durable batch, at most every
 //      consumer.commit_interval_ms, and always before partitions are revoked
 //      or the loop ends. A sink may hold effects back over several batches
@@ -62,7 +64,8 @@ struct ConsumeStats {
 std::string to_json(const ConsumeStats& stats);
 
 struct ConsumeOptions {
-  // Stop after this long without a message (0: run until stopped).
+  // Stop after this long without a message, or of a sink failing without a
+  // success (0: run until stopped).
   std::chrono::milliseconds stop_after_idle{0};
   // Log a status line (and rewrite stats_file, if set) this often.
   std::chrono::milliseconds status_interval{5000};
@@ -112,8 +115,15 @@ class ConsumeLoop {
   // Commits what finished batches made durable; `force` ignores the
   // interval and first has the sink write what it holds back.
   void commit(bool force);
-  // Runs `attempt` until it succeeds, backing off, or a stop is requested.
+  // Runs `attempt` until it succeeds, backing off, or a stop is requested,
+  // or it has failed for longer than the run's stop_after_idle. The same
+  // failure three times in a row is logged as an error.
   Status until_sink_succeeds(const std::function<Status()>& attempt);
+  // Logs a failed write of the sink: a warning, and from the third time in
+  // a row the same failure an error with how long it has lasted. An ok
+  // `result` resets the count.
+  void note_sink_result(const Status& result, const char* then);
+  void log_sink_failure(const Status& failure, const char* then);
   void report(const char* what, const ConsumeOptions& options);
   void report_partition_ends();
   const std::string& cluster_id();
@@ -125,6 +135,10 @@ class ConsumeLoop {
   EventDecoder decoder_;
   RecentIds recent_ids_;
   const StopSignal* stop_ = nullptr;
+  std::chrono::milliseconds stop_after_idle_{0};  // the run's
+  std::string last_sink_failure_;
+  int sink_failures_in_a_row_ = 0;
+  std::chrono::steady_clock::time_point sink_failing_since_{};
   // Prepended to "<topic>/<partition>" in every message's source: offsets
   // are only comparable within one cluster, and a new cluster starts again
   // at offset 0 (see docs/redis-keys.md). Asked for once, lazily.

@@ -83,6 +83,14 @@ Check<std::string> one_of(std::vector<std::string> allowed) {
   };
 }
 
+template <class T>
+Check<T> within(T lo, T hi) {
+  return [lo, hi](const T& v) -> Status {
+    if (!(v >= lo && v <= hi)) return Error{"must be in [" + print_value(lo) + ", " + print_value(hi) + "], got " + print_value(v)};
+    return {};
+  };
+}
+
 Check<std::string> non_empty() {
   return [](const std::string& v) -> Status {
     if (v.empty()) return Error{"must not be empty"};
@@ -164,6 +172,18 @@ const std::vector<Setting>& schema() {
       setting("producer.synthetic.mean_gap_ms", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::mean_gap_ms, at_least<int64_t>(0)),
       setting("producer.synthetic.base_ctr", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::base_ctr, positive<double>()),
       setting("producer.synthetic.base_cvr", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::base_cvr, positive<double>()),
+      setting("producer.synthetic.delays", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::delays, one_of({"short", "realistic"})),
+      setting("producer.synthetic.click_delay_fast_median_s", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::click_delay_fast_median_s, positive<double>()),
+      setting("producer.synthetic.click_delay_slow_median_s", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::click_delay_slow_median_s, positive<double>()),
+      setting("producer.synthetic.click_delay_max_s", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::click_delay_max_s, positive<double>()),
+      setting("producer.synthetic.purchase_delay_fast_median_s", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::purchase_delay_fast_median_s, positive<double>()),
+      setting("producer.synthetic.purchase_delay_slow_median_s", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::purchase_delay_slow_median_s, positive<double>()),
+      setting("producer.synthetic.purchase_delay_max_s", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::purchase_delay_max_s, positive<double>()),
+      setting("producer.synthetic.click_delay_slow_share", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::click_delay_slow_share, within(0.0, 1.0)),
+      setting("producer.synthetic.purchase_delay_slow_share", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::purchase_delay_slow_share, within(0.0, 1.0)),
+      setting("producer.synthetic.drift_share", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::drift_share, within(0.0, 1.0)),
+      setting("producer.synthetic.drift_at", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::drift_at, within(0.0, 1.0)),
+      setting("producer.synthetic.churn_share", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::churn_share, within(0.0, 0.45)),
       setting("serving.listen", &C::serving, &ServingConfig::listen, non_empty()),
       setting("serving.port", &C::serving, &ServingConfig::port, at_least<int64_t>(0)),
       setting("learner.click_window_s", &C::learner, &LearnerConfig::click_window_s, at_least<int64_t>(0)),

@@ -67,6 +67,21 @@ struct SyntheticConfig {
   int64_t mean_gap_ms = 50;          // event-time gap between requests
   double base_ctr = 0.05;            // mean click probability
   double base_cvr = 0.10;            // mean purchase probability given a click
+  // Label delays: "short" (click 1 s + Exp(30 s) capped, purchase 5 s +
+  // Exp(5 min) capped: the original stream) or "realistic" (each stage a
+  // mixture of two log-normals, fast and slow, capped at *_max_s).
+  std::string delays = "short";
+  double click_delay_fast_median_s = 10;
+  double click_delay_slow_median_s = 180;
+  double click_delay_slow_share = 0.3;
+  double click_delay_max_s = 3600;
+  double purchase_delay_fast_median_s = 300;
+  double purchase_delay_slow_median_s = 10800;
+  double purchase_delay_slow_share = 0.5;
+  double purchase_delay_max_s = 86400;
+  double drift_share = 0;   // share of users whose taste changes once ...
+  double drift_at = 0.6;    // ... when this share of the impressions has been shown
+  double churn_share = 0;   // share of items launched mid-stream; as many retire
 };
 
 struct ProducerConfig {

@@ -20,6 +20,23 @@ constexpr std::string_view kScript = R"lua(
 -- only writes. Redis does not roll a failed script back, so a script that
 -- fails must fail before its first write. Flat arrays and index ranges, no
 -- table per key: this runs for every key of every slice.
+-- unpack() fails past a few thousand values ("too many results to unpack":
+-- Lua's C stack holds about 8000), and a key may carry far more fields (sr:pop
+-- gets one member per item of the slice): every command that takes a key's
+-- fields takes them at most CHUNK names or CHUNK pairs at a time.
+local CHUNK = 1000
+local function read_fields(command, key, names, n, into)
+  for first = 1, n, CHUNK do
+    local last = math.min(first + CHUNK - 1, n)
+    local part = redis.call(command, key, unpack(names, first, last))
+    for r = 1, last - first + 1 do into[first + r - 1] = part[r] end
+  end
+end
+local function write_pairs(command, key, list, from, to)
+  for first = from, to, 2 * CHUNK do
+    redis.call(command, key, unpack(list, first, math.min(first + 2 * CHUNK - 1, to)))
+  end
+end
 local function fmt(v)
   if v == math.floor(v) and math.abs(v) < 2 ^ 53 then return string.format('%d', v) end
   return string.format('%.17g', v)
@@ -52,7 +69,7 @@ for k = 2, #KEYS do
     if ARGV[j] ~= 's' then nn = nn + 1; names[nn] = ARGV[j + 1] end
   end
   local current = {}
-  if nn > 0 then current = redis.call(zset[k] and 'ZMSCORE' or 'HMGET', key, unpack(names, 1, nn)) end
+  if nn > 0 then read_fields(zset[k] and 'ZMSCORE' or 'HMGET', key, names, nn, current) end
   local r = 0
   for j = first, a - 1, 3 do
     local op, field, value = ARGV[j], ARGV[j + 1], ARGV[j + 2]
@@ -89,9 +106,9 @@ for k = 2, #KEYS do
   to[k] = nv
 end
 for k = 2, #KEYS do
-  if to[k] >= from[k] then redis.call(zset[k] and 'ZADD' or 'HSET', KEYS[k], unpack(values, from[k], to[k])) end
+  if to[k] >= from[k] then write_pairs(zset[k] and 'ZADD' or 'HSET', KEYS[k], values, from[k], to[k]) end
 end
-if ns > 0 then redis.call('HSET', marks, unpack(new_marks)) end
+if ns > 0 then write_pairs('HSET', marks, new_marks, 1, 2 * ns) end
 return 1
 )lua";
 

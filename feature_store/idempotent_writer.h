@@ -39,6 +39,10 @@
 // per key, keeps the marks out of the way. Slices bound how long one script
 // blocks Redis (apps read rankings from it meanwhile): 16-18 ms for 4096 keys
 // at 50k events/s (docs/redis-keys.md).
+//
+// A slice bounds its keys, not their fields: one key may carry tens of
+// thousands (sr:pop, a member per item of the slice). The script hands them
+// to Redis 1000 at a time, since Lua's unpack() fails past a few thousand.
 #pragma once
 
 #include <cstdint>

@@ -77,15 +77,19 @@ Result<ProduceReport> produce_synthetic(const Config& config, const ProduceHooks
   if (!producer.ok()) return producer.error();
   Run run(std::move(producer).value(), hooks, config.producer.synthetic.impressions);
 
-  for (const Item& item : stream->catalog()) {
+  for (const Item& item : stream->opening_catalog()) {
     if (stopping(hooks)) return run.finish(0);
     run.send(config.kafka.items_topic, item.item_id, encode_item(item), false);
   }
   Pacer pacer(config.producer.rate);
   GeneratedEvent g;
   int64_t impressions = 0;
-  for (int64_t n = 0; !stopping(hooks) && stream->next(g); ++n) {
-    pacer.wait_turn(n, hooks.stop);
+  for (int64_t n = 0; !stopping(hooks) && stream->next(g);) {
+    if (g.item) {  // a launch or retirement, in its place in event time
+      run.send(config.kafka.items_topic, g.item->item_id, encode_item(*g.item), false);
+      continue;
+    }
+    pacer.wait_turn(n++, hooks.stop);
     impressions += g.truth.has_value();
     run.send(config.kafka.events_topic, g.event.user_id, encode_event(g.event), true);
     run.progress(impressions);

@@ -64,7 +64,7 @@ Result<SyntheticFilesSummary> write_synthetic_files(const SyntheticConfig& confi
 
   SyntheticFilesSummary summary;
   std::string line;
-  for (const Item& item : stream->catalog()) {
+  for (const Item& item : stream->opening_catalog()) {
     line = encode_item(item);
     write_line(items->get(), line);
     ++summary.items;
@@ -74,6 +74,12 @@ Result<SyntheticFilesSummary> write_synthetic_files(const SyntheticConfig& confi
 
   GeneratedEvent g;
   while (stream->next(g)) {
+    if (g.item) {  // a launch or retirement: after the catalog, in event-time order
+      line = encode_item(*g.item);
+      write_line(items->get(), line);
+      ++summary.item_changes;
+      continue;
+    }
     line = encode_event(g.event);
     write_line(events->get(), line);
     ++summary.events;

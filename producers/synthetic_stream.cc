@@ -30,6 +30,13 @@ constexpr double kClickDelayCapMs = 540'000;
 constexpr double kPurchaseDelayMeanMs = 300'000;  // purchase delay: 5 s + exp(5 min), capped at 50 min
 constexpr double kPurchaseDelayCapMs = 3'000'000;
 constexpr int kCalibrationRequests = 20'000;
+constexpr double kDelayLogStddev = 1.0;       // realistic delays: log-normal shape
+constexpr int64_t kMinDelayMs = 1000;         // realistic delays: at least a second
+// Seeds of the generators of the optional effects, xor-ed with the seed, so
+// that turning them on leaves the main generator's draws unchanged.
+constexpr uint64_t kDelaySeed = 0x13198a2e03707344ULL;
+constexpr uint64_t kDriftSeed = 0xa4093822299f31d0ULL;
+constexpr uint64_t kChurnSeed = 0x082efa98ec4e6c89ULL;
 
 constexpr const char* kDevices[] = {"ios", "android", "web"};
 constexpr double kDeviceShare[] = {0.40, 0.45, 0.15};
@@ -135,6 +142,27 @@ Result<SyntheticStream> SyntheticStream::create(const SyntheticConfig& config) {
   if (config.start_ts_ms < 0) return bad("start_ts_ms", "must be >= 0");
   if (!(config.base_ctr > 0 && config.base_ctr < 1)) return bad("base_ctr", "must be in (0, 1)");
   if (!(config.base_cvr > 0 && config.base_cvr < 1)) return bad("base_cvr", "must be in (0, 1)");
+  if (config.delays != "short" && config.delays != "realistic") return bad("delays", "must be short or realistic");
+  for (auto [key, value] : {std::pair{"click_delay_fast_median_s", config.click_delay_fast_median_s},
+                            std::pair{"click_delay_slow_median_s", config.click_delay_slow_median_s},
+                            std::pair{"click_delay_max_s", config.click_delay_max_s},
+                            std::pair{"purchase_delay_fast_median_s", config.purchase_delay_fast_median_s},
+                            std::pair{"purchase_delay_slow_median_s", config.purchase_delay_slow_median_s},
+                            std::pair{"purchase_delay_max_s", config.purchase_delay_max_s}}) {
+    if (!(value > 0)) return bad(key, "must be > 0");
+  }
+  for (auto [key, value] : {std::pair{"click_delay_slow_share", config.click_delay_slow_share},
+                            std::pair{"purchase_delay_slow_share", config.purchase_delay_slow_share},
+                            std::pair{"drift_share", config.drift_share}, std::pair{"drift_at", config.drift_at}}) {
+    if (!(value >= 0 && value <= 1)) return bad(key, "must be in [0, 1]");
+  }
+  if (!(config.churn_share >= 0 && config.churn_share <= 0.45)) return bad("churn_share", "must be in [0, 0.45]");
+  int64_t churned = std::llround(config.churn_share * static_cast<double>(config.items));
+  if (config.slate_size > config.items - 2 * churned) {
+    return bad("slate_size", "with churn_share, as few as items - 2 x churn_share x items (" +
+                                 std::to_string(config.items - 2 * churned) +
+                                 ") items may be on sale, fewer than a slate");
+  }
   SyntheticStream stream(config);
   stream.build_world();
   stream.calibrate();
@@ -145,6 +173,7 @@ SyntheticStream::SyntheticStream(const SyntheticConfig& config)
     : config_(config),
       rng_(static_cast<uint64_t>(config.seed)),
       dim_(static_cast<int>(config.latent_dim)),
+      delay_rng_(static_cast<uint64_t>(config.seed) ^ kDelaySeed),
       next_request_ts_ms_(config.start_ts_ms) {}
 
 void SyntheticStream::build_world() {
@@ -209,32 +238,83 @@ void SyntheticStream::build_world() {
   user_device_.resize(n_users);
   std::vector<double> activity(n_users);
   for (int64_t u = 0; u < n_users; ++u) {
-    double r = rng_.uniform();
-    int favourites = r < 0.5 ? 1 : r < 0.8 ? 2 : 3;
-    favourites = static_cast<int>(std::min<int64_t>(favourites, n_cat));
-    int64_t chosen[3] = {-1, -1, -1};
-    double weights[3] = {0, 0, 0};
-    double total = 0;
-    for (int f = 0; f < favourites; ++f) {
-      int64_t c;
-      do c = static_cast<int64_t>(rng_.below(n_cat));
-      while (std::find(chosen, chosen + f, c) != chosen + f);
-      chosen[f] = c;
-      weights[f] = rng_.uniform(0.5, 1.5);
-      total += weights[f];
-    }
-    double* t = &user_taste_[u * d];
-    for (int f = 0; f < favourites; ++f) {
-      for (int k = 0; k < d; ++k) t[k] += weights[f] / total * centres[chosen[f] * d + k];
-    }
-    add_noise(t, d, kUserNoise, rng_);
+    draw_taste(centres, &user_taste_[u * d], rng_);
     user_device_[u] = sample_share(kDeviceShare, rng_);
     activity[u] = std::exp(rng_.normal(0, kActivityStddev));
   }
   user_activity_cdf_ = to_cdf(std::move(activity));
+  plan_drift_and_churn(centres);
 }
 
-SyntheticStream::Request SyntheticStream::draw_request(Random& rng, int64_t ts_ms) const {
+// A taste mixing 1-3 favourite categories' centres, plus noise; `taste` is
+// dim zeros on entry.
+void SyntheticStream::draw_taste(const std::vector<double>& centres, double* taste, Random& rng) const {
+  const int64_t n_cat = config_.categories;
+  const int d = dim_;
+  double r = rng.uniform();
+  int favourites = r < 0.5 ? 1 : r < 0.8 ? 2 : 3;
+  favourites = static_cast<int>(std::min<int64_t>(favourites, n_cat));
+  int64_t chosen[3] = {-1, -1, -1};
+  double weights[3] = {0, 0, 0};
+  double total = 0;
+  for (int f = 0; f < favourites; ++f) {
+    int64_t c;
+    do c = static_cast<int64_t>(rng.below(n_cat));
+    while (std::find(chosen, chosen + f, c) != chosen + f);
+    chosen[f] = c;
+    weights[f] = rng.uniform(0.5, 1.5);
+    total += weights[f];
+  }
+  for (int f = 0; f < favourites; ++f) {
+    for (int k = 0; k < d; ++k) taste[k] += weights[f] / total * centres[chosen[f] * d + k];
+  }
+  add_noise(taste, d, kUserNoise, rng);
+}
+
+// Who drifts and to what; which items launch and retire, and when (at an
+// impression count). Each from a generator of its own.
+void SyntheticStream::plan_drift_and_churn(const std::vector<double>& centres) {
+  const int64_t n_items = config_.items, n_users = config_.users;
+  on_sale_.assign(n_items, 1);
+  if (config_.drift_share > 0) {
+    Random rng(static_cast<uint64_t>(config_.seed) ^ kDriftSeed);
+    drifted_taste_.assign(n_users * dim_, 0);
+    for (int64_t u = 0; u < n_users; ++u) {
+      bool drifts = rng.bernoulli(config_.drift_share);
+      draw_taste(centres, &drifted_taste_[u * dim_], rng);  // drawn for everyone: the choice shifts no draw
+      if (drifts) drifting_users_.push_back(u);
+    }
+    drift_impression_ = std::llround(config_.drift_at * static_cast<double>(config_.impressions));
+  }
+  int64_t churned = std::llround(config_.churn_share * static_cast<double>(n_items));
+  if (churned > 0) {
+    Random rng(static_cast<uint64_t>(config_.seed) ^ kChurnSeed);
+    std::vector<int64_t> order(n_items);
+    for (int64_t i = 0; i < n_items; ++i) order[i] = i;
+    for (int64_t i = n_items - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+    uint64_t span = static_cast<uint64_t>(std::max<int64_t>(config_.impressions, 1));
+    for (int64_t k = 0; k < 2 * churned; ++k) {
+      bool launch = k < churned;  // the first `churned` launch, the next `churned` retire
+      changes_.push_back(Change{static_cast<int64_t>(rng.below(span)), order[k], launch});
+      if (launch) on_sale_[order[k]] = 0;
+    }
+    std::sort(changes_.begin(), changes_.end(), [](const Change& a, const Change& b) {
+      return a.at_impression != b.at_impression ? a.at_impression < b.at_impression : a.item < b.item;
+    });
+  }
+}
+
+std::vector<Item> SyntheticStream::opening_catalog() const {
+  std::vector<char> launched_later(catalog_.size(), 0);
+  for (const Change& c : changes_) launched_later[c.item] |= c.launch;
+  std::vector<Item> items;
+  for (size_t i = 0; i < catalog_.size(); ++i) {
+    if (!launched_later[i]) items.push_back(catalog_[i]);
+  }
+  return items;
+}
+
+SyntheticStream::Request SyntheticStream::draw_request(Random& rng, int64_t ts_ms, bool all_items) const {
   Request r;
   r.ts_ms = ts_ms;
   r.hour = hour_of(ts_ms);
@@ -244,6 +324,7 @@ SyntheticStream::Request SyntheticStream::draw_request(Random& rng, int64_t ts_m
   r.slate.reserve(config_.slate_size);
   while (static_cast<int64_t>(r.slate.size()) < config_.slate_size) {
     int64_t item = sample_cdf(item_popularity_cdf_, rng);
+    if (!all_items && !on_sale_[item]) continue;  // drawn again among the items on sale
     if (std::find(r.slate.begin(), r.slate.end(), item) == r.slate.end()) r.slate.push_back(item);
   }
   return r;
@@ -295,7 +376,7 @@ void SyntheticStream::calibrate() {
   double span_ms = requests * config_.mean_gap_ms;
   for (int n = 0; n < kCalibrationRequests; ++n) {
     int64_t offset = std::llround(span_ms * (n + 0.5) / kCalibrationRequests);
-    Request r = draw_request(rng, config_.start_ts_ms + offset);
+    Request r = draw_request(rng, config_.start_ts_ms + offset, /*all_items=*/true);
     for (int64_t item : r.slate) {
       click.push_back(click_logit(r, item));
       purchase.push_back(purchase_logit(r.user, item));
@@ -318,6 +399,54 @@ void SyntheticStream::calibrate() {
   purchase_intercept_ = solve_increasing(mean_cvr, config_.base_cvr);
 }
 
+namespace {
+
+// A draw from a mixture of two log-normals (medians fast and slow, the slow
+// one with probability slow_share), clamped to [kMinDelayMs, max].
+int64_t mixture_delay_ms(Random& rng, double fast_median_s, double slow_median_s, double slow_share, double max_s) {
+  bool slow = rng.uniform() < slow_share;
+  double seconds = (slow ? slow_median_s : fast_median_s) * std::exp(kDelayLogStddev * rng.normal());
+  double ms = std::min(seconds, max_s) * 1000;
+  return std::max<int64_t>(kMinDelayMs, std::llround(ms));
+}
+
+}  // namespace
+
+// With "short", the main generator's exponential draw; with "realistic", a
+// draw of the delay generator (the main one's draw is made and unused, so the
+// rest of the stream stays the same).
+int64_t SyntheticStream::click_delay_ms(double exponential_draw) {
+  if (config_.delays == "short") return 1000 + std::llround(std::min(exponential_draw, kClickDelayCapMs));
+  return mixture_delay_ms(delay_rng_, config_.click_delay_fast_median_s, config_.click_delay_slow_median_s,
+                          config_.click_delay_slow_share, config_.click_delay_max_s);
+}
+
+int64_t SyntheticStream::purchase_delay_ms(double exponential_draw) {
+  if (config_.delays == "short") return 5000 + std::llround(std::min(exponential_draw, kPurchaseDelayCapMs));
+  return mixture_delay_ms(delay_rng_, config_.purchase_delay_fast_median_s, config_.purchase_delay_slow_median_s,
+                          config_.purchase_delay_slow_share, config_.purchase_delay_max_s);
+}
+
+// Launches and retirements due by now (an impression count), as items
+// messages at `ts_ms` ahead of the request's impressions; and the drift.
+void SyntheticStream::apply_due_changes(int64_t ts_ms) {
+  while (next_change_ < changes_.size() && changes_[next_change_].at_impression <= impressions_started_) {
+    const Change& c = changes_[next_change_++];
+    on_sale_[c.item] = c.launch ? 1 : 0;
+    GeneratedEvent message;
+    message.item = catalog_[c.item];
+    message.item->available = c.launch;
+    message.item->ts_ms = ts_ms;
+    ready_.push_back(std::move(message));
+  }
+  if (drift_impression_ >= 0 && impressions_started_ >= drift_impression_) {
+    for (int64_t u : drifting_users_) {
+      std::copy_n(&drifted_taste_[u * dim_], dim_, &user_taste_[u * dim_]);
+    }
+    drift_impression_ = -1;
+  }
+}
+
 void SyntheticStream::schedule(Event event) {
   pending_.push_back(Pending{event.ts_ms, next_pending_seq_++, std::move(event)});
   std::push_heap(pending_.begin(), pending_.end(), kLaterFirst);
@@ -326,11 +455,12 @@ void SyntheticStream::schedule(Event event) {
 // Draws the next request, fills ready_ with its impressions and schedules the
 // clicks and purchases they cause.
 void SyntheticStream::start_request() {
+  ready_.clear();
+  ready_pos_ = 0;
+  apply_due_changes(next_request_ts_ms_);
   Request r = draw_request(rng_, next_request_ts_ms_);
   std::string request_id = make_id('r', requests_started_++);
   std::string user_id = make_id('u', r.user);
-  ready_.clear();
-  ready_pos_ = 0;
   for (int64_t item : r.slate) {
     if (impressions_started_ == config_.impressions) break;
     ++impressions_started_;
@@ -338,7 +468,8 @@ void SyntheticStream::start_request() {
     // Every draw happens whatever the outcome, so one impression's luck never
     // shifts the draws of the next.
     double click_u = rng_.uniform(), purchase_u = rng_.uniform();
-    double click_delay = rng_.exponential(kClickDelayMeanMs), purchase_delay = rng_.exponential(kPurchaseDelayMeanMs);
+    double click_draw = rng_.exponential(kClickDelayMeanMs), purchase_draw = rng_.exponential(kPurchaseDelayMeanMs);
+    int64_t click_delay = click_delay_ms(click_draw), purchase_delay = purchase_delay_ms(purchase_draw);
     truth.clicked = click_u < truth.p_click;
     truth.purchased = truth.clicked && purchase_u < truth.p_cvr;
 
@@ -359,12 +490,12 @@ void SyntheticStream::start_request() {
       click.type = EventType::kClick;
       click.user_id = user_id;
       click.item_id = ev.item_id;
-      click.ts_ms = r.ts_ms + 1000 + std::llround(std::min(click_delay, kClickDelayCapMs));
+      click.ts_ms = r.ts_ms + click_delay;
       click.request_id = request_id;
       if (truth.purchased) {
         Event purchase = click;
         purchase.type = EventType::kPurchase;
-        purchase.ts_ms = click.ts_ms + 5000 + std::llround(std::min(purchase_delay, kPurchaseDelayCapMs));
+        purchase.ts_ms = click.ts_ms + purchase_delay;
         purchase.value = catalog_[item].price;
         schedule(std::move(purchase));
       }
@@ -379,11 +510,18 @@ void SyntheticStream::emit(Event event, std::optional<ImpressionTruth> truth, Ge
   out.event = std::move(event);
   out.event.event_id = make_id('e', next_event_id_++);
   out.truth = truth;
+  out.item.reset();
 }
 
 bool SyntheticStream::next(GeneratedEvent& out) {
   if (ready_pos_ < ready_.size()) {
     GeneratedEvent& g = ready_[ready_pos_++];
+    if (g.item) {
+      out.event = Event{};
+      out.truth.reset();
+      out.item = std::move(g.item);
+      return true;
+    }
     emit(std::move(g.event), g.truth, out);
     return true;
   }

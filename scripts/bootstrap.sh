@@ -12,7 +12,8 @@ packages=(
 )
 # Optional extras (the PyTorch peer for bench/learner_vs_torch.sh) are asked
 # for with: scripts/bootstrap.sh --with-torch
-if [[ "${1:-}" == "--with-torch" ]]; then packages+=(python3-torch python3-numpy); fi
+# libopenblas0-openmp: without it Debian's torch runs on the reference BLAS, about 5x slower.
+if [[ "${1:-}" == "--with-torch" ]]; then packages+=(python3-torch python3-numpy libopenblas0-openmp); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -202,3 +202,36 @@ TEST_F(IdempotentWriterTest, AKeyOfSeveralSourcesIsSummedIntoOneWriteAndEachSour
 
 }  // namespace
 }  // namespace streamrec
+
+namespace streamrec {
+namespace {
+
+// A second of a replay at full speed touches tens of thousands of items:
+// sr:pop gets one member each, in one script (a ZSET key is one key of a
+// slice, whatever its members). Lua's unpack() stops at about 8000 values.
+TEST_F(IdempotentWriterTest, FiftyThousandPopularityMembersAndHashFieldsGoInOneScript) {
+  constexpr int kMembers = 50000;
+  EffectBatch batch, again;
+  for (int i = 0; i < kMembers; ++i) {
+    std::string item = "i" + std::to_string(i);
+    batch.add("sr:pop", "events/0", i, EffectOp::kLogAdd, item, 10.0);
+    batch.add("sr:{u:wide}:f", "events/0", i, EffectOp::kIncrement, item, 1);
+    // Members that exist already: the script reads their scores first.
+    again.add("sr:pop", "events/0", kMembers + i, EffectOp::kLogAdd, item, 10.0);
+  }
+  IdempotentWriter writer("sr:marks");  // the default slices
+  ASSERT_EQ(redis_.cli("CONFIG RESETSTAT"), "OK\n");
+  { Status s = writer.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer.write(*conn_, again); ASSERT_TRUE(s.ok()) << s.message(); }
+  EXPECT_NE(redis_.cli("INFO commandstats").find("cmdstat_evalsha:calls=2,"), std::string::npos);
+  EXPECT_EQ(redis_.cli("ZCARD sr:pop"), std::to_string(kMembers) + "\n");
+  EXPECT_EQ(redis_.cli("HLEN 'sr:{u:wide}:f'"), std::to_string(kMembers) + "\n");
+  for (const char* item : {"i0", "i999", "i1000", "i25000", "i49999"}) {
+    EXPECT_NEAR(std::stod(redis_.cli(std::string("ZSCORE sr:pop ") + item)), 11.0, 1e-9) << item;
+    EXPECT_EQ(hget("sr:{u:wide}:f", item), "1\n") << item;
+  }
+  EXPECT_EQ(hget("sr:marks", "events/0"), std::to_string(2 * kMembers - 1) + "\n");
+}
+
+}  // namespace
+}  // namespace streamrec

@@ -152,6 +152,25 @@ TEST_F(ProduceKafkaTest, SyntheticStreamArrivesWholeKeyedByUserAndItem) {
   EXPECT_EQ(consume("items"), expected);  // one partition: exact order
 }
 
+TEST_F(ProduceKafkaTest, LaunchesAndRetirementsGoToTheItemsTopicAfterTheOpeningCatalogInOrder) {
+  Config c = config();
+  c.producer.synthetic.churn_share = 0.1;  // 30 of 300 items launch during the stream, 30 retire
+  auto report = produce_synthetic(c);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->failed, 0) << report->last_error;
+  EXPECT_EQ(report->items, 270 + 60);
+
+  auto summary = write_synthetic_files(c.producer.synthetic, path("files"));
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->item_changes, 60);
+  EventDecoder decoder;
+  std::vector<Message> expected;
+  for (const auto& line : lines(path("files/items.jsonl")))
+    expected.emplace_back(std::get<Item>(decoder.decode_item(line)).item_id, line);
+  EXPECT_EQ(consume("items"), expected);  // one partition: exact order
+  EXPECT_EQ(report->events, summary->events);
+}
+
 TEST_F(ProduceKafkaTest, ReplaySendsEveryLineAsIsIncludingMalformedOnes) {
   Config c = config();
   c.producer.synthetic.impressions = 3000;

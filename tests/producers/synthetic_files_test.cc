@@ -133,6 +133,35 @@ TEST(SyntheticFiles, EveryLineDecodesAndEveryImpressionHasOneTruthRow) {
   EXPECT_EQ(purchased, summary->purchases);
 }
 
+TEST(SyntheticFiles, ItemsFileHoldsTheOpeningCatalogThenLaunchesAndRetirementsInTimeOrder) {
+  TempDir tmp;
+  SyntheticConfig config = small_config();
+  config.churn_share = 0.1;  // 20 of 200 launch, 20 retire
+  auto summary = write_synthetic_files(config, tmp.dir());
+  ASSERT_TRUE(summary.ok()) << summary.error().message;
+  EXPECT_EQ(summary->items, 180);
+  EXPECT_EQ(summary->item_changes, 40);
+  EventDecoder decoder;
+  auto items = lines(tmp.dir() + "/items.jsonl");
+  ASSERT_EQ(items.size(), 220u);
+  int64_t last_ts = 0, launches = 0, retirements = 0;
+  for (size_t n = 0; n < items.size(); ++n) {
+    auto decoded = decoder.decode_item(items[n]);
+    ASSERT_TRUE(std::holds_alternative<Item>(decoded)) << items[n];
+    const Item& item = std::get<Item>(decoded);
+    if (n < 180) {
+      EXPECT_TRUE(item.available);
+      EXPECT_EQ(item.ts_ms, config.start_ts_ms);
+      continue;
+    }
+    EXPECT_GE(item.ts_ms, last_ts) << items[n];
+    last_ts = item.ts_ms;
+    (item.available ? launches : retirements) += 1;
+  }
+  EXPECT_EQ(launches, 20);
+  EXPECT_EQ(retirements, 20);
+}
+
 TEST(SyntheticFiles, ReportsAnUnwritableDirectory) {
   TempDir tmp;
   std::ofstream(tmp.sub("file")) << "x";

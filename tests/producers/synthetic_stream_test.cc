@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -250,6 +251,187 @@ TEST(SyntheticStream, TruthOfIsWhatAnImpressionFromTheUsualDeviceOnTheHomePageCa
   EXPECT_NEAR(static_cast<double>(from_usual_device) / impressions, 0.9, 0.02);
   EXPECT_GT(compared, impressions / 3);  // home is 60% of requests
   EXPECT_EQ(render(events), render(generate(config)));
+}
+
+// The CDF of a realistic delay (seconds): a mixture of two log-normals with
+// log standard deviation 1, capped.
+double mixture_cdf(double x, double fast_median, double slow_median, double slow_share, double cap) {
+  if (x >= cap) return 1;
+  auto phi = [](double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); };
+  return (1 - slow_share) * phi(std::log(x / fast_median)) + slow_share * phi(std::log(x / slow_median));
+}
+
+double mixture_quantile(double q, double fast_median, double slow_median, double slow_share, double cap) {
+  double lo = std::log(1e-3), hi = std::log(cap);
+  for (int i = 0; i < 100; ++i) {
+    double mid = 0.5 * (lo + hi);
+    (mixture_cdf(std::exp(mid), fast_median, slow_median, slow_share, cap) < q ? lo : hi) = mid;
+  }
+  return std::exp(0.5 * (lo + hi));
+}
+
+double empirical_quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  return values[static_cast<size_t>(q * (values.size() - 1))];
+}
+
+SyntheticConfig realistic_config(int64_t impressions) {
+  SyntheticConfig c = small_config(impressions);
+  c.delays = "realistic";
+  c.base_ctr = 0.2;  // many clicks and purchases for tight quantiles
+  c.base_cvr = 0.3;
+  return c;
+}
+
+TEST(SyntheticStream, RealisticDelaysFollowTheirHeavyTailedMixtureInEventTimeOrder) {
+  SyntheticConfig config = realistic_config(150000);
+  auto events = generate(config);
+  std::map<std::pair<std::string, std::string>, int64_t> shown, clicked;  // (request, item) -> ts
+  std::vector<double> click_s, purchase_s;
+  int64_t last_ts = 0;
+  for (const auto& g : events) {
+    const Event& ev = g.event;
+    ASSERT_GE(ev.ts_ms, last_ts) << ev.event_id << " comes out of event-time order";
+    last_ts = ev.ts_ms;
+    auto key = std::make_pair(ev.request_id, ev.item_id);
+    if (ev.type == EventType::kImpression) shown[key] = ev.ts_ms;
+    if (ev.type == EventType::kClick) {
+      click_s.push_back((ev.ts_ms - shown.at(key)) / 1000.0);
+      clicked[key] = ev.ts_ms;
+    }
+    if (ev.type == EventType::kPurchase) purchase_s.push_back((ev.ts_ms - clicked.at(key)) / 1000.0);
+  }
+  ASSERT_GT(click_s.size(), 25000u);
+  ASSERT_GT(purchase_s.size(), 7000u);
+  for (double q : {0.1, 0.25, 0.5, 0.75, 0.9}) {
+    double want_click = mixture_quantile(q, config.click_delay_fast_median_s, config.click_delay_slow_median_s,
+                                         config.click_delay_slow_share, config.click_delay_max_s);
+    double want_purchase =
+        mixture_quantile(q, config.purchase_delay_fast_median_s, config.purchase_delay_slow_median_s,
+                         config.purchase_delay_slow_share, config.purchase_delay_max_s);
+    EXPECT_NEAR(empirical_quantile(click_s, q), want_click, 0.08 * want_click) << "click delay quantile " << q;
+    EXPECT_NEAR(empirical_quantile(purchase_s, q), want_purchase, 0.1 * want_purchase)
+        << "purchase delay quantile " << q;
+  }
+  // Heavy tails: clicks minutes later, purchases many hours later, never
+  // past the caps.
+  EXPECT_GT(empirical_quantile(click_s, 0.95), 300);  // 7.9 min at the defaults
+  EXPECT_GT(empirical_quantile(purchase_s, 0.9), 5 * 3600);  // 7 h at the defaults
+  EXPECT_LE(*std::max_element(click_s.begin(), click_s.end()), config.click_delay_max_s);
+  EXPECT_LE(*std::max_element(purchase_s.begin(), purchase_s.end()), config.purchase_delay_max_s);
+  EXPECT_GE(*std::min_element(click_s.begin(), click_s.end()), 1.0);
+}
+
+TEST(SyntheticStream, RealisticDelaysMoveOnlyTheLabelsInTime) {
+  SyntheticConfig short_delays = small_config(20000);
+  SyntheticConfig realistic = short_delays;
+  realistic.delays = "realistic";
+  auto impressions = [](const std::vector<GeneratedEvent>& events) {
+    std::string out;
+    for (const auto& g : events) {
+      if (!g.truth) continue;
+      Event ev = g.event;
+      ev.event_id.clear();  // ids count emission order, which the delays change
+      out += encode_event(ev) + (g.truth->clicked ? " c" : " -") + (g.truth->purchased ? "p\n" : "-\n");
+    }
+    return out;
+  };
+  auto a = generate(short_delays), b = generate(realistic);
+  EXPECT_EQ(impressions(a), impressions(b));
+  EXPECT_NE(render(a), render(b));
+}
+
+TEST(SyntheticStream, TasteDriftsForTheConfiguredShareOfUsersAtTheConfiguredPoint) {
+  SyntheticConfig still = small_config(40000);
+  still.users = 2000;
+  SyntheticConfig drifting = still;
+  drifting.drift_share = 0.3;
+  drifting.drift_at = 0.5;  // after impression 20000, a request boundary (slate 5)
+  auto stream = SyntheticStream::create(drifting);
+  ASSERT_TRUE(stream.ok());
+  std::vector<double> before(stream->users());
+  for (int64_t u = 0; u < stream->users(); ++u) before[u] = stream->truth_of(u, 7, still.start_ts_ms).p_click;
+
+  auto impressions = [](const std::vector<GeneratedEvent>& events) {
+    std::vector<const GeneratedEvent*> out;
+    for (const auto& g : events)
+      if (g.truth) out.push_back(&g);
+    return out;
+  };
+  auto all_a = drain(*stream), all_b = generate(still);
+  auto a = impressions(all_a), b = impressions(all_b);
+  ASSERT_EQ(a.size(), b.size());
+  int64_t changed_after = 0, changed_before = 0;
+  std::set<std::string> changed_users;
+  for (size_t k = 0; k < a.size(); ++k) {
+    ASSERT_EQ(a[k]->event.user_id, b[k]->event.user_id) << "a drift changes probabilities, not the draws";
+    ASSERT_EQ(a[k]->event.item_id, b[k]->event.item_id);
+    bool changed = a[k]->truth->p_click != b[k]->truth->p_click;
+    (k < 20000 ? changed_before : changed_after) += changed;
+    if (changed) changed_users.insert(a[k]->event.user_id);
+  }
+  EXPECT_EQ(changed_before, 0);
+  EXPECT_GT(changed_after, 20000 * 0.15);
+  EXPECT_LT(changed_after, 20000 * 0.5);
+
+  int64_t drifted = 0;
+  for (int64_t u = 0; u < stream->users(); ++u) {
+    bool moved = stream->truth_of(u, 7, still.start_ts_ms).p_click != before[u];
+    drifted += moved;
+    if (changed_users.count(std::string("u").append(std::to_string(u)))) {
+      EXPECT_TRUE(moved) << u;
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(drifted) / stream->users(), 0.3, 0.04);  // sd ~0.01
+}
+
+TEST(SyntheticStream, ChurnLaunchesAndRetiresItemsAndShowsOnlyWhatIsOnSale) {
+  SyntheticConfig config = small_config(40000);
+  config.churn_share = 0.2;
+  auto stream = SyntheticStream::create(config);
+  ASSERT_TRUE(stream.ok());
+  std::set<std::string> on_sale;
+  for (const Item& item : stream->opening_catalog()) on_sale.insert(item.item_id);
+  EXPECT_EQ(on_sale.size(), 400u);  // 100 of 500 launch later
+
+  std::set<std::string> launched, retired, shown_after_launch;
+  int64_t last_ts = config.start_ts_ms, impressions = 0;
+  GeneratedEvent g;
+  while (stream->next(g)) {
+    if (g.item) {
+      EXPECT_TRUE(g.event.event_id.empty() && !g.truth);
+      EXPECT_GE(g.item->ts_ms, last_ts);
+      last_ts = g.item->ts_ms;
+      if (g.item->available) {
+        EXPECT_TRUE(on_sale.insert(g.item->item_id).second) << g.item->item_id << " launched twice";
+        EXPECT_TRUE(launched.insert(g.item->item_id).second);
+      } else {
+        EXPECT_EQ(on_sale.erase(g.item->item_id), 1u) << g.item->item_id << " retired while not on sale";
+        EXPECT_TRUE(retired.insert(g.item->item_id).second);
+      }
+      continue;
+    }
+    EXPECT_GE(g.event.ts_ms, last_ts);
+    last_ts = g.event.ts_ms;
+    if (!g.truth) continue;
+    ++impressions;
+    EXPECT_TRUE(on_sale.count(g.event.item_id)) << g.event.event_id << " shows " << g.event.item_id << ", not on sale";
+    if (launched.count(g.event.item_id)) shown_after_launch.insert(g.event.item_id);
+  }
+  EXPECT_EQ(impressions, config.impressions);
+  EXPECT_EQ(launched.size(), 100u);
+  EXPECT_EQ(retired.size(), 100u);
+  EXPECT_GT(shown_after_launch.size(), 50u);
+}
+
+TEST(SyntheticStream, RejectsChurnThatLeavesTooFewItemsForASlate) {
+  SyntheticConfig config = small_config();
+  config.items = 20;
+  config.slate_size = 10;
+  config.churn_share = 0.4;  // as few as 20 - 16 = 4 items on sale
+  auto stream = SyntheticStream::create(config);
+  ASSERT_FALSE(stream.ok());
+  EXPECT_NE(stream.error().message.find("producer.synthetic.slate_size"), std::string::npos);
 }
 
 TEST(SyntheticStream, RejectsASlateLargerThanTheCatalog) {
