@@ -59,7 +59,7 @@ std::unique_ptr<Learner> make_learner() {
 // dots: a Dense of in x out costs 2*in*out forward and 4*in*out backward.
 double flops_per_sample(Learner& l) {
   double dense = 0;
-  for (Parameter* p : l.model().parameters())
+  for (const Parameter* p : l.model().parameters())
     if (p->value.cols() > 1) dense += static_cast<double>(p->value.rows() * p->value.cols());
   const ModelShape& s = l.model().shape();
   double dots = s.interactions ? static_cast<double>(s.fields * (s.fields - 1) / 2 * s.dim) : 0;

@@ -8,7 +8,7 @@
 # thread ran or waited for a CPU. Every process it starts is stopped on exit.
 #
 #   bench/pipeline.sh [--rate 50000] [--seconds 30] [--set key=value]... \
-#                     [--build build-bench] [--profile N] [--keep DIR]
+#                     [--build build-bench] [--profile N] [--keep DIR] [--idle S]
 #
 #   --set       passed to `streamrec learn` (e.g. --set rankings.top_k=20)
 #   --profile N take N gdb stack samples of the learner mid-run (each pauses
@@ -17,6 +17,8 @@
 #   --perf S    record the learner with `perf record -e cpu-clock` for S
 #               seconds mid-run and print the top symbols by self time
 #   --keep DIR  keep logs, stats and samples in DIR
+#   --idle S    the learner stops S seconds after the last message (default
+#               2); a loaded machine may start the producer later than that
 #
 # Lag is sampled when the learner rewrites its stats file (every ~5 s):
 # sum of the events topic's high watermarks (kcat -Q) minus the events-topic
@@ -26,7 +28,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/bench"
 
-rate=50000 seconds=30 build="$root/build-bench" profile=0 perf_s=0 keep="" sets=()
+rate=50000 seconds=30 build="$root/build-bench" profile=0 perf_s=0 keep="" sets=() idle=2
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rate) rate="$2"; shift ;;
@@ -36,7 +38,8 @@ while [[ $# -gt 0 ]]; do
     --profile) profile="$2"; shift ;;
     --perf) perf_s="$2"; shift ;;
     --keep) keep="$2"; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --idle) idle="$2"; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "pipeline.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -85,8 +88,7 @@ bootstrap="$(cat "$dir/bootstrap")"
 export STREAMREC_KAFKA_BOOTSTRAP_SERVERS="$bootstrap"
 export STREAMREC_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
-# Learner: it stops 2 s after the last message, once it has drained the topic.
-idle=2
+# Learner: it stops $idle s after the last message, once it has drained the topic.
 "$bin" learn --set consumer.session_timeout_ms=6000 "${sets[@]}" --stats-file "$dir/stats.json" \
   --stop-after-idle "$idle" 2>"$dir/learn.log" &
 learn_pid=$!; pids+=($learn_pid)
@@ -126,9 +128,9 @@ t_produced=$(now); c1_learn=$(cpu_ticks $learn_pid); c1_broker=$(cpu_ticks $brok
 model1=$(model_schedstat)
 hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$learn_pid/status")
 
-# Drain: the learner exits on its own once idle; give it at most 20 s.
+# Drain: the learner exits on its own once idle; give it at most idle + 18 s.
 drained=1
-for _ in $(seq 200); do kill -0 "$learn_pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq $(( (${idle%.*} + 18) * 10 ))); do kill -0 "$learn_pid" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$learn_pid" 2>/dev/null; then
   drained=0
   hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$learn_pid/status")

@@ -1,5 +1,5 @@
 // Writes EffectBatches to Redis on a thread of its own (an IdempotentWriter
-// on its own connection), so that the thread that consumes the stream keeps
+// on an AsyncWriter, feature_store/async_writer.h), so that the thread that consumes the stream keeps
 // consuming while Redis applies the effects of the last second: at 50k
 // events/s that takes Redis a few hundred milliseconds. Recomputed state
 // (StateWrites: embeddings, sr:model) may ride along; it is written after
@@ -24,14 +24,12 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
 
 #include "core/status.h"
+#include "feature_store/async_writer.h"
 #include "feature_store/idempotent_writer.h"
 #include "feature_store/redis_connection.h"
 #include "feature_store/state_writes.h"
@@ -68,22 +66,20 @@ class AsyncEffectsWriter {
   int64_t write_failures() const { return write_failures_.load(std::memory_order_relaxed); }
 
  private:
-  void run();
   // The write in flight is done (the lock held by `lock`).
   void wait_idle(std::unique_lock<std::mutex>& lock);
+  // The AsyncWriter's steps, on its thread.
+  void take();
+  void write(RedisLink& redis);
+  void finish();
 
-  const std::string redis_url_;
-  const int timeout_ms_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
+  // Under thread_.mutex():
   EffectBatch writing_;     // in flight, or what the last write failed to write
   StateWrites state_;       // likewise
   bool in_flight_ = false;
   uint64_t writing_number_ = 0;  // the submission writing_ completes
   Status last_result_;
   bool forget_marks_ = false;
-  bool stopping_ = false;
   uint64_t submitted_ = 0;  // the submitting thread's
 
   std::atomic<uint64_t> durable_{0};
@@ -91,9 +87,12 @@ class AsyncEffectsWriter {
 
   // The writer thread's own.
   IdempotentWriter writer_;
-  std::optional<RedisConnection> redis_;
+  uint64_t number_ = 0;     // of the write in flight
+  bool effects_in_ = false;  // its effects are in Redis
+  Status status_;           // how it went
 
-  std::thread thread_;
+  // Last: stopped first, before what its steps use goes.
+  AsyncWriter thread_;
 };
 
 }  // namespace streamrec

@@ -26,6 +26,7 @@
 #include "core/popularity.h"
 #include "feature_store/idempotent_writer.h"
 #include "feature_store/redis_keys.h"
+#include "feature_store/state_writes.h"
 
 namespace streamrec {
 
@@ -39,6 +40,27 @@ class FeatureEffects {
   // Adds the effects of `event`, consumed at (`source`, `offset`), to `batch`.
   void add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const;
   void add(const Item& item, std::string_view source, int64_t offset, EffectBatch& batch) const;
+
+  // The user's recent clicks (JSON array, newest first) as the "recent"
+  // field of their features, an effect with a mark like the counters.
+  void add_recent_clicks(std::string_view user_id, std::string_view recent_json, std::string_view source,
+                         int64_t offset, EffectBatch& batch) const {
+    batch.set(keys_.user_features(user_id), source, offset, "recent", recent_json);
+  }
+  // Recomputed state, overwritten whenever it changes (no marks): an
+  // embedding row (the "emb" field, float32 little-endian), the sr:model
+  // summary.
+  void add_user_embedding(std::string_view user_id, std::string_view row, StateWrites& state) const {
+    state.hset(keys_.user_features(user_id), {{"emb", row}});
+  }
+  void add_item_embedding(std::string_view item_id, std::string_view row, StateWrites& state) const {
+    state.hset(keys_.item_features(item_id), {{"emb", row}});
+  }
+  void add_model_summary(std::span<const StateWrites::Field> fields, StateWrites& state) const {
+    state.hset(keys_.model(), fields);
+  }
+  // The offset marks' key (idempotent_writer.h).
+  std::string marks_key() const { return keys_.marks(); }
 
   double popularity_exponent(EventType type, int64_t ts_ms) const {
     return streamrec::popularity_exponent(popularity_, type, ts_ms);

@@ -300,7 +300,7 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
   return calls;
 }
 
-Status IdempotentWriter::apply(RedisConnection& redis, const EffectBatch& batch) {
+Status IdempotentWriter::write(RedisConnection& redis, const EffectBatch& batch) {
   if (batch.empty()) return {};
   if (sha_.empty())
     if (Status s = load_script(redis); !s.ok()) return s;

@@ -1,5 +1,14 @@
 // Exactly-once effects on Redis from an at-least-once stream.
 //
+// Contract: write() applies an EffectBatch so that every effect is in Redis
+// exactly once, however often its message is delivered. It is
+// all-or-error: on an Error some slices may be in, and writing the same
+// batch again (after reconnecting) completes it without doubling anything.
+// EffectBatch is a plain value (not thread-safe). IdempotentWriter is not
+// thread-safe either (one per connection; AsyncEffectsWriter runs one on its
+// own thread). All keys of a slice go to one Redis node: standalone Redis,
+// not Cluster.
+//
 // Kafka may deliver a message again (a crash before the commit, a rebalance),
 // so every effect carries where its message came from: a source
 // ("<cluster>/events/3": cluster, topic, partition) and an offset. Redis keeps
@@ -34,13 +43,6 @@
 // A slice bounds its keys, not their fields: one key may carry tens of
 // thousands (sr:pop, a member per item of the slice). The script hands them
 // to Redis 1000 at a time, since Lua's unpack() fails past a few thousand.
-//
-// All keys of a slice go to one Redis node: standalone Redis, not Cluster.
-//
-// EffectBatch is a plain value (not thread-safe). IdempotentWriter is not
-// thread-safe either (one per connection). apply() is all-or-error: on an
-// Error some slices may be in, and applying the same batch again (after
-// reconnecting) completes it without doubling anything.
 #pragma once
 
 #include <cstdint>
@@ -118,9 +120,9 @@ class IdempotentWriter {
   // Applies `batch` in one pipelined round trip (plus one to read the marks
   // of sources it has not seen yet). Loads the script on first use and again
   // if Redis forgot it (restart, SCRIPT FLUSH).
-  Status apply(RedisConnection& redis, const EffectBatch& batch);
+  Status write(RedisConnection& redis, const EffectBatch& batch);
 
-  // Forgets the marks it knows; the next apply() reads them again. For
+  // Forgets the marks it knows; the next write() reads them again. For
   // whoever learns the marks may have moved (e.g. partitions reassigned).
   void forget_marks() { marks_.clear(); }
 

@@ -4,7 +4,7 @@
 
 namespace streamrec {
 
-void StateWrites::hset(std::string_view key, std::initializer_list<Field> fields) {
+void StateWrites::hset(std::string_view key, std::span<const Field> fields) {
   std::vector<std::string>& args = commands_.emplace_back();
   args.reserve(2 + 2 * fields.size());
   args.emplace_back("HSET");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,7 +23,10 @@ class StateWrites {
   using Field = std::pair<std::string_view, std::string_view>;  // name, value (any bytes)
 
   // HSET key name value [name value ...], after the writes added before.
-  void hset(std::string_view key, std::initializer_list<Field> fields);
+  void hset(std::string_view key, std::span<const Field> fields);
+  void hset(std::string_view key, std::initializer_list<Field> fields) {
+    hset(key, std::span<const Field>(fields.begin(), fields.size()));
+  }
   // Adds `newer`'s writes after these; `newer` is left empty.
   void append(StateWrites&& newer);
 

@@ -12,8 +12,6 @@ namespace streamrec::learner {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-// The fields that depend on the item alone (ItemSnapshot::inputs' order).
-constexpr int kItemFields[] = {FeatureEncoder::kItem, FeatureEncoder::kCategory, FeatureEncoder::kPrice};
 
 JoinerSettings joiner_settings(const LearnerConfig& c) {
   JoinerSettings s;
@@ -324,72 +322,6 @@ const float* Learner::field_input(int field, uint64_t key) const {
   uint32_t r = table_.find(key);
   if (r != EmbeddingTable::kNoRow) return table_.row(r);
   return config_.field_mean_init ? field_mean_[field].data() : nullptr;
-}
-
-void Learner::snapshot_items(std::span<const ItemKeys> items, ItemSnapshot& snapshot) const {
-  const int d = emb_dim_;
-  const auto n = static_cast<Eigen::Index>(items.size());
-  snapshot.model = model_;
-  snapshot.inputs.resize(static_cast<Eigen::Index>(std::size(kItemFields)) * d, n);
-  snapshot.wide.setZero(loss_.tasks().size(), n);
-  for (Eigen::Index c = 0; c < n; ++c) {
-    const ItemKeys& item = items[static_cast<size_t>(c)];
-    const uint64_t keys[] = {item.item, item.category, item.price};
-    float* col = snapshot.inputs.col(c).data();
-    for (size_t s = 0; s < std::size(kItemFields); ++s, col += d) {
-      const float* in = field_input(kItemFields[s], keys[s]);
-      if (!in) {
-        std::fill_n(col, d, 0.0f);
-        continue;
-      }
-      std::copy_n(in, d, col);
-      for (int k = 0; k < bias_dim_; ++k) snapshot.wide(k, c) += in[d + k];
-    }
-  }
-  snapshot.model->varying_part(kItemFields, snapshot.inputs, snapshot.first);
-}
-
-void Learner::score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
-                             const std::vector<std::string>& recent_clicks, const ItemSnapshot& items,
-                             std::span<const size_t> columns, Batch& b) {
-  const int f1 = encoder_.single_fields(), d = emb_dim_, fields = encoder_.fields();
-  const int tasks = loss_.tasks().size();
-
-  // The user's side once: a column with zeros in the item fields, and the
-  // logit biases of its rows.
-  user_keys_.resize(f1);
-  user_bag_.clear();
-  encoder_.encode_user(user_id, context, recent_clicks, user_keys_.data(), user_bag_);
-  user_column_.setZero(fields * d);
-  user_wide_.setZero(tasks);
-  for (int f = 0; f < f1; ++f) {
-    if (std::find(std::begin(kItemFields), std::end(kItemFields), f) != std::end(kItemFields)) continue;
-    const float* in = field_input(f, user_keys_[f]);
-    if (!in) continue;
-    std::copy_n(in, d, user_column_.data() + f * d);
-    for (int k = 0; k < bias_dim_; ++k) user_wide_(k) += in[d + k];
-  }
-  if (encoder_.has_bag()) {
-    Eigen::Map<Vec> bag(user_column_.data() + f1 * d, d);
-    int count = 0;
-    for (uint64_t key : user_bag_)
-      if (uint32_t r = table_.find(key); r != EmbeddingTable::kNoRow) {
-        bag += Eigen::Map<const Vec>(table_.row(r), d);
-        ++count;
-      }
-    if (count > 0) bag /= static_cast<float>(count);
-  }
-
-  // Then the items' columns of the snapshot: the model multiplies only what
-  // depends on both sides (Model::forward_varying).
-  const auto n = static_cast<Eigen::Index>(columns.size());
-  b.size = columns.size();
-  b.wide.resize(tasks, n);
-  for (Eigen::Index c = 0; c < n; ++c)
-    b.wide.col(c) = items.wide.col(static_cast<Eigen::Index>(columns[static_cast<size_t>(c)])) + user_wide_;
-  items.model->forward_varying(user_column_, kItemFields, items.inputs, items.first, columns, b.acts);
-  b.acts.logits += b.wide;
-  loss_.predict(b.acts.logits, b.predictions);
 }
 
 void Learner::record(std::span<const Sample> samples, const Batch& b) {

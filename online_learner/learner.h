@@ -1,13 +1,8 @@
 // The online learner: joiner -> features -> embeddings -> model, trained in
-// mini-batches with progressive validation.
-//
-// Progressive validation scores every impression when it is shown, with the
-// model of that moment (as serving would), in mini-batches; it is learned
-// later, when the joiner has its labels. Scoring at impression time matters:
-// clicked impressions wait up to the purchase window for their labels, so
-// scores taken when a sample is learned would give positives a later model
-// than negatives and inflate AUC. Samples that never were impressions
-// (sampled negatives) are scored just before they are learned.
+// mini-batches with progressive validation. It learns and validates; it does
+// not score for serving: the ranker's scorer (ranking/item_snapshot.h,
+// UserScorer) reads the model through the const views below, under the
+// caller's lock, and nothing handed out can change the learner.
 //
 // Guarantees:
 //  - Deterministic: the same items, events (in the same order), config and
@@ -18,11 +13,18 @@
 //  - Bad configuration is an Error from create(); events never fail.
 // Not thread-safe: one learner per thread. Owns everything it uses; the sink
 // is called synchronously, once per learned sample, in the order learned.
+//
+// Progressive validation scores every impression when it is shown, with the
+// model of that moment (as serving would), in mini-batches; it is learned
+// later, when the joiner has its labels. Scoring at impression time matters:
+// clicked impressions wait up to the purchase window for their labels, so
+// scores taken when a sample is learned would give positives a later model
+// than negatives and inflate AUC. Samples that never were impressions
+// (sampled negatives) are scored just before they are learned.
 #pragma once
 
 #include <functional>
 #include <memory>
-#include <optional>
 #include <span>
 #include <unordered_map>
 #include <string>
@@ -68,18 +70,6 @@ struct Batch {
   double loss = 0;
 };
 
-// The item side of rankings, frozen by Learner::snapshot_items: the dense
-// model and the inputs of some items as of one moment, with the part of the
-// model's first layer that depends on the items alone (Model::varying_part).
-// Many users are scored against it (Learner::score_for_user), each at the
-// cost of its own side. Column c is the c-th item given to snapshot_items.
-struct ItemSnapshot {
-  std::optional<Model> model;  // the dense model
-  Mat inputs;  // the item fields' inputs (item_id, category, price; dim rows each), as prepare() resolves them
-  Mat wide;    // their logit biases, tasks rows (zeros without bias_terms)
-  Mat first;   // model->varying_part of inputs
-};
-
 class Learner {
  public:
   using Sink = std::function<void(const Sample&, const Scores&)>;
@@ -120,13 +110,21 @@ class Learner {
   // Wall time spent in training steps (features, forward, backward, update)
   // since this object was created; not part of the checkpointed state.
   double learn_seconds() const { return learn_seconds_; }
-  size_t parameter_count() { return model_.parameter_count(); }
-  const EmbeddingTable& table() const { return table_; }
-  EmbeddingTable& table() { return table_; }
-  Model& model() { return model_; }
-  MultiTaskLoss& loss() { return loss_; }
-  const FeatureEncoder& encoder() const { return encoder_; }
+  size_t parameter_count() const { return model_.parameter_count(); }
   const LearnerConfig& config() const { return config_; }
+
+  // A read-only view of the model, for the serving scorer
+  // (ranking/item_snapshot.h), tests and benchmarks. Valid until the next
+  // call that learns or restores; nothing handed out can change the learner.
+  const EmbeddingTable& table() const { return table_; }
+  const Model& model() const { return model_; }
+  const MultiTaskLoss& loss() const { return loss_; }
+  const FeatureEncoder& encoder() const { return encoder_; }
+  int emb_dim() const { return emb_dim_; }    // embedding floats per row, fed to the model
+  int bias_dim() const { return bias_dim_; }  // logit biases per row (one per task, or none)
+  // A field's input for `key`, as prepare() resolves it: the key's row;
+  // without one, the field's mean row (field_mean_init) or nullptr (zeros).
+  const float* field_input(int field, uint64_t key) const;
 
   // The pieces of one training step, for tests and benchmarks:
   // prepare resolves features (counting sightings), forward_backward computes
@@ -138,20 +136,6 @@ class Learner {
   void apply(Batch& batch);
   // Scores a prepared batch (forward only); fills batch.predictions.
   void score(Batch& batch);
-  // Freezes the dense model and `items` (each as its keys,
-  // FeatureEncoder::item_keys) into `snapshot`, for score_for_user().
-  void snapshot_items(std::span<const ItemKeys> items, ItemSnapshot& snapshot) const;
-  // Scores the snapshot's items `columns` for one user (rankings): the
-  // predictions prepare(samples, batch, false) + score(batch) would give the
-  // samples pairing (user_id, context, recent_clicks) with each of those
-  // items, one column per item, up to float rounding, if the model and the
-  // items' embedding rows were still those of the snapshot. The user's side
-  // (its rows, context and recent clicks) is resolved now, once. The batch
-  // is for reading predictions only (its x0 holds the items' fields alone),
-  // not for forward_backward() or apply().
-  void score_for_user(std::string_view user_id, const std::vector<ContextFeature>& context,
-                      const std::vector<std::string>& recent_clicks, const ItemSnapshot& items,
-                      std::span<const size_t> columns, Batch& batch);
 
  private:
   Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
@@ -162,8 +146,6 @@ class Learner {
   // click-and-purchase rates.
   void column_scores(const Batch& b, Eigen::Index c, const std::string& item_id, float* out) const;
   void update_field_means(const Batch& batch);
-  // A field's input for `key`, as prepare() resolves it; nullptr for zeros.
-  const float* field_input(int field, uint64_t key) const;
   void record(std::span<const Sample> samples, const Batch& batch);
   void add_series(const std::string& name);
   MetricSeries& series(size_t i) { return series_[i].second; }
@@ -171,6 +153,9 @@ class Learner {
   void save(ByteWriter& out, uint64_t position) const;
   bool load(ByteReader& in, uint64_t& position);
   std::string fingerprint() const;
+  // The gradient check perturbs parameters and embedding rows in place; it
+  // alone reaches them mutably (tests/online_learner/gradient_check_test.cc).
+  friend struct GradientCheckAccess;
 
   LearnerConfig config_;
   int emb_dim_;   // embedding floats per row, fed to the model
@@ -202,9 +187,6 @@ class Learner {
   std::vector<Vec> field_mean_;
   std::vector<int32_t> slot_of_row_;  // row -> index in batch.touched, -1 otherwise
   std::vector<uint64_t> keys_scratch_, bag_scratch_;
-  // score_for_user's: the user's keys, the user's column and logit biases.
-  std::vector<uint64_t> user_keys_, user_bag_;
-  Vec user_column_, user_wide_;
   uint64_t samples_learned_ = 0;
   int64_t last_eviction_ts_ = INT64_MIN;
 

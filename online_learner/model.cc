@@ -273,9 +273,14 @@ std::vector<Parameter*> Model::parameters() {
   return out;
 }
 
-size_t Model::parameter_count() {
+std::vector<const Parameter*> Model::parameters() const {
+  std::vector<Parameter*> all = const_cast<Model*>(this)->parameters();  // the same order; read only
+  return {all.begin(), all.end()};
+}
+
+size_t Model::parameter_count() const {
   size_t n = 0;
-  for (Parameter* p : parameters()) n += p->value.size();
+  for (const Parameter* p : parameters()) n += p->value.size();
   return n;
 }
 

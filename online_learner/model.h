@@ -96,7 +96,8 @@ class Model {
 
   // Every parameter, in a fixed order (checkpoints rely on it).
   std::vector<Parameter*> parameters();
-  size_t parameter_count();
+  std::vector<const Parameter*> parameters() const;
+  size_t parameter_count() const;
 
  private:
   // From the first layer's outputs (experts and gates before their

@@ -25,13 +25,15 @@ constexpr size_t kMaxQueued = 200000;
 // most this many per round.
 constexpr auto kUnknownRetry = std::chrono::seconds(1);
 constexpr size_t kUnknownPerRound = 32;
-// Rankings computed at a time (the lock held), then handed to the publisher.
+// Rankings computed at a time (the lock held), then handed to the writer.
 constexpr size_t kRankingsPerGroup = 64;
 
 }  // namespace
 
 ModelThread::ModelThread(const Config& config, Learner& learner, Ranker& ranker)
-    : keys_(config.redis.prefix), learner_(learner), ranker_(ranker), publisher_(config) {
+    : learner_(learner),
+      ranker_(ranker),
+      ranking_writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), config.redis.prefix) {
   samples_learned_ = learner_.samples_learned();
   thread_ = std::thread([this] { run(); });
 }
@@ -70,7 +72,7 @@ std::unique_lock<std::mutex> ModelThread::lock() const {
 }
 
 RankingStats ModelThread::ranking_stats() const {
-  RankingStats stats = publisher_.stats();
+  RankingStats stats = ranking_writer_.stats();
   stats.rankings_skipped = rankings_skipped_.load(std::memory_order_relaxed);
   return stats;
 }
@@ -79,7 +81,7 @@ void ModelThread::run() {
   pthread_setname_np(pthread_self(), "streamrec-model");  // for top -H and perf
   std::vector<Event> events;
   std::vector<RankRequest> requests;
-  std::vector<PublishedRanking> rankings;
+  std::vector<UserRanking> rankings;
   for (;;) {
     {
       std::unique_lock queue_lock(queue_mutex_);
@@ -111,7 +113,7 @@ void ModelThread::run() {
         auto model_lock = lock_after_others();
         rank_all(requests, first, std::min(requests.size(), first + kRankingsPerGroup), rankings);
       }
-      publisher_.publish(rankings);
+      ranking_writer_.submit(rankings);
     }
     requests.clear();
     {
@@ -145,7 +147,7 @@ void ModelThread::add_retries(std::vector<RankRequest>& requests) {
 }
 
 void ModelThread::rank_all(std::vector<RankRequest>& requests, size_t first, size_t last,
-                           std::vector<PublishedRanking>& rankings) {
+                           std::vector<UserRanking>& rankings) {
   rankings.clear();
   int64_t skipped = 0;
   for (size_t i = first; i < last; ++i) {
@@ -162,7 +164,7 @@ void ModelThread::rank_all(std::vector<RankRequest>& requests, size_t first, siz
       continue;
     }
     unknown_.erase(request.user_id);
-    rankings.push_back({{keys_.user_rankings(request.user_id), std::move(ranking)}, request.asked_at_kafka_ms});
+    rankings.push_back({request.user_id, std::move(ranking), request.asked_at_kafka_ms});
   }
   rankings_skipped_.fetch_add(skipped, std::memory_order_relaxed);
 }

@@ -1,25 +1,25 @@
 // The model's own thread: it learns the events it is given, in order, and
 // ranks the users it is asked to, writing their rankings to Redis.
 //
-// Why a thread of its own: training and ranking are the two costs that need
-// the model; the consumer's thread keeps decoding, writing effects and
-// keeping real-time state meanwhile, on the other core. Redis is a third
-// thread's business (RankingPublisher), so neither waits for it.
-//
 // Ownership and threads: it uses a Learner and a Ranker it does not own
-// (both must outlive it) and owns the RankingPublisher that writes its
+// (both must outlive it) and owns the AsyncRankingWriter that writes its
 // rankings. Each round it takes a few hundred queued events and every
 // ranking request, holds the learner and ranker while it learns, then while
 // it ranks each group of 64 requests, and hands each group's rankings to the
-// publisher. Any other thread that touches the Learner or the Ranker holds
+// writer. Any other thread that touches the Learner or the Ranker holds
 // lock() while it does; the model thread steps aside between rounds and
 // groups when someone waits. learn() and rank() may be called from one other
 // thread.
 //
 // Errors: a ranking write that Redis does not acknowledge is counted and
-// tried again by the publisher. A user the model knows nothing of yet gets
+// tried again by the writer. A user the model knows nothing of yet gets
 // no ranking (apps read sr:pop); such users are ranked again, a few per
 // round and each at most every second, until it does.
+//
+// Why a thread of its own: training and ranking are the two costs that need
+// the model; the consumer's thread keeps decoding, writing effects and
+// keeping real-time state meanwhile, on the other core. Redis is a third
+// thread's business (AsyncRankingWriter), so neither waits for it.
 //
 // Freshness is measured per ranking acknowledged by Redis: from the Kafka
 // timestamp of the oldest event that asked for it, for users the model knew
@@ -39,22 +39,12 @@
 
 #include "core/config.h"
 #include "core/event.h"
-#include "feature_store/redis_keys.h"
 #include "online_learner/learner.h"
 #include "ranking/ranker.h"
-#include "pipeline/ranking_publisher.h"
+#include "pipeline/rank_request.h"
+#include "feature_store/async_ranking_writer.h"
 
 namespace streamrec::pipeline {
-
-// A user whose ranking is to be recomputed, with the real-time state it is
-// computed from.
-struct RankRequest {
-  std::string user_id;
-  std::vector<std::string> recent_clicks;  // newest first
-  std::vector<ContextFeature> context;      // of the user's latest event
-  int64_t ts_ms = 0;                        // the user's latest event time
-  int64_t asked_at_kafka_ms = -1;           // oldest event that asked for it; -1: not measured
-};
 
 class ModelThread {
  public:
@@ -86,9 +76,8 @@ class ModelThread {
   void add_retries(std::vector<RankRequest>& requests);
   // Ranks requests [first, last) (the model lock held) into `rankings`.
   void rank_all(std::vector<RankRequest>& requests, size_t first, size_t last,
-                std::vector<PublishedRanking>& rankings);
+                std::vector<UserRanking>& rankings);
 
-  const RedisKeys keys_;
   learner::Learner& learner_;
   ranking::Ranker& ranker_;
 
@@ -116,7 +105,7 @@ class ModelThread {
   std::atomic<int64_t> rankings_skipped_{0};
 
   // Destroyed after thread_ stops: writes the last rankings.
-  RankingPublisher publisher_;
+  AsyncRankingWriter ranking_writer_;
   std::thread thread_;
 };
 

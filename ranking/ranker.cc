@@ -23,8 +23,8 @@ namespace {
 constexpr auto kIndexRefresh = std::chrono::milliseconds(1000);
 }
 
-Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, Learner& learner)
-    : config_(config), popularity_config_(popularity), learner_(learner),
+Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, const Learner& learner)
+    : config_(config), popularity_config_(popularity), learner_(learner), scorer_(learner),
       dim_(static_cast<int>(learner.config().embedding_dim)) {}
 
 void Ranker::save(ByteWriter& out) const {
@@ -96,7 +96,7 @@ void Ranker::refresh_index() {
     item_matrix_.col(static_cast<Eigen::Index>(c)) = Eigen::Map<const Eigen::VectorXf>(w, dim_);
     if (has_bias) item_bias_(static_cast<Eigen::Index>(c)) = w[dim_];
   }
-  learner_.snapshot_items(item_keys_, snapshot_);
+  snapshot_items(learner_, item_keys_, snapshot_);
 
   popular_.resize(available_.size());
   std::iota(popular_.begin(), popular_.end(), 0);
@@ -210,7 +210,7 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   }
 
   // Rerank with the multi-task model, as if each were shown now.
-  learner_.score_for_user(user_id, context, recent_clicks, snapshot_, candidates_, batch_);
+  scorer_.score(user_id, context, recent_clicks, snapshot_, candidates_, batch_);
 
   const TaskSet& tasks = learner_.loss().tasks();
   int click = tasks.click_task, ctcvr = -1;

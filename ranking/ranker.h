@@ -1,5 +1,13 @@
 // Per-user rankings from the live model (DESIGN.md, "Redis keys": rec).
 //
+// Contract: rank() returns a user's top `top_k` available items with their
+// scores, best first, or nothing for a user with no row and no recent clicks
+// (apps fall back to sr:pop). It only reads the Learner (a const reference;
+// it must outlive the Ranker). Not thread-safe: the caller holds whatever
+// keeps the Learner from changing (pipeline: ModelThread's lock). save() and
+// load() carry its popularity state in the pipeline checkpoint; load()
+// returns false on a damaged checkpoint (the reader names the error).
+//
 // Candidates: the top `retrieval_candidates` available items by embedding
 // retrieval (query · item embedding + the item's click bias, where the query
 // is the user's embedding plus the mean embedding of their recent clicks, so
@@ -19,17 +27,16 @@
 // Item attributes and availability come from the learner's catalog (one
 // copy of the catalog in the process). The item index (embeddings of
 // available items, popular list, each item's feature keys and category, and
-// an ItemSnapshot: the dense model and the items' part of its first layer)
+// an ItemSnapshot (item_snapshot.h): the dense model and the items' part of its first layer)
 // is rebuilt after every catalog change and once it is a second old. So a
 // ranking scores with the model and item embeddings of at most a second
 // ago, while the user's side (embedding rows, context, recent clicks) is
 // always live; and it costs one small matrix-vector product and one scoring
 // batch that multiplies per candidate only what depends on both the user
-// and the item (Learner::score_for_user): 15 of the first layer's 156 input
+// and the item (UserScorer, ranking/item_snapshot.h): 15 of the first layer's 156 input
 // rows with the default features.
 // A call builds no samples and copies no strings but those of the ranking
-// it returns. Not thread-safe; reads the Learner it is given, which must
-// outlive it.
+// it returns.
 #pragma once
 
 #include <Eigen/Core>
@@ -46,12 +53,13 @@
 #include "core/event.h"
 #include "online_learner/byte_io.h"
 #include "online_learner/learner.h"
+#include "ranking/item_snapshot.h"
 
 namespace streamrec::ranking {
 
 class Ranker {
  public:
-  Ranker(const RankingConfig& config, const PopularityConfig& popularity, learner::Learner& learner);
+  Ranker(const RankingConfig& config, const PopularityConfig& popularity, const learner::Learner& learner);
 
   // The learner's catalog changed (an item message): rebuild the index
   // before the next ranking.
@@ -82,7 +90,8 @@ class Ranker {
 
   RankingConfig config_;
   PopularityConfig popularity_config_;
-  learner::Learner& learner_;
+  const learner::Learner& learner_;
+  UserScorer scorer_;
   int dim_;
 
   // log2 of each item's decayed weight sum, as sr:pop. Entries are never
@@ -95,7 +104,7 @@ class Ranker {
   std::vector<const double*> available_popularity_;  // live popularity of the same items
   std::vector<double> price_;             // their prices (read per candidate: no pointer chase)
   std::vector<learner::ItemKeys> item_keys_;       // their feature keys
-  learner::ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
+  ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
   std::vector<size_t> category_of_;       // their category's number
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
   std::vector<std::vector<size_t>> category_items_;  // per category number, ascending

@@ -34,8 +34,8 @@ TEST_F(IdempotentWriterTest, ApplyingTheSameBatchTwiceCountsOnce) {
     batch.add("sr:{u:a}:f", "events/0", offset, EffectOp::kIncrement, "clicks", 1);
   batch.add("sr:{i:x}:f", "events/0", 3, EffectOp::kIncrement, "clicks", 1);
   batch.add("sr:{i:y}:f", "events/0", 4, EffectOp::kIncrement, "clicks", 1);
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("sr:{u:a}:f", "clicks"), "10\n");
   EXPECT_EQ(hget("sr:{i:x}:f", "clicks"), "1\n");
   EXPECT_EQ(hget("sr:marks", "events/0"), "9\n");
@@ -48,9 +48,9 @@ TEST_F(IdempotentWriterTest, AReplayedSuffixWithOtherBatchBoundariesCountsEachOf
   for (int o = 0; o <= 5; ++o) first.add("k{1}", "events/2", o, EffectOp::kIncrement, "n", 1);
   for (int o = 3; o <= 7; ++o) replay_a.add("k{1}", "events/2", o, EffectOp::kIncrement, "n", 1);
   for (int o = 8; o <= 9; ++o) replay_b.add("k{1}", "events/2", o, EffectOp::kIncrement, "n", 1);
-  ASSERT_TRUE(writer_.apply(*conn_, first).ok());
-  ASSERT_TRUE(writer_.apply(*conn_, replay_a).ok());
-  ASSERT_TRUE(writer_.apply(*conn_, replay_b).ok());
+  ASSERT_TRUE(writer_.write(*conn_, first).ok());
+  ASSERT_TRUE(writer_.write(*conn_, replay_a).ok());
+  ASSERT_TRUE(writer_.write(*conn_, replay_b).ok());
   EXPECT_EQ(hget("k{1}", "n"), "10\n");
 }
 
@@ -58,7 +58,7 @@ TEST_F(IdempotentWriterTest, SourcesAreMarkedIndependently) {
   EffectBatch batch;
   batch.add("k{1}", "events/0", 100, EffectOp::kIncrement, "n", 1);
   batch.add("k{1}", "events/1", 5, EffectOp::kIncrement, "n", 1);  // lower offset, other partition
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{1}", "n"), "2\n");
 }
 
@@ -66,7 +66,7 @@ TEST_F(IdempotentWriterTest, MaxKeepsTheLargestValue) {
   EffectBatch batch;
   batch.add("k{1}", "s", 1, EffectOp::kMax, "ts", 1767225600500);
   batch.add("k{1}", "s", 2, EffectOp::kMax, "ts", 1767225600100);
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{1}", "ts"), "1767225600500\n");
 }
 
@@ -75,7 +75,7 @@ TEST_F(IdempotentWriterTest, LogAddSumsInLogSpace) {
   batch.add("pop", "s", 1, EffectOp::kLogAdd, "item", 10.0);
   batch.add("pop", "s", 2, EffectOp::kLogAdd, "item", 10.0);  // 2^10 + 2^10 = 2^11
   batch.add("pop", "s", 3, EffectOp::kLogAdd, "other", 3.0);
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop item")), 11.0, 1e-9);
   EXPECT_NEAR(std::stod(redis_.cli("ZSCORE pop other")), 3.0, 1e-9);
   EXPECT_EQ(hget("sr:marks", "s"), "3\n");
@@ -84,10 +84,10 @@ TEST_F(IdempotentWriterTest, LogAddSumsInLogSpace) {
 TEST_F(IdempotentWriterTest, RecoversWhenRedisForgetsTheScript) {
   EffectBatch batch;
   batch.add("k{1}", "s", 1, EffectOp::kIncrement, "n", 1);
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   ASSERT_EQ(redis_.cli("SCRIPT FLUSH"), "OK\n");
   batch.add("k{1}", "s", 2, EffectOp::kIncrement, "n", 1);
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{1}", "n"), "2\n");
 }
 
@@ -99,7 +99,7 @@ TEST_F(IdempotentWriterTest, FeatureEffectsWriteTheDocumentedKeys) {
   EffectBatch batch;
   counters.add(click, "events/0", 0, batch);
   counters.add(buy, "events/0", 1, batch);
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("sr:{u:alice}:f", "clicks"), "1\n");
   EXPECT_EQ(hget("sr:{u:alice}:f", "purchases"), "1\n");
   EXPECT_EQ(hget("sr:{u:alice}:f", "ts"), "1767225601000\n");
@@ -126,7 +126,7 @@ TEST_F(IdempotentWriterTest, AFailingBatchWritesNothingSoARetryCannotDoubleCount
   batch.add("k{2}", "s", 1, EffectOp::kIncrement, "good", 1);
   batch.add("k{2}", "s", 2, EffectOp::kIncrement, "broken", 1);  // not a number: the script must fail
   IdempotentWriter one_call("sr:marks", 64);
-  for (int retry = 0; retry < 3; ++retry) EXPECT_FALSE(one_call.apply(*conn_, batch).ok());
+  for (int retry = 0; retry < 3; ++retry) EXPECT_FALSE(one_call.write(*conn_, batch).ok());
   EXPECT_EQ(hget("k{2}", "good"), "\n");  // nil: nothing of the failed script stuck
   EXPECT_EQ(redis_.cli("EXISTS sr:marks"), "0\n");
 }
@@ -141,9 +141,9 @@ TEST_F(IdempotentWriterTest, ASecondWriterOnTheSamePartitionsNeverDoublesAnEffec
     (o < 6 ? early : late).add("k{4}", "events/7", o, EffectOp::kIncrement, "n", 1);
     all.add("k{4}", "events/7", o, EffectOp::kIncrement, "n", 1);
   }
-  ASSERT_TRUE(writer_.apply(*conn_, early).ok());  // writer_ knows mark 5
-  ASSERT_TRUE(other.apply(*conn_, all).ok());       // other reads 5, applies 6..9
-  Status s = writer_.apply(*conn_, late);           // writer_ still believes 5
+  ASSERT_TRUE(writer_.write(*conn_, early).ok());  // writer_ knows mark 5
+  ASSERT_TRUE(other.write(*conn_, all).ok());       // other reads 5, applies 6..9
+  Status s = writer_.write(*conn_, late);           // writer_ still believes 5
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(hget("k{4}", "n"), "10\n");
   EXPECT_EQ(hget("sr:marks", "events/7"), "9\n");
@@ -157,7 +157,7 @@ TEST_F(IdempotentWriterTest, EffectsOnOneKeyAreSummedIntoOneWritePerSlice) {
   }
   IdempotentWriter writer("sr:marks", 512);
   ASSERT_EQ(redis_.cli("CONFIG RESETSTAT"), "OK\n");
-  ASSERT_TRUE(writer.apply(*conn_, batch).ok());
+  ASSERT_TRUE(writer.write(*conn_, batch).ok());
   EXPECT_EQ(hget("k{5}", "n"), "1000\n");
   EXPECT_EQ(hget("k{5}", "ts"), "999\n");
   // One HMGET and one HSET for the key, one HGET and one HSET of the mark.
@@ -171,7 +171,7 @@ TEST_F(IdempotentWriterTest, SetKeepsTheLatestValueAndLargeCountersStayIntegers)
   batch.set("k{3}", "items/0", 1, "category", "books");
   batch.set("k{3}", "items/0", 2, "category", "toys");
   batch.add("k{3}", "events/0", 1, EffectOp::kIncrement, "n", 123456789012);
-  { Status s = writer_.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_EQ(hget("k{3}", "category"), "toys\n");
   EXPECT_EQ(hget("k{3}", "n"), "123456789012\n");
 }
@@ -186,7 +186,7 @@ TEST_F(IdempotentWriterTest, AKeyOfSeveralSourcesIsSummedIntoOneWriteAndEachSour
     }
   IdempotentWriter writer("sr:marks", 64);
   ASSERT_EQ(redis_.cli("CONFIG RESETSTAT"), "OK\n");
-  ASSERT_TRUE(writer.apply(*conn_, batch).ok());
+  ASSERT_TRUE(writer.write(*conn_, batch).ok());
   EXPECT_EQ(hget("k{6}", "n"), "60\n");
   for (int partition = 0; partition < 6; ++partition)
     EXPECT_EQ(hget("sr:marks", "events/" + std::to_string(partition)), std::to_string(100 * partition + 9) + "\n");
@@ -196,7 +196,7 @@ TEST_F(IdempotentWriterTest, AKeyOfSeveralSourcesIsSummedIntoOneWriteAndEachSour
   EXPECT_NE(stats.find("cmdstat_hset:calls=2,"), std::string::npos) << stats;
 
   IdempotentWriter after_a_crash("sr:marks", 64);  // reads the marks afresh
-  ASSERT_TRUE(after_a_crash.apply(*conn_, replay).ok());
+  ASSERT_TRUE(after_a_crash.write(*conn_, replay).ok());
   EXPECT_EQ(hget("k{6}", "n"), "60\n");
 }
 
@@ -227,8 +227,8 @@ TEST_F(IdempotentWriterTest, FiftyThousandPopularityMembersAndHashFieldsGoInOneS
   ASSERT_TRUE(patient.ok()) << patient.error().message;
   conn_.emplace(std::move(patient).value());
   ASSERT_EQ(redis_.cli("CONFIG RESETSTAT"), "OK\n");
-  { Status s = writer.apply(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
-  { Status s = writer.apply(*conn_, again); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer.write(*conn_, again); ASSERT_TRUE(s.ok()) << s.message(); }
   EXPECT_NE(redis_.cli("INFO commandstats").find("cmdstat_evalsha:calls=2,"), std::string::npos);
   EXPECT_EQ(redis_.cli("ZCARD sr:pop"), std::to_string(kMembers) + "\n");
   EXPECT_EQ(redis_.cli("HLEN 'sr:{u:wide}:f'"), std::to_string(kMembers) + "\n");

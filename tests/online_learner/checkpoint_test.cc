@@ -140,7 +140,7 @@ TEST_F(CheckpointTest, InitFromCopiesTheModelAndFreezes) {
   ASSERT_TRUE(target->init_from(path, Freeze::kShared).ok());
   std::remove(path.c_str());
   EXPECT_EQ(target->table().rows(), source->table().rows());
-  Parameter* expert = target->model().parameters()[0];
+  const Parameter* expert = target->model().parameters()[0];
   EXPECT_EQ(expert->name, "expert0.w");
   EXPECT_EQ(expert->value, source->model().parameters()[0]->value);
   uint32_t row = target->table().find(FeatureEncoder::item_key("i3"));

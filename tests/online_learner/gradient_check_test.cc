@@ -13,6 +13,12 @@
 #include "tests/online_learner/test_stream.h"
 
 namespace streamrec::learner {
+
+struct GradientCheckAccess {
+  static Model& model(Learner& l) { return l.model_; }
+  static EmbeddingTable& table(Learner& l) { return l.table_; }
+};
+
 namespace {
 
 Mat random_mat(int rows, int cols, SplitMix& rng, float scale = 1.0f) {
@@ -211,7 +217,7 @@ TEST(GradientCheck, WholeLearnerLoss) {
     return learner.forward_backward(batch);
   };
   loss();
-  for (Parameter* p : learner.model().parameters()) {
+  for (Parameter* p : GradientCheckAccess::model(learner).parameters()) {
     Mat g = p->grad;
     expect_gradient(p->name, p->value.data(), p->value.size(), g, loss, 2e-3f, 3e-2);
     loss();  // restore batch gradients for the next parameter
@@ -222,7 +228,7 @@ TEST(GradientCheck, WholeLearnerLoss) {
   const int d = learner.table().dim();
   for (size_t i = 0; i < touched.size(); ++i) {
     Mat g = Eigen::Map<Mat>(&grads[i * d], d, 1);
-    expect_gradient("row " + std::to_string(touched[i]), learner.table().row(touched[i]), d, g, loss, 2e-3f, 3e-2);
+    expect_gradient("row " + std::to_string(touched[i]), GradientCheckAccess::table(learner).row(touched[i]), d, g, loss, 2e-3f, 3e-2);
   }
 }
 

@@ -1,5 +1,5 @@
 // Rankings (ranking/ranker.h): the ranker scores its candidates
-// through Learner::score_for_user against the snapshot of its last index
+// through UserScorer (ranking/item_snapshot.h) against the snapshot of its last index
 // rebuild, with each item's part of the model's first layer computed once
 // per rebuild and the user's once per ranking; the scores must be those of
 // the general path, which builds one Sample per candidate and runs

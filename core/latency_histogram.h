@@ -8,7 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace streamrec::pipeline {
+namespace streamrec {
 
 class LatencyHistogram {
  public:
@@ -47,4 +47,4 @@ class LatencyHistogram {
   double max_ = 0;
 };
 
-}  // namespace streamrec::pipeline
+}  // namespace streamrec

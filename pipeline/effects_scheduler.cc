@@ -1,0 +1,23 @@
+#include "pipeline/effects_scheduler.h"
+
+namespace streamrec::pipeline {
+
+EffectsScheduler::EffectsScheduler(const Config& config)
+    : write_interval_(config.redis.write_interval_ms),
+      effects_(RedisKeys(config.redis.prefix), config.popularity),
+      writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), effects_.marks_key()) {}
+
+bool EffectsScheduler::write_due() const {
+  // What a failed write holds is due as well: without new events it would
+  // wait forever (and with it the commits).
+  return summary_due() ||
+         ((!pending_.empty() || writer_.holding()) && Clock::now() - last_write_ >= write_interval_);
+}
+
+Status EffectsScheduler::submit(StateWrites& state, bool with_summary) {
+  last_write_ = Clock::now();
+  if (with_summary) last_summary_ = last_write_;
+  return writer_.submit(pending_, state);
+}
+
+}  // namespace streamrec::pipeline

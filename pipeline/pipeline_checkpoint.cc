@@ -1,0 +1,96 @@
+#include "pipeline/pipeline_checkpoint.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <vector>
+
+#include "online_learner/byte_io.h"
+#include "online_learner/checkpoint.h"
+
+namespace streamrec::pipeline {
+
+using learner::ByteReader;
+using learner::ByteWriter;
+
+namespace {
+constexpr uint32_t kPipelineStateVersion = 1;
+}
+
+Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,
+                                const RankingDebouncer& users, const ranking::Ranker& ranker,
+                                const learner::Learner& learner) {
+  ByteWriter out;
+  out.u32(kPipelineStateVersion);
+  out.str(positions.cluster_id);
+  out.u64(positions.next.size());
+  for (auto& [tp, next] : positions.next) {
+    out.str(tp.topic);
+    out.u32(static_cast<uint32_t>(tp.partition));
+    out.i64(next);
+  }
+  // Sorted by id: the same state gives the same file.
+  std::vector<const std::string*> ids;
+  for (auto& [id, user] : users.users()) ids.push_back(&id);
+  std::sort(ids.begin(), ids.end(), [](auto* a, auto* b) { return *a < *b; });
+  out.u64(ids.size());
+  for (const std::string* id : ids) {
+    const ranking::RealtimeUser& user = users.users().at(*id);
+    out.str(*id);
+    out.i64(user.last_ts_ms);
+    out.u64(user.recent.size());
+    for (auto& item : user.recent) out.str(item);
+    out.u64(user.context.size());
+    for (auto& f : user.context) {
+      out.str(f.key);
+      out.str(f.value);
+      out.u8(f.numeric);
+    }
+  }
+  ranker.save(out);
+  out.str(learner.checkpoint_bytes(0));
+  return learner::write_checkpoint_file(path, out.take());
+}
+
+Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamPositions& positions,
+                                                RankingDebouncer& users, ranking::Ranker& ranker,
+                                                learner::Learner& learner) {
+  if (path.empty()) return std::string();
+  auto newest = learner::read_newest_checkpoint(path);
+  if (!newest.ok()) return newest.error();
+  if (!newest->has_value()) return std::string();
+  if (!(*newest)->skipped.empty())
+    spdlog::error("learn: {}; restoring the previous checkpoint {} instead", (*newest)->skipped, (*newest)->file);
+  ByteReader in((*newest)->payload);
+  if (uint32_t version = in.u32(); version != kPipelineStateVersion)
+    return Error{"checkpoint " + path + ": pipeline state version " + std::to_string(version) + ", expected " +
+                 std::to_string(kPipelineStateVersion)};
+  positions.cluster_id = in.str();
+  for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
+    TopicPartition tp;
+    tp.topic = in.str();
+    tp.partition = static_cast<int32_t>(in.u32());
+    positions.next[tp] = in.i64();
+  }
+  for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
+    ranking::RealtimeUser& user = users.restore(in.str());
+    user.last_ts_ms = in.i64();
+    for (uint64_t r = in.u64(), j = 0; j < r && in.ok(); ++j) user.recent.push_back(in.str());
+    for (uint64_t c = in.u64(), j = 0; j < c && in.ok(); ++j) {
+      ContextFeature f;
+      f.key = in.str();
+      f.value = in.str();
+      f.numeric = in.u8() != 0;
+      user.context.push_back(std::move(f));
+    }
+  }
+  if (!ranker.load(in)) return Error{"checkpoint " + path + ": " + in.error()};
+  std::string learner_bytes = in.str();
+  if (!in.ok()) return Error{"checkpoint " + path + ": " + in.error()};
+  if (auto restored = learner.restore_checkpoint_bytes(learner_bytes, path); !restored.ok())
+    return restored.error();
+  return (*newest)->file;
+}
+
+}  // namespace streamrec::pipeline

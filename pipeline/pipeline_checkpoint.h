@@ -1,0 +1,42 @@
+// The pipeline's checkpoint file (checkpoint.path): the stream positions
+// (the Kafka cluster id and, per partition, the offset to resume at), each
+// user's real-time state, the ranker's catalog and popularity, and the
+// learner's whole state, in one file written atomically
+// (online_learner/checkpoint.h's framing and checksum).
+//
+// Free functions; the caller holds whatever guards the objects passed (the
+// model lock for the Learner and the Ranker). Errors: a file that cannot be
+// written, or one that is damaged, of another version or truncated, is an
+// Error naming the path; a restore that fails may have changed the objects
+// it was given (the caller then gives up).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/consumed.h"
+#include "core/status.h"
+#include "online_learner/learner.h"
+#include "pipeline/ranking_debouncer.h"
+#include "ranking/ranker.h"
+
+namespace streamrec::pipeline {
+
+// Where the stream resumes: the next offset per partition, in cluster `cluster_id`.
+struct StreamPositions {
+  std::string cluster_id;
+  std::map<TopicPartition, int64_t> next;
+};
+
+Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,
+                                const RankingDebouncer& users, const ranking::Ranker& ranker,
+                                const learner::Learner& learner);
+// Restores into the given objects from the newest good checkpoint of `path`
+// (<path>, or <path>.prev when <path> is missing or damaged; see
+// learner::read_newest_checkpoint) and returns the file it came from. Without
+// either file (or with an empty `path`), changes nothing and returns "".
+Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamPositions& positions, RankingDebouncer& users,
+                                   ranking::Ranker& ranker, learner::Learner& learner);
+
+}  // namespace streamrec::pipeline

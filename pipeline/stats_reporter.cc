@@ -1,0 +1,104 @@
+#include "pipeline/stats_reporter.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "core/wall_clock.h"
+
+namespace streamrec::pipeline {
+
+using learner::Learner;
+using learner::MetricSeries;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The learner's series of that name; an empty one if it has none. Read
+// under the model lock: callers copy what they score (copy_last, catch_up),
+// so that an AUC is computed after the lock is released, not while the
+// model's thread waits.
+const MetricSeries& find_series(const Learner& learner, const std::string& name) {
+  static const MetricSeries kNone;
+  for (const auto& [series_name, series] : learner.series())
+    if (series_name == name) return series;
+  return kNone;
+}
+
+// Its AUC over the last `window` samples (0: all); NaN when undefined. Only
+// the AUC: the series' other summaries (log loss, calibration) cost a log
+// per sample.
+double auc(const MetricSeries& series, size_t window = 0) {
+  const size_t n = series.size();
+  return series.auc(window ? n - std::min(n, window) : 0, n);
+}
+
+// For Redis (any text) and for JSON (null when undefined).
+std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : "nan"; }
+std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{:.6f}", v) : "null"; }
+
+}  // namespace
+
+StatsReporter::ModelSummary StatsReporter::summarize(const Learner& learner) {
+  ModelSummary summary;
+  summary.samples = learner.samples_learned();
+  if (summary.samples != samples_at_last_summary_) ++model_version_;
+  samples_at_last_summary_ = summary.samples;
+  summary.version = model_version_;
+  summary.click = find_series(learner, "click").copy_last(window_);
+  summary.ctcvr = find_series(learner, "ctcvr").copy_last(window_);
+  return summary;
+}
+
+std::vector<std::pair<std::string, std::string>> StatsReporter::summary_fields(const ModelSummary& summary) {
+  return {{"version", std::to_string(summary.version)},
+          {"events_trained", std::to_string(summary.samples)},
+          {"auc_click", number(auc(summary.click))},
+          {"auc_ctcvr", number(auc(summary.ctcvr))},
+          {"updated_ts", std::to_string(wall_clock_ms())}};
+}
+
+std::string StatsReporter::stats_json(bool final, const ModelThread& model, const Learner& learner,
+                                      int64_t effects_write_failures, size_t held_for_event_time) const {
+  RankingStats r = model.ranking_stats();
+  const auto now = Clock::now();
+  // A finished computation of the whole-run AUCs is taken; the final stats
+  // wait for one still running.
+  if (whole_auc_job_.valid() &&
+      (final || whole_auc_job_.wait_for(std::chrono::seconds(0)) == std::future_status::ready))
+    std::tie(whole_auc_, whole_series_) = whole_auc_job_.get();
+  auto lock = model.lock();
+  const uint64_t samples_learned = learner.samples_learned();
+  const uint64_t joiner_duplicates = learner.joiner_counters().duplicates;
+  const bool whole_due = samples_learned != whole_auc_.samples && !whole_auc_job_.valid() &&
+                         (final || whole_auc_.samples == 0 || now - whole_auc_.computed >= kWholeAucInterval);
+  MetricSeries click = find_series(learner, "click").copy_last(window_),
+               ctcvr = find_series(learner, "ctcvr").copy_last(window_);
+  if (whole_due) {
+    whole_series_.click.catch_up(find_series(learner, "click"));
+    whole_series_.ctcvr.catch_up(find_series(learner, "ctcvr"));
+  }
+  lock.unlock();
+  if (whole_due) {
+    auto compute = [series = std::move(whole_series_), samples_learned, now]() mutable {
+      WholeAuc result{auc(series.click), auc(series.ctcvr), samples_learned, now};
+      return std::make_pair(result, std::move(series));
+    };
+    if (final) std::tie(whole_auc_, whole_series_) = compute();
+    else whole_auc_job_ = std::async(std::launch::async, std::move(compute));
+  }
+  const auto& f = r.freshness_ms;
+  return fmt::format(
+      "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
+      "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
+      "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
+      "\"held_for_event_time\":{},\"joiner_duplicates\":{}}}",
+      samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures, effects_write_failures,
+      f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), json_number(auc(click, window_)),
+      json_number(auc(ctcvr, window_)), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
+      whole_auc_.samples, held_for_event_time, joiner_duplicates);
+}
+
+}  // namespace streamrec::pipeline

@@ -1,0 +1,71 @@
+// The ranking debouncer asks for a user's ranking on a click at once, on an
+// impression only when the ranking is old, and at most once per refresh
+// interval, remembering the oldest event that asked.
+#include "pipeline/ranking_debouncer.h"
+
+#include <gtest/gtest.h>
+
+namespace streamrec::pipeline {
+namespace {
+
+using Clock = RankingDebouncer::Clock;
+using std::chrono::milliseconds;
+
+Event event(EventType type, const std::string& user, const std::string& item) {
+  Event e;
+  e.type = type;
+  e.user_id = user;
+  e.item_id = item;
+  e.ts_ms = 1000;
+  return e;
+}
+
+RankingConfig rankings() {
+  RankingConfig c;
+  c.refresh_interval_ms = 25;
+  c.impression_refresh_ms = 30000;
+  return c;
+}
+
+TEST(RankingDebouncerTest, AClickAsksAtOnceAndRepeatsWithinTheIntervalWait) {
+  RankingDebouncer users(rankings(), 5);
+  const Clock::time_point t0 = Clock::now();
+  EXPECT_NE(users.observe(event(EventType::kClick, "u", "a"), 100, t0), nullptr);  // recent changed
+  std::vector<RankRequest> due;
+  users.take_due(t0, due);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].user_id, "u");
+  EXPECT_EQ(due[0].recent_clicks, std::vector<std::string>{"a"});
+  EXPECT_EQ(due[0].asked_at_kafka_ms, 100);
+
+  // Two clicks within the interval: one ranking after it, asked at the first.
+  users.observe(event(EventType::kClick, "u", "b"), 200, t0 + milliseconds(1));
+  users.observe(event(EventType::kClick, "u", "c"), 300, t0 + milliseconds(2));
+  due.clear();
+  users.take_due(t0 + milliseconds(10), due);
+  EXPECT_TRUE(due.empty());
+  users.take_due(t0 + milliseconds(25), due);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].recent_clicks, (std::vector<std::string>{"c", "b", "a"}));
+  EXPECT_EQ(due[0].asked_at_kafka_ms, 200);
+}
+
+TEST(RankingDebouncerTest, AnImpressionAsksOnlyWhenTheRankingIsOld) {
+  RankingDebouncer users(rankings(), 5);
+  const Clock::time_point t0 = Clock::now();
+  users.observe(event(EventType::kClick, "u", "a"), 100, t0);
+  std::vector<RankRequest> due;
+  users.take_due(t0, due);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(users.observe(event(EventType::kImpression, "u", "b"), 200, t0 + milliseconds(1000)), nullptr);
+  due.clear();
+  users.take_due(t0 + milliseconds(2000), due);
+  EXPECT_TRUE(due.empty());
+  users.observe(event(EventType::kImpression, "u", "b"), 300, t0 + milliseconds(30000));
+  users.take_due(t0 + milliseconds(30000), due);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].asked_at_kafka_ms, 300);
+}
+
+}  // namespace
+}  // namespace streamrec::pipeline
