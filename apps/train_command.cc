@@ -7,11 +7,13 @@
 // written, 2 a bad option or setting.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <unordered_map>
 
 #include "apps/commands.h"
@@ -30,7 +32,76 @@ struct TrainOptions {
   std::string checkpoint_out, resume_from, init_from, freeze = "none";
   int64_t stop_after = -1;
   bool no_timing = false;
+  bool at_once_baseline = false;
 };
+
+// The per-item baseline with labels known at once: a yardstick no online
+// learner can reach, since it learns each impression's final labels (from
+// the whole file, joined with the same windows) the moment it is shown.
+// Scored before each update, like the learner's own baseline.
+struct AtOnceBaseline {
+  learner::MetricSeries click, ctcvr;
+};
+
+// The event time from which the last `fraction` of the file's impressions
+// were shown (INT64_MAX for a file without impressions).
+Result<int64_t> tail_start(const std::string& events_path, double fraction) {
+  std::ifstream events(events_path);
+  if (!events) return Error{"--events " + events_path + ": cannot be opened"};
+  EventDecoder decoder;
+  std::vector<int64_t> shown;
+  std::string line;
+  while (std::getline(events, line)) {
+    if (line.find("\"impression\"") == std::string::npos) continue;  // cheap pre-filter
+    auto event = decoder.decode_event(line);
+    if (auto* e = std::get_if<Event>(&event); e && e->type == EventType::kImpression) shown.push_back(e->ts_ms);
+  }
+  if (shown.empty()) return INT64_MAX;
+  std::sort(shown.begin(), shown.end());
+  return shown[static_cast<size_t>(static_cast<double>(shown.size()) * (1 - fraction))];
+}
+
+Result<AtOnceBaseline> at_once_baseline(const std::string& events_path, const LearnerConfig& config) {
+  std::ifstream events(events_path);
+  if (!events) return Error{"--events " + events_path + ": cannot be opened"};
+  learner::JoinerSettings settings;
+  settings.click_window_ms = config.click_window_s * 1000;
+  settings.purchase_window_ms = config.purchase_window_s * 1000;
+  settings.max_pending = config.max_pending;
+  settings.dedupe_window = config.dedupe_window;
+  settings.early_clicks = false;  // one complete copy per impression, with its final labels
+  learner::Joiner joiner(settings, nullptr);
+  EventDecoder decoder;
+  std::vector<std::string> shown;  // impression ids in the order shown
+  std::vector<std::string> items;
+  std::vector<learner::Sample> joined;
+  std::string line;
+  while (std::getline(events, line)) {
+    if (line.empty()) continue;
+    auto event = decoder.decode_event(line);
+    auto* e = std::get_if<Event>(&event);
+    if (e == nullptr) continue;
+    joiner.add(*e, joined);
+    if (joiner.last_impression()) {
+      shown.push_back(e->event_id);
+      items.push_back(e->item_id);
+    }
+  }
+  joiner.flush(joined);
+  std::unordered_map<std::string, std::pair<bool, bool>> labels;
+  for (const learner::Sample& s : joined) labels[s.event_id] = {s.clicked, s.clicked && s.purchased};
+  AtOnceBaseline out;
+  learner::ItemRateBaseline counter;
+  for (size_t i = 0; i < shown.size(); ++i) {
+    auto [clicked, bought] = labels[shown[i]];
+    auto score = counter.score(items[i]);
+    out.click.add(score.click, clicked);
+    out.ctcvr.add(score.ctcvr, bought);
+    counter.update_click(items[i], clicked);
+    counter.update_purchase(items[i], bought);
+  }
+  return out;
+}
 
 // truth.csv: event_id,p_click,p_cvr,p_ctcvr,... (the synthetic producer's).
 Result<std::unordered_map<std::string, Scores>> read_truth(const std::string& path) {
@@ -84,7 +155,27 @@ void append_summary(std::string& out, const learner::SeriesSummary& s) {
   out += "}";
 }
 
-std::string report_json(Learner& l, uint64_t lines, uint64_t bad_lines, double seconds, bool timing) {
+// A series of the report: the whole of it, and the part of the impressions
+// shown in the last 20% of the file.
+struct ReportSeries {
+  std::string name;
+  const learner::MetricSeries* whole;
+  learner::SeriesSummary last20;
+};
+
+std::vector<ReportSeries> report_series(const Learner& l, const AtOnceBaseline* at_once) {
+  std::vector<ReportSeries> out;
+  for (size_t i = 0; i < l.series().size(); ++i)
+    out.push_back({l.series()[i].first, &l.series()[i].second, l.tail_series()[i].second.whole()});
+  if (at_once) {  // recorded in impression order: its own last 20%
+    out.push_back({"baseline_click_at_once", &at_once->click, at_once->click.tail(0.2)});
+    out.push_back({"baseline_ctcvr_at_once", &at_once->ctcvr, at_once->ctcvr.tail(0.2)});
+  }
+  return out;
+}
+
+std::string report_json(Learner& l, const std::vector<ReportSeries>& series, uint64_t lines, uint64_t bad_lines,
+                        double seconds, bool timing) {
   const auto& c = l.joiner_counters();
   std::string o = "{\n";
   auto field = [&](const char* name, uint64_t v) { o += "  \"" + std::string(name) + "\": " + std::to_string(v) + ",\n"; };
@@ -120,22 +211,21 @@ std::string report_json(Learner& l, uint64_t lines, uint64_t bad_lines, double s
   for (size_t i = 0; i < std::size(counters); ++i)
     o += std::string(i ? ", " : "") + "\"" + counters[i].first + "\": " + std::to_string(counters[i].second);
   o += "},\n  \"metrics\": {\n";
-  const auto& series = l.series();
   for (size_t i = 0; i < series.size(); ++i) {
-    const auto& [name, s] = series[i];
-    o += "    \"" + name + "\": {\"whole\": ";
-    append_summary(o, s.whole());
+    const ReportSeries& r = series[i];
+    o += "    \"" + r.name + "\": {\"whole\": ";
+    append_summary(o, r.whole->whole());
     o += ", \"last_20pct\": ";
-    append_summary(o, s.tail(0.2));
+    append_summary(o, r.last20);
     o += ", \"window\": ";
-    append_summary(o, s.window(static_cast<size_t>(l.config().metrics_window)));
+    append_summary(o, r.whole->window(static_cast<size_t>(l.config().metrics_window)));
     o += i + 1 < series.size() ? "},\n" : "}\n";
   }
   o += "  }\n}\n";
   return o;
 }
 
-void print_report(Learner& l, uint64_t lines, double seconds) {
+void print_report(Learner& l, const std::vector<ReportSeries>& series, uint64_t lines, double seconds) {
   std::printf("train: %llu events, %llu samples in %.2f s (%.0f samples/s; learning alone %.0f samples/s)\n",
               static_cast<unsigned long long>(lines), static_cast<unsigned long long>(l.samples_learned()), seconds,
               seconds > 0 ? static_cast<double>(l.samples_learned()) / seconds : 0.0,
@@ -149,13 +239,15 @@ void print_report(Learner& l, uint64_t lines, double seconds) {
               static_cast<unsigned long long>(c.late_clicks), static_cast<unsigned long long>(c.late_purchases),
               static_cast<unsigned long long>(c.orphan_clicks), static_cast<unsigned long long>(c.orphan_purchases),
               static_cast<unsigned long long>(c.duplicates));
-  std::printf("%-16s %9s %9s %9s %9s %9s\n", "series", "samples", "auc", "auc_last20", "logloss", "calib");
-  for (const auto& [name, s] : l.series()) {
-    if (s.size() == 0) continue;
-    auto w = s.whole();
-    std::printf("%-16s %9zu %9.4f %9.4f %9.4f %9.3f\n", name.c_str(), w.count, w.auc, s.tail(0.2).auc, w.logloss,
-                w.calibration);
+  std::printf("%-22s %9s %9s %10s %9s %9s %12s\n", "series", "samples", "auc", "auc_last20", "logloss", "calib",
+              "calib_last20");
+  for (const ReportSeries& r : series) {
+    if (r.whole->size() == 0) continue;
+    auto w = r.whole->whole();
+    std::printf("%-22s %9zu %9.4f %10.4f %9.4f %9.3f %12.3f\n", r.name.c_str(), w.count, w.auc, r.last20.auc,
+                w.logloss, w.calibration, r.last20.calibration);
   }
+  std::printf("(last20: the impressions shown in the last 20%% of the file; calib = mean prediction / mean label)\n");
 }
 
 int run_train(const TrainOptions& o) {
@@ -182,6 +274,15 @@ int run_train(const TrainOptions& o) {
       std::fprintf(stderr, "streamrec train: %s\n", s.message().c_str());
       return 1;
     }
+  }
+
+  if (o.resume_from.empty()) {  // a checkpoint carries its own
+    auto tail = tail_start(o.events, 0.2);
+    if (!tail.ok()) {
+      std::fprintf(stderr, "streamrec train: %s\n", tail.error().message.c_str());
+      return 1;
+    }
+    l.set_tail_start(*tail);
   }
 
   std::unordered_map<std::string, Scores> truth;
@@ -267,15 +368,25 @@ int run_train(const TrainOptions& o) {
       std::fprintf(stderr, "streamrec train: %s\n", s.message().c_str());
       return 1;
     }
+  std::optional<AtOnceBaseline> at_once;
+  if (o.at_once_baseline) {
+    auto b = at_once_baseline(o.events, config.learner);
+    if (!b.ok()) {
+      std::fprintf(stderr, "streamrec train: %s\n", b.error().message.c_str());
+      return 1;
+    }
+    at_once = std::move(b).value();
+  }
+  const std::vector<ReportSeries> series = report_series(l, at_once ? &*at_once : nullptr);
   if (!o.report_json.empty()) {
     std::ofstream out(o.report_json, std::ios::trunc);
-    out << report_json(l, lines, bad_lines, seconds, !o.no_timing);
+    out << report_json(l, series, lines, bad_lines, seconds, !o.no_timing);
     if (!out) {
       std::fprintf(stderr, "streamrec train: --report-json %s: write failed\n", o.report_json.c_str());
       return 1;
     }
   }
-  print_report(l, lines, seconds);
+  print_report(l, series, lines, seconds);
   if (stopped) std::printf("stopped after line %llu%s\n", static_cast<unsigned long long>(lines),
                            o.checkpoint_out.empty() ? "" : (", checkpoint " + o.checkpoint_out).c_str());
   return 0;
@@ -305,6 +416,8 @@ void add_train_command(CLI::App& app, int& exit_code) {
       ->excludes("--resume-from");
   cmd->add_option("--freeze", o->freeze, "With --init-from: keep embeddings, or embeddings and shared layers, fixed")
       ->check(CLI::IsMember({"none", "embeddings", "shared"}));
+  cmd->add_flag("--at-once-baseline", o->at_once_baseline,
+                "Also report the per-item baseline with labels known at once (reads the events file twice)");
   cmd->add_flag("--no-timing", o->no_timing, "Leave wall-clock fields out of the JSON report (byte-identical reruns)");
   cmd->callback([o, &exit_code] { exit_code = run_train(*o); });
 }

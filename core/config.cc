@@ -208,6 +208,7 @@ const std::vector<Setting>& schema() {
       setting("learner.negatives_per_click", &C::learner, &LearnerConfig::negatives_per_click, at_least<int64_t>(0)),
       setting("learner.recent_clicks", &C::learner, &LearnerConfig::recent_clicks, at_least<int64_t>(0)),
       setting("learner.early_clicks", &C::learner, &LearnerConfig::early_clicks),
+      setting("learner.feedback", &C::learner, &LearnerConfig::feedback, one_of({"windowed", "fake_negative", "defer"})),
       setting("learner.context_fields", &C::learner, &LearnerConfig::context_fields),
       setting("learner.embedding_dim", &C::learner, &LearnerConfig::embedding_dim, positive<int64_t>()),
       setting("learner.admit_after", &C::learner, &LearnerConfig::admit_after, positive<int64_t>()),

@@ -115,7 +115,8 @@ struct LearnerConfig {
   int64_t dedupe_window = 1000000;       // recent event_ids remembered to drop duplicates
   int64_t negatives_per_click = 0;       // impression-less streams: catalog negatives per orphan click
   int64_t recent_clicks = 5;             // the recent-click bag: last N clicked items per user
-  bool early_clicks = true;              // learn a click at the click deadline, its purchase later
+  bool early_clicks = true;              // windowed: learn a click at the click deadline, its purchase later
+  std::string feedback = "fake_negative";  // windowed, fake_negative (FNW), defer: how labels reach the learner
   std::string context_fields = "device,hour,page";  // context keys used as features
   // Embeddings.
   int64_t embedding_dim = 16;

@@ -41,7 +41,7 @@ void Joiner::add(const Event& e, std::vector<Sample>& out) {
   switch (e.type) {
     case EventType::kImpression: add_impression(e, out); break;
     case EventType::kClick: add_click(e, out); break;
-    case EventType::kPurchase: add_purchase(e); break;
+    case EventType::kPurchase: add_purchase(e, out); break;
   }
 }
 
@@ -61,16 +61,32 @@ void Joiner::advance(int64_t ts, std::vector<Sample>& out) {
   }
 }
 
+void Joiner::copy_out(const Sample& s, uint8_t learns, uint8_t finalizes, std::vector<Sample>& out) {
+  out.push_back(s);
+  out.back().learns = learns;
+  out.back().finalizes = finalizes;
+}
+
 void Joiner::on_deadline(uint64_t seq, std::vector<Sample>& out) {
   Pending& p = pending_.at(seq);
+  const bool defer = settings_.feedback == Feedback::kDefer;
   if (p.click_ts < 0 || p.purchase_phase) {
+    if (immediate()) {
+      // Both labels final (unclicked: no purchase either), or the purchase
+      // label. Its positives were learned when they joined; with defer a
+      // real negative is learned a second time now.
+      const uint8_t final_labels = p.click_ts < 0 ? kBothLabels : kPurchaseLabel;
+      p.sample.finalizes = final_labels;
+      p.sample.learns = defer && !p.sample.purchased ? final_labels : 0;
+    }
     emit(seq, out);
     return;
   }
-  if (settings_.early_clicks) {
-    out.push_back(p.sample);
-    out.back().stage = SampleStage::kClick;
-    p.sample.stage = SampleStage::kPurchase;
+  if (immediate()) {
+    copy_out(p.sample, 0, kClickLabel, out);  // the click was learned when it joined
+  } else if (settings_.early_clicks) {
+    copy_out(p.sample, kClickLabel, kClickLabel, out);
+    p.sample.learns = p.sample.finalizes = kPurchaseLabel;
   }
   p.purchase_phase = true;
   p.deadline = p.click_ts + settings_.purchase_window_ms;
@@ -101,7 +117,10 @@ void Joiner::emit(uint64_t seq, std::vector<Sample>& out) {
   auto it = pending_.find(seq);
   Pending& p = it->second;
   unlink(p);
-  int64_t forget_at = std::max(p.sample.ts_ms, p.click_ts) + settings_.click_window_ms + settings_.purchase_window_ms;
+  // Remembered one click window past its deadline, to tell stragglers
+  // (late) from events without any impression (orphan); not the whole
+  // purchase window, which may be a day, for every impression shown.
+  int64_t forget_at = std::max(p.deadline, watermark_) + settings_.click_window_ms;
   uint64_t ek = pair_key(p.sample.user_id, p.sample.item_id);
   emitted_[ek] = Emitted{p.sample.ts_ms, p.click_ts, forget_at};
   emitted_fifo_.emplace_back(forget_at, ek);
@@ -110,10 +129,29 @@ void Joiner::emit(uint64_t seq, std::vector<Sample>& out) {
   pending_.erase(it);
 }
 
+void Joiner::emit_early(uint64_t seq, std::vector<Sample>& out) {
+  if (immediate()) {
+    // Everything it carried was learned already; what is not final yet
+    // becomes final with the labels it has.
+    Pending& p = pending_.at(seq);
+    p.sample.learns = 0;
+    p.sample.finalizes = p.purchase_phase ? kPurchaseLabel : kBothLabels;
+  }
+  emit(seq, out);
+}
+
 void Joiner::push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out) {
   if (static_cast<int64_t>(pending_.size()) >= settings_.max_pending) {
     counters_.flushed_pending++;
-    emit(pending_.begin()->first, out);
+    emit_early(pending_.begin()->first, out);
+  }
+  if (immediate()) {
+    // Learned at once as a negative of every task (the fake negative), and
+    // a click that stands for its own impression at once as a positive too.
+    copy_out(s, kBothLabels, 0, out);
+    out.back().clicked = out.back().purchased = false;
+    out.back().value = 0;
+    if (click_ts >= 0) copy_out(s, kClickLabel, 0, out);
   }
   uint64_t seq = next_seq_++;
   int64_t deadline = s.ts_ms + settings_.click_window_ms;
@@ -160,6 +198,7 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
       p.click_ts = e.ts_ms;
       p.sample.clicked = true;
       counters_.joined_clicks++;
+      if (immediate()) copy_out(p.sample, kClickLabel, 0, out);  // the positive copy
       remember_click(e);
       return;
     }
@@ -203,7 +242,7 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   push_pending(std::move(positive), e.ts_ms, out);
 }
 
-void Joiner::add_purchase(const Event& e) {
+void Joiner::add_purchase(const Event& e, std::vector<Sample>& out) {
   counters_.purchases++;
   bool unclicked = false, mismatch = false;
   if (Pending* const* newest = by_key_.find(pair_key(e.user_id, e.item_id))) {
@@ -223,6 +262,7 @@ void Joiner::add_purchase(const Event& e) {
       p.sample.purchased = true;
       p.sample.value = static_cast<float>(e.value.value_or(0.0));
       counters_.joined_purchases++;
+      if (immediate()) copy_out(p.sample, kPurchaseLabel, 0, out);  // the positive copy
       return;
     }
   }
@@ -236,7 +276,7 @@ void Joiner::add_purchase(const Event& e) {
 
 void Joiner::flush(std::vector<Sample>& out) {
   last_was_impression_ = false;
-  while (!pending_.empty()) emit(pending_.begin()->first, out);
+  while (!pending_.empty()) emit_early(pending_.begin()->first, out);
   deadlines_ = {};
 }
 

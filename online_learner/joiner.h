@@ -8,11 +8,18 @@
 //    event-time watermark (the largest ts seen) passes that deadline.
 //  - A clicked impression then waits for a purchase until purchase_window
 //    after the click, and is emitted at that deadline, purchased or not.
-//    With early_clicks, its click stage (SampleStage::kClick) is emitted at
-//    the click deadline already, and the purchase stage at the purchase
-//    deadline. Every label is thus released after a fixed delay whatever its
-//    value: positives never reach the learner before the negatives shown at
-//    the same time (which would bias it towards predicting clicks).
+//  - What is emitted when depends on the feedback mode (Feedback, and
+//    Sample::learns / finalizes for the copies):
+//    windowed: one copy at the final deadline; with early_clicks, a click
+//      copy at the click deadline and a purchase copy at the purchase
+//      deadline. Every label is released after a fixed delay whatever its
+//      value: positives never reach the learner before the negatives shown
+//      at the same time (which would bias it towards predicting clicks).
+//    fake_negative: the shown copy (labels 0) the moment an impression
+//      arrives, a positive copy the moment its click (or purchase) joins,
+//      and copies that only finalize labels at the deadlines.
+//    defer: as fake_negative, but the deadline copy of a label that stayed
+//      negative is learned as well (the duplicated real negative).
 //  - counters().samples counts impressions (stages of one count once).
 //  - A click matching several impressions joins the latest one shown before
 //    it. A click naming a request_id that no pending impression carries is a
@@ -44,6 +51,7 @@
 #include "core/flat_map.h"
 #include "online_learner/catalog.h"
 #include "online_learner/sample.h"
+#include "online_learner/task.h"
 
 namespace streamrec::learner {
 
@@ -54,10 +62,11 @@ struct JoinerSettings {
   int64_t dedupe_window = 1'000'000;
   int64_t negatives_per_click = 0;
   int64_t recent_clicks = 5;
-  // Emit a clicked impression's click stage at the click, and its purchase
-  // stage later (see SampleStage); off = one complete sample after the
-  // purchase window.
+  // Windowed: emit a clicked impression's click copy at the click deadline,
+  // and its purchase copy later; off = one complete copy after the purchase
+  // window.
   bool early_clicks = true;
+  Feedback feedback = Feedback::kWindowed;
   uint64_t seed = 1;
 };
 
@@ -90,7 +99,8 @@ class Joiner {
 
   // Processes one event; appends every sample it completes to `out`.
   void add(const Event& event, std::vector<Sample>& out);
-  // End of stream: emits every pending impression with its labels so far.
+  // End of stream: emits every pending impression with its labels so far
+  // (immediate feedback: as copies that finalize them, learning nothing new).
   void flush(std::vector<Sample>& out);
 
   // The sample of the impression the last add() accepted, still pending;
@@ -126,11 +136,16 @@ class Joiner {
   static uint64_t pair_key(const std::string& user, const std::string& item);
 
   void advance(int64_t ts, std::vector<Sample>& out);
+  bool immediate() const { return settings_.feedback != Feedback::kWindowed; }
   void emit(uint64_t seq, std::vector<Sample>& out);
+  // Emits a pending impression before its deadline (end of stream, or
+  // max_pending reached).
+  void emit_early(uint64_t seq, std::vector<Sample>& out);
+  static void copy_out(const Sample& s, uint8_t learns, uint8_t finalizes, std::vector<Sample>& out);
   void on_deadline(uint64_t seq, std::vector<Sample>& out);
   void add_impression(const Event& e, std::vector<Sample>& out);
   void add_click(const Event& e, std::vector<Sample>& out);
-  void add_purchase(const Event& e);
+  void add_purchase(const Event& e, std::vector<Sample>& out);
   void remember_click(const Event& e);
   void push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out);
   void link(Pending& p);

@@ -13,7 +13,7 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-JoinerSettings joiner_settings(const LearnerConfig& c) {
+JoinerSettings joiner_settings(const LearnerConfig& c, Feedback feedback) {
   JoinerSettings s;
   s.click_window_ms = c.click_window_s * 1000;
   s.purchase_window_ms = c.purchase_window_s * 1000;
@@ -22,6 +22,7 @@ JoinerSettings joiner_settings(const LearnerConfig& c) {
   s.negatives_per_click = c.negatives_per_click;
   s.recent_clicks = c.recent_clicks;
   s.early_clicks = c.early_clicks;
+  s.feedback = feedback;
   s.seed = static_cast<uint64_t>(c.seed);
   return s;
 }
@@ -37,11 +38,26 @@ OptimizerSettings optimizer_settings(const LearnerConfig& c) {
   return s;
 }
 
+// A task's label on a sample (the purchase amount for value tasks).
+float raw_label(const TaskSpec& task, const Sample& sample) {
+  switch (task.label) {
+    case TaskLabel::kClick: return sample.clicked;
+    case TaskLabel::kPurchase: return sample.clicked && sample.purchased;
+    case TaskLabel::kValue: return sample.purchased ? sample.value : 0.0f;
+  }
+  return 0;
+}
+
+// Which of a sample's labels (Sample::learns, finalizes) a task uses.
+uint8_t label_bit(const TaskSpec& task) { return task.label == TaskLabel::kClick ? kClickLabel : kPurchaseLabel; }
+
 }  // namespace
 
 Result<std::unique_ptr<Learner>> Learner::create(const LearnerConfig& config) {
   auto tasks = parse_tasks(config.tasks);
   if (!tasks.ok()) return tasks.error();
+  auto feedback = parse_feedback(config.feedback, *tasks);
+  if (!feedback.ok()) return feedback.error();
   if (config.embedding_dim > 1024) return Error{"learner.embedding_dim: must be <= 1024"};
   ModelShape shape;
   FeatureEncoder probe(split_list(config.context_fields), config.recent_clicks > 0);
@@ -56,19 +72,20 @@ Result<std::unique_ptr<Learner>> Learner::create(const LearnerConfig& config) {
   shape.tower_hidden = static_cast<int>(config.tower_hidden);
   shape.tasks = tasks->size();
   shape.dot_head = config.dot_head;
-  return std::unique_ptr<Learner>(new Learner(config, std::move(tasks).value(), shape));
+  return std::unique_ptr<Learner>(new Learner(config, std::move(tasks).value(), *feedback, shape));
 }
 
-Learner::Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape)
+Learner::Learner(const LearnerConfig& config, TaskSet tasks, Feedback feedback, ModelShape shape)
     : config_(config),
+      feedback_(feedback),
       emb_dim_(static_cast<int>(config.embedding_dim)),
       bias_dim_(config.bias_terms ? tasks.size() : 0),
       encoder_(split_list(config.context_fields), config.recent_clicks > 0),
-      joiner_(joiner_settings(config), &catalog_),
+      joiner_(joiner_settings(config, feedback), &catalog_),
       table_(emb_dim_ + bias_dim_, static_cast<int>(config.admit_after), config.ttl_s * 1000,
              static_cast<float>(config.init_scale), static_cast<uint64_t>(config.seed), emb_dim_),
       model_(shape, static_cast<uint64_t>(config.seed)),
-      loss_(std::move(tasks), config.uncertainty_weighting),
+      loss_(std::move(tasks), config.uncertainty_weighting, feedback),
       optimizer_(optimizer_settings(config)),
       scores_(static_cast<size_t>(loss_.tasks().size()) + 3) {
   field_mean_.assign(encoder_.single_fields(), Vec::Zero(table_.dim()));
@@ -92,6 +109,13 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape)
 void Learner::add_series(const std::string& name) {
   series_.emplace_back(name, MetricSeries{});
   series_.back().second.set_cap(static_cast<size_t>(config_.metrics_max_samples));
+  tail_series_.emplace_back(name, MetricSeries{});
+  tail_series_.back().second.set_cap(static_cast<size_t>(config_.metrics_max_samples));
+}
+
+void Learner::add_pair(const Sample& sample, size_t i, float prediction, float label) {
+  series_[i].second.add(prediction, label);
+  if (sample.ts_ms >= tail_start_ms_) tail_series_[i].second.add(prediction, label);
 }
 
 std::vector<Parameter*> Learner::dense_parameters() {
@@ -101,21 +125,52 @@ std::vector<Parameter*> Learner::dense_parameters() {
 }
 
 void Learner::add_event(const Event& event) {
+  const size_t first = queue_.size();
   joiner_.add(event, queue_);
+  if (feedback_ != Feedback::kWindowed) take_copies(first);
+  else if (const Sample* shown = joiner_.last_impression()) show(*shown);
   const size_t b = static_cast<size_t>(config_.batch_size);
-  if (const Sample* shown = joiner_.last_impression()) {
-    if (shown_count_ < shown_.size()) shown_[shown_count_] = *shown;
-    else shown_.push_back(*shown);
-    if (++shown_count_ >= b) score_shown();
-  }
   if (queue_.size() < b) return;
   size_t learned = 0;
   for (; queue_.size() - learned >= b; learned += b) train(std::span(queue_).subspan(learned, b));
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(learned));
 }
 
+void Learner::show(const Sample& sample) {
+  if (shown_count_ < shown_.size()) shown_[shown_count_] = sample;
+  else shown_.push_back(sample);
+  if (++shown_count_ >= static_cast<size_t>(config_.batch_size)) score_shown();
+}
+
+void Learner::take_copies(size_t first) {
+  size_t kept = first;
+  for (size_t i = first; i < queue_.size(); ++i) {
+    Sample& s = queue_[i];
+    // Every shown copy is scored before anything is learned from it, the
+    // impressions and (impression-less streams) the samples standing for
+    // them alike.
+    if (is_shown_copy(s)) show(s);
+    if (s.learns == 0) {
+      record_final(s, final_scores(s));
+      continue;
+    }
+    if (kept != i) queue_[kept] = std::move(s);
+    ++kept;
+  }
+  queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(kept), queue_.end());
+}
+
+const float* Learner::final_scores(const Sample& sample) {
+  const float* p = scores_.find(sample.event_id);
+  if (p) return p;
+  score_shown();  // shown since the last scoring; no batch has been learned since
+  return scores_.find(sample.event_id);
+}
+
 void Learner::finish() {
+  const size_t first = queue_.size();
   joiner_.flush(queue_);
+  if (feedback_ != Feedback::kWindowed) take_copies(first);
   const size_t b = static_cast<size_t>(config_.batch_size);
   for (size_t i = 0; i < queue_.size(); i += b) train(std::span(queue_).subspan(i, std::min(b, queue_.size() - i)));
   queue_.clear();
@@ -172,6 +227,7 @@ void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {
   b.labels.resize(loss_.tasks().size(), static_cast<Eigen::Index>(n));
   b.wide.setZero(loss_.tasks().size(), static_cast<Eigen::Index>(n));
   b.mask.resize(loss_.tasks().size(), static_cast<Eigen::Index>(n));
+  b.weights.resize(loss_.tasks().size(), static_cast<Eigen::Index>(n));
   for (size_t s = 0; s < n; ++s) {
     const Sample& sample = samples[s];
     bag_scratch_.clear();
@@ -212,16 +268,9 @@ void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {
       b.bag_offsets.push_back(static_cast<uint32_t>(b.bag_rows.size()));
     }
     for (int k = 0; k < loss_.tasks().size(); ++k) {
-      float y = 0;
-      switch (loss_.tasks().tasks[k].label) {
-        case TaskLabel::kClick: y = sample.clicked; break;
-        case TaskLabel::kPurchase: y = sample.clicked && sample.purchased; break;
-        case TaskLabel::kValue: y = sample.purchased ? sample.value : 0.0f; break;
-      }
-      b.labels(k, static_cast<Eigen::Index>(s)) = y;
-      bool click_task = loss_.tasks().tasks[k].label == TaskLabel::kClick;
-      b.mask(k, static_cast<Eigen::Index>(s)) = sample.stage == SampleStage::kComplete ||
-                                                (sample.stage == SampleStage::kClick) == click_task;
+      const TaskSpec& task = loss_.tasks().tasks[k];
+      b.labels(k, static_cast<Eigen::Index>(s)) = raw_label(task, sample);
+      b.mask(k, static_cast<Eigen::Index>(s)) = (sample.learns & label_bit(task)) != 0;
     }
   }
 }
@@ -232,7 +281,8 @@ double Learner::forward_backward(Batch& b) {
   model_.forward(b.x0, b.acts);
   b.acts.logits += b.wide;
   loss_.predict(b.acts.logits, b.predictions);
-  double loss = loss_.forward_backward(b.acts.logits, b.labels, b.mask, b.dlogits);
+  loss_.importance_weights(b.predictions, b.labels, b.mask, b.weights);
+  double loss = loss_.forward_backward(b.acts.logits, b.labels, b.weights, b.dlogits);
   model_.backward(b.x0, b.acts, b.dlogits, freeze_embeddings_ ? nullptr : &b.dx0);
 
   const float l2 = static_cast<float>(config_.l2);
@@ -325,54 +375,59 @@ const float* Learner::field_input(int field, uint64_t key) const {
 }
 
 void Learner::record(std::span<const Sample> samples, const Batch& b) {
-  const TaskSet& tasks = loss_.tasks();
-  const int click = tasks.click_task;
-  const int nt = tasks.size();
   // Samples never shown (sampled negatives and the clicks standing for their
-  // impressions) are scored now, before learning; the baseline scores all of
-  // them before it counts any.
-  for (size_t s = 0; s < samples.size(); ++s) {
+  // impressions, windowed feedback) are scored now, before learning; the
+  // baseline scores all of them before it counts any. (Immediate feedback
+  // scored every shown copy already; a copy whose labels were recorded
+  // before it was learned has no scores left, and needs none.)
+  for (size_t s = 0; s < samples.size() && feedback_ == Feedback::kWindowed; ++s) {
     if (scores_.find(samples[s].event_id)) continue;
     column_scores(b, static_cast<Eigen::Index>(s), samples[s].item_id, scores_.insert(samples[s].event_id));
   }
-  // Each series is recorded when its label is final: click series at the
-  // click stage, purchase series at the purchase stage (both for a complete
-  // sample). The click series thus follow impression order exactly.
-  for (size_t s = 0; s < samples.size(); ++s) {
-    const Sample& sample = samples[s];
-    const auto c = static_cast<Eigen::Index>(s);
-    const bool click_final = sample.stage != SampleStage::kPurchase;
-    const bool purchase_final = sample.stage != SampleStage::kClick;
-    const float* p = scores_.find(sample.event_id);
-    const float clicked = sample.clicked ? 1.0f : 0.0f;
-    const float bought = sample.clicked && sample.purchased ? 1.0f : 0.0f;
-    for (int k = 0; k < nt; ++k) {
-      if ((tasks.tasks[k].label == TaskLabel::kClick) ? !click_final : !purchase_final) continue;
-      float label = b.labels(k, c);
-      if (tasks.tasks[k].kind == TaskKind::kRegression) label = std::log1p(std::max(0.0f, label));
-      series(k).add(p[k], label);
-    }
-    Scores truth;
-    const bool known = reference_ && reference_(sample, truth);
-    if (click_final) {
-      series(baseline_series_).add(p[nt + 1], clicked);
-      if (known) series(oracle_series_).add(truth.p_click, clicked);
-      baseline_.update_click(sample.item_id, sample.clicked);
-    }
-    if (!purchase_final) continue;
-    if (esmm_task_ >= 0 && sample.clicked) series(cvr_series_).add(p[nt], bought);
-    series(baseline_series_ + 1).add(p[nt + 2], bought);
-    if (known) {
-      series(oracle_series_ + 1).add(truth.p_ctcvr, bought);
-      if (sample.clicked) series(oracle_series_ + 2).add(truth.p_cvr, bought);
-    }
-    baseline_.update_purchase(sample.item_id, bought > 0);
-    if (sink_)
-      sink_(sample, Scores{click >= 0 ? p[click] : kNaN, esmm_task_ >= 0 ? p[nt] : kNaN,
-                           esmm_task_ >= 0 ? p[esmm_task_] : kNaN});
-    scores_.erase(sample.event_id);
-    ++samples_learned_;
+  for (const Sample& sample : samples)
+    if (sample.finalizes != 0) record_final(sample, scores_.find(sample.event_id));
+}
+
+void Learner::record_final(const Sample& sample, const float* p) {
+  if (p == nullptr) return;  // never scored: cannot happen (every copy follows its scored shown copy)
+  const TaskSet& tasks = loss_.tasks();
+  const int click = tasks.click_task;
+  const int nt = tasks.size();
+  // Each series is recorded when its label is final: click series with the
+  // click label, purchase series with the purchase label (both at once for
+  // an unclicked impression or a complete copy). The click series thus
+  // follow impression order exactly.
+  const bool click_final = (sample.finalizes & kClickLabel) != 0;
+  const bool purchase_final = (sample.finalizes & kPurchaseLabel) != 0;
+  const float clicked = sample.clicked ? 1.0f : 0.0f;
+  const float bought = sample.clicked && sample.purchased ? 1.0f : 0.0f;
+  for (int k = 0; k < nt; ++k) {
+    const TaskSpec& task = tasks.tasks[k];
+    if ((sample.finalizes & label_bit(task)) == 0) continue;
+    float label = raw_label(task, sample);
+    if (task.kind == TaskKind::kRegression) label = std::log1p(std::max(0.0f, label));
+    add_pair(sample, static_cast<size_t>(k), p[k], label);
   }
+  Scores truth;
+  const bool known = reference_ && reference_(sample, truth);
+  if (click_final) {
+    add_pair(sample, baseline_series_, p[nt + 1], clicked);
+    if (known) add_pair(sample, oracle_series_, truth.p_click, clicked);
+    baseline_.update_click(sample.item_id, sample.clicked);
+  }
+  if (!purchase_final) return;
+  if (esmm_task_ >= 0 && sample.clicked) add_pair(sample, cvr_series_, p[nt], bought);
+  add_pair(sample, baseline_series_ + 1, p[nt + 2], bought);
+  if (known) {
+    add_pair(sample, oracle_series_ + 1, truth.p_ctcvr, bought);
+    if (sample.clicked) add_pair(sample, oracle_series_ + 2, truth.p_cvr, bought);
+  }
+  baseline_.update_purchase(sample.item_id, bought > 0);
+  if (sink_)
+    sink_(sample, Scores{click >= 0 ? p[click] : kNaN, esmm_task_ >= 0 ? p[nt] : kNaN,
+                         esmm_task_ >= 0 ? p[esmm_task_] : kNaN});
+  scores_.erase(sample.event_id);
+  ++samples_learned_;
 }
 
 std::string Learner::fingerprint() const {
@@ -414,6 +469,8 @@ void Learner::save(ByteWriter& out, uint64_t position) const {
     out.str(name);
     s.save(out);
   }
+  out.i64(tail_start_ms_);
+  for (auto& [name, s] : tail_series_) s.save(out);
   out.u64(queue_.size());
   for (const Sample& s : queue_) save_sample(out, s);
   out.u64(shown_count_);
@@ -494,6 +551,9 @@ bool Learner::load(ByteReader& in, uint64_t& position) {
     if (in.str() != name && in.ok()) in.fail("metric series " + name + " missing");
     if (!s.load(in)) return false;
   }
+  tail_start_ms_ = in.i64();
+  for (auto& [name, s] : tail_series_)
+    if (!s.load(in)) return false;
   queue_.clear();
   n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) queue_.push_back(load_sample(in));

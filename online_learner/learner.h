@@ -4,6 +4,18 @@
 // UserScorer) reads the model through the const views below, under the
 // caller's lock, and nothing handed out can change the learner.
 //
+// Progressive validation scores every impression when it is shown, with the
+// model of that moment (as serving would), in mini-batches, before any copy
+// of it is learned; its metrics are recorded when its labels are final,
+// against those scores. With windowed feedback (learner.feedback) it is
+// learned then too; with immediate feedback it is learned at once as a fake
+// negative and again when its click or purchase joins (Feedback). Scoring at
+// impression time matters: scores taken when a sample is learned would give
+// positives (which wait longer) a later model than negatives and inflate
+// AUC. Samples that never were impressions (sampled negatives) are scored
+// when they enter the joiner (immediate) or just before they are learned
+// (windowed).
+//
 // Guarantees:
 //  - Deterministic: the same items, events (in the same order), config and
 //    seed give bit-identical scores, metrics and checkpoints.
@@ -64,6 +76,7 @@ struct Batch {
   std::vector<uint32_t> bag_rows;     // the bag's rows, flattened
   std::vector<uint32_t> bag_offsets;  // size + 1 offsets into bag_rows
   Mat x0, wide, labels, mask, predictions, dlogits, dx0;  // wide: the rows' logit biases, tasks x size
+  Mat weights;  // mask times the delayed-feedback correction (MultiTaskLoss::importance_weights)
   Model::Activations acts;
   std::vector<uint32_t> touched;      // distinct rows, first-touch order
   std::vector<float> touched_grad;    // touched.size() x dim
@@ -105,6 +118,13 @@ class Learner {
   // per-item baseline (baseline_click, baseline_ctcvr), and the oracle
   // (oracle_click, oracle_ctcvr, oracle_cvr; empty without a Reference).
   const std::vector<std::pair<std::string, MetricSeries>>& series() const { return series_; }
+  // The same series restricted to impressions shown at or after
+  // `ts_ms` (e.g. the last 20% of a file's impressions). The series above
+  // are in the order labels become final, and a purchase label is final up
+  // to the purchase window later than a click label: their last 20% holds
+  // too many clicked impressions. Set before the first event; checkpointed.
+  void set_tail_start(int64_t ts_ms) { tail_start_ms_ = ts_ms; }
+  const std::vector<std::pair<std::string, MetricSeries>>& tail_series() const { return tail_series_; }
   const JoinerCounters& joiner_counters() const { return joiner_.counters(); }
   uint64_t samples_learned() const { return samples_learned_; }
   // Wall time spent in training steps (features, forward, backward, update)
@@ -138,9 +158,20 @@ class Learner {
   void score(Batch& batch);
 
  private:
-  Learner(const LearnerConfig& config, TaskSet tasks, ModelShape shape);
+  Learner(const LearnerConfig& config, TaskSet tasks, Feedback feedback, ModelShape shape);
   void train(std::span<const Sample> samples);
+  // Queues an impression for scoring with the model of this moment.
+  void show(const Sample& sample);
   void score_shown();
+  // Immediate feedback: handles the joiner's copies queue_[first..]: shown
+  // copies are queued for scoring, copies that learn nothing record their
+  // final labels at once and leave the queue.
+  void take_copies(size_t first);
+  // The impression-time scores of a sample whose labels become final.
+  const float* final_scores(const Sample& sample);
+  // Records the labels `sample` finalizes against its impression-time
+  // scores `p` (the series, the oracle, the baseline, the sink).
+  void record_final(const Sample& sample, const float* p);
   // Writes column `c` of a scored batch as kept in scores_: each task's
   // prediction, pCVR, then the per-item baseline's click and
   // click-and-purchase rates.
@@ -148,7 +179,9 @@ class Learner {
   void update_field_means(const Batch& batch);
   void record(std::span<const Sample> samples, const Batch& batch);
   void add_series(const std::string& name);
-  MetricSeries& series(size_t i) { return series_[i].second; }
+  // Adds a pair to series i, and to its tail copy when `sample` was shown
+  // from tail_start_ms_ on.
+  void add_pair(const Sample& sample, size_t i, float prediction, float label);
   std::vector<Parameter*> dense_parameters();
   void save(ByteWriter& out, uint64_t position) const;
   bool load(ByteReader& in, uint64_t& position);
@@ -158,6 +191,7 @@ class Learner {
   friend struct GradientCheckAccess;
 
   LearnerConfig config_;
+  Feedback feedback_;
   int emb_dim_;   // embedding floats per row, fed to the model
   int bias_dim_;  // logit biases per row (one per task, or none)
   FeatureEncoder encoder_;
@@ -191,6 +225,8 @@ class Learner {
   int64_t last_eviction_ts_ = INT64_MIN;
 
   std::vector<std::pair<std::string, MetricSeries>> series_;
+  std::vector<std::pair<std::string, MetricSeries>> tail_series_;
+  int64_t tail_start_ms_ = INT64_MAX;
   int esmm_task_ = -1;
   size_t cvr_series_ = 0, baseline_series_ = 0, oracle_series_ = 0;
 };

@@ -21,7 +21,8 @@ void save_sample(ByteWriter& out, const Sample& s) {
   out.u8(s.clicked);
   out.u8(s.purchased);
   out.f32(s.value);
-  out.u8(static_cast<uint8_t>(s.stage));
+  out.u8(s.learns);
+  out.u8(s.finalizes);
 }
 
 Sample load_sample(ByteReader& in) {
@@ -44,9 +45,9 @@ Sample load_sample(ByteReader& in) {
   s.clicked = in.u8() != 0;
   s.purchased = in.u8() != 0;
   s.value = in.f32();
-  uint8_t stage = in.u8();
-  if (stage > 2) in.fail("bad sample stage");
-  s.stage = static_cast<SampleStage>(stage);
+  s.learns = in.u8();
+  s.finalizes = in.u8();
+  if (s.learns > kBothLabels || s.finalizes > kBothLabels) in.fail("bad sample label bits");
   return s;
 }
 

@@ -13,12 +13,9 @@ namespace streamrec::learner {
 class ByteWriter;
 class ByteReader;
 
-// Which losses a sample carries. With early clicks (JoinerSettings), a
-// clicked impression is learned twice: its click at click time (kClick), its
-// purchase outcome when that is known (kPurchase); together they are exactly
-// the loss of one complete sample, but the click is not held back for the
-// purchase window.
-enum class SampleStage : uint8_t { kComplete = 0, kClick = 1, kPurchase = 2 };
+// The label bits of Sample::learns and Sample::finalizes: the click label
+// (click tasks) and the purchase label (every other task).
+inline constexpr uint8_t kClickLabel = 1, kPurchaseLabel = 2, kBothLabels = kClickLabel | kPurchaseLabel;
 
 struct Sample {
   std::string event_id;  // the impression's (or, for a sampled one, derived)
@@ -31,8 +28,22 @@ struct Sample {
   bool clicked = false;
   bool purchased = false;
   float value = 0;  // purchase amount
-  SampleStage stage = SampleStage::kComplete;
+  // One impression reaches the learner as one or more copies. `learns` says
+  // which task losses this copy carries (0 = none: it only reports final
+  // labels); `finalizes` which of its labels are final with this copy, so
+  // that the metrics record them (score at impression time, final label).
+  // Windowed feedback: one complete copy (both, both), or with early clicks
+  // a click copy (click, click) and a purchase copy (purchase, purchase).
+  // Immediate feedback (Feedback): the shown copy (both, none) with both
+  // labels 0, positive copies (click, none) or (purchase, none) when the
+  // click or purchase joins, and at each deadline a copy that finalizes
+  // (learning nothing, or with defer the real negative again).
+  uint8_t learns = kBothLabels;
+  uint8_t finalizes = kBothLabels;
 };
+
+// The fake-negative copy learned when an impression is shown.
+inline bool is_shown_copy(const Sample& s) { return s.learns == kBothLabels && s.finalizes == 0; }
 
 void save_sample(ByteWriter& out, const Sample& s);
 Sample load_sample(ByteReader& in);

@@ -51,4 +51,17 @@ Result<TaskSet> parse_tasks(std::string_view spec) {
   return set;
 }
 
+Result<Feedback> parse_feedback(std::string_view name, const TaskSet& tasks) {
+  Feedback f;
+  if (name == "windowed") return Feedback::kWindowed;
+  if (name == "fake_negative") f = Feedback::kFakeNegative;
+  else if (name == "defer") f = Feedback::kDefer;
+  else return Error{"learner.feedback: \"" + std::string(name) + "\": must be windowed, fake_negative or defer"};
+  for (const TaskSpec& t : tasks.tasks)
+    if (t.kind == TaskKind::kRegression)
+      return Error{"learner.feedback: " + std::string(name) + " corrects binary and esmm losses only; learner.tasks has " +
+                   t.name + ":regression (use learner.feedback=windowed)"};
+  return f;
+}
+
 }  // namespace streamrec::learner

@@ -122,7 +122,8 @@ TEST(JoinerPairs, ACheckpointAnywhereContinuesIdentically) {
       EXPECT_EQ(out[i].event_id, expected[i].event_id) << "cut at " << cut << ", sample " << i;
       EXPECT_EQ(out[i].clicked, expected[i].clicked) << out[i].event_id;
       EXPECT_EQ(out[i].purchased, expected[i].purchased) << out[i].event_id;
-      EXPECT_EQ(out[i].stage, expected[i].stage) << out[i].event_id;
+      EXPECT_EQ(out[i].learns, expected[i].learns) << out[i].event_id;
+      EXPECT_EQ(out[i].finalizes, expected[i].finalizes) << out[i].event_id;
     }
     EXPECT_EQ(second.counters().joined_clicks, whole.counters().joined_clicks);
     EXPECT_EQ(second.counters().joined_purchases, whole.counters().joined_purchases);

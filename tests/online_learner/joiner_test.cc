@@ -37,7 +37,8 @@ TEST(Joiner, ClickInWindowAndPurchaseInWindowLabelBoth) {
   EXPECT_TRUE(r.out.empty()) << "labels are released at the purchase deadline, never earlier";
   r << make_event("x", kImp, "w", "z", 65 * kMin + 1);
   ASSERT_EQ(r.out.size(), 1u);
-  EXPECT_EQ(r.out[0].stage, SampleStage::kComplete);
+  EXPECT_EQ(r.out[0].learns, kBothLabels);
+  EXPECT_EQ(r.out[0].finalizes, kBothLabels);
   EXPECT_TRUE(r.out[0].clicked);
   EXPECT_TRUE(r.out[0].purchased);
   EXPECT_EQ(r.joiner.counters().joined_clicks, 1u);
@@ -52,10 +53,12 @@ TEST(Joiner, EarlyClicksReleaseTheClickAtTheClickDeadlineAndThePurchaseLater) {
   r << make_event("x", kImp, "w", "z", 10 * kMin + 1);
   ASSERT_EQ(r.out.size(), 2u) << "both labels are final at the same moment";
   EXPECT_EQ(r.out[0].event_id, "i1");
-  EXPECT_EQ(r.out[0].stage, SampleStage::kClick);
+  EXPECT_EQ(r.out[0].learns, kClickLabel);
+  EXPECT_EQ(r.out[0].finalizes, kClickLabel);
   EXPECT_TRUE(r.out[0].clicked);
   EXPECT_EQ(r.out[1].event_id, "i2");
-  EXPECT_EQ(r.out[1].stage, SampleStage::kComplete);
+  EXPECT_EQ(r.out[1].learns, kBothLabels);
+  EXPECT_EQ(r.out[1].finalizes, kBothLabels);
   EXPECT_FALSE(r.out[1].clicked);
   r << make_event("p1", kBuy, "u", "a", 20 * kMin);
   EXPECT_EQ(r.out.size(), 2u);
@@ -63,7 +66,8 @@ TEST(Joiner, EarlyClicksReleaseTheClickAtTheClickDeadlineAndThePurchaseLater) {
   ASSERT_EQ(r.out.size(), 4u);  // x's negative, then i1's purchase stage
   const Sample& purchase = r.out[3];
   EXPECT_EQ(purchase.event_id, "i1");
-  EXPECT_EQ(purchase.stage, SampleStage::kPurchase);
+  EXPECT_EQ(purchase.learns, kPurchaseLabel);
+  EXPECT_EQ(purchase.finalizes, kPurchaseLabel);
   EXPECT_TRUE(purchase.purchased);
   EXPECT_EQ(r.joiner.counters().samples, 3u) << "stages of one impression count once";
 }
@@ -229,7 +233,8 @@ TEST(Joiner, SaveAndLoadContinueIdentically) {
     EXPECT_EQ(joined[i].event_id, whole.out[i].event_id);
     EXPECT_EQ(joined[i].clicked, whole.out[i].clicked);
     EXPECT_EQ(joined[i].purchased, whole.out[i].purchased);
-    EXPECT_EQ(joined[i].stage, whole.out[i].stage);
+    EXPECT_EQ(joined[i].learns, whole.out[i].learns);
+    EXPECT_EQ(joined[i].finalizes, whole.out[i].finalizes);
   }
 }
 
