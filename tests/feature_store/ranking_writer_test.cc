@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "core/wall_clock.h"
 #include "feature_store/ranking_writer.h"
 #include "tests/support/servers.h"
 
@@ -43,6 +44,15 @@ TEST_F(RankingWriterTest, AKeyOfAnotherTypeIsReplacedWhole) {
   Status s = writer_.write(*conn_, {{"sr:{u:x}:rec", {{"i1", 1}, {"i2", 2}}}});
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(redis_.cli("ZRANGE 'sr:{u:x}:rec' 0 -1"), "i1\ni2\n");
+}
+
+TEST_F(RankingWriterTest, TheWriteStampsItsTimeOnTheUsersFeaturesInTheSameTransaction) {
+  const int64_t before = wall_clock_ms();
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 1}}, "sr:{u:a}:f"}, {"sr:{u:b}:rec", {{"i2", 1}}}}).ok());
+  const int64_t stamped = std::stoll(redis_.cli("HGET 'sr:{u:a}:f' rec_ts"));
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, wall_clock_ms());
+  EXPECT_EQ(redis_.cli("EXISTS 'sr:{u:b}:f'"), "0\n");  // no stamp_key, no stamp
 }
 
 }  // namespace
