@@ -202,7 +202,13 @@ const std::vector<Setting>& schema() {
       setting("producer.synthetic.drift_at", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::drift_at, within(0.0, 1.0)),
       setting("producer.synthetic.churn_share", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::churn_share, within(0.0, 0.45)),
       setting("serving.listen", &C::serving, &ServingConfig::listen, non_empty()),
-      setting("serving.port", &C::serving, &ServingConfig::port, at_least<int64_t>(0)),
+      setting("serving.port", &C::serving, &ServingConfig::port, between<int64_t>(0, 65535)),
+      setting("serving.threads", &C::serving, &ServingConfig::threads, between<int64_t>(1, 256)),
+      setting("serving.max_k", &C::serving, &ServingConfig::max_k, between<int64_t>(1, 10000)),
+      setting("serving.max_body_bytes", &C::serving, &ServingConfig::max_body_bytes, between<int64_t>(1024, 1LL << 30)),
+      setting("serving.idle_timeout_s", &C::serving, &ServingConfig::idle_timeout_s, between<int64_t>(1, 86400)),
+      setting("serving.auth_token", &C::serving, &ServingConfig::auth_token),
+      setting("serving.learner_metrics_port", &C::serving, &ServingConfig::learner_metrics_port, between<int64_t>(0, 65535)),
       setting("learner.click_window_s", &C::learner, &LearnerConfig::click_window_s, event_time_span()),
       setting("learner.purchase_window_s", &C::learner, &LearnerConfig::purchase_window_s, event_time_span()),
       setting("learner.max_pending", &C::learner, &LearnerConfig::max_pending, positive<int64_t>()),
@@ -370,6 +376,7 @@ std::vector<std::pair<std::string, std::string>> describe(const Config& config) 
 namespace streamrec {
 
 bool is_secret_setting(std::string_view key) {
+  if (key == "serving.auth_token") return true;
   if (key.rfind(kKafkaProperties, 0) != 0) return false;
   std::string name;
   for (char c : key.substr(kKafkaProperties.size())) name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));

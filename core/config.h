@@ -107,6 +107,12 @@ struct ProducerConfig {
 struct ServingConfig {
   std::string listen = "127.0.0.1";
   int64_t port = 8080;
+  int64_t threads = 2;                 // HTTP worker threads, each with its own Redis connection
+  int64_t max_k = 100;                 // largest ?k= of GET /v1/users/{id}/recommendations
+  int64_t max_body_bytes = 1048576;    // larger request bodies get 413
+  int64_t idle_timeout_s = 30;         // a connection silent this long is closed
+  std::string auth_token;              // bearer token for writes (POST); "" = writes refused. A secret.
+  int64_t learner_metrics_port = 0;    // `streamrec learn` serves /metrics on serving.listen:this; 0 = off
 };
 
 // The online learner (online_learner/, DESIGN.md "Model" and "Samples and labels").

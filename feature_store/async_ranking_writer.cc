@@ -41,7 +41,8 @@ void AsyncRankingWriter::submit(std::vector<UserRanking>& rankings) {
     std::unique_lock lock(thread_.mutex());
     thread_.changed().wait(lock, [&] { return waiting_.size() < kMaxWaiting; });
     for (UserRanking& r : rankings)
-      add_locked({{keys_.user_rankings(r.user_id), std::move(r.items)}, r.asked_at_kafka_ms}, /*older=*/false);
+      add_locked({{keys_.user_rankings(r.user_id), std::move(r.items), keys_.user_features(r.user_id)}, r.asked_at_kafka_ms},
+                 /*older=*/false);
   }
   rankings.clear();
   thread_.changed().notify_all();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "core/wall_clock.h"
+
 namespace streamrec {
 namespace {
 std::string format_score(double score) {
@@ -13,6 +15,7 @@ std::string format_score(double score) {
 }  // namespace
 
 Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& rankings) {
+  const std::string now_ms = std::to_string(wall_clock_ms());
   for (const Ranking& r : rankings) {
     auto items = r.items;
     std::sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.second > b.second; });
@@ -24,6 +27,7 @@ Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& 
     redis.append({"MULTI"});
     redis.append({"DEL", r.key});
     if (!items.empty()) redis.append(std::vector<std::string_view>(zadd.begin(), zadd.end()));
+    if (!r.stamp_key.empty()) redis.append({"HSET", r.stamp_key, "rec_ts", now_ms});
     redis.append({"EXEC"});
   }
   if (redis.pending() == 0) return {};

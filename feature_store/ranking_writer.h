@@ -1,7 +1,9 @@
 // Writes per-user rankings, sr:{u:<id>}:rec (ZSET item_id -> score, top-K),
 // so that a reader never sees half of one: each user's ranking is replaced by
 // MULTI DEL ZADD EXEC, atomic in Redis. Many users go in one pipelined round
-// trip.
+// trip. When a ranking names its user's features hash (`stamp_key`), the same
+// MULTI sets that hash's `rec_ts` to the time of the write (ms since the
+// epoch), so a reader can tell how old the ranking is.
 //
 // Rankings are recomputed state, not counted effects: writing the same
 // ranking again is harmless, so no offset marks are needed. MULTI measured
@@ -23,6 +25,7 @@ namespace streamrec {
 struct Ranking {
   std::string key;                                    // sr:{u:<id>}:rec
   std::vector<std::pair<std::string, double>> items;  // item_id, score; any order
+  std::string stamp_key;                              // sr:{u:<id>}:f gets rec_ts; "" = none
 };
 
 class RankingWriter {

@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "core/wall_clock.h"
 #include "feature_store/ranking_writer.h"
 #include "tests/support/servers.h"
 
@@ -22,27 +23,36 @@ class RankingWriterTest : public ::testing::Test {
 };
 
 TEST_F(RankingWriterTest, ANewRankingReplacesTheOldOneWhole) {
-  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 0.5}, {"i2", 0.9}, {"i3", 0.1}}}}).ok());
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 0.5}, {"i2", 0.9}, {"i3", 0.1}}, ""}}).ok());
   EXPECT_EQ(redis_.cli("ZREVRANGE 'sr:{u:a}:rec' 0 -1"), "i2\ni1\ni3\n");
-  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i4", 0.2}, {"i1", 0.3}}},
-                                     {"sr:{u:b}:rec", {{"i9", 1.0}}}})
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i4", 0.2}, {"i1", 0.3}}, ""},
+                                     {"sr:{u:b}:rec", {{"i9", 1.0}}, ""}})
                   .ok());
   EXPECT_EQ(redis_.cli("ZREVRANGE 'sr:{u:a}:rec' 0 -1 WITHSCORES"), "i1\n0.29999999999999999\ni4\n0.20000000000000001\n");
   EXPECT_EQ(redis_.cli("ZRANGE 'sr:{u:b}:rec' 0 -1"), "i9\n");
 }
 
 TEST_F(RankingWriterTest, AnEmptyRankingRemovesTheKey) {
-  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 1}}}}).ok());
-  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {}}}).ok());
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 1}}, ""}}).ok());
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {}, ""}}).ok());
   EXPECT_EQ(redis_.cli("EXISTS 'sr:{u:a}:rec'"), "0\n");
 }
 
 TEST_F(RankingWriterTest, AKeyOfAnotherTypeIsReplacedWhole) {
   ASSERT_EQ(redis_.cli("SET 'sr:{u:x}:rec' oops"), "OK\n");
   // DEL succeeds inside the transaction, so the key is replaced, never half-written.
-  Status s = writer_.write(*conn_, {{"sr:{u:x}:rec", {{"i1", 1}, {"i2", 2}}}});
+  Status s = writer_.write(*conn_, {{"sr:{u:x}:rec", {{"i1", 1}, {"i2", 2}}, ""}});
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(redis_.cli("ZRANGE 'sr:{u:x}:rec' 0 -1"), "i1\ni2\n");
+}
+
+TEST_F(RankingWriterTest, TheWriteStampsItsTimeOnTheUsersFeaturesInTheSameTransaction) {
+  const int64_t before = wall_clock_ms();
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i1", 1}}, "sr:{u:a}:f"}, {"sr:{u:b}:rec", {{"i2", 1}}, ""}}).ok());
+  const int64_t stamped = std::stoll(redis_.cli("HGET 'sr:{u:a}:f' rec_ts"));
+  EXPECT_GE(stamped, before);
+  EXPECT_LE(stamped, wall_clock_ms());
+  EXPECT_EQ(redis_.cli("EXISTS 'sr:{u:b}:f'"), "0\n");  // no stamp_key, no stamp
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+// The HTTP API of `streamrec serve` (docs/serving.md): routes a request to
+// what answers it, checks its ids, k and token, and renders the answer or a
+// 4xx/5xx JSON error that names the problem.
+//
+//   GET  /v1/users/{id}/recommendations?k=N   RecommendationReader
+//   GET  /v1/users/{id}/features              FeatureReader
+//   GET  /v1/items/{id}                       FeatureReader
+//   POST /v1/events                           EventIntake -> EventPublisher (bearer token)
+//   GET  /healthz, /readyz, /metrics
+//
+// Threads: handle() is called from the HTTP threads, concurrently; every
+// member is thread-safe or per call. Ownership: borrows the pool, the
+// publisher (may be null: then POST answers 503 and /readyz checks Redis
+// only) and the metrics, which must outlive it.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/config.h"
+#include "serving/event_publisher.h"
+#include "serving/feature_json.h"
+#include "serving/http_server.h"
+#include "serving/recommendations.h"
+#include "serving/redis_pool.h"
+#include "serving/serving_metrics.h"
+
+namespace streamrec::serving {
+
+class ServingApi {
+ public:
+  ServingApi(const Config& config, RedisPool& redis, EventPublisher* publisher, ServingMetrics& metrics);
+
+  void handle(HttpRequest&& request, Respond respond);
+
+ private:
+  HttpResponse recommendations(const HttpRequest& request, std::string_view user_id, std::string_view query);
+  HttpResponse features(const HttpRequest& request, std::string_view kind, std::string_view id);
+  void events(HttpRequest&& request, Respond respond);
+  HttpResponse ready(const HttpRequest& request);
+  HttpResponse metrics(const HttpRequest& request);
+
+  const Config config_;
+  RedisPool& redis_;
+  EventPublisher* publisher_;
+  ServingMetrics& metrics_;
+  const RecommendationReader recommendation_reader_;
+  const FeatureReader feature_reader_;
+};
+
+// Percent-decodes one path segment; nullopt when an escape is malformed.
+std::optional<std::string> percent_decode(std::string_view segment);
+
+}  // namespace streamrec::serving
