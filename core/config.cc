@@ -386,9 +386,10 @@ bool is_secret_setting(std::string_view key) {
 }
 
 std::string redact_url(std::string_view url) {
+  // A URL whose scheme is mistyped ("redis:/u:pw@h") still hides what looks
+  // like a password: without "://", the user part starts at the beginning.
   size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  const size_t start = scheme + 3;
+  const size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
   // As parse_redis_url reads it: the user part ends at the last '@'.
   size_t at = url.rfind('@');
   if (at == std::string_view::npos || at < start) return std::string(url);

@@ -39,15 +39,26 @@ DecodeError wrong_type(std::string_view field, std::string_view expected, elemen
                                                std::string(type_name(e.type())));
 }
 
+// The shortest text that reads back as `v`. Beyond 1e18 in scientific
+// notation: the shortest form of 1.7e21 may be 22 digits without a point,
+// which JSON parsers (simdjson among them) reject as an integer too big.
+// Found by tests/fuzz/event_decoder_fuzz.
+void append_number(std::string& out, double v) {
+  char buf[32];
+  auto format = std::fabs(v) >= 1e18 ? std::chars_format::scientific : std::chars_format{};
+  auto [end, ec] = format == std::chars_format{} ? std::to_chars(buf, buf + sizeof buf, v)
+                                                  : std::to_chars(buf, buf + sizeof buf, v, format);
+  out.append(buf, end);
+}
+
 std::string number_text(element e) {
   int64_t i;
   if (e.get(i) == simdjson::SUCCESS) return std::to_string(i);
   uint64_t u;
   if (e.get(u) == simdjson::SUCCESS) return std::to_string(u);
-  double d = double(e);
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
-  return std::string(buf, end);
+  std::string text;
+  append_number(text, double(e));
+  return text;
 }
 
 // Reads an id field: a string of 1..kMaxIdBytes bytes.
@@ -293,13 +304,6 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-namespace {
-void append_number(std::string& out, double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-}  // namespace
 
 std::string encode_event(const Event& ev) {
   std::string out;

@@ -73,6 +73,7 @@ class ByteReader {
     return ok();
   }
   void raw(void* p, size_t n) {
+    if (n == 0) return;  // p may be an empty vector's null data()
     if (!need(n)) {
       std::memset(p, 0, n);
       return;
@@ -88,6 +89,7 @@ class ByteReader {
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
   bool at_end() const { return pos_ == bytes_.size(); }
+  size_t remaining() const { return bytes_.size() - pos_; }
 
  private:
   template <class T>

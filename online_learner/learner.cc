@@ -495,7 +495,11 @@ bool load_parameters(ByteReader& in, const std::vector<Parameter*>& params, bool
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
     std::string name = in.str();
     auto rows = static_cast<Eigen::Index>(in.u64()), cols = static_cast<Eigen::Index>(in.u64());
-    if (!in.ok() || rows < 0 || cols < 0 || rows * cols > (int64_t{1} << 32)) {
+    // A parameter and its optimizer state are rows x cols floats each: a
+    // shape the rest of the file cannot hold is corrupt (checked without
+    // multiplying, which a corrupt shape would overflow).
+    const auto floats_left = static_cast<Eigen::Index>(in.remaining() / sizeof(float));
+    if (!in.ok() || rows < 0 || cols < 0 || (cols > 0 && rows > floats_left / cols)) {
       in.fail("bad parameter shape");
       return false;
     }

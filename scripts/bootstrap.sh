@@ -9,6 +9,7 @@ packages=(
   libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcsv-dev
   redis-server redis-tools kcat docker-compose python3 procps
+  clang libclang-rt-14-dev
 )
 # Optional extras (the PyTorch peer for bench/learner_vs_torch.sh) are asked
 # for with: scripts/bootstrap.sh --with-torch

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing (Debian packages), builds, ctest.
-# Usage: scripts/test.sh [extra ctest arguments]
+# Runs every test: installs what is missing (Debian packages), builds, ctest;
+# then builds the libFuzzer targets (clang, ASan + UBSan) and runs each for a
+# short while (bench/fuzz.sh runs them long).
+# Usage: scripts/test.sh [extra ctest arguments for the main suite]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,5 +10,7 @@ scripts/bootstrap.sh
 scripts/build.sh
 # Integration tests start their own redis-server and embedded broker on free
 # ports, so they can run side by side.
-cd build
-ctest --output-on-failure -j2 --timeout 900 "$@"
+(cd build && ctest --output-on-failure -j2 --timeout 900 "$@")
+
+scripts/build-fuzz.sh
+(cd build-fuzz && ctest --output-on-failure -j2 -L fuzz)

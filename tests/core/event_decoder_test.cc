@@ -176,6 +176,23 @@ TEST(EventDecoder, EncodeThenDecodeIsIdentity) {
   EXPECT_EQ(encode_event(e), encode_event(original));
 }
 
+// Found by tests/fuzz/event_decoder_fuzz: the shortest text of 1.7e21 is 22
+// digits without a point, which a JSON parser reads as an integer too big
+// for 64 bits and rejects. A decoded event must encode to JSON that decodes.
+TEST(EventDecoder, HugeContextNumbersEncodeToJsonThatDecodesAgain) {
+  EventDecoder decoder;
+  for (const char* number : {"1767225700057001767227.05", "-1e300", "1e18", "9.99e25"}) {
+    std::string message = R"({"event_id":"e1","type":"click","user_id":"u1","item_id":"i1","ts":10,"context":{"x":)" +
+                          std::string(number) + "}}";
+    auto first = decoder.decode_event(message);
+    ASSERT_TRUE(std::holds_alternative<Event>(first)) << number << ": " << std::get<DecodeError>(first).message;
+    std::string encoded = encode_event(std::get<Event>(first));
+    auto second = decoder.decode_event(encoded);
+    ASSERT_TRUE(std::holds_alternative<Event>(second)) << encoded << ": " << std::get<DecodeError>(second).message;
+    EXPECT_EQ(encode_event(std::get<Event>(second)), encoded);
+  }
+}
+
 TEST(ItemDecoder, DecodesAnItemAndAppliesDefaults) {
   EventDecoder decoder;
   auto full = decoder.decode_item(R"({"item_id":"i9","category":"shoes","price":59.9,"available":false,"ts":5})");
