@@ -9,6 +9,7 @@ packages=(
   libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools kcat docker-compose python3 procps
+  prometheus  # promtool: tests check every /metrics with `promtool check metrics`
 )
 # Optional extras (the PyTorch peer for bench/learner_vs_torch.sh) are asked
 # for with: scripts/bootstrap.sh --with-torch
