@@ -4,16 +4,56 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <mutex>
 
 #include "apps/commands.h"
 #include "consumers/consume_loop.h"
 #include "pipeline/stream_pipeline.h"
 #include "core/stop_signal.h"
 #include "feature_store/redis_url.h"
+#include "serving/http_server.h"
+#include "serving/learner_metrics.h"
 
 namespace streamrec {
 
 namespace {
+
+// The learner's last reported stats, kept for its /metrics (serving.listen:
+// serving.learner_metrics_port): the consumer's thread stores, the HTTP
+// thread renders.
+class LearnerMetricsEndpoint {
+ public:
+  void store(const std::string& stats_json) {
+    std::lock_guard lock(mutex_);
+    stats_json_ = stats_json;
+    reported_ = std::chrono::steady_clock::now();
+  }
+  void handle(serving::HttpRequest&& request, const serving::Respond& respond) {
+    namespace http = boost::beast::http;
+    const std::string_view target(request.target().data(), request.target().size());
+    if (target != "/metrics") {
+      return respond(serving::error_response(http::status::not_found, "unknown_route",
+                                             "the learner serves GET /metrics only", request.version()));
+    }
+    serving::PrometheusText text;
+    {
+      std::lock_guard lock(mutex_);
+      const double age = std::chrono::duration<double>(std::chrono::steady_clock::now() - reported_).count();
+      serving::expose_learner_metrics(stats_json_, age, text);
+    }
+    serving::HttpResponse response(http::status::ok, request.version());
+    response.set(http::field::content_type, boost::beast::string_view(serving::kPrometheusContentType.data(),
+                                                                        serving::kPrometheusContentType.size()));
+    response.body() = text.text();
+    respond(std::move(response));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string stats_json_;
+  std::chrono::steady_clock::time_point reported_ = std::chrono::steady_clock::now();
+};
+
 struct LearnOptions {
   ConfigOptions config;
   double stop_after_idle_s = 0;
@@ -58,10 +98,29 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       exit_code = 1;
       return;
     }
+    LearnerMetricsEndpoint metrics;
+    std::unique_ptr<serving::HttpServer> metrics_server;
+    if (config.serving.learner_metrics_port > 0) {
+      serving::HttpServerOptions server_options;
+      server_options.address = config.serving.listen;
+      server_options.port = static_cast<uint16_t>(config.serving.learner_metrics_port);
+      server_options.threads = 1;
+      auto server = serving::HttpServer::start(server_options, [&metrics](serving::HttpRequest&& r, serving::Respond respond) {
+        metrics.handle(std::move(r), respond);
+      });
+      if (!server.ok()) {
+        spdlog::error("learn: /metrics: {}", server.error().message);
+        exit_code = 2;
+        return;
+      }
+      metrics_server = std::move(server).value();
+      spdlog::info("learn: metrics at http://{}:{}/metrics", config.serving.listen, metrics_server->port());
+    }
     spdlog::info("learn: group {} on {} at {}, writing {}", config.kafka.group_id, config.kafka.events_topic,
                  config.kafka.bootstrap_servers, redact_url(config.redis.url));
     ConsumeOptions run_options;
     run_options.stats_file = options->stats_file;
+    if (metrics_server) run_options.on_report = [&metrics](const std::string& json) { metrics.store(json); };
     run_options.status_interval =
         std::chrono::milliseconds(static_cast<int64_t>(options->status_interval_s * 1000));
     run_options.stop_after_idle = std::chrono::milliseconds(static_cast<int64_t>(options->stop_after_idle_s * 1000));

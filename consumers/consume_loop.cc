@@ -271,12 +271,16 @@ void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
                "lag {} events",
                what, stats_.messages, stats_.events, stats_.items, stats_.dead_letters, stats_.duplicates,
                stats_.batches, stats_.commits, stats_.lag);
+  if (options.stats_file.empty() && !options.on_report) return;
+  const std::string json = "{\"consumer\":" + to_json(stats_) +
+                           ",\"sink\":" + sink_.stats_json(/*final=*/std::string_view(what) == "done") + "}";
+  if (options.on_report) options.on_report(json);
   if (options.stats_file.empty()) return;
   // Written then renamed, so a reader never sees half a file.
   std::string tmp = options.stats_file + ".tmp";
   {
     std::ofstream out(tmp);
-    out << "{\"consumer\":" << to_json(stats_) << ",\"sink\":" << sink_.stats_json(/*final=*/std::string_view(what) == "done") << "}\n";
+    out << json << "\n";
   }
   std::rename(tmp.c_str(), options.stats_file.c_str());
 }

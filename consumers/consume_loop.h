@@ -77,6 +77,9 @@ struct ConsumeOptions {
   // Log a status line (and rewrite stats_file, if set) this often.
   std::chrono::milliseconds status_interval{5000};
   std::string stats_file;
+  // Called with the same JSON as the stats file, with every status line and
+  // at the end, on the loop's thread (`streamrec learn`'s /metrics keeps it).
+  std::function<void(const std::string& stats_json)> on_report;
 };
 
 class ConsumeLoop {

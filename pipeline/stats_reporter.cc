@@ -61,7 +61,8 @@ std::vector<std::pair<std::string, std::string>> StatsReporter::summary_fields(c
 }
 
 std::string StatsReporter::stats_json(bool final, const ModelThread& model, const Learner& learner,
-                                      int64_t effects_write_failures, size_t held_for_event_time) const {
+                                      int64_t effects_write_failures, size_t held_for_event_time,
+                                      double checkpoint_age_s) const {
   RankingStats r = model.ranking_stats();
   const auto now = Clock::now();
   // A finished computation of the whole-run AUCs is taken; the final stats
@@ -90,15 +91,27 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
     else whole_auc_job_ = std::async(std::launch::async, std::move(compute));
   }
   const auto& f = r.freshness_ms;
+  // Cumulative counts at fixed bounds, for a Prometheus histogram.
+  std::string freshness_le;
+  for (int bound_ms : {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000})
+    fmt::format_to(std::back_inserter(freshness_le), "{}\"{}\":{}", freshness_le.empty() ? "" : ",", bound_ms,
+                   f.count_at_most(bound_ms));
+  // Log loss and calibration per task over the window (their AUC with them).
+  const learner::SeriesSummary click_window = click.window(window_), ctcvr_window = ctcvr.window(window_);
+  auto task_json = [](const learner::SeriesSummary& s) {
+    return fmt::format("{{\"samples\":{},\"log_loss\":{},\"calibration\":{}}}", s.count, json_number(s.logloss),
+                       json_number(s.calibration));
+  };
   return fmt::format(
       "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
-      "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f}}},"
+      "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f},\"sum\":{:.1f},\"le\":{{{}}}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
-      "\"held_for_event_time\":{},\"joiner_duplicates\":{}}}",
+      "\"held_for_event_time\":{},\"joiner_duplicates\":{},\"tasks\":{{\"click\":{},\"ctcvr\":{}}},\"checkpoint_age_s\":{}}}",
       samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures, effects_write_failures,
-      f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), json_number(auc(click, window_)),
-      json_number(auc(ctcvr, window_)), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
-      whole_auc_.samples, held_for_event_time, joiner_duplicates);
+      f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), f.sum(), freshness_le, json_number(click_window.auc),
+      json_number(ctcvr_window.auc), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
+      whole_auc_.samples, held_for_event_time, joiner_duplicates, task_json(click_window), task_json(ctcvr_window),
+      json_number(checkpoint_age_s));
 }
 
 }  // namespace streamrec::pipeline

@@ -45,9 +45,10 @@ class StatsReporter {
   static std::vector<std::pair<std::string, std::string>> summary_fields(const ModelSummary& summary);
 
   // `effects_write_failures` and `held_for_event_time` come from the
-  // effects scheduler and the event-time merger.
+  // effects scheduler and the event-time merger; `checkpoint_age_s` (NaN:
+  // none written) from the pipeline.
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,
-                         int64_t effects_write_failures, size_t held_for_event_time) const;
+                         int64_t effects_write_failures, size_t held_for_event_time, double checkpoint_age_s) const;
 
  private:
   static constexpr std::chrono::seconds kWholeAucInterval{30};

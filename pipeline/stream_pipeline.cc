@@ -211,7 +211,11 @@ Status StreamPipeline::restore_checkpoint() {
 }
 
 std::string StreamPipeline::stats_json(bool final) const {
-  return stats_.stats_json(final, *model_, *learner_, effects_.write_failures(), merger_.held());
+  const double checkpoint_age_s =
+      last_checkpoint_ == Clock::time_point{}
+          ? std::nan("")
+          : std::chrono::duration<double>(Clock::now() - last_checkpoint_).count();
+  return stats_.stats_json(final, *model_, *learner_, effects_.write_failures(), merger_.held(), checkpoint_age_s);
 }
 
 }  // namespace streamrec::pipeline

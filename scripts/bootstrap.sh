@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libcsv-dev
   redis-server redis-tools kcat docker-compose python3 procps
   clang libclang-rt-14-dev
+  prometheus  # promtool: tests check every /metrics with `promtool check metrics`
 )
 # Optional extras (the PyTorch peer for bench/learner_vs_torch.sh) are asked
 # for with: scripts/bootstrap.sh --with-torch
@@ -30,3 +31,8 @@ $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian's redis-server package starts a system service on :6379; streamrec
 # starts its own servers on free ports and never relies on that one.
+# Debian's prometheus package starts its server (every interface, :9090)
+# where systemd runs; the tests need only its promtool.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+fi

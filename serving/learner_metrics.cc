@@ -1,0 +1,144 @@
+#include "serving/learner_metrics.h"
+
+#include <simdjson.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <optional>
+#include <vector>
+
+namespace streamrec::serving {
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+double number(const element& e) {
+  if (double d; !e.get_double().get(d)) return d;
+  if (int64_t i; !e.get_int64().get(i)) return static_cast<double>(i);
+  if (uint64_t u; !e.get_uint64().get(u)) return static_cast<double>(u);
+  return std::nan("");  // null: undefined (an AUC before both labels were seen)
+}
+
+// The field `name` of `o` as a number; nullopt when absent.
+std::optional<double> field(const object& o, std::string_view name) {
+  element e;
+  if (o[name].get(e)) return std::nullopt;
+  return number(e);
+}
+
+struct Counter {
+  std::string_view field, name, help;
+};
+
+void counters(const object& o, const std::vector<Counter>& list, PrometheusText& out) {
+  for (const Counter& c : list)
+    if (auto v = field(o, c.field)) out.counter(c.name, c.help, *v);
+}
+
+}  // namespace
+
+double resident_memory_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  double pages_total = 0, pages_resident = 0;
+  if (!(statm >> pages_total >> pages_resident)) return 0;
+  return pages_resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+void expose_learner_metrics(std::string_view stats_json, double stats_age_s, PrometheusText& out) {
+  out.gauge("process_resident_memory_bytes", "Resident memory size in bytes", resident_memory_bytes());
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(stats_json);
+  object root, consumer, sink;
+  const bool valid = !parser.parse(padded).get(root) && !root["consumer"].get(consumer) && !root["sink"].get(sink);
+  out.gauge("streamrec_learn_stats_valid", "1 when the learner has reported its stats at least once", valid ? 1 : 0);
+  if (!valid) return;
+  out.gauge("streamrec_learn_stats_age_seconds", "Seconds since the learner last reported these figures",
+            stats_age_s);
+
+  counters(consumer,
+           {{"messages", "streamrec_learn_messages_consumed_total", "Kafka messages consumed, valid or not"},
+            {"events", "streamrec_learn_events_consumed_total", "Valid events handed to the learner"},
+            {"items", "streamrec_learn_items_consumed_total", "Valid item messages consumed"},
+            {"duplicates", "streamrec_learn_duplicate_events_total", "Events dropped for a repeated event_id"},
+            {"late", "streamrec_learn_late_events_total",
+             "Events older than consumer.late_horizon_s before the newest (applied all the same)"},
+            {"batches", "streamrec_learn_batches_total", "Consumed batches"},
+            {"commits", "streamrec_learn_commits_total", "Offset commits"},
+            {"commit_failures", "streamrec_learn_commit_failures_total", "Offset commits that failed"},
+            {"sink_retries", "streamrec_learn_sink_retries_total", "Batches retried because Redis failed"}},
+           out);
+  if (auto lag = field(consumer, "lag"))
+    out.gauge("streamrec_learn_consumer_lag_events", "Events in the assigned partitions not consumed yet", *lag);
+  const char* dead_help = "Messages sent to the dead-letter topic, by reason (the error header)";
+  double dead_total = 0;
+  if (object reasons; !consumer["dead_letters_by_reason"].get(reasons)) {
+    for (auto [reason, count] : reasons) {
+      out.counter("streamrec_learn_dead_letters_total", dead_help, number(count), {{"reason", std::string(reason)}});
+      dead_total += number(count);
+    }
+  }
+  if (dead_total == 0) out.counter("streamrec_learn_dead_letters_total", dead_help, 0);
+
+  counters(sink,
+           {{"samples_learned", "streamrec_learn_samples_learned_total", "Labelled samples the model learned"},
+            {"rankings_written", "streamrec_learn_rankings_written_total", "User rankings Redis acknowledged"},
+            {"rankings_skipped", "streamrec_learn_rankings_skipped_total",
+             "Rankings not computed: the model knew nothing of the user yet"},
+            {"ranking_write_failures", "streamrec_learn_ranking_write_failures_total",
+             "Ranking writes Redis did not acknowledge"},
+            {"effects_write_failures", "streamrec_learn_effects_write_failures_total",
+             "Counter and popularity writes Redis did not acknowledge"},
+            {"joiner_duplicates", "streamrec_learn_joiner_duplicates_total",
+             "Events the joiner dropped as repeated"}},
+           out);
+  if (auto held = field(sink, "held_for_event_time"))
+    out.gauge("streamrec_learn_held_for_event_time_events",
+              "Events held until every partition has passed their event time", *held);
+
+  // Progressive validation: per task, over the recent window and the whole run.
+  struct Auc {
+    std::string_view field, task, window;
+  };
+  for (const Auc& a : {Auc{"auc_click_window", "click", "recent"}, Auc{"auc_ctcvr_window", "ctcvr", "recent"},
+                       Auc{"auc_click", "click", "run"}, Auc{"auc_ctcvr", "ctcvr", "run"}})
+    if (auto v = field(sink, a.field))
+      out.gauge("streamrec_learn_auc", "Progressive-validation AUC per task, over learner.metrics_window samples "
+                "(window=recent) or the whole run (window=run); NaN until both labels were seen",
+                *v, {{"task", std::string(a.task)}, {"window", std::string(a.window)}});
+  for (std::string_view task : {"click", "ctcvr"}) {
+    object metrics;
+    if (object tasks; sink["tasks"].get(tasks) || tasks[task].get(metrics)) continue;
+    if (auto v = field(metrics, "log_loss"))
+      out.gauge("streamrec_learn_log_loss", "Progressive-validation log loss per task over the recent window", *v,
+                {{"task", std::string(task)}});
+    if (auto v = field(metrics, "calibration"))
+      out.gauge("streamrec_learn_calibration_ratio",
+                "Mean prediction over mean label per task over the recent window (1 is calibrated)", *v,
+                {{"task", std::string(task)}});
+  }
+
+  // Freshness: a click's Kafka timestamp to its ranking acknowledged by Redis.
+  if (object freshness; !sink["freshness_ms"].get(freshness)) {
+    const uint64_t count = static_cast<uint64_t>(field(freshness, "count").value_or(0));
+    const double sum_s = field(freshness, "sum").value_or(0) / 1000;
+    if (object buckets; !freshness["le"].get(buckets)) {
+      std::vector<double> bounds;
+      std::vector<uint64_t> cumulative;
+      for (auto [bound_ms, n] : buckets) {
+        bounds.push_back(std::stod(std::string(bound_ms)) / 1000);
+        cumulative.push_back(static_cast<uint64_t>(number(n)));
+      }
+      out.histogram("streamrec_learn_ranking_freshness_seconds",
+                    "Event (Kafka timestamp) to its user's ranking acknowledged by Redis", bounds, cumulative, count,
+                    sum_s);
+    }
+  }
+  if (auto v = field(sink, "checkpoint_age_s"))
+    out.gauge("streamrec_learn_checkpoint_age_seconds", "Seconds since the last checkpoint was written (NaN: none)",
+              *v);
+}
+
+}  // namespace streamrec::serving

@@ -1,0 +1,97 @@
+// Every curl example of docs/serving.md runs against a live `streamrec serve`
+// holding the data the examples describe, and answers with the fields, ids,
+// sources, errors and counts the page shows (times, scores and embeddings
+// may differ).
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "core/wall_clock.h"
+#include "tests/serving/serve_fixture.h"
+
+namespace streamrec::testing {
+namespace {
+
+struct Example {
+  std::string command;
+  std::string answer;
+};
+
+std::vector<Example> examples(const std::string& markdown) {
+  std::vector<Example> out;
+  static const std::regex pair(R"(```sh\n([^`]*)```\n```json\n([^`]*)```)");
+  for (auto it = std::sregex_iterator(markdown.begin(), markdown.end(), pair); it != std::sregex_iterator(); ++it)
+    out.push_back({(*it)[1].str(), (*it)[2].str()});
+  return out;
+}
+
+// Same shape; same strings and booleans; same counts and lines.
+void expect_same(simdjson::dom::element documented, simdjson::dom::element got, const std::string& path) {
+  ASSERT_EQ(documented.type(), got.type()) << path;
+  switch (documented.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      std::set<std::string> want, have;
+      for (auto [key, value] : documented.get_object()) want.emplace(key);
+      for (auto [key, value] : got.get_object()) have.emplace(key);
+      ASSERT_EQ(want, have) << path;
+      for (auto [key, value] : documented.get_object())
+        expect_same(value, got[key].value(), path + "." + std::string(key));
+      break;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      auto a = documented.get_array().value(), b = got.get_array().value();
+      ASSERT_EQ(a.size(), b.size()) << path;
+      for (size_t i = 0; i < a.size(); ++i) expect_same(a.at(i).value(), b.at(i).value(), path + "[" + std::to_string(i) + "]");
+      break;
+    }
+    case simdjson::dom::element_type::STRING:
+    case simdjson::dom::element_type::BOOL:
+      EXPECT_EQ(simdjson::minify(documented), simdjson::minify(got)) << path;
+      break;
+    default:
+      for (const std::string exact : {".accepted", ".rejected", ".line"}) {
+        if (path.size() >= exact.size() && path.compare(path.size() - exact.size(), std::string::npos, exact) == 0) {
+          EXPECT_EQ(simdjson::minify(documented), simdjson::minify(got)) << path;
+        }
+      }
+  }
+}
+
+TEST_F(ServeTest, EveryCurlExampleOfTheServingDocAnswersAsShown) {
+  const int64_t now = wall_clock_ms();
+  redis({"ZADD", keys_.user_rankings("u42"), "0.91", "i1", "0.8", "i2", "0.62", "i3"});
+  redis({"HSET", keys_.item_features("i2"), "available", "0"});
+  redis({"HSET", keys_.user_features("u42"), "impressions", "40", "clicks", "3", "purchases", "1", "ts",
+         "1767225600123", "recent", R"(["i1","i3"])", "emb", float32_bytes({0.25f, -1.5f, 0.003f}), "rec_ts",
+         std::to_string(now - 1250)});
+  redis({"HSET", keys_.item_features("i7"), "category", "books", "price", "12.5", "available", "1", "impressions",
+         "120", "clicks", "9", "purchases", "2", "emb", float32_bytes({0.5f, 1.0f})});
+  redis({"ZADD", keys_.popularity(), "27.3", "i7", "26.9", "i1", "26.5", "i2"});
+  redis({"HSET", keys_.model(), "version", "17", "updated_ts", std::to_string(now - 2000)});
+  start_serve();
+
+  std::ifstream in(std::string(STREAMREC_SOURCE_DIR) + "/docs/serving.md");
+  const std::string markdown((std::istreambuf_iterator<char>(in)), {});
+  const auto all = examples(markdown);
+  ASSERT_GE(all.size(), 7u) << "docs/serving.md lost its examples";
+  for (const Example& example : all) {
+    const std::string script = dir_ + "/example.sh";
+    std::ofstream(script) << "export STREAMREC_URL=http://127.0.0.1:" << port_ << "\nexport STREAMREC_TOKEN=" << kToken
+                          << "\n"
+                          << example.command;
+    int rc = -1;
+    const std::string answer = run_shell("bash " + script + " 2>&1", &rc);
+    ASSERT_EQ(rc, 0) << example.command << answer;
+    simdjson::dom::parser want_parser, got_parser;
+    simdjson::padded_string want_text(example.answer), got_text(answer);
+    simdjson::dom::element want, got;
+    ASSERT_FALSE(want_parser.parse(want_text).get(want)) << "the doc's answer is not JSON: " << example.answer;
+    ASSERT_FALSE(got_parser.parse(got_text).get(got)) << example.command << " answered: " << answer;
+    SCOPED_TRACE(example.command + " answered " + answer);
+    expect_same(want, got, "");
+  }
+}
+
+}  // namespace
+}  // namespace streamrec::testing
