@@ -1,6 +1,8 @@
 #include "online_learner/learner.h"
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -17,15 +19,23 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr int64_t kAutoNegativesPerClick = 4;    // learner.negatives_per_click: auto
 constexpr uint64_t kEventsBeforeNoSampleWarning = 1000;
 
+// learner.negatives_per_click as a count; nullopt for "auto" or a bad value.
+std::optional<int64_t> negatives_count(const std::string& v) {
+  int64_t n = -1;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0 || n > 1000) return std::nullopt;
+  return n;
+}
+
 JoinerSettings joiner_settings(const LearnerConfig& c, Feedback feedback) {
   JoinerSettings s;
   s.click_window_ms = c.click_window_s * 1000;
   s.purchase_window_ms = c.purchase_window_s * 1000;
   s.max_pending = c.max_pending;
   s.dedupe_window = c.dedupe_window;
-  // "auto" or a count (checked by the config).
+  // "auto" or a count (checked by Learner::create).
   s.negatives_until_impressions = c.negatives_per_click == "auto";
-  s.negatives_per_click = s.negatives_until_impressions ? kAutoNegativesPerClick : std::stoll(c.negatives_per_click);
+  s.negatives_per_click = s.negatives_until_impressions ? kAutoNegativesPerClick : *negatives_count(c.negatives_per_click);
   s.popularity_negatives = c.negative_sampling != "uniform";
   s.recent_clicks = c.recent_clicks;
   s.early_clicks = c.early_clicks;
@@ -66,6 +76,8 @@ Result<std::unique_ptr<Learner>> Learner::create(const LearnerConfig& config) {
   auto feedback = parse_feedback(config.feedback, *tasks);
   if (!feedback.ok()) return feedback.error();
   if (config.embedding_dim > 1024) return Error{"learner.embedding_dim: must be <= 1024"};
+  if (config.negatives_per_click != "auto" && !negatives_count(config.negatives_per_click))
+    return Error{"learner.negatives_per_click: must be auto or a count 0-1000, got \"" + config.negatives_per_click + "\""};
   ModelShape shape;
   FeatureEncoder probe(split_list(config.context_fields), config.recent_clicks > 0);
   shape.fields = probe.fields();

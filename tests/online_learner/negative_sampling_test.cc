@@ -238,6 +238,11 @@ TEST(ImplicitFeedback, TheConfigTakesAutoOrACount) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("learner.negatives_per_click"), std::string::npos) << bad.error().message;
   EXPECT_FALSE(set("learner.negative_sampling=random").ok());
+  LearnerConfig direct;  // set in code, past the config's checks
+  direct.negatives_per_click = "\x02";
+  auto refused = Learner::create(direct);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("learner.negatives_per_click"), std::string::npos);
 }
 
 }  // namespace
