@@ -3,10 +3,12 @@
 // and keep features, popularity and rankings in Redis.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 
 #include "apps/commands.h"
+#include "producers/datasets/dataset.h"
 #include "consumers/consume_loop.h"
 #include "pipeline/stream_pipeline.h"
 #include "core/stop_signal.h"
@@ -60,6 +62,8 @@ struct LearnOptions {
   std::string stats_file;
   std::string checkpoint;
   double status_interval_s = 5;
+  std::string catalog;
+  std::string catalog_format = "jsonl";
 };
 }  // namespace
 
@@ -76,6 +80,14 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--status-interval", options->status_interval_s,
                   "Seconds between status lines (and stats-file updates)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--catalog", options->catalog,
+                  "Load the whole catalog from this file before consuming (items JSONL, or a dataset file of "
+                  "--catalog-format): every learner started with it holds every item, however big")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--catalog-format", options->catalog_format,
+                  "The --catalog file's format: jsonl (items), or a dataset format whose catalog is derived: " +
+                      std::string(dataset_format_names()))
+      ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; });
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     if (!options->checkpoint.empty()) config.checkpoint.path = options->checkpoint;
@@ -91,6 +103,22 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       spdlog::error("{}", pipeline.error().message);
       exit_code = 2;
       return;
+    }
+    if (!options->catalog.empty()) {
+      auto started = std::chrono::steady_clock::now();
+      DatasetOptions dataset_options;
+      auto catalog = read_catalog(options->catalog, *parse_dataset_format(options->catalog_format), dataset_options);
+      if (!catalog.ok()) {
+        spdlog::error("learn: --catalog {}", catalog.error().message);
+        exit_code = 1;
+        return;
+      }
+      std::vector<Item> items;
+      items.reserve(catalog->size());
+      for (DatasetItem& i : *catalog) items.push_back(std::move(i.item));
+      (*pipeline)->load_catalog(items, "catalog:" + options->catalog);
+      spdlog::info("learn: loaded {} items from {} in {:.2f} s", items.size(), options->catalog,
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     auto loop = ConsumeLoop::create(config, **pipeline);
     if (!loop.ok()) {

@@ -31,6 +31,7 @@ struct TrainOptions {
   ConfigOptions config;
   std::string events, items, truth, report_json, predictions_out;
   std::string format = "jsonl";
+  std::string catalog, catalog_format = "jsonl";
   std::string checkpoint_out, resume_from, init_from, freeze = "none";
   int64_t stop_after = -1;
   bool no_timing = false;
@@ -361,6 +362,14 @@ int run_train(const TrainOptions& o) {
       else ++bad_lines;
     }
   }
+  if (!o.catalog.empty()) {
+    auto catalog = read_catalog(o.catalog, *parse_dataset_format(o.catalog_format));
+    if (!catalog.ok()) {
+      std::fprintf(stderr, "streamrec train: --catalog %s\n", catalog.error().message.c_str());
+      return 1;
+    }
+    for (const DatasetItem& i : *catalog) l.add_item(i.item);
+  }
   auto start = std::chrono::steady_clock::now();
   uint64_t lines = 0;  // JSONL: lines of the file; other formats: events of the dataset
   bool stopped = false;
@@ -446,6 +455,11 @@ void add_train_command(CLI::App& app, int& exit_code) {
                       "; other than jsonl, the file's catalog is learned first (docs/datasets.md)")
       ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; });
   cmd->add_option("--items", o->items, "Items, one JSON object a line")->check(CLI::ExistingFile);
+  cmd->add_option("--catalog", o->catalog,
+                  "Learn this catalog first (items JSONL, or a dataset file of --catalog-format)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--catalog-format", o->catalog_format, "The --catalog file's format (jsonl: items)")
+      ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; });
   cmd->add_option("--truth", o->truth, "The synthetic producer's truth.csv: adds the oracle's metrics")
       ->check(CLI::ExistingFile);
   cmd->add_option("--report-json", o->report_json, "Write the report here as JSON");

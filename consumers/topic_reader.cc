@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace streamrec {
 
 Result<std::unique_ptr<TopicReader>> TopicReader::create(const Config& config, std::string topic, StartOffset start) {
@@ -16,6 +18,9 @@ Result<std::unique_ptr<TopicReader>> TopicReader::create(const Config& config, s
                               {{"group.id", config.kafka.group_id + "." + self->topic_ + ".reader"},
                                {"enable.auto.commit", "false"},
                                {"enable.auto.offset.store", "false"},
+                               // Past a trimmed start: from the oldest message kept
+                               // (the gap is reported, see check_gap).
+                               {"auto.offset.reset", "earliest"},
                                {"enable.partition.eof", "false"}});
   if (!conf.ok()) return conf.error();
   auto client = make_kafka_client(RD_KAFKA_CONSUMER, std::move(conf).value());
@@ -49,8 +54,10 @@ void TopicReader::assign_if_due() {
     return;
   }
   KafkaPartitionList list(rd_kafka_topic_partition_list_new(partitions));
+  expected_.assign(static_cast<size_t>(partitions), 0);
   for (int32_t p = 0; p < partitions; ++p) {
     std::optional<int64_t> start = start_ ? start_({topic_, p}) : std::nullopt;
+    expected_[static_cast<size_t>(p)] = start.value_or(0);
     rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset =
         start.value_or(RD_KAFKA_OFFSET_BEGINNING);
   }
@@ -64,7 +71,30 @@ void TopicReader::assign_if_due() {
 
 KafkaMessage TopicReader::poll(int timeout_ms) {
   if (!assigned_) assign_if_due();
-  return KafkaMessage(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+  KafkaMessage message(rd_kafka_consumer_poll(consumer_.get(), timeout_ms));
+  if (message) check_gap(*message);
+  return message;
+}
+
+void TopicReader::check_gap(const rd_kafka_message_t& m) {
+  if (m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m.err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+    spdlog::error("kafka: {} partition {}: the broker no longer holds the offset this learner needs ({}); reading "
+                  "on from the oldest message kept, the messages in between are LOST (the next line says how many)",
+                  topic_, m.partition, rd_kafka_err2str(m.err));
+    return;
+  }
+  if (m.err || m.partition < 0 || static_cast<size_t>(m.partition) >= expected_.size()) return;
+  int64_t& expected = expected_[static_cast<size_t>(m.partition)];
+  if (m.offset > expected) {
+    int64_t lost = m.offset - expected;
+    lost_ += lost;
+    spdlog::error("kafka: {} partition {}: {} messages LOST (offsets {}..{}): the broker dropped them before this "
+                  "learner read them{}; {} lost on {} so far. Load the catalog from a file (learn --catalog) or "
+                  "give the topic more partitions or retention (docs/datasets.md, \"Catalogs that arrive whole\")",
+                  topic_, m.partition, lost, expected, m.offset - 1,
+                  expected == 0 ? " (the embedded broker keeps about 5 MiB per partition)" : "", lost_, topic_);
+  }
+  expected = std::max(expected, m.offset + 1);
 }
 
 }  // namespace streamrec

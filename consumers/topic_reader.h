@@ -9,6 +9,15 @@
 // the topic (asked at most every 5 s until then); partitions added later
 // are not read until a restart.
 //
+// Lost messages are never silent: the reader knows the offset each
+// partition should deliver next (where it was told to start, 0 from the
+// beginning, then the last one read + 1). When the broker no longer holds it
+// (the embedded broker keeps ~5 MiB a partition and trims older messages;
+// a real one by retention), the first message after the gap shows it, and
+// the reader logs an error naming the topic, partition, offsets and how
+// many messages were lost, and counts them in lost_messages(). Offsets are
+// contiguous on a topic without compaction or transactions, as `items` is.
+//
 // Not thread-safe: one thread polls. Errors of create() are values naming
 // the setting; a topic missing from the cluster is logged once, then waited
 // for.
@@ -19,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/consumed.h"
@@ -42,10 +52,13 @@ class TopicReader {
   KafkaMessage poll(int timeout_ms);
   // Whether the topic's partitions are assigned yet.
   bool assigned() const { return assigned_; }
+  // Messages the broker had dropped before this reader could read them.
+  int64_t lost_messages() const { return lost_; }
 
  private:
   TopicReader() = default;
   void assign_if_due();
+  void check_gap(const rd_kafka_message_t& message);
 
   KafkaClient consumer_;
   std::string topic_;
@@ -53,6 +66,8 @@ class TopicReader {
   bool assigned_ = false;
   bool reported_missing_ = false;
   std::chrono::steady_clock::time_point last_attempt_{};
+  std::vector<int64_t> expected_;  // per partition: the next offset due
+  int64_t lost_ = 0;
 };
 
 }  // namespace streamrec

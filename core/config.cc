@@ -103,6 +103,18 @@ Check<T> within(T lo, T hi) {
   };
 }
 
+// "auto" or an integer 0-1000.
+Check<std::string> auto_or_count() {
+  return [](const std::string& v) -> Status {
+    if (v == "auto") return {};
+    int64_t n = -1;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0 || n > 1000)
+      return Error{"must be auto or a count 0-1000, got \"" + v + "\""};
+    return {};
+  };
+}
+
 Check<std::string> non_empty() {
   return [](const std::string& v) -> Status {
     if (v.empty()) return Error{"must not be empty"};
@@ -213,7 +225,8 @@ const std::vector<Setting>& schema() {
       setting("learner.purchase_window_s", &C::learner, &LearnerConfig::purchase_window_s, event_time_span()),
       setting("learner.max_pending", &C::learner, &LearnerConfig::max_pending, positive<int64_t>()),
       setting("learner.dedupe_window", &C::learner, &LearnerConfig::dedupe_window, at_least<int64_t>(0)),
-      setting("learner.negatives_per_click", &C::learner, &LearnerConfig::negatives_per_click, at_least<int64_t>(0)),
+      setting("learner.negatives_per_click", &C::learner, &LearnerConfig::negatives_per_click, auto_or_count()),
+      setting("learner.negative_sampling", &C::learner, &LearnerConfig::negative_sampling, one_of({"popularity", "uniform"})),
       setting("learner.recent_clicks", &C::learner, &LearnerConfig::recent_clicks, at_least<int64_t>(0)),
       setting("learner.early_clicks", &C::learner, &LearnerConfig::early_clicks),
       setting("learner.feedback", &C::learner, &LearnerConfig::feedback, one_of({"windowed", "fake_negative", "defer"})),

@@ -122,7 +122,11 @@ struct LearnerConfig {
   int64_t purchase_window_s = 3600;      // a purchase joins a click at most this much later
   int64_t max_pending = 1000000;         // pending impressions kept; the oldest are flushed beyond
   int64_t dedupe_window = 1000000;       // recent event_ids remembered to drop duplicates
-  int64_t negatives_per_click = 0;       // impression-less streams: catalog negatives per orphan click
+  // Impression-less streams: catalog negatives per click that joins no
+  // impression; "auto" = 4 while the stream has shown no impression, else a
+  // count (0 = off).
+  std::string negatives_per_click = "auto";
+  std::string negative_sampling = "popularity";  // popularity (^0.75, logQ-corrected) | uniform
   int64_t recent_clicks = 5;             // the recent-click bag: last N clicked items per user
   bool early_clicks = true;              // windowed: learn a click at the click deadline, its purchase later
   std::string feedback = "fake_negative";  // windowed, fake_negative (FNW), defer: how labels reach the learner

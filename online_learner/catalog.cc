@@ -15,6 +15,27 @@ void Catalog::update(const Item& item) {
   bool listed = pos != available_.end() && *pos == i;
   if (item.available && !listed) available_.insert(pos, i);
   if (!item.available && listed) available_.erase(pos);
+  sampler_.set_available(i, item.available);
+}
+
+void Catalog::observe(std::string_view item_id) {
+  if (auto it = index_.find(item_id); it != index_.end()) sampler_.add_count(it->second);
+}
+
+const Item* Catalog::sample_popular(SplitMix& rng, std::string_view except, float* log_correction) const {
+  size_t n = sampler_.available();
+  if (n == 0 || (n == 1 && items_[available_[0]].item_id == except)) return nullptr;
+  for (;;) {
+    size_t i = sampler_.sample(rng);
+    if (items_[i].item_id == except) continue;
+    *log_correction = static_cast<float>(sampler_.log_correction(i));
+    return &items_[i];
+  }
+}
+
+float Catalog::log_correction(std::string_view item_id) const {
+  auto it = index_.find(item_id);
+  return it == index_.end() ? 0.0f : static_cast<float>(sampler_.log_correction(it->second));
 }
 
 const Item* Catalog::find(std::string_view item_id) const {
@@ -40,12 +61,14 @@ void Catalog::save(ByteWriter& out) const {
     out.u8(i.available);
     out.i64(i.ts_ms);
   }
+  sampler_.save(out);
 }
 
 bool Catalog::load(ByteReader& in) {
   items_.clear();
   index_.clear();
   available_.clear();
+  sampler_ = NegativeSampler();
   uint64_t n = in.u64();
   for (uint64_t k = 0; k < n && in.ok(); ++k) {
     Item i;
@@ -56,7 +79,7 @@ bool Catalog::load(ByteReader& in) {
     i.ts_ms = in.i64();
     update(i);
   }
-  return in.ok();
+  return in.ok() && sampler_.load(in);
 }
 
 }  // namespace streamrec::learner

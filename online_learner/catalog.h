@@ -1,6 +1,7 @@
 // The item catalog as the learner sees it: the latest message per item_id
-// (category, price, availability), and uniform sampling of available items
-// for negative sampling.
+// (category, price, availability), and sampling of available items for
+// negative sampling: uniform, or by popularity^0.75 with the logQ correction
+// (NegativeSampler), the popularity being the clicks and purchases observe()d.
 //
 // Sampling is deterministic for a given sequence of updates and a given
 // random source. Owns its data; not thread-safe.
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "online_learner/negative_sampler.h"
 #include "online_learner/parameter.h"
 
 namespace streamrec::learner {
@@ -37,6 +39,16 @@ class Catalog {
   // there is none.
   const Item* sample_available(SplitMix& rng, std::string_view except) const;
 
+  // One more click or purchase of `item_id` (nothing for an unknown item).
+  void observe(std::string_view item_id);
+  // An available item other than `except`, drawn with probability
+  // q = (1 + clicks and purchases)^0.75 / sum; *log_correction gets
+  // log(N q) (NegativeSampler). nullptr when there is none.
+  const Item* sample_popular(SplitMix& rng, std::string_view except, float* log_correction) const;
+  // log(N q) of an item (0 when unknown or unavailable).
+  float log_correction(std::string_view item_id) const;
+  const NegativeSampler& sampler() const { return sampler_; }
+
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);
 
@@ -51,6 +63,7 @@ class Catalog {
   std::vector<Item> items_;  // in order of first appearance
   std::unordered_map<std::string, size_t, IdHash, std::equal_to<>> index_;
   std::vector<size_t> available_;  // indexes into items_, kept sorted
+  NegativeSampler sampler_;        // slots are indexes into items_
 };
 
 }  // namespace streamrec::learner

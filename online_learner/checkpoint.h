@@ -23,7 +23,7 @@
 
 namespace streamrec::learner {
 
-inline constexpr uint32_t kCheckpointVersion = 1;
+inline constexpr uint32_t kCheckpointVersion = 2;  // 2: samples' log_correction, the sampler's counts
 
 Status write_checkpoint_file(const std::string& path, std::string_view payload);
 Result<std::string> read_checkpoint_file(const std::string& path);

@@ -210,12 +210,13 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   }
   // With negative sampling on (an impression-less stream) every click that
   // joins nothing is a positive, even a repeat of an earlier one.
-  if (emitted_.contains(pair_key(e.user_id, e.item_id)) && settings_.negatives_per_click <= 0) {
+  const int64_t negatives = negatives_per_click();
+  if (emitted_.contains(pair_key(e.user_id, e.item_id)) && negatives <= 0) {
     counters_.late_clicks++;
     return;
   }
   counters_.orphan_clicks++;
-  if (settings_.negatives_per_click <= 0 || catalog_ == nullptr) return;
+  if (negatives <= 0 || catalog_ == nullptr) return;
   // Impression-less stream: the click stands for its own impression, and
   // random catalog items shown at the same moment stand for what the user
   // did not click; all wait out the click window like impressions.
@@ -229,17 +230,26 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   positive.clicked = true;
   if (auto r = recent_.find(e.user_id); r != recent_.end() && r->second.size() > 1)
     positive.recent_clicks.assign(r->second.begin() + 1, r->second.end());  // not itself
-  for (int64_t i = 0; i < settings_.negatives_per_click; ++i) {
-    const Item* item = catalog_->sample_available(rng_, e.item_id);
+  if (settings_.popularity_negatives) positive.log_correction = catalog_->log_correction(e.item_id);
+  for (int64_t i = 0; i < negatives; ++i) {
+    float correction = 0;
+    const Item* item = settings_.popularity_negatives ? catalog_->sample_popular(rng_, e.item_id, &correction)
+                                                      : catalog_->sample_available(rng_, e.item_id);
     if (item == nullptr) break;
     Sample neg = positive;
     neg.event_id = e.event_id + "#neg" + std::to_string(i);
     neg.item_id = item->item_id;
+    neg.log_correction = correction;
     neg.clicked = false;
     counters_.sampled_negatives++;
     push_pending(std::move(neg), -1, out);
   }
   push_pending(std::move(positive), e.ts_ms, out);
+}
+
+int64_t Joiner::negatives_per_click() const {
+  if (settings_.negatives_until_impressions && counters_.impressions > 0) return 0;
+  return settings_.negatives_per_click;
 }
 
 void Joiner::add_purchase(const Event& e, std::vector<Sample>& out) {

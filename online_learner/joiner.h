@@ -26,7 +26,10 @@
 //    request mismatch; one whose impression was already emitted is late; one
 //    with no impression at all is an orphan. With negatives_per_click > 0 an
 //    orphan click becomes a positive sample and that many unclicked samples
-//    of random available catalog items (impression-less streams).
+//    of random available catalog items (impression-less streams): uniformly
+//    drawn, or by popularity with the logQ correction on every such sample
+//    (popularity_negatives); with negatives_until_impressions only until the
+//    first impression arrives.
 //  - Purchases likewise: late, orphan, or without a click; all counted.
 //  - An event_id seen among the last dedupe_window ids is a duplicate and is
 //    dropped.
@@ -61,6 +64,12 @@ struct JoinerSettings {
   int64_t max_pending = 1'000'000;
   int64_t dedupe_window = 1'000'000;
   int64_t negatives_per_click = 0;
+  // Sample negatives only while no impression has arrived (the "auto" of
+  // learner.negatives_per_click): a stream with impressions has real ones.
+  bool negatives_until_impressions = false;
+  // Draw negatives by popularity^0.75 and set Sample::log_correction
+  // (Catalog::sample_popular); off: uniformly, with no correction.
+  bool popularity_negatives = false;
   int64_t recent_clicks = 5;
   // Windowed: emit a clicked impression's click copy at the click deadline,
   // and its purchase copy later; off = one complete copy after the purchase
@@ -109,6 +118,7 @@ class Joiner {
   const Sample* last_impression() const;
 
   const JoinerCounters& counters() const { return counters_; }
+  const JoinerSettings& settings() const { return settings_; }
   size_t pending() const { return pending_.size(); }
 
   void save(ByteWriter& out) const;
@@ -146,6 +156,7 @@ class Joiner {
   void add_impression(const Event& e, std::vector<Sample>& out);
   void add_click(const Event& e, std::vector<Sample>& out);
   void add_purchase(const Event& e, std::vector<Sample>& out);
+  int64_t negatives_per_click() const;
   void remember_click(const Event& e);
   void push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out);
   void link(Pending& p);

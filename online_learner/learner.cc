@@ -1,9 +1,13 @@
 #include "online_learner/learner.h"
 
 #include <algorithm>
+#include <charconv>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <limits>
+
+#include <spdlog/spdlog.h>
 
 #include "online_learner/byte_io.h"
 #include "online_learner/checkpoint.h"
@@ -12,6 +16,16 @@ namespace streamrec::learner {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr int64_t kAutoNegativesPerClick = 4;    // learner.negatives_per_click: auto
+constexpr uint64_t kEventsBeforeNoSampleWarning = 1000;
+
+// learner.negatives_per_click as a count; nullopt for "auto" or a bad value.
+std::optional<int64_t> negatives_count(const std::string& v) {
+  int64_t n = -1;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0 || n > 1000) return std::nullopt;
+  return n;
+}
 
 JoinerSettings joiner_settings(const LearnerConfig& c, Feedback feedback) {
   JoinerSettings s;
@@ -19,7 +33,10 @@ JoinerSettings joiner_settings(const LearnerConfig& c, Feedback feedback) {
   s.purchase_window_ms = c.purchase_window_s * 1000;
   s.max_pending = c.max_pending;
   s.dedupe_window = c.dedupe_window;
-  s.negatives_per_click = c.negatives_per_click;
+  // "auto" or a count (checked by Learner::create).
+  s.negatives_until_impressions = c.negatives_per_click == "auto";
+  s.negatives_per_click = s.negatives_until_impressions ? kAutoNegativesPerClick : *negatives_count(c.negatives_per_click);
+  s.popularity_negatives = c.negative_sampling != "uniform";
   s.recent_clicks = c.recent_clicks;
   s.early_clicks = c.early_clicks;
   s.feedback = feedback;
@@ -59,6 +76,8 @@ Result<std::unique_ptr<Learner>> Learner::create(const LearnerConfig& config) {
   auto feedback = parse_feedback(config.feedback, *tasks);
   if (!feedback.ok()) return feedback.error();
   if (config.embedding_dim > 1024) return Error{"learner.embedding_dim: must be <= 1024"};
+  if (config.negatives_per_click != "auto" && !negatives_count(config.negatives_per_click))
+    return Error{"learner.negatives_per_click: must be auto or a count 0-1000, got \"" + config.negatives_per_click + "\""};
   ModelShape shape;
   FeatureEncoder probe(split_list(config.context_fields), config.recent_clicks > 0);
   shape.fields = probe.fields();
@@ -106,6 +125,23 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, Feedback feedback, 
   add_series("oracle_cvr");
 }
 
+void Learner::warn_if_no_samples() {
+  const JoinerCounters& c = joiner_.counters();
+  if (warned_no_samples_ || c.events < kEventsBeforeNoSampleWarning || c.samples > 0) return;
+  warned_no_samples_ = true;
+  if (c.impressions == 0 && joiner_.settings().negatives_per_click <= 0)
+    spdlog::warn("learner: {} events and no training sample: the stream has no impressions ({} clicks, {} purchases) "
+                 "and learner.negatives_per_click is 0; set it to auto (the default) to sample negatives",
+                 c.events, c.clicks, c.purchases);
+  else if (c.impressions == 0 && catalog_.size() == 0)
+    spdlog::warn("learner: {} events and no training sample: the stream has no impressions and the catalog is "
+                 "empty, so no negatives can be sampled; load the items (items topic, or --catalog FILE)",
+                 c.events);
+  else
+    spdlog::warn("learner: {} events and no training sample yet ({} impressions, {} clicks, {} purchases)", c.events,
+                 c.impressions, c.clicks, c.purchases);
+}
+
 void Learner::add_series(const std::string& name) {
   series_.emplace_back(name, MetricSeries{});
   series_.back().second.set_cap(static_cast<size_t>(config_.metrics_max_samples));
@@ -126,7 +162,12 @@ std::vector<Parameter*> Learner::dense_parameters() {
 
 void Learner::add_event(const Event& event) {
   const size_t first = queue_.size();
+  const uint64_t duplicates = joiner_.counters().duplicates;
   joiner_.add(event, queue_);
+  // Popularity for the negative sampler: the stream's clicks and purchases,
+  // counted after the event's own negatives were drawn.
+  if (event.type != EventType::kImpression && joiner_.counters().duplicates == duplicates) catalog_.observe(event.item_id);
+  warn_if_no_samples();
   if (feedback_ != Feedback::kWindowed) take_copies(first);
   else if (const Sample* shown = joiner_.last_impression()) show(*shown);
   const size_t b = static_cast<size_t>(config_.batch_size);
@@ -228,6 +269,8 @@ void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {
   b.wide.setZero(loss_.tasks().size(), static_cast<Eigen::Index>(n));
   b.mask.resize(loss_.tasks().size(), static_cast<Eigen::Index>(n));
   b.weights.resize(loss_.tasks().size(), static_cast<Eigen::Index>(n));
+  b.logit_offsets.setZero(loss_.tasks().size(), static_cast<Eigen::Index>(n));
+  b.has_offsets = false;
   for (size_t s = 0; s < n; ++s) {
     const Sample& sample = samples[s];
     bag_scratch_.clear();
@@ -272,6 +315,10 @@ void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {
       b.labels(k, static_cast<Eigen::Index>(s)) = raw_label(task, sample);
       b.mask(k, static_cast<Eigen::Index>(s)) = (sample.learns & label_bit(task)) != 0;
     }
+    if (sample.log_correction != 0 && loss_.tasks().click_task >= 0) {
+      b.logit_offsets(loss_.tasks().click_task, static_cast<Eigen::Index>(s)) = sample.log_correction;
+      b.has_offsets = true;
+    }
   }
 }
 
@@ -282,7 +329,8 @@ double Learner::forward_backward(Batch& b) {
   b.acts.logits += b.wide;
   loss_.predict(b.acts.logits, b.predictions);
   loss_.importance_weights(b.predictions, b.labels, b.mask, b.weights);
-  double loss = loss_.forward_backward(b.acts.logits, b.labels, b.weights, b.dlogits);
+  double loss = loss_.forward_backward(b.acts.logits, b.labels, b.weights, b.dlogits,
+                                       b.has_offsets ? &b.logit_offsets : nullptr);
   model_.backward(b.x0, b.acts, b.dlogits, freeze_embeddings_ ? nullptr : &b.dx0);
 
   const float l2 = static_cast<float>(config_.l2);

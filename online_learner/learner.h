@@ -77,6 +77,8 @@ struct Batch {
   std::vector<uint32_t> bag_offsets;  // size + 1 offsets into bag_rows
   Mat x0, wide, labels, mask, predictions, dlogits, dx0;  // wide: the rows' logit biases, tasks x size
   Mat weights;  // mask times the delayed-feedback correction (MultiTaskLoss::importance_weights)
+  Mat logit_offsets;         // tasks x size: the samples' logQ corrections on the click task's row
+  bool has_offsets = false;  // any of them non-zero
   Model::Activations acts;
   std::vector<uint32_t> touched;      // distinct rows, first-touch order
   std::vector<float> touched_grad;    // touched.size() x dim
@@ -179,6 +181,8 @@ class Learner {
   void update_field_means(const Batch& batch);
   void record(std::span<const Sample> samples, const Batch& batch);
   void add_series(const std::string& name);
+  // Once, after the first thousand events, if none made a sample: says why.
+  void warn_if_no_samples();
   // Adds a pair to series i, and to its tail copy when `sample` was shown
   // from tail_start_ms_ on.
   void add_pair(const Sample& sample, size_t i, float prediction, float label);
@@ -195,6 +199,7 @@ class Learner {
   int emb_dim_;   // embedding floats per row, fed to the model
   int bias_dim_;  // logit biases per row (one per task, or none)
   FeatureEncoder encoder_;
+  bool warned_no_samples_ = false;
   Catalog catalog_;
   Joiner joiner_;
   EmbeddingTable table_;

@@ -46,7 +46,12 @@ void MultiTaskLoss::importance_weights(const Mat& predictions, const Mat& labels
   }
 }
 
-double MultiTaskLoss::forward_backward(const Mat& logits, const Mat& labels, const Mat& weights, Mat& dlogits) {
+double MultiTaskLoss::forward_backward(const Mat& logits, const Mat& labels, const Mat& weights, Mat& dlogits,
+                                       const Mat* logit_offsets) {
+  if (logit_offsets != nullptr) {
+    const Mat shifted = logits - *logit_offsets;
+    return forward_backward(shifted, labels, weights, dlogits, nullptr);
+  }
   const Eigen::Index batch = logits.cols();
   dlogits = Mat::Zero(logits.rows(), batch);
   if (batch == 0) return 0;

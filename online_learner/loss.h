@@ -34,7 +34,12 @@ class MultiTaskLoss {
   // sample does not carry it); each task's loss is still averaged over the
   // whole batch. The weights are constants here (no gradient flows through
   // them), whoever computed them.
-  double forward_backward(const Mat& logits, const Mat& labels, const Mat& weights, Mat& dlogits);
+  // logit_offsets (tasks x batch, optional) are subtracted from the logits
+  // before the loss: the logQ correction of popularity-sampled negatives
+  // (NegativeSampler). A constant shift: dlogits is the same with respect
+  // to the logits as to the shifted logits.
+  double forward_backward(const Mat& logits, const Mat& labels, const Mat& weights, Mat& dlogits,
+                          const Mat* logit_offsets = nullptr);
 
   // The weights of the losses a batch carries: `mask` (tasks x batch, 0 or
   // 1) times, for binary and esmm tasks under immediate feedback, the

@@ -21,6 +21,7 @@ void save_sample(ByteWriter& out, const Sample& s) {
   out.u8(s.clicked);
   out.u8(s.purchased);
   out.f32(s.value);
+  out.f32(s.log_correction);
   out.u8(s.learns);
   out.u8(s.finalizes);
 }
@@ -45,6 +46,7 @@ Sample load_sample(ByteReader& in) {
   s.clicked = in.u8() != 0;
   s.purchased = in.u8() != 0;
   s.value = in.f32();
+  s.log_correction = in.f32();
   s.learns = in.u8();
   s.finalizes = in.u8();
   if (s.learns > kBothLabels || s.finalizes > kBothLabels) in.fail("bad sample label bits");

@@ -28,6 +28,10 @@ struct Sample {
   bool clicked = false;
   bool purchased = false;
   float value = 0;  // purchase amount
+  // The logQ correction of a sample standing for an unseen impression under
+  // popularity sampling (NegativeSampler): subtracted from the click logit
+  // in the loss, not when scoring. 0 for real impressions.
+  float log_correction = 0;
   // One impression reaches the learner as one or more copies. `learns` says
   // which task losses this copy carries (0 = none: it only reports final
   // labels); `finalizes` which of its labels are final with this copy, so

@@ -72,6 +72,20 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   }
 }
 
+void StreamPipeline::load_catalog(const std::vector<Item>& items, const std::string& source) {
+  {
+    auto lock = model_->lock();
+    for (const Item& item : items) learner_->add_item(item);
+    ranker_.catalog_changed();
+  }
+  MessageOrigin origin;
+  origin.source = source;
+  for (size_t i = 0; i < items.size(); ++i) {
+    origin.offset = static_cast<int64_t>(i + 1);
+    effects_.add(items[i], origin);
+  }
+}
+
 Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // After a failed write the consumer hands the same batch again: the
   // learner and the real-time state already have it, only the write is left.

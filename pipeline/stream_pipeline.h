@@ -72,6 +72,12 @@ class StreamPipeline : public EventSink {
   StreamPipeline(const StreamPipeline&) = delete;
   StreamPipeline& operator=(const StreamPipeline&) = delete;
 
+  // Bulk-loads a catalog (learn --catalog): every item into the learner and
+  // the ranker at once, and its attributes into Redis with the next write,
+  // marked with `source` ("catalog:<path>") and the item's 1-based position,
+  // so loading the same file again writes nothing twice. Consumer's thread,
+  // before the first apply().
+  void load_catalog(const std::vector<Item>& items, const std::string& source);
   Status apply(const ConsumedBatch& batch) override;
   Status tick() override;
   std::optional<int64_t> start_offset(const std::string& cluster_id, const TopicPartition& partition) override;

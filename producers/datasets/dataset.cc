@@ -116,6 +116,33 @@ Result<Dataset> read_dataset(const std::string& path, DatasetFormat format, cons
   return d;
 }
 
+Result<std::vector<DatasetItem>> read_catalog(const std::string& path, DatasetFormat format,
+                                              const DatasetOptions& options) {
+  if (format != DatasetFormat::kJsonl) {
+    auto d = read_dataset(path, format, options);
+    if (!d.ok()) return d.error();
+    return std::move(d->items);
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{path + ": cannot be opened"};
+  EventDecoder decoder;
+  std::vector<DatasetItem> items;
+  std::unordered_map<std::string, size_t> index;
+  int64_t n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    if (line.empty()) continue;
+    auto item = decoder.decode_item(line);
+    auto* i = std::get_if<Item>(&item);
+    if (i == nullptr) return Error{path + ":" + std::to_string(n) + ": " + std::get<DecodeError>(item).message};
+    auto [it, fresh] = index.try_emplace(i->item_id, items.size());
+    if (fresh) items.push_back({std::move(*i), ""});
+    else items[it->second].item = std::move(*i);  // a later line replaces the earlier one
+  }
+  if (in.bad()) return Error{path + ": read error"};
+  return items;
+}
+
 std::string describe_problems(const DatasetStats& stats) {
   std::string out;
   auto add = [&out](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };

@@ -117,6 +117,12 @@ struct Dataset {
 // guarantees and how failures show.
 Result<Dataset> read_dataset(const std::string& path, DatasetFormat format, const DatasetOptions& options = {});
 
+// Only the catalog of a file: for kJsonl an items file (one item object a
+// line, docs/events.md; a bad line is an Error with its line number), for
+// the other formats the items read_dataset derives from the events file.
+Result<std::vector<DatasetItem>> read_catalog(const std::string& path, DatasetFormat format,
+                                              const DatasetOptions& options = {});
+
 // One line for a user: "12 rows rejected (first: line 7: ...), 3 skipped
 // (remove_from_cart 3), 40 rows out of event-time order (sorted)"; "" when
 // there is nothing to say.

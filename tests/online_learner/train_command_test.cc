@@ -106,5 +106,52 @@ TEST_F(TrainCommand, CorruptedCheckpointIsRefused) {
       << slurp(dir_ / "bad.txt");
 }
 
+// Runs the binary with `args` (small model settings added); returns the exit status.
+int run_train(const std::string& args, const fs::path& log) {
+  std::string cmd = std::string(STREAMREC_BINARY) + " train " + args +
+                    " --set learner.batch_size=64 --set learner.expert_hidden=16 --set learner.tower_hidden=8"
+                    " --set learner.embedding_dim=8 > " + log.string() + " 2>&1";
+  int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(TrainCommand, ATaobaoFileLearnsByDefaultWithSampledNegativesAndReportsItsMalformedRows) {
+  std::ofstream csv(dir_ / "taobao.csv");
+  for (int k = 0; k < 300; ++k)  // each click by a user of its own: 300 orphan clicks
+    csv << k << "," << k % 25 << "," << k % 4 << ",pv," << 1511658000 + k << "\n";
+  csv << "7,1,1,pv,yesterday\n";  // line 301
+  csv.close();
+  ASSERT_EQ(run_train((dir_ / "taobao.csv").string() + " --format taobao --report-json " + (dir_ / "r.json").string(),
+                      dir_ / "log.txt"),
+            0)
+      << slurp(dir_ / "log.txt");
+  std::string report = slurp(dir_ / "r.json"), log = slurp(dir_ / "log.txt");
+  for (const char* field : {"\"events\": 300,", "\"bad_events\": 1,", "\"sampled_negatives\": 1200", "\"samples\": 1500"})
+    EXPECT_NE(report.find(field), std::string::npos) << field << "\n" << report;
+  EXPECT_NE(log.find("1 malformed row rejected (first: line 301: ts: \"yesterday\""), std::string::npos) << log;
+  EXPECT_NE(log.find("301 rows -> 300 events (0 impressions, 300 clicks, 0 purchases), 25 items"), std::string::npos)
+      << log;
+}
+
+TEST_F(TrainCommand, ACatalogFileGivesAClicksOnlyStreamItsNegatives) {
+  std::ofstream events(dir_ / "clicks.jsonl");
+  for (int k = 0; k < 1200; ++k)
+    events << encode_event(testing::make_event("c" + std::to_string(k), EventType::kClick, "u" + std::to_string(k),
+                                               "i" + std::to_string(k % 20), 1'000'000 + 1000 * k))
+           << "\n";
+  events.close();
+  ASSERT_EQ(run_train((dir_ / "clicks.jsonl").string() + " --report-json " + (dir_ / "none.json").string(),
+                      dir_ / "none.txt"),
+            0);
+  EXPECT_NE(slurp(dir_ / "none.json").find("\"sampled_negatives\": 0,"), std::string::npos);
+  EXPECT_NE(slurp(dir_ / "none.txt").find("the catalog is empty"), std::string::npos) << slurp(dir_ / "none.txt");
+  ASSERT_EQ(run_train((dir_ / "clicks.jsonl").string() + " --catalog " + (dir_ / "items.jsonl").string() +
+                          " --report-json " + (dir_ / "with.json").string(),
+                      dir_ / "with.txt"),
+            0)
+      << slurp(dir_ / "with.txt");
+  EXPECT_NE(slurp(dir_ / "with.json").find("\"sampled_negatives\": 4800,"), std::string::npos) << slurp(dir_ / "with.json");
+}
+
 }  // namespace
 }  // namespace streamrec::learner

@@ -201,6 +201,28 @@ TEST_F(ProduceKafkaTest, ReplaySendsEveryLineAsIsIncludingMalformedOnes) {
   EXPECT_EQ(items[0].first, "i0");
 }
 
+TEST_F(ProduceKafkaTest, ADatasetFileSendsItsCatalogThenItsEventsInEventTimeOrder) {
+  {
+    std::ofstream out(path("taobao.csv"));
+    out << "u1,i1,c1,pv,1511658002\n"   // line 1
+        << "u1,i2,c2,buy,1511658001\n"  // line 2: earlier, sorted before line 1
+        << "u2,i1,c1,pv,oops\n"         // line 3: malformed, not sent
+        << "u2,i3,c3,cart,1511658003\n";
+  }
+  ASSERT_EQ(run({"produce", "--replay", path("taobao.csv"), "--format", "taobao", "--set",
+                 "kafka.bootstrap_servers=" + bootstrap()}),
+            0);
+  auto items = consume("items");
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0], (Message{"i1", R"({"item_id":"i1","category":"c1","price":0,"available":true,"ts":1511658002000})"}));
+  std::map<std::string, std::vector<std::string>> expected = {
+      {"u1",
+       {R"({"event_id":"taobao:2","type":"purchase","user_id":"u1","item_id":"i2","ts":1511658001000})",
+        R"({"event_id":"taobao:1","type":"click","user_id":"u1","item_id":"i1","ts":1511658002000})"}},
+      {"u2", {R"({"event_id":"taobao:4","type":"click","user_id":"u2","item_id":"i3","ts":1511658003000})"}}};
+  EXPECT_EQ(by_key(consume("events")), expected);
+}
+
 TEST_F(ProduceKafkaTest, ReplayOfAProducedStreamYieldsTheSameMessages) {
   Config c = config();
   c.producer.synthetic.impressions = 5000;

@@ -65,7 +65,7 @@ std::vector<Event> stream() {
 
 Config small_config() {
   Config config;
-  config.learner.negatives_per_click = 2;
+  config.learner.negatives_per_click = "2";
   config.learner.embedding_dim = 4;
   config.learner.batch_size = 16;
   config.learner.experts = 2;
