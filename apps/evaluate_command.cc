@@ -105,6 +105,10 @@ std::string report_json(const EvaluateOptions& o, const EvaluationReport& r, boo
     append_number(j, r.held_out_clicks ? 1e6 * r.ranking_seconds / static_cast<double>(r.held_out_clicks) : 0);
     j += ",\n";
   }
+  j += "  \"top_k_sources\": {";
+  for (size_t i = 0; i < r.top_k_sources.size(); ++i)
+    j += std::string(i ? ", " : "") + "\"" + r.top_k_sources[i].first + "\": " + std::to_string(r.top_k_sources[i].second);
+  j += "},\n";
   j += "  \"recommenders\": {\n";
   for (size_t i = 0; i < r.recommenders.size(); ++i) {
     const auto& rec = r.recommenders[i];
@@ -134,6 +138,12 @@ void print_table(const EvaluationReport& r) {
     std::printf("%-14s %8.4f %8.4f %8.4f | %8llu %8.4f %8.4f %8.4f\n", rec.name.c_str(), rec.all.hit_rate,
                 rec.all.ndcg, rec.all.mrr, static_cast<unsigned long long>(rec.new_items.events),
                 rec.new_items.hit_rate, rec.new_items.ndcg, rec.new_items.mrr);
+  uint64_t ranked = 0;
+  for (const auto& [name, n] : r.top_k_sources) ranked += n;
+  std::printf("streamrec's top K by source:");
+  for (const auto& [name, n] : r.top_k_sources)
+    std::printf(" %s %.1f%%", name.c_str(), ranked ? 100.0 * static_cast<double>(n) / static_cast<double>(ranked) : 0.0);
+  std::printf("\n");
   std::printf("(K = %d; new: held-out clicks on items new to the user; streamrec served popular items %llu times, "
               "for users it had no ranking for)\n",
               r.k, static_cast<unsigned long long>(r.fallback_rankings));
