@@ -13,8 +13,10 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 #include "apps/commands.h"
+#include "apps/dataset_input.h"
 #include "core/event.h"
 #include "ranking/offline_evaluation.h"
 
@@ -26,37 +28,13 @@ using ranking::TopKSummary;
 
 struct EvaluateOptions {
   ConfigOptions config;
-  std::string events, items, report;
+  std::string events, items, report, format = "jsonl";
   int k = 10;
   double test_fraction = 0.2;
   int64_t seed = -1;
   uint64_t index_rebuild_events = 1000;
   bool no_progress = false, no_timing = false;
 };
-
-// Reads JSONL events or items; a line that does not decode is an error
-// naming the file and line.
-template <class T>
-Result<std::vector<T>> read_jsonl(const std::string& path, const char* option) {
-  std::ifstream in(path);
-  if (!in) return Error{std::string(option) + " " + path + ": cannot be opened"};
-  EventDecoder decoder;
-  std::vector<T> out;
-  std::string line;
-  uint64_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    auto decoded = [&] {
-      if constexpr (std::is_same_v<T, Event>) return decoder.decode_event(line);
-      else return decoder.decode_item(line);
-    }();
-    if (auto* v = std::get_if<T>(&decoded)) out.push_back(std::move(*v));
-    else return Error{std::string(option) + " " + path + ":" + std::to_string(n) + ": " +
-                      std::get<DecodeError>(decoded).message};
-  }
-  return out;
-}
 
 void append_number(std::string& out, double v) {
   if (!std::isfinite(v)) {
@@ -105,6 +83,10 @@ std::string report_json(const EvaluateOptions& o, const EvaluationReport& r, boo
     append_number(j, r.held_out_clicks ? 1e6 * r.ranking_seconds / static_cast<double>(r.held_out_clicks) : 0);
     j += ",\n";
   }
+  j += "  \"top_k_sources\": {";
+  for (size_t i = 0; i < r.top_k_sources.size(); ++i)
+    j += std::string(i ? ", " : "") + "\"" + r.top_k_sources[i].first + "\": " + std::to_string(r.top_k_sources[i].second);
+  j += "},\n";
   j += "  \"recommenders\": {\n";
   for (size_t i = 0; i < r.recommenders.size(); ++i) {
     const auto& rec = r.recommenders[i];
@@ -125,6 +107,9 @@ void print_table(const EvaluationReport& r) {
               static_cast<long long>(r.split_ts_ms), static_cast<unsigned long long>(r.held_out_clicks),
               static_cast<unsigned long long>(r.users_evaluated), static_cast<unsigned long long>(r.samples_learned),
               r.seconds, r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0.0);
+  if (r.samples_learned == 0)
+    std::printf("warning: the learner made no samples: a stream without impressions needs "
+                "learner.negatives_per_click > 0\n");
   if (r.reordered > 0)
     std::printf("note: %llu events were out of event-time order in the input and were replayed sorted\n",
                 static_cast<unsigned long long>(r.reordered));
@@ -134,6 +119,12 @@ void print_table(const EvaluationReport& r) {
     std::printf("%-14s %8.4f %8.4f %8.4f | %8llu %8.4f %8.4f %8.4f\n", rec.name.c_str(), rec.all.hit_rate,
                 rec.all.ndcg, rec.all.mrr, static_cast<unsigned long long>(rec.new_items.events),
                 rec.new_items.hit_rate, rec.new_items.ndcg, rec.new_items.mrr);
+  uint64_t ranked = 0;
+  for (const auto& [name, n] : r.top_k_sources) ranked += n;
+  std::printf("streamrec's top K by source:");
+  for (const auto& [name, n] : r.top_k_sources)
+    std::printf(" %s %.1f%%", name.c_str(), ranked ? 100.0 * static_cast<double>(n) / static_cast<double>(ranked) : 0.0);
+  std::printf("\n");
   std::printf("(K = %d; new: held-out clicks on items new to the user; streamrec served popular items %llu times, "
               "for users it had no ranking for)\n",
               r.k, static_cast<unsigned long long>(r.fallback_rankings));
@@ -142,20 +133,11 @@ void print_table(const EvaluationReport& r) {
 int run_evaluate(const EvaluateOptions& o) {
   Config config = load_config_or_exit(o.config);
   if (o.seed >= 0) config.learner.seed = o.seed;
+  std::optional<Dataset> dataset = read_dataset_or_report("streamrec evaluate", o.events, o.format, config, o.items);
+  if (!dataset) return 1;
   std::vector<Item> items;
-  if (!o.items.empty()) {
-    auto read = read_jsonl<Item>(o.items, "--items");
-    if (!read.ok()) {
-      std::fprintf(stderr, "streamrec evaluate: %s\n", read.error().message.c_str());
-      return 1;
-    }
-    items = std::move(read).value();
-  }
-  auto events = read_jsonl<Event>(o.events, "--events");
-  if (!events.ok()) {
-    std::fprintf(stderr, "streamrec evaluate: %s\n", events.error().message.c_str());
-    return 1;
-  }
+  items.reserve(dataset->items.size());
+  for (DatasetItem& i : dataset->items) items.push_back(std::move(i.item));
   ranking::EvaluationSettings settings;
   settings.k = o.k;
   settings.test_fraction = o.test_fraction;
@@ -180,7 +162,7 @@ int run_evaluate(const EvaluateOptions& o) {
       if (done == total) std::fprintf(stderr, "\r\033[K");
       std::fflush(stderr);
     };
-  auto report = ranking::evaluate_offline(config, settings, items, std::move(events).value(), progress);
+  auto report = ranking::evaluate_offline(config, settings, items, std::move(dataset->events), progress);
   if (!report.ok()) {
     std::fprintf(stderr, "streamrec evaluate: %s\n", report.error().message.c_str());
     return 2;
@@ -204,8 +186,14 @@ void add_evaluate_command(CLI::App& app, int& exit_code) {
       "evaluate", "Replay a file through the learner and ranker offline and measure the rankings against baselines");
   auto o = std::make_shared<EvaluateOptions>();
   add_config_options(cmd, o->config);
-  cmd->add_option("--events", o->events, "Events, one JSON object a line")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--items", o->items, "Items, one JSON object a line")->check(CLI::ExistingFile);
+  cmd->add_option("--events", o->events, "Events, one JSON object a line; or a dataset file of --format")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--format", o->format,
+                  "The events file's format, one of " + std::string(dataset_format_names()) +
+                      "; other than jsonl, the catalog comes from the same file (docs/datasets.md)")
+      ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; });
+  cmd->add_option("--items", o->items, "With --format jsonl: items, one JSON object a line")->check(CLI::ExistingFile);
   cmd->add_option("--k", o->k, "Length of the ranking measured (hit rate@K, NDCG@K, MRR@K)")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--test-fraction", o->test_fraction, "The last share of the events held out (by time)")

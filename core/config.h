@@ -167,8 +167,18 @@ struct RankingConfig {
   int64_t retrieval_candidates = 100;   // candidates by embedding retrieval...
   int64_t popular_candidates = 20;      // ...plus the most popular, reranked by the model
   double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
-  double recent_category_boost = 3.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
-  int64_t category_candidates = 20;     // candidates from the categories of the user's recent clicks
+  double recent_category_boost = 30.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
+  int64_t category_candidates = 50;     // candidates from the categories of the user's recent clicks
+  // The user's own items (re-consumption) and what was viewed with them.
+  int64_t recent_candidates = 10;       // the user's last distinct viewed items
+  bool reshow_viewed = true;            // viewed items may be ranked again
+  bool reshow_bought = false;           // bought items may be ranked again
+  double recent_boost = 30;             // score * (1 + this / (1 + position in the user's viewed list) + ...)
+  int64_t covisit_candidates = 50;      // items most co-visited with the user's last viewed items
+  double covisit_boost = 10;            // ... + this * co-visits / the most co-visits of any candidate)
+  int64_t covisit_sources = 5;          // the user's last viewed items whose co-visits count
+  int64_t covisit_window_items = 5;     // a view co-visits the viewer's last this many distinct items...
+  int64_t covisit_window_s = 3600;      // ...viewed at most this long before
   int64_t refresh_interval_ms = 25;     // at most one refresh per user this often (debounce)
   int64_t impression_refresh_ms = 30000;  // impressions and purchases refresh only rankings older than this
 };

@@ -15,7 +15,7 @@ using learner::ByteReader;
 using learner::ByteWriter;
 
 namespace {
-constexpr uint32_t kPipelineStateVersion = 1;
+constexpr uint32_t kPipelineStateVersion = 2;  // 2: the ranker keeps users' histories and co-visits
 }
 
 Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,

@@ -52,7 +52,9 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
                                                                    (1 - settings.test_fraction)));
   report.split_ts_ms = split < events.size() ? events[split].ts_ms : INT64_MAX;
 
-  Ranker ranker(config.rankings, config.popularity, learner);
+  RankingConfig rankings = config.rankings;
+  rankings.top_k = settings.k;
+  Ranker ranker(rankings, config.popularity, learner);
   ranker.rebuild_index_every(settings.index_rebuild_events);
   BaselineSettings baseline_settings;
   baseline_settings.last_viewed = static_cast<size_t>(settings.k);
@@ -117,6 +119,8 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
   report.samples_learned = learner.samples_learned();
   for (size_t m = 0; m < metrics.size(); ++m)
     report.recommenders.push_back({names[m], metrics[m].all(), metrics[m].new_items()});
+  for (size_t s = 0; s < kCandidateSources; ++s)
+    report.top_k_sources.emplace_back(source_name(static_cast<CandidateSource>(s)), ranker.top_k_sources()[s]);
   report.ranking_seconds = ranking_seconds;
   report.seconds = since(start);
   return report;

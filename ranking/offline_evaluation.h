@@ -12,7 +12,7 @@
 // before. Every event, held out or not, is then learned and counted: the
 // evaluation is online, as the stream is.
 //
-// streamrec's list is Ranker::rank() (its top K), or, for a user it has no
+// streamrec's list is Ranker::rank() (rankings.top_k set to K), or, for a user it has no
 // ranking for, the most popular items (what apps fall back to: sr:pop).
 // The ranker's index is rebuilt every `index_rebuild_events` events (not
 // every wall-clock second as in `learn`), so that the report is a function
@@ -58,6 +58,9 @@ struct EvaluationReport {
   uint64_t samples_learned = 0;
   int k = 0;
   std::vector<RecommenderResult> recommenders;  // streamrec first, then the baselines
+  // streamrec's top K items, by the candidate source that proposed them
+  // (source name, items), over every ranking served.
+  std::vector<std::pair<std::string, uint64_t>> top_k_sources;
   // Wall-clock seconds (not part of the deterministic result).
   double seconds = 0, ranking_seconds = 0;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "core/popularity.h"
 #include "online_learner/features.h"
@@ -21,11 +22,29 @@ using learner::float_order_key;
 
 namespace {
 constexpr auto kIndexRefresh = std::chrono::milliseconds(1000);
+constexpr size_t kBoughtRemembered = 100;  // per user, for the re-consumption policy
+
+size_t viewed_capacity(const RankingConfig& c) {
+  return static_cast<size_t>(std::max({c.recent_candidates, c.covisit_sources, c.covisit_window_items}));
+}
+}  // namespace
+
+const char* source_name(CandidateSource source) {
+  switch (source) {
+    case CandidateSource::kRecent: return "recent";
+    case CandidateSource::kCovisit: return "covisit";
+    case CandidateSource::kCategory: return "category";
+    case CandidateSource::kRetrieval: return "retrieval";
+    case CandidateSource::kPopular: return "popular";
+  }
+  return "?";
 }
 
 Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, const Learner& learner)
     : config_(config), popularity_config_(popularity), learner_(learner), scorer_(learner),
-      dim_(static_cast<int>(learner.config().embedding_dim)) {}
+      dim_(static_cast<int>(learner.config().embedding_dim)),
+      history_(viewed_capacity(config), kBoughtRemembered),
+      covisits_(static_cast<size_t>(config.covisit_window_items), config.covisit_window_s * 1000) {}
 
 void Ranker::save(ByteWriter& out) const {
   std::vector<const std::pair<const std::string, double>*> entries;
@@ -36,6 +55,8 @@ void Ranker::save(ByteWriter& out) const {
     out.str(entry->first);
     out.f64(entry->second);
   }
+  history_.save(out);
+  covisits_.save(out);
 }
 
 bool Ranker::load(ByteReader& in) {
@@ -46,11 +67,13 @@ bool Ranker::load(ByteReader& in) {
     popularity_[id] = in.f64();
   }
   index_dirty_ = true;
-  return in.ok();
+  return in.ok() && history_.load(in) && covisits_.load(in);
 }
 
 void Ranker::add_event(const Event& event) {
   ++events_since_build_;
+  covisits_.observe(event, history_.find(event.user_id));
+  history_.observe(event);
   if (!learner_.catalog().find(event.item_id)) return;  // not in the catalog: never a candidate
   // The same score sr:pop keeps (feature_store/feature_effects.h).
   auto [it, fresh] = popularity_.try_emplace(event.item_id, -std::numeric_limits<double>::infinity());
@@ -74,6 +97,7 @@ void Ranker::refresh_index() {
   item_keys_.clear();
   category_of_.clear();
   category_number_.clear();
+  item_number_.clear();
   category_items_.clear();
   learner_.catalog().for_each_available([&](const Item& item) {
     const size_t i = available_.size();
@@ -82,12 +106,15 @@ void Ranker::refresh_index() {
     auto [it, fresh] = popularity_.try_emplace(item.item_id, -std::numeric_limits<double>::infinity());
     available_popularity_.push_back(&it->second);
     item_keys_.push_back(FeatureEncoder::item_keys(item.item_id, &item));
+    item_number_.emplace(item.item_id, i);
     auto [category, new_category] = category_number_.try_emplace(item.category, category_items_.size());
     if (new_category) category_items_.emplace_back();
     category_of_.push_back(category->second);
     category_items_[category->second].push_back(i);
   });
   chosen_.assign(available_.size(), 0);
+  recency_.assign(available_.size(), 0.0);
+  covisits_of_.assign(available_.size(), 0.0);
   share_.assign(category_items_.size(), 0.0);
   recent_categories_.clear();
 
@@ -168,29 +195,78 @@ bool Ranker::query_vector(const std::string& user_id, const std::vector<std::str
   return found;
 }
 
+void Ranker::choose(size_t i, CandidateSource source) {
+  if (chosen_[i]) return;
+  chosen_[i] = 1;
+  candidates_.push_back(i);
+  candidate_sources_.push_back(source);
+}
+
+void Ranker::history_candidates(const UserHistory& history) {
+  auto number = [&](const std::string& item) -> std::optional<size_t> {
+    auto it = item_number_.find(item);
+    if (it == item_number_.end()) return std::nullopt;
+    return it->second;
+  };
+  auto exclude = [&](const std::string& item) {
+    if (auto i = number(item); i && !chosen_[*i]) {
+      chosen_[*i] = 1;
+      excluded_.push_back(*i);
+    }
+  };
+  if (!config_.reshow_viewed)
+    for (const ViewedItem& v : history.viewed) exclude(v.item_id);
+  if (!config_.reshow_bought)
+    for (const std::string& b : history.bought) exclude(b);
+
+  const size_t recent = std::min(history.viewed.size(), static_cast<size_t>(config_.recent_candidates));
+  for (size_t p = 0; p < recent; ++p)
+    if (auto i = number(history.viewed[p].item_id); i && !chosen_[*i]) {
+      recency_[*i] = 1.0 / (1.0 + static_cast<double>(p));
+      boosted_.push_back(*i);
+      choose(*i, CandidateSource::kRecent);
+    }
+
+  const size_t sources = std::min(history.viewed.size(), static_cast<size_t>(config_.covisit_sources));
+  for (size_t p = 0; p < sources; ++p) {
+    const CoVisitation::Row* row = covisits_.row(history.viewed[p].item_id);
+    if (!row) continue;
+    for (const auto& [other, count] : *row)
+      if (auto i = number(other)) {
+        if (covisits_of_[*i] == 0) boosted_.push_back(*i);
+        covisits_of_[*i] += count;
+      }
+  }
+  covisited_.clear();
+  for (size_t i : boosted_)
+    if (covisits_of_[i] > 0 && !chosen_[i]) covisited_.emplace_back(static_cast<uint64_t>(covisits_of_[i]), i);
+  std::sort(covisited_.begin(), covisited_.end());
+  covisited_.erase(std::unique(covisited_.begin(), covisited_.end()), covisited_.end());  // boosted_ may repeat
+  const size_t m = std::min(covisited_.size(), static_cast<size_t>(config_.covisit_candidates));
+  std::partial_sort(covisited_.begin(), covisited_.begin() + m, covisited_.end(), [&](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first > b.first;
+    double pa = *available_popularity_[a.second], pb = *available_popularity_[b.second];
+    return pa != pb ? pa > pb : a.second < b.second;
+  });
+  for (size_t j = 0; j < m; ++j) choose(covisited_[j].second, CandidateSource::kCovisit);
+}
+
 std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user_id,
                                                          const std::vector<std::string>& recent_clicks,
                                                          const std::vector<ContextFeature>& context,
                                                          int64_t /*ts_ms*/) {
   refresh_index();
   std::vector<std::pair<std::string, double>> ranking;
-  if (available_.empty() || !query_vector(user_id, recent_clicks)) return ranking;
-
-  // Retrieval: the best dot products, then the most popular, without repeats.
-  affinity_ = item_matrix_.transpose() * query_ + item_bias_;
-  const size_t n = std::min(available_.size(), static_cast<size_t>(config_.retrieval_candidates));
-  select_best(n);
+  if (available_.empty()) return ranking;
+  const UserHistory* history = history_.find(user_id);
+  const bool has_query = query_vector(user_id, recent_clicks);
+  if (!has_query && !history) return ranking;
   candidates_.clear();
-  for (const auto& [affinity, i] : by_affinity_) {
-    candidates_.push_back(i);
-    chosen_[i] = 1;
-  }
-  auto choose = [&](size_t i) {
-    if (chosen_[i]) return;
-    chosen_[i] = 1;
-    candidates_.push_back(i);
-  };
-  for (size_t p : popular_) choose(p);
+  candidate_sources_.clear();
+
+  // The user's own items and what was viewed with them (and what the
+  // re-consumption policy leaves out of every source).
+  if (history) history_candidates(*history);
 
   // The categories the user just clicked, by share of the recent clicks
   // (only those with available items matter: they alone have candidates).
@@ -203,42 +279,65 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
     share_[it->second] += 1.0 / recent_clicks.size();
   }
   if (!recent_categories_.empty() && config_.category_candidates > 0) {
-    same_category_.clear();  // available items of those categories, most popular first
+    same_category_.clear();  // available items of those categories, not yet chosen, most popular first
     for (size_t category : recent_categories_)
-      same_category_.insert(same_category_.end(), category_items_[category].begin(), category_items_[category].end());
+      for (size_t i : category_items_[category])
+        if (!chosen_[i]) same_category_.push_back(i);
     size_t m = std::min<size_t>(same_category_.size(), static_cast<size_t>(config_.category_candidates));
     std::partial_sort(same_category_.begin(), same_category_.begin() + m, same_category_.end(),
                       [&](size_t a, size_t b) {
                         double pa = *available_popularity_[a], pb = *available_popularity_[b];
                         return pa != pb ? pa > pb : a < b;
                       });
-    for (size_t i = 0; i < m; ++i) choose(same_category_[i]);
+    for (size_t i = 0; i < m; ++i) choose(same_category_[i], CandidateSource::kCategory);
   }
 
-  // Rerank with the multi-task model, as if each were shown now.
-  scorer_.score(user_id, context, recent_clicks, snapshot_, candidates_, batch_);
-
-  const TaskSet& tasks = learner_.loss().tasks();
-  int click = tasks.click_task, ctcvr = -1;
-  for (int k = 0; k < tasks.size(); ++k)
-    if (tasks.tasks[k].kind == TaskKind::kEsmm) ctcvr = k;
-  scored_.clear();
-  for (size_t j = 0; j < candidates_.size(); ++j) {
-    const auto c = static_cast<Eigen::Index>(j);
-    const size_t i = candidates_[j];
-    double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
-    if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * price_[i];
-    if (double share = share_[category_of_[i]]; share > 0) score *= 1 + config_.recent_category_boost * share;
-    scored_.emplace_back(score, i);
+  // Retrieval: the best dot products, then the most popular, without repeats.
+  if (has_query) {
+    affinity_ = item_matrix_.transpose() * query_ + item_bias_;
+    select_best(std::min(available_.size(), static_cast<size_t>(config_.retrieval_candidates)));
+    for (const auto& [affinity, i] : by_affinity_) choose(i, CandidateSource::kRetrieval);
   }
-  size_t k = std::min<size_t>(scored_.size(), static_cast<size_t>(config_.top_k));
-  std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), [&](auto& a, auto& b) {
-    return a.first != b.first ? a.first > b.first : available_[a.second]->item_id < available_[b.second]->item_id;
-  });
-  ranking.reserve(k);
-  for (size_t j = 0; j < k; ++j) ranking.emplace_back(available_[scored_[j].second]->item_id, scored_[j].first);
+  for (size_t p : popular_) choose(p, CandidateSource::kPopular);
+
+  if (!candidates_.empty()) {
+    // Rerank with the multi-task model, as if each were shown now.
+    scorer_.score(user_id, context, recent_clicks, snapshot_, candidates_, batch_);
+    const TaskSet& tasks = learner_.loss().tasks();
+    int click = tasks.click_task, ctcvr = -1;
+    for (int k = 0; k < tasks.size(); ++k)
+      if (tasks.tasks[k].kind == TaskKind::kEsmm) ctcvr = k;
+    double most_covisits = 0;
+    for (size_t i : candidates_) most_covisits = std::max(most_covisits, covisits_of_[i]);
+    scored_.clear();
+    for (size_t j = 0; j < candidates_.size(); ++j) {
+      const auto c = static_cast<Eigen::Index>(j);
+      const size_t i = candidates_[j];
+      double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
+      if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * price_[i];
+      if (double share = share_[category_of_[i]]; share > 0) score *= 1 + config_.recent_category_boost * share;
+      double boost = config_.recent_boost * recency_[i];
+      if (most_covisits > 0) boost += config_.covisit_boost * covisits_of_[i] / most_covisits;
+      score *= 1 + boost;
+      scored_.emplace_back(score, j);
+    }
+    size_t k = std::min<size_t>(scored_.size(), static_cast<size_t>(config_.top_k));
+    std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), [&](auto& a, auto& b) {
+      return a.first != b.first ? a.first > b.first
+                                : available_[candidates_[a.second]]->item_id < available_[candidates_[b.second]]->item_id;
+    });
+    ranking.reserve(k);
+    for (size_t j = 0; j < k; ++j) {
+      ranking.emplace_back(available_[candidates_[scored_[j].second]]->item_id, scored_[j].first);
+      ++top_k_sources_[static_cast<size_t>(candidate_sources_[scored_[j].second])];
+    }
+  }
 
   for (size_t i : candidates_) chosen_[i] = 0;
+  for (size_t i : excluded_) chosen_[i] = 0;
+  excluded_.clear();
+  for (size_t i : boosted_) recency_[i] = covisits_of_[i] = 0;
+  boosted_.clear();
   for (size_t category : recent_categories_) share_[category] = 0;
   recent_categories_.clear();
   return ranking;

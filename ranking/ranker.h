@@ -8,21 +8,36 @@
 // load() carry its popularity state in the pipeline checkpoint; load()
 // returns false on a damaged checkpoint (the reader names the error).
 //
-// Candidates: the top `retrieval_candidates` available items by embedding
-// retrieval (query · item embedding + the item's click bias, where the query
-// is the user's embedding plus the mean embedding of their recent clicks, so
-// a click moves the candidates at once), plus the
-// `popular_candidates` most popular available items (event-time decayed, as
-// sr:pop), plus the `category_candidates` most popular items of the
-// categories the user just clicked. They are reranked by the multi-task
-// model in one batch:
+// Candidate sources, in this order (an item proposed by several counts for
+// the first):
+//  - recent: the user's own last `recent_candidates` distinct viewed items
+//    (re-consumption; UserHistory, kept from add_event());
+//  - covisit: the `covisit_candidates` items most co-visited
+//    (ranking/covisitation.h, kept from add_event()) with the user's last
+//    `covisit_sources` viewed items, by the sum of their co-visits;
+//  - category: the `category_candidates` most popular items of the
+//    categories the user just clicked;
+//  - retrieval: the top `retrieval_candidates` available items by embedding
+//    retrieval (query · item embedding + the item's click bias, where the
+//    query is the user's embedding plus the mean embedding of their recent
+//    clicks, so a click moves the candidates at once);
+//  - popular: the `popular_candidates` most popular available items
+//    (event-time decayed, as sr:pop).
+// The re-consumption policy removes from every source what the user viewed
+// (unless reshow_viewed) or bought (unless reshow_bought), as far as their
+// history remembers. The candidates are reranked by the multi-task model in
+// one batch:
 //   score = (pCTR + value_weight · pCTCVR · price)
 //           · (1 + recent_category_boost · share of recent clicks in the item's category)
-// and the top `top_k` are the ranking. The boost (a factor, so it keeps its
-// meaning whatever the scale of the model's scores) and the category
-// candidates make a click count at once, whatever the model has learned. Unavailable items are never
-// candidates. A user with no row and no recent clicks gets no ranking: apps
-// fall back to sr:pop.
+//           · (1 + recent_boost / (1 + position in the user's viewed list)
+//                + covisit_boost · co-visits / the most co-visits of a candidate)
+// and the top `top_k` are the ranking. The boosts (factors, so they keep
+// their meaning whatever the scale of the model's scores) and the sources
+// that read the user's history make a view count at once, whatever the
+// model has learned. Unavailable items are never candidates. A user with no
+// row, no recent clicks with rows and no history gets no ranking: apps fall
+// back to sr:pop. top_k_sources() counts, over every ranking so far, the
+// items of the rankings by the source that proposed them.
 //
 // Item attributes and availability come from the learner's catalog (one
 // copy of the catalog in the process). The item index (embeddings of
@@ -41,6 +56,7 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <chrono>
 #include <limits>
 #include <string>
@@ -53,9 +69,16 @@
 #include "core/event.h"
 #include "online_learner/byte_io.h"
 #include "online_learner/learner.h"
+#include "ranking/covisitation.h"
 #include "ranking/item_snapshot.h"
+#include "ranking/user_history.h"
 
 namespace streamrec::ranking {
+
+// The candidate sources, in the order they propose (see above).
+enum class CandidateSource : uint8_t { kRecent, kCovisit, kCategory, kRetrieval, kPopular };
+inline constexpr size_t kCandidateSources = 5;
+const char* source_name(CandidateSource source);
 
 class Ranker {
  public:
@@ -64,7 +87,8 @@ class Ranker {
   // The learner's catalog changed (an item message): rebuild the index
   // before the next ranking.
   void catalog_changed() { index_dirty_ = true; }
-  // Counts the event towards its item's popularity.
+  // Counts the event towards its item's popularity, its user's history and
+  // the co-visitation counts.
   void add_event(const Event& event);
   // Rebuild the index after every `events` events given to add_event()
   // instead of once it is a second old (0, the default): replays
@@ -79,9 +103,14 @@ class Ranker {
                                                    const std::vector<ContextFeature>& context, int64_t ts_ms);
 
   size_t available_items() const { return available_.size(); }
+  const CoVisitation& covisitation() const { return covisits_; }
+  const UserHistories& histories() const { return history_; }
+  // Items ranked so far (the whole top_k of every ranking), by source.
+  const std::array<uint64_t, kCandidateSources>& top_k_sources() const { return top_k_sources_; }
 
-  // Item popularity, for the pipeline's checkpoint (the catalog is the
-  // learner's, in its own checkpoint).
+  // Item popularity, the users' histories and the co-visitation counts, for
+  // the pipeline's checkpoint (the catalog is the learner's, in its own
+  // checkpoint).
   void save(learner::ByteWriter& out) const;
   bool load(learner::ByteReader& in);
 
@@ -91,6 +120,11 @@ class Ranker {
   void select_best(size_t n);
   // Fills query_; false when the user has neither a row nor recent clicks with rows.
   bool query_vector(const std::string& user_id, const std::vector<std::string>& recent);
+  // The sources that read the user's history: marks what the policy
+  // excludes, proposes the recent and co-visited items, and fills recency_
+  // and covisits_of_ for them.
+  void history_candidates(const UserHistory& history);
+  void choose(size_t item, CandidateSource source);
 
   RankingConfig config_;
   PopularityConfig popularity_config_;
@@ -101,6 +135,9 @@ class Ranker {
   // log2 of each item's decayed weight sum, as sr:pop. Entries are never
   // erased, so pointers to them stay valid.
   std::unordered_map<std::string, double> popularity_;
+  UserHistories history_;
+  CoVisitation covisits_;
+  std::array<uint64_t, kCandidateSources> top_k_sources_{};
 
   // The index over the learner's available items, rebuilt by refresh_index();
   // items are numbered by their column of item_matrix_.
@@ -111,6 +148,7 @@ class Ranker {
   ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
   std::vector<size_t> category_of_;       // their category's number
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
+  std::unordered_map<std::string_view, size_t> item_number_;      // the same, per item id
   std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
   Eigen::MatrixXf item_matrix_;           // dim x available, zero for items without a row
   Eigen::VectorXf item_bias_;             // click bias per available item
@@ -125,7 +163,12 @@ class Ranker {
   std::vector<uint32_t> affinity_keys_;  // affinity_ as order-preserving integers
   std::vector<std::pair<float, size_t>> by_affinity_;  // the best by affinity, best first
   std::vector<size_t> candidates_;        // items, in scoring order
-  std::vector<uint8_t> chosen_;           // per item: in candidates_; all 0 between calls
+  std::vector<CandidateSource> candidate_sources_;  // the source of each
+  std::vector<uint8_t> chosen_;           // per item: in candidates_ or excluded; all 0 between calls
+  std::vector<size_t> excluded_;          // items the policy excludes from this ranking
+  std::vector<double> recency_, covisits_of_;  // per item: its boost inputs; all 0 between calls
+  std::vector<size_t> boosted_;           // items with recency_ or covisits_of_ set
+  std::vector<std::pair<uint64_t, size_t>> covisited_;  // co-visits, item
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
   std::vector<size_t> recent_categories_; // those with a share
   std::vector<size_t> same_category_;
