@@ -14,13 +14,17 @@
 # the users changing taste at 60 %, seed 7. It is made in DATA_DIR (default
 # /tmp/streamrec-vs-torch-<hash of the settings>) unless already there.
 #
-# Runs `streamrec train` and bench/peers/torch_esmm.py twice (--labels
-# at-once, the upper bound; --labels windowed, streamrec's windows), with the
+# Runs `streamrec train` and bench/peers/torch_esmm.py three times (--labels
+# at-once, the upper bound; --labels fake-negative, the same delays as
+# streamrec's default feedback; --labels windowed, its windowed mode), with the
 # learner's effective settings (sizes, batch, learning rates, windows), one
 # thread each, then bench/peers/side_by_side.py: AUC over the whole stream
 # and its last 20 % against the final labels, calibration, and the learn
-# loop's samples/s (scoring + learning; parsing excluded on both sides).
-# Needs python3-torch and libopenblas0-openmp (scripts/bootstrap.sh --with-torch).
+# loop's samples/s (scoring + learning; parsing excluded on both sides), by
+# the wall clock and per CPU-second of the learning thread. Prints `uptime`
+# first: the machine may be shared, compare the ratios of one run.
+# Installs python3-torch, python3-numpy and libopenblas0-openmp when missing
+# (scripts/bootstrap.sh --with-torch).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$here/../build
@@ -40,8 +44,12 @@ done
 streamrec=$build/apps/streamrec
 python=${PYTHON:-/usr/bin/python3}
 [[ -x $streamrec ]] || { echo "no $streamrec: build first (ninja -C $build streamrec)" >&2; exit 2; }
+# PyTorch, numpy and OpenBLAS from Debian (idempotent, quiet when there):
+# without libopenblas0-openmp Debian's torch runs on the reference BLAS.
+"$here/../scripts/bootstrap.sh" --with-torch
 $python -c 'import torch, numpy' 2>/dev/null || { echo "PyTorch missing: scripts/bootstrap.sh --with-torch" >&2; exit 2; }
-ldconfig -p | grep -q libopenblas || echo "note: OpenBLAS missing, torch runs on the reference BLAS (scripts/bootstrap.sh --with-torch)" >&2
+$python -c 'import torch, sys; sys.exit("openblas" not in open("/proc/self/maps").read())' ||
+  echo "note: torch does not load OpenBLAS here; it runs on the reference BLAS" >&2
 
 produce_args=()
 for kv in "${gen[@]}"; do produce_args+=(--set "producer.synthetic.$kv"); done
@@ -52,11 +60,13 @@ if [[ ! -f $data/truth.csv || "$(cat "$data/settings" 2>/dev/null)" != "$stamp" 
   printf '%s' "$stamp" >"$data/settings"
 fi
 echo "stream: $data (${gen[*]})" >&2
+echo "load: $(uptime)"
 
 # The learner's effective settings, handed to the peer.
 declare -A cfg
 while IFS=': ' read -r key value; do cfg[$key]=$value; done < <($streamrec config "${sets[@]}" | grep '^learner\.')
 peer_args=(--batch "${cfg[learner.batch_size]}" --dim "${cfg[learner.embedding_dim]}"
+  --context-fields "${cfg[learner.context_fields]//\"/}"
   --experts "${cfg[learner.experts]}" --expert-hidden "${cfg[learner.expert_hidden]}"
   --tower-hidden "${cfg[learner.tower_hidden]}" --recent "${cfg[learner.recent_clicks]}"
   --init-scale "${cfg[learner.init_scale]}"
@@ -74,7 +84,7 @@ $streamrec train --events "$data/events.jsonl" --items "$data/items.jsonl" --tru
   --report-json "$out/streamrec.json" --predictions-out "$out/streamrec.csv" "${sets[@]}" >"$out/streamrec.log" 2>&1 ||
   { cat "$out/streamrec.log" >&2; exit 1; }
 peers=()
-for labels in at-once windowed; do
+for labels in at-once fake-negative windowed; do
   $python "$here/peers/torch_esmm.py" --events "$data/events.jsonl" --items "$data/items.jsonl" --labels $labels \
     --predictions-out "$out/peer-$labels.npy" --report-json "$out/peer-$labels.json" "${peer_args[@]}" >&2
   peers+=(--peer "PyTorch peer, labels $labels" "$out/peer-$labels.npy" "$out/peer-$labels.json")
