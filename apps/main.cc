@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   streamrec::add_config_command(app, exit_code);
   streamrec::add_produce_command(app, exit_code);
   streamrec::add_train_command(app, exit_code);
+  streamrec::add_evaluate_command(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string commands;

@@ -9,6 +9,8 @@
 
 #include "apps/commands.h"
 #include "core/stop_signal.h"
+#include "apps/dataset_input.h"
+#include "producers/datasets/dataset.h"
 #include "producers/produce.h"
 #include "producers/progress.h"
 #include "producers/synthetic_files.h"
@@ -23,6 +25,7 @@ struct ProduceOptions {
   std::string to_file;
   std::string replay;
   std::string replay_items;
+  std::string format = "jsonl";
   std::optional<int64_t> impressions, seed, users, items;
   std::optional<double> rate;
 };
@@ -64,8 +67,16 @@ int run_to_kafka(const Config& config, const ProduceOptions& options) {
   hooks.progress = [&bar](int64_t done, int64_t total, int64_t events, int64_t failed) {
     bar.update(total > 0 ? done * 1000 / total : 0, events, failed);
   };
-  auto report = options.synthetic ? produce_synthetic(config, hooks)
-                                  : produce_replay(config, options.replay, options.replay_items, hooks);
+  Result<ProduceReport> report = Error{""};
+  if (options.synthetic) {
+    report = produce_synthetic(config, hooks);
+  } else if (options.format == "jsonl") {
+    report = produce_replay(config, options.replay, options.replay_items, hooks);
+  } else {
+    auto dataset = read_dataset_or_report("streamrec produce", options.replay, options.format, config);
+    if (!dataset) return 1;
+    report = produce_dataset(config, *dataset, hooks);
+  }
   bar.finish();
   if (!report.ok()) {
     std::fprintf(stderr, "streamrec produce: %s\n", report.error().message.c_str());
@@ -99,6 +110,10 @@ void add_produce_command(CLI::App& app, int& exit_code) {
       "                           send each line of I to the items topic, then each line of F to the\n"
       "                           events topic, unchanged (malformed lines too; the consumer dead-letters\n"
       "                           them), keyed by the line's item_id / user_id when readable\n"
+      "  --replay F --format taobao|retailrocket|rees46|movielens|csv\n"
+      "                           read a public behaviour log: its derived catalog to the items topic,\n"
+      "                           then its events in event-time order; malformed rows are rejected and\n"
+      "                           reported with their line numbers (docs/datasets.md)\n"
       "Realistic label delays, taste drift and item churn: --set producer.synthetic.delays=realistic,\n"
       "  producer.synthetic.drift_share=..., producer.synthetic.churn_share=... (configs/default.yaml)\n"
       "A progress bar is drawn when stderr is a terminal; one summary line is printed at the end.\n"
@@ -114,6 +129,11 @@ void add_produce_command(CLI::App& app, int& exit_code) {
       cmd->add_option("--replay-items", options->replay_items, "Replay this items JSONL file (before --replay)")
           ->check(CLI::ExistingFile);
   synthetic->excludes(replay)->excludes(replay_items);
+  cmd->add_option("--format", options->format,
+                  "With --replay: the file's format, one of " + std::string(dataset_format_names()) +
+                      " (docs/datasets.md)")
+      ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; })
+      ->needs(replay);
   cmd->add_option("--impressions", options->impressions, "Shorthand for producer.synthetic.impressions")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", options->seed, "Shorthand for producer.synthetic.seed");
@@ -124,6 +144,11 @@ void add_produce_command(CLI::App& app, int& exit_code) {
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     apply_shorthands(*options, config);
+    if (options->format != "jsonl" && !options->replay_items.empty()) {
+      std::fprintf(stderr, "streamrec produce: --replay-items is for --format jsonl; other formats carry their catalog\n");
+      exit_code = 2;
+      return;
+    }
     if (!options->synthetic && options->replay.empty() && options->replay_items.empty()) {
       std::fprintf(stderr, "streamrec produce: say what to produce: --synthetic, or --replay FILE\n");
       exit_code = 2;

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "apps/commands.h"
+#include "apps/dataset_input.h"
 #include "core/event.h"
 #include "online_learner/learner.h"
 
@@ -29,6 +30,7 @@ using learner::Scores;
 struct TrainOptions {
   ConfigOptions config;
   std::string events, items, truth, report_json, predictions_out;
+  std::string format = "jsonl";
   std::string checkpoint_out, resume_from, init_from, freeze = "none";
   int64_t stop_after = -1;
   bool no_timing = false;
@@ -44,21 +46,39 @@ struct AtOnceBaseline {
 };
 
 // The event time from which the last `fraction` of the file's impressions
-// were shown (INT64_MAX for a file without impressions).
+// were shown; for a file without impressions (implicit feedback), of its
+// clicks; INT64_MAX for a file with neither.
+int64_t tail_of(std::vector<int64_t>& times, double fraction) {
+  if (times.empty()) return INT64_MAX;
+  std::sort(times.begin(), times.end());
+  return times[static_cast<size_t>(static_cast<double>(times.size()) * (1 - fraction))];
+}
+
 Result<int64_t> tail_start(const std::string& events_path, double fraction) {
   std::ifstream events(events_path);
   if (!events) return Error{"--events " + events_path + ": cannot be opened"};
   EventDecoder decoder;
-  std::vector<int64_t> shown;
+  std::vector<int64_t> shown, clicked;
   std::string line;
   while (std::getline(events, line)) {
-    if (line.find("\"impression\"") == std::string::npos) continue;  // cheap pre-filter
+    bool impression = line.find("\"impression\"") != std::string::npos;  // cheap pre-filters
+    if (!impression && !shown.empty()) continue;
+    if (!impression && line.find("\"click\"") == std::string::npos) continue;
     auto event = decoder.decode_event(line);
-    if (auto* e = std::get_if<Event>(&event); e && e->type == EventType::kImpression) shown.push_back(e->ts_ms);
+    auto* e = std::get_if<Event>(&event);
+    if (e == nullptr) continue;
+    (e->type == EventType::kImpression ? shown : clicked).push_back(e->ts_ms);
   }
-  if (shown.empty()) return INT64_MAX;
-  std::sort(shown.begin(), shown.end());
-  return shown[static_cast<size_t>(static_cast<double>(shown.size()) * (1 - fraction))];
+  return tail_of(shown.empty() ? clicked : shown, fraction);
+}
+
+int64_t tail_start(const Dataset& dataset, double fraction) {
+  std::vector<int64_t> shown, clicked;
+  for (const Event& e : dataset.events) {
+    if (e.type == EventType::kImpression) shown.push_back(e.ts_ms);
+    else if (e.type == EventType::kClick) clicked.push_back(e.ts_ms);
+  }
+  return tail_of(shown.empty() ? clicked : shown, fraction);
 }
 
 Result<AtOnceBaseline> at_once_baseline(const std::string& events_path, const LearnerConfig& config) {
@@ -280,13 +300,23 @@ int run_train(const TrainOptions& o) {
     }
   }
 
+  // Another format than the project's JSONL: read whole, catalog included.
+  std::optional<Dataset> dataset;
+  if (o.format != "jsonl") {
+    dataset = read_dataset_or_report("streamrec train", o.events, o.format, config);
+    if (!dataset) return 1;
+  }
   if (o.resume_from.empty()) {  // a checkpoint carries its own
-    auto tail = tail_start(o.events, 0.2);
-    if (!tail.ok()) {
-      std::fprintf(stderr, "streamrec train: %s\n", tail.error().message.c_str());
-      return 1;
+    if (dataset) {
+      l.set_tail_start(tail_start(*dataset, 0.2));
+    } else {
+      auto tail = tail_start(o.events, 0.2);
+      if (!tail.ok()) {
+        std::fprintf(stderr, "streamrec train: %s\n", tail.error().message.c_str());
+        return 1;
+      }
+      l.set_tail_start(*tail);
     }
-    l.set_tail_start(*tail);
   }
 
   std::unordered_map<std::string, Scores> truth;
@@ -335,25 +365,34 @@ int run_train(const TrainOptions& o) {
       else ++bad_lines;
     }
   }
-  std::ifstream events(o.events);
-  if (!events) {
-    std::fprintf(stderr, "streamrec train: --events %s: cannot be opened\n", o.events.c_str());
-    return 1;
-  }
   auto start = std::chrono::steady_clock::now();
-  uint64_t lines = 0;
+  uint64_t lines = 0;  // JSONL: lines of the file; other formats: events of the dataset
   bool stopped = false;
-  while (std::getline(events, line)) {
-    ++lines;
-    if (lines <= start_line) continue;
-    if (!line.empty()) {
-      auto event = decoder.decode_event(line);
-      if (auto* e = std::get_if<Event>(&event)) l.add_event(*e);
-      else if (++bad_lines <= 5) spdlog::warn("train: {}:{}: {}", o.events, lines, std::get<DecodeError>(event).message);
+  auto stop_here = [&] { return o.stop_after >= 0 && lines >= static_cast<uint64_t>(o.stop_after); };
+  if (dataset) {
+    for (const DatasetItem& i : dataset->items) l.add_item(i.item);
+    bad_lines += static_cast<uint64_t>(dataset->stats.rejected_rows);
+    for (const Event& e : dataset->events) {
+      ++lines;
+      if (lines <= start_line) continue;
+      l.add_event(e);
+      if ((stopped = stop_here())) break;
     }
-    if (o.stop_after >= 0 && lines >= static_cast<uint64_t>(o.stop_after)) {
-      stopped = true;
-      break;
+  } else {
+    std::ifstream events(o.events);
+    if (!events) {
+      std::fprintf(stderr, "streamrec train: --events %s: cannot be opened\n", o.events.c_str());
+      return 1;
+    }
+    while (std::getline(events, line)) {
+      ++lines;
+      if (lines <= start_line) continue;
+      if (!line.empty()) {
+        auto event = decoder.decode_event(line);
+        if (auto* e = std::get_if<Event>(&event)) l.add_event(*e);
+        else if (++bad_lines <= 5) spdlog::warn("train: {}:{}: {}", o.events, lines, std::get<DecodeError>(event).message);
+      }
+      if ((stopped = stop_here())) break;
     }
   }
   if (lines < start_line) {
@@ -402,9 +441,14 @@ void add_train_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("train", "Run the online learner over JSONL files (offline) and report its accuracy");
   auto o = std::make_shared<TrainOptions>();
   add_config_options(cmd, o->config);
-  cmd->add_option("--events", o->events, "Events, one JSON object a line, in event-time order")
+  cmd->add_option("events,--events", o->events,
+                  "Events, one JSON object a line, in event-time order; or a dataset file of --format")
       ->required()
       ->check(CLI::ExistingFile);
+  cmd->add_option("--format", o->format,
+                  "The events file's format, one of " + std::string(dataset_format_names()) +
+                      "; other than jsonl, the file's catalog is learned first (docs/datasets.md)")
+      ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; });
   cmd->add_option("--items", o->items, "Items, one JSON object a line")->check(CLI::ExistingFile);
   cmd->add_option("--truth", o->truth, "The synthetic producer's truth.csv: adds the oracle's metrics")
       ->check(CLI::ExistingFile);
@@ -423,7 +467,14 @@ void add_train_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--at-once-baseline", o->at_once_baseline,
                 "Also report the per-item baseline with labels known at once (reads the events file twice)");
   cmd->add_flag("--no-timing", o->no_timing, "Leave wall-clock fields out of the JSON report (byte-identical reruns)");
-  cmd->callback([o, &exit_code] { exit_code = run_train(*o); });
+  cmd->callback([o, &exit_code] {
+    if (o->format != "jsonl" && o->at_once_baseline) {
+      std::fprintf(stderr, "streamrec train: --at-once-baseline needs impressions: --format jsonl only\n");
+      exit_code = 2;
+      return;
+    }
+    exit_code = run_train(*o);
+  });
 }
 
 }  // namespace streamrec

@@ -176,6 +176,8 @@ const std::vector<Setting>& schema() {
       setting("popularity.click_weight", &C::popularity, &PopularityConfig::click_weight, at_least(0.0)),
       setting("popularity.purchase_weight", &C::popularity, &PopularityConfig::purchase_weight, at_least(0.0)),
       setting("producer.rate", &C::producer, &ProducerConfig::rate, at_least(0.0)),
+      setting("producer.csv_columns", &C::producer, &ProducerConfig::csv_columns),
+      setting("producer.csv_behaviors", &C::producer, &ProducerConfig::csv_behaviors),
       setting("producer.synthetic.seed", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::seed),
       setting("producer.synthetic.users", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::users, positive<int64_t>()),
       setting("producer.synthetic.items", &C::producer, &ProducerConfig::synthetic, &SyntheticConfig::items, positive<int64_t>()),

@@ -99,6 +99,9 @@ struct SyntheticConfig {
 struct ProducerConfig {
   double rate = 0;  // events per second; 0 = as fast as possible
   SyntheticConfig synthetic;
+  // --format csv: the column mapping and the behaviours (docs/datasets.md).
+  std::string csv_columns = "user=user_id,item=item_id,ts=ts,ts_unit=s";
+  std::string csv_behaviors = "view=click,click=click,purchase=purchase";
 };
 
 struct ServingConfig {

@@ -138,4 +138,24 @@ Result<ProduceReport> produce_replay(const Config& config, const std::string& ev
   return run.finish(bytes);
 }
 
+Result<ProduceReport> produce_dataset(const Config& config, const Dataset& dataset, const ProduceHooks& hooks) {
+  auto producer = KafkaProducer::create(config.kafka);
+  if (!producer.ok()) return producer.error();
+  const int64_t total = static_cast<int64_t>(dataset.events.size());
+  Run run(std::move(producer).value(), hooks, total);
+  for (const DatasetItem& i : dataset.items) {
+    if (stopping(hooks)) return run.finish(0);
+    run.send(config.kafka.items_topic, i.item.item_id, encode_item(i.item), false);
+  }
+  Pacer pacer(config.producer.rate);
+  int64_t n = 0;
+  for (const Event& e : dataset.events) {
+    if (stopping(hooks)) break;
+    pacer.wait_turn(n++, hooks.stop);
+    run.send(config.kafka.events_topic, e.user_id, encode_event(e), true);
+    run.progress(n);
+  }
+  return run.finish(n);
+}
+
 }  // namespace streamrec

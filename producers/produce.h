@@ -22,6 +22,7 @@
 
 #include "core/config.h"
 #include "core/status.h"
+#include "producers/datasets/dataset.h"
 
 namespace streamrec {
 
@@ -48,5 +49,10 @@ Result<ProduceReport> produce_synthetic(const Config& config, const ProduceHooks
 // (if not empty) to the events topic.
 Result<ProduceReport> produce_replay(const Config& config, const std::string& events_file,
                                      const std::string& items_file, const ProduceHooks& hooks = {});
+
+// Sends a dataset read by read_dataset (producers/datasets/dataset.h): its
+// items to the items topic, then its events, in event-time order and paced,
+// both in the wire format. Progress counts events.
+Result<ProduceReport> produce_dataset(const Config& config, const Dataset& dataset, const ProduceHooks& hooks = {});
 
 }  // namespace streamrec

@@ -50,6 +50,7 @@ bool Ranker::load(ByteReader& in) {
 }
 
 void Ranker::add_event(const Event& event) {
+  ++events_since_build_;
   if (!learner_.catalog().find(event.item_id)) return;  // not in the catalog: never a candidate
   // The same score sr:pop keeps (feature_store/feature_effects.h).
   auto [it, fresh] = popularity_.try_emplace(event.item_id, -std::numeric_limits<double>::infinity());
@@ -57,9 +58,14 @@ void Ranker::add_event(const Event& event) {
 }
 
 void Ranker::refresh_index() {
-  auto now = std::chrono::steady_clock::now();
-  if (!index_dirty_ && now - index_built_ < kIndexRefresh) return;
-  index_built_ = now;
+  if (rebuild_every_events_ > 0) {
+    if (!index_dirty_ && events_since_build_ < rebuild_every_events_) return;
+  } else {
+    auto now = std::chrono::steady_clock::now();
+    if (!index_dirty_ && now - index_built_ < kIndexRefresh) return;
+    index_built_ = now;
+  }
+  events_since_build_ = 0;
   index_dirty_ = false;
 
   available_.clear();

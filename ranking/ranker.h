@@ -66,6 +66,10 @@ class Ranker {
   void catalog_changed() { index_dirty_ = true; }
   // Counts the event towards its item's popularity.
   void add_event(const Event& event);
+  // Rebuild the index after every `events` events given to add_event()
+  // instead of once it is a second old (0, the default): replays
+  // (`streamrec evaluate`) then rank the same whatever the machine's speed.
+  void rebuild_index_every(uint64_t events) { rebuild_every_events_ = events; }
 
   // The ranking for `user_id`, best first; empty when the user is unknown.
   // The scores are those the model gives the candidates as impressions shown
@@ -113,6 +117,8 @@ class Ranker {
   std::vector<size_t> popular_;           // the most popular items, most popular first
   bool index_dirty_ = true;
   std::chrono::steady_clock::time_point index_built_{};
+  uint64_t rebuild_every_events_ = 0;  // 0: by the clock
+  uint64_t events_since_build_ = 0;
 
   // Scratch of rank(), kept between calls.
   Eigen::VectorXf query_, clicked_, affinity_;

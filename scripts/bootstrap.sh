@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   librdkafka-dev libhiredis-dev libeigen3-dev libboost-dev libcli11-dev
   libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcsv-dev
   redis-server redis-tools kcat docker-compose python3 procps
 )
 # Optional extras (the PyTorch peer for bench/learner_vs_torch.sh) are asked

@@ -1,0 +1,19 @@
+// Reading a dataset file for a command (produce --replay, train, learn
+// --catalog): read_dataset with the config's CSV mapping, and the user told
+// on stderr what was rejected, skipped or sorted. Returns nullopt after
+// printing "<command>: <error>" when the file cannot be read at all.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+#include "producers/datasets/dataset.h"
+
+namespace streamrec {
+
+std::optional<Dataset> read_dataset_or_report(const std::string& command, const std::string& path,
+                                              const std::string& format, const Config& config,
+                                              const std::string& items_path = "");
+
+}  // namespace streamrec

@@ -1,0 +1,72 @@
+// Offline evaluation of rankings (`streamrec evaluate`, docs/evaluation.md):
+// a stream replayed in event-time order through the same learner (joiner,
+// features, model) and Ranker as `streamrec learn`, in one process, with the
+// baselines (ranking/baselines.h) kept from the same events beside them.
+//
+// The last `test_fraction` of the events (by position in time order: every
+// event at or after the event time of the first of them) is held out: at
+// each held-out click, before the event is learned or counted anywhere, each
+// recommender is asked for the top K it would serve that user at that
+// moment, and the clicked item is looked up in it (ranking/ranking_metrics.h);
+// "new" events are those whose item the user never had an event with
+// before. Every event, held out or not, is then learned and counted: the
+// evaluation is online, as the stream is.
+//
+// streamrec's list is Ranker::rank() (its top K), or, for a user it has no
+// ranking for, the most popular items (what apps fall back to: sr:pop).
+// The ranker's index is rebuilt every `index_rebuild_events` events (not
+// every wall-clock second as in `learn`), so that the report is a function
+// of the input, the config and its seed: bit-identical reruns.
+//
+// Errors: a bad learner configuration is an Error. Not thread-safe; the
+// progress callback runs on the caller's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/event.h"
+#include "core/status.h"
+#include "ranking/ranking_metrics.h"
+
+namespace streamrec::ranking {
+
+struct EvaluationSettings {
+  int k = 10;
+  double test_fraction = 0.2;
+  uint64_t index_rebuild_events = 1000;
+};
+
+struct RecommenderResult {
+  std::string name;
+  TopKSummary all, new_items;
+};
+
+struct EvaluationReport {
+  uint64_t events = 0;            // replayed
+  uint64_t reordered = 0;         // events not in event-time order in the input (sorted first)
+  uint64_t train_events = 0;      // before the held-out part
+  uint64_t held_out_events = 0;   // every event of the held-out part
+  uint64_t held_out_clicks = 0;   // those evaluated
+  int64_t split_ts_ms = 0;        // where the held-out part starts
+  uint64_t users_evaluated = 0;
+  uint64_t fallback_rankings = 0;  // held-out clicks where streamrec had no ranking (popular items served)
+  uint64_t samples_learned = 0;
+  int k = 0;
+  std::vector<RecommenderResult> recommenders;  // streamrec first, then the baselines
+  // Wall-clock seconds (not part of the deterministic result).
+  double seconds = 0, ranking_seconds = 0;
+};
+
+// Called now and then with (events done, events in all).
+using EvaluationProgress = std::function<void(uint64_t, uint64_t)>;
+
+Result<EvaluationReport> evaluate_offline(const Config& config, const EvaluationSettings& settings,
+                                          std::span<const Item> items, std::vector<Event> events,
+                                          const EvaluationProgress& progress = {});
+
+}  // namespace streamrec::ranking
