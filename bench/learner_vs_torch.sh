@@ -7,6 +7,8 @@
 #   --gen key=value  a generator setting (producer.synthetic.<key>), on top of
 #                    the stream below; e.g. --gen seed=11 --gen drift_share=0
 #   --set key=value  a learner setting, for `streamrec train` and the peer
+#   --peers LIST     the peer's label protocols to run (default
+#                    at-once,fake-negative,windowed)
 #
 # The stream, unless --gen says otherwise: 400k impressions, 4k users, 2k
 # items, 40 categories, slates of 10, a request a second (about 11 hours),
@@ -32,13 +34,15 @@ data=
 gen=(impressions=400000 users=4000 items=2000 categories=40 slate_size=10 mean_gap_ms=1000
   delays=realistic drift_share=0.33 drift_at=0.6 seed=7)
 sets=()
+peer_labels=at-once,fake-negative,windowed
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build) build=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --gen) gen+=("$2"); shift 2 ;;
     --set) sets+=(--set "$2"); shift 2 ;;
-    *) echo "usage: $0 [--build DIR] [--data DIR] [--gen key=value ...] [--set key=value ...]" >&2; exit 2 ;;
+    --peers) peer_labels=$2; shift 2 ;;
+    *) echo "usage: $0 [--build DIR] [--data DIR] [--gen key=value ...] [--set key=value ...] [--peers LIST]" >&2; exit 2 ;;
   esac
 done
 streamrec=$build/apps/streamrec
@@ -84,7 +88,7 @@ $streamrec train --events "$data/events.jsonl" --items "$data/items.jsonl" --tru
   --report-json "$out/streamrec.json" --predictions-out "$out/streamrec.csv" "${sets[@]}" >"$out/streamrec.log" 2>&1 ||
   { cat "$out/streamrec.log" >&2; exit 1; }
 peers=()
-for labels in at-once fake-negative windowed; do
+for labels in ${peer_labels//,/ }; do
   $python "$here/peers/torch_esmm.py" --events "$data/events.jsonl" --items "$data/items.jsonl" --labels $labels \
     --predictions-out "$out/peer-$labels.npy" --report-json "$out/peer-$labels.json" "${peer_args[@]}" >&2
   peers+=(--peer "PyTorch peer, labels $labels" "$out/peer-$labels.npy" "$out/peer-$labels.json")
