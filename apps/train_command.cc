@@ -212,6 +212,10 @@ std::string report_json(Learner& l, const std::vector<ReportSeries>& series, uin
     append_number(o, l.learn_seconds());
     o += ",\n  \"learn_samples_per_sec\": ";
     append_number(o, l.learn_seconds() > 0 ? static_cast<double>(l.samples_learned()) / l.learn_seconds() : 0);
+    o += ",\n  \"learn_cpu_seconds\": ";
+    append_number(o, l.learn_cpu_seconds());
+    o += ",\n  \"learn_samples_per_cpu_sec\": ";
+    append_number(o, l.learn_cpu_seconds() > 0 ? static_cast<double>(l.samples_learned()) / l.learn_cpu_seconds() : 0);
     o += ",\n";
   }
   field("parameters", l.parameter_count());

@@ -79,10 +79,10 @@ struct SyntheticConfig {
   int64_t mean_gap_ms = 50;          // event-time gap between requests
   double base_ctr = 0.05;            // mean click probability
   double base_cvr = 0.10;            // mean purchase probability given a click
-  // Label delays: "short" (click 1 s + Exp(30 s) capped, purchase 5 s +
-  // Exp(5 min) capped: the original stream) or "realistic" (each stage a
-  // mixture of two log-normals, fast and slow, capped at *_max_s).
-  std::string delays = "short";
+  // Label delays: "realistic" (each stage a mixture of two log-normals,
+  // fast and slow, capped at *_max_s) or "short" (click 1 s + Exp(30 s)
+  // capped, purchase 5 s + Exp(5 min) capped: the original stream).
+  std::string delays = "realistic";
   double click_delay_fast_median_s = 10;
   double click_delay_slow_median_s = 180;
   double click_delay_slow_share = 0.3;
@@ -91,9 +91,9 @@ struct SyntheticConfig {
   double purchase_delay_slow_median_s = 10800;
   double purchase_delay_slow_share = 0.5;
   double purchase_delay_max_s = 86400;
-  double drift_share = 0;   // share of users whose taste changes once ...
+  double drift_share = 0.2;  // share of users whose taste changes once ...
   double drift_at = 0.6;    // ... when this share of the impressions has been shown
-  double churn_share = 0;   // share of items launched mid-stream; as many retire
+  double churn_share = 0.1;  // share of items launched mid-stream; as many retire
 };
 
 struct ProducerConfig {
@@ -119,7 +119,7 @@ struct ServingConfig {
 struct LearnerConfig {
   // Samples and labels.
   int64_t click_window_s = 600;          // a click joins an impression at most this much later
-  int64_t purchase_window_s = 3600;      // a purchase joins a click at most this much later
+  int64_t purchase_window_s = 86400;     // a purchase joins a click at most this much later
   int64_t max_pending = 1000000;         // pending impressions kept; the oldest are flushed beyond
   int64_t dedupe_window = 1000000;       // recent event_ids remembered to drop duplicates
   // Impression-less streams: catalog negatives per click that joins no
@@ -130,7 +130,7 @@ struct LearnerConfig {
   int64_t recent_clicks = 5;             // the recent-click bag: last N clicked items per user
   bool early_clicks = true;              // windowed: learn a click at the click deadline, its purchase later
   std::string feedback = "fake_negative";  // windowed, fake_negative (FNW), defer: how labels reach the learner
-  std::string context_fields = "device,hour,page";  // context keys used as features
+  std::string context_fields = "device,page";  // context keys used as features
   // Embeddings.
   int64_t embedding_dim = 16;
   int64_t admit_after = 1;               // sightings of a key before it gets a row

@@ -5,6 +5,7 @@
 #include <optional>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <limits>
 
 #include <spdlog/spdlog.h>
@@ -63,6 +64,13 @@ float raw_label(const TaskSpec& task, const Sample& sample) {
     case TaskLabel::kValue: return sample.purchased ? sample.value : 0.0f;
   }
   return 0;
+}
+
+// This thread's CPU time, in seconds.
+double thread_cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
 // Which of a sample's labels (Sample::learns, finalizes) a task uses.
@@ -229,12 +237,14 @@ void Learner::column_scores(const Batch& b, Eigen::Index c, const std::string& i
 void Learner::score_shown() {
   if (shown_count_ == 0) return;
   auto start = std::chrono::steady_clock::now();
+  const double start_cpu = thread_cpu_seconds();
   prepare(std::span(shown_).first(shown_count_), score_batch_, false);
   score(score_batch_);
   for (size_t s = 0; s < shown_count_; ++s)
     column_scores(score_batch_, static_cast<Eigen::Index>(s), shown_[s].item_id, scores_.insert(shown_[s].event_id));
   shown_count_ = 0;
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  learn_cpu_seconds_ += thread_cpu_seconds() - start_cpu;
 }
 
 void Learner::train(std::span<const Sample> samples) {
@@ -249,11 +259,13 @@ void Learner::train(std::span<const Sample> samples) {
     }
   }
   auto start = std::chrono::steady_clock::now();
+  const double start_cpu = thread_cpu_seconds();
   prepare(samples, batch_);
   batch_.loss = forward_backward(batch_);
   record(samples, batch_);
   apply(batch_);
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  learn_cpu_seconds_ += thread_cpu_seconds() - start_cpu;
 }
 
 void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {

@@ -132,6 +132,9 @@ class Learner {
   // Wall time spent in training steps (features, forward, backward, update)
   // since this object was created; not part of the checkpointed state.
   double learn_seconds() const { return learn_seconds_; }
+  // The same in this thread's CPU time (what a shared machine does not
+  // inflate by waiting for a CPU).
+  double learn_cpu_seconds() const { return learn_cpu_seconds_; }
   size_t parameter_count() const { return model_.parameter_count(); }
   const LearnerConfig& config() const { return config_; }
 
@@ -211,6 +214,7 @@ class Learner {
   Sink sink_;
   Reference reference_;
   double learn_seconds_ = 0;
+  double learn_cpu_seconds_ = 0;
 
   std::vector<Sample> queue_;  // joined samples not yet learned
   // Impressions not yet scored: the first shown_count_; the rest are kept

@@ -47,6 +47,19 @@ void Model::for_each_first_layer(F&& f) const {
   for (const Dense& h : dot_head_) f(h, input_dim());
 }
 
+template <class F>
+void Model::for_each_stacked_layer(F&& f) const {
+  Eigen::Index row = 0;
+  for (const Dense& e : experts_) {
+    f(e, row);
+    row += e.out();
+  }
+  for (const Dense& g : gates_) {
+    f(g, row);
+    row += g.out();
+  }
+}
+
 void Model::forward(const Mat& x0, Activations& a) const {
   const Eigen::Index batch = x0.cols();
   if (shape_.interactions) {
@@ -58,10 +71,25 @@ void Model::forward(const Mat& x0, Activations& a) const {
   } else {
     a.z = x0;
   }
+  // Experts and gates read the same z: one product for all of them. The
+  // stacked weights are copied per call (a small fraction of the product).
+  Eigen::Index stacked = 0;
+  for_each_stacked_layer([&](const Dense& layer, Eigen::Index) { stacked += layer.out(); });
+  a.stacked_w.resize(stacked, a.z.rows());
+  a.stacked_b.resize(stacked);
+  for_each_stacked_layer([&](const Dense& layer, Eigen::Index row) {
+    a.stacked_w.middleRows(row, layer.out()) = layer.w.value;
+    a.stacked_b.segment(row, layer.out()) = layer.b.value.col(0);
+  });
+  a.stacked_out.noalias() = a.stacked_w * a.z;
+  a.stacked_out.colwise() += a.stacked_b;
   a.expert_out.resize(experts_.size());
-  for (size_t e = 0; e < experts_.size(); ++e) experts_[e].forward(a.z, a.expert_out[e]);
+  for (size_t e = 0; e < experts_.size(); ++e)
+    a.expert_out[e] = a.stacked_out.middleRows(static_cast<Eigen::Index>(e) * shape_.expert_hidden, shape_.expert_hidden);
   a.gates.resize(gates_.size());
-  for (size_t k = 0; k < gates_.size(); ++k) gates_[k].forward(a.z, a.gates[k]);
+  const Eigen::Index gates_row = static_cast<Eigen::Index>(experts_.size()) * shape_.expert_hidden;
+  for (size_t k = 0; k < gates_.size(); ++k)
+    a.gates[k] = a.stacked_out.middleRows(gates_row + static_cast<Eigen::Index>(k) * gates_[k].out(), gates_[k].out());
   if (!dot_head_.empty()) {
     Mat dots = a.z.bottomRows(interaction_.pairs());
     dot_head_[0].forward(dots, a.dot_logits);
@@ -217,10 +245,15 @@ void Model::forward_above_first_layer(Activations& a) const {
 
 void Model::backward(const Mat& x0, const Activations& a, const Mat& dlogits, Mat* dx0) {
   const Eigen::Index batch = x0.cols();
-  std::vector<Mat> dexpert(experts_.size());
-  for (auto& d : dexpert) d = Mat::Zero(shape_.expert_hidden, batch);
+  const Eigen::Index hidden = shape_.expert_hidden;
+  const Eigen::Index gates_row = static_cast<Eigen::Index>(experts_.size()) * hidden;
+  // dL/d(stacked_out): the experts' rows (summed over the tasks' mixtures),
+  // then the gates' rows; one product each for the weights' and the input's
+  // gradients.
+  Mat dstacked = Mat::Zero(a.stacked_out.rows(), batch);
+  auto dexpert = [&](size_t e) { return dstacked.middleRows(static_cast<Eigen::Index>(e) * hidden, hidden); };
   Mat dz = Mat::Zero(a.z.rows(), batch);
-  Mat dh, dmixed, dpart;
+  Mat dh, dmixed, dpart, dgz;
   if (!dot_head_.empty()) {
     Mat dots = a.z.bottomRows(interaction_.pairs());
     dot_head_[0].backward(dots, dlogits, &dpart);
@@ -234,25 +267,32 @@ void Model::backward(const Mat& x0, const Activations& a, const Mat& dlogits, Ma
       case Architecture::kMmoe: {
         Mat dgate(experts_.size(), batch);
         for (size_t e = 0; e < experts_.size(); ++e) {
-          dexpert[e].array() += dmixed.array().rowwise() * a.gates[k].row(e).array();
-          dgate.row(e) = (dmixed.array() * a.expert_out[e].array()).colwise().sum();
+          dexpert(e).array() += dmixed.array().rowwise() * a.gates[k].row(static_cast<Eigen::Index>(e)).array();
+          dgate.row(static_cast<Eigen::Index>(e)) = (dmixed.array() * a.expert_out[e].array()).colwise().sum();
         }
-        Mat dgz;
         softmax_backward(a.gates[k], dgate, dgz);
-        gates_[k].backward(a.z, dgz, &dpart);
-        dz += dpart;
+        dstacked.middleRows(gates_row + k * gates_[k].out(), gates_[k].out()) = dgz;
         break;
       }
-      case Architecture::kShared: dexpert[0] += dmixed; break;
-      case Architecture::kSingle: dexpert[k] += dmixed; break;
+      case Architecture::kShared: dexpert(0) += dmixed; break;
+      case Architecture::kSingle: dexpert(static_cast<size_t>(k)) += dmixed; break;
     }
   }
   for (size_t e = 0; e < experts_.size(); ++e) {
-    relu_backward(a.expert_out[e], dexpert[e]);
-    experts_[e].backward(a.z, dexpert[e], dx0 ? &dpart : nullptr);
-    if (dx0) dz += dpart;
+    auto d = dexpert(e);
+    d = (a.expert_out[e].array() > 0.0f).select(d, 0.0f);  // ReLU
   }
+  Mat dw;
+  dw.noalias() = dstacked * a.z.transpose();
+  Vec db = dstacked.rowwise().sum();
+  auto scatter = [&](Dense& layer, Eigen::Index row) {
+    layer.w.grad += dw.middleRows(row, layer.out());
+    layer.b.grad.col(0) += db.segment(row, layer.out());
+  };
+  for (size_t e = 0; e < experts_.size(); ++e) scatter(experts_[e], static_cast<Eigen::Index>(e) * hidden);
+  for (size_t k = 0; k < gates_.size(); ++k) scatter(gates_[k], gates_row + static_cast<Eigen::Index>(k) * gates_[k].out());
   if (!dx0) return;
+  dz.noalias() += a.stacked_w.transpose() * dstacked;
   *dx0 = dz.topRows(x0.rows());
   if (shape_.interactions) interaction_.backward(x0, dz.bottomRows(dz.rows() - x0.rows()), *dx0);
 }

@@ -57,6 +57,13 @@ class Model {
     std::vector<Mat> mixed;        // the input of each tower
     std::vector<Mat> tower_hidden; // after ReLU
     Mat dot_logits;                // the dot head's output (dot_head)
+    // The layers that read all of z (experts, gates) as one: their weights
+    // and biases stacked (experts first, then gates) and their outputs
+    // before activation, one GEMM for all (and one per gradient in
+    // backward) instead of one per layer.
+    Mat stacked_w;
+    Vec stacked_b;
+    Mat stacked_out;
     Mat tower_out;                 // scratch: one tower's output
     Mat logits;                    // tasks x batch
 
@@ -109,6 +116,10 @@ class Model {
   void for_each_first_layer(F&& f) const;
   // Their outputs, all together.
   Eigen::Index first_layer_outputs() const;
+  // The experts and gates (the layers reading all of [x0; dots]), each
+  // with its first row in the stack of Activations::stacked_w.
+  template <class F>
+  void for_each_stacked_layer(F&& f) const;
 
   ModelShape shape_;
   DotInteraction interaction_;

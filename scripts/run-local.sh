@@ -84,11 +84,13 @@ user=${rec_key#sr:\{u:}; user=${user%\}:rec}
 item_key=$(r --scan --pattern 'sr:{i:*}:f' | grep -v ':f:m$' | head -1 || true)
 fields() { local key=$1; shift; for f in "$@"; do printf '             %-12s %s\n' "$f" "$(r hget "$key" "$f")"; done; }
 # The generator's truth for the same stream (same settings, same seed) gives
-# the oracle's AUC to compare the learner's with.
+# the oracle's AUC to compare the learner's with, and the final labels for a
+# per-item counter that knows each impression's labels at once (a yardstick
+# no online learner can reach; the model should beat it).
 truth_args=(produce --synthetic --config configs/local.yaml --to-file "$run/stream")
 [[ -n "$impressions" ]] && truth_args+=(--impressions "$impressions")
 "$bin" "${truth_args[@]}" >/dev/null 2>&1 || true
-report=$(python3 - "$run/stats.json" "$run/stream/truth.csv" "$elapsed" <<'PY'
+report=$(python3 - "$run/stats.json" "$run/stream/truth.csv" "$elapsed" "$run/stream/events.jsonl" <<'PY'
 import csv, json, sys
 stats = json.load(open(sys.argv[1])) if sys.argv[1] else {}
 consumer, sink = stats.get("consumer", {}), stats.get("sink", {})
@@ -104,12 +106,26 @@ def auc(pairs):
         rank_sum += (i + j + 1) / 2 * sum(1 for k in range(i, j) if pairs[k][1])
         i = j
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+def counter(items, labels, prior=20.0):
+    # Each impression scored by its item's smoothed rate of the labels of the
+    # impressions before it, its own and later ones learned at once.
+    seen, hits, total, out = {}, {}, 0.0, []
+    for n, (item, y) in enumerate(zip(items, labels)):
+        rate = (total + 0.5) / (n + 10.0)
+        out.append(((hits.get(item, 0.0) + prior * rate) / (seen.get(item, 0) + prior), y))
+        seen[item] = seen.get(item, 0) + 1
+        hits[item] = hits.get(item, 0.0) + y
+        total += y
+    return out
 try:
     rows = list(csv.DictReader(open(sys.argv[2])))
     oracle_click = auc([(float(r["p_click"]), r["clicked"] == "1") for r in rows])
     oracle_ctcvr = auc([(float(r["p_ctcvr"]), r["purchased"] == "1") for r in rows])
+    items = [json.loads(line)["item_id"] for line in open(sys.argv[4]) if '"impression"' in line]
+    counter_click = auc(counter(items, [int(r["clicked"]) for r in rows]))
+    counter_ctcvr = auc(counter(items, [int(r["purchased"]) for r in rows]))
 except OSError:
-    oracle_click = oracle_ctcvr = float("nan")
+    oracle_click = oracle_ctcvr = counter_click = counter_ctcvr = float("nan")
 f = sink.get("freshness_ms", {})
 fmt = lambda v: "n/a" if v is None or v != v else f"{v:.3f}"
 print(f"events         : {consumer.get('events', 0)} in {sys.argv[3]} s "
@@ -117,8 +133,9 @@ print(f"events         : {consumer.get('events', 0)} in {sys.argv[3]} s "
       f"{consumer.get('dead_letters', 0)} dead-lettered")
 print(f"learned        : {sink.get('samples_learned', 0)} samples; {sink.get('rankings_written', 0)} rankings written")
 print(f"freshness      : p50 {f.get('p50', 0):.0f} ms, p99 {f.get('p99', 0):.0f} ms (Kafka timestamp -> ranking in Redis)")
-print(f"click AUC      : {fmt(sink.get('auc_click'))} (oracle {fmt(oracle_click)})")
-print(f"CTCVR AUC      : {fmt(sink.get('auc_ctcvr'))} (oracle {fmt(oracle_ctcvr)})")
+print("               model   per-item counter (labels at once)   oracle (true probabilities)")
+print(f"click AUC      : {fmt(sink.get('auc_click'))}   {fmt(counter_click)}{' ' * 29}{fmt(oracle_click)}")
+print(f"CTCVR AUC      : {fmt(sink.get('auc_ctcvr'))}   {fmt(counter_ctcvr)}{' ' * 29}{fmt(oracle_ctcvr)}")
 PY
 )
 

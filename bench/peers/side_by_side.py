@@ -6,13 +6,17 @@ Every learner is judged on the same impressions against their final labels
 the predictions it made when the impression was shown:
   streamrec        `streamrec train --predictions-out` (CSV by event_id)
   peer at-once     bench/peers/torch_esmm.py --labels at-once (npy, stream order)
+  peer fake-negative  bench/peers/torch_esmm.py --labels fake-negative
+                   (streamrec's default feedback: the same delays)
   peer windowed    bench/peers/torch_esmm.py --labels windowed
   counter          per-item smoothed click and purchase rates, labels known
                    at once (computed here: each impression is scored with the
                    counts of the impressions before it)
   oracle           the true probabilities (truth.csv)
 Columns: AUC over the whole stream and over its last 20 % (click and CTCVR),
-calibration (mean prediction / mean label, last 20 %) and samples/s.
+calibration (mean prediction / mean label, last 20 %) and samples/s of the
+learn loop (scoring + learning, one thread), by the wall clock and per
+second of the thread's CPU time (what a shared machine inflates least).
 """
 import argparse
 import csv
@@ -92,13 +96,15 @@ def main():
                 sc[i], sv[i] = float(r["p_click"]), float(r["p_ctcvr"])
     missing = int(np.isnan(sc).sum())
     report = json.load(open(a.streamrec_report))
-    learners.append(("streamrec", np.nan_to_num(sc), np.nan_to_num(sv), report.get("learn_samples_per_sec")))
+    learners.append(("streamrec", np.nan_to_num(sc), np.nan_to_num(sv), report.get("learn_samples_per_sec"),
+                     report.get("learn_samples_per_cpu_sec")))
     for name, npy, rep in a.peer:
         p = np.load(npy).astype(np.float64)
         assert len(p) == n, f"{name}: {len(p)} predictions for {n} impressions"
-        learners.append((name, p[:, 0], p[:, 0] * p[:, 1], json.load(open(rep))["samples_per_sec"]))
-    learners.append(("counter, labels at once", counter(item_codes, y_click), counter(item_codes, y_buy), None))
-    learners.append(("oracle (true probabilities)", np.array(p_click), np.array(p_ctcvr), None))
+        r = json.load(open(rep))
+        learners.append((name, p[:, 0], p[:, 0] * p[:, 1], r["samples_per_sec"], r.get("samples_per_cpu_sec")))
+    learners.append(("counter, labels at once", counter(item_codes, y_click), counter(item_codes, y_buy), None, None))
+    learners.append(("oracle (true probabilities)", np.array(p_click), np.array(p_ctcvr), None, None))
 
     tail = slice(int(n * 0.8), n)
     lines = [
@@ -106,20 +112,23 @@ def main():
         + (f"; streamrec scored all but {missing}" if missing else ""),
         "",
         "| learner | click AUC | click AUC, last 20 % | CTCVR AUC | CTCVR AUC, last 20 % "
-        "| pCTR / CTR, last 20 % | pCTCVR / CTCVR, last 20 % | samples/s, 1 thread |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| pCTR / CTR, last 20 % | pCTCVR / CTCVR, last 20 % | samples/s, 1 thread | samples per CPU-s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, pc, pv, sps in learners:
+    for name, pc, pv, sps, cps in learners:
         row = [auc(pc, y_click), auc(pc[tail], y_click[tail]), auc(pv, y_buy), auc(pv[tail], y_buy[tail]),
                pc[tail].mean() / max(y_click[tail].mean(), 1e-12), pv[tail].mean() / max(y_buy[tail].mean(), 1e-12)]
         cells = [f"{v:.4f}" for v in row[:4]] + [f"{v:.3f}" for v in row[4:]]
         cells.append(f"{sps / 1000:.1f} k" if sps else "—")
+        cells.append(f"{cps / 1000:.1f} k" if cps else "—")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    peers = [(name, sps) for name, _, _, sps in learners[1:] if sps]
-    s = learners[0][3]
+    peers = [(name, sps, cps) for name, _, _, sps, cps in learners[1:] if sps]
+    s, c = learners[0][3], learners[0][4]
     if s and peers:
         lines.append("")
-        lines.append("samples/s, streamrec / peer: " + ", ".join(f"{name} {s / sps:.2f}x" for name, sps in peers))
+        lines.append("samples/s, streamrec / peer (wall; CPU time): " + ", ".join(
+            f"{name} {s / sps:.2f}x; {c / cps:.2f}x" if c and cps else f"{name} {s / sps:.2f}x"
+            for name, sps, cps in peers))
     text = "\n".join(lines)
     print(text)
     if a.markdown_out:

@@ -4,7 +4,8 @@
 For bench/learner_vs_torch.sh. The same model, features, sizes, batch,
 optimizer and learning rates as `streamrec train` (online_learner/learner.h):
   * features: user_id, item_id, category, bucketed price, the context fields
-    device, hour and page, and the recent-click bag (the mean of the last
+    --context-fields (streamrec's learner.context_fields, e.g. device,page)
+    and the recent-click bag (the mean of the last
     --recent clicked items' item rows, as of the impression); one row per
     (field, value), the bag sharing the item field's rows;
   * model: field embeddings (dim D) and their pairwise dot products (DLRM)
@@ -21,6 +22,16 @@ Two label protocols (--labels):
             its final labels (clicks and purchases whenever they come): the
             upper bound no live system reaches. One forward pass gives the
             scores and the loss.
+  fake-negative  streamrec's default (learner.feedback=fake_negative, FNW):
+            every impression is scored when shown (in mini-batches, before
+            anything newer is learned) and learned at once as a negative of
+            both tasks; a click (within the click window) is learned as a
+            positive click copy when it arrives, a purchase (within the
+            purchase window of its click) as a positive CTCVR copy; each
+            copy's loss is weighted 1+p (positive) or (1-p)(1+p) (negative),
+            p the model's own prediction of the task, taken without gradient.
+            Copies are learned in mini-batches in arrival order: the same
+            delays as streamrec.
   windowed  streamrec's windowed mode: impressions are scored in mini-batches
             as they are shown; a sample is learned at its click deadline
             (impression + click window, the click label as seen by then) and
@@ -50,7 +61,6 @@ import torch.nn.functional as F
 torch.set_num_threads(1)
 torch.set_num_interop_threads(1)
 
-CONTEXT_KEYS = ("device", "hour", "page")
 
 
 def price_bucket(price):
@@ -66,7 +76,8 @@ class Model(torch.nn.Module):
         with torch.no_grad():
             self.emb[pad].zero_()
         iu = torch.triu_indices(fields, fields, 1)
-        self.register_buffer("pairs", iu[0] * fields + iu[1])  # flat indices into the F x F dot matrix
+        self.register_buffer("left", iu[0].clone())   # the pairs (i < j) of fields
+        self.register_buffer("right", iu[1].clone())
         d_in = fields * dim + iu.shape[1]
         self.expert = torch.nn.Linear(d_in, experts * expert_hidden)  # all experts in one GEMM
         self.gate = torch.nn.Linear(d_in, tasks * experts)            # all gates in one GEMM
@@ -87,7 +98,9 @@ class Model(torch.nn.Module):
         e = F.embedding(single, self.emb, sparse=True)                                  # B x F1 x D
         b = F.embedding_bag(bag, self.emb, mode="mean", sparse=True, padding_idx=self.pad)  # B x D
         x = torch.cat([e, b.unsqueeze(1)], 1)                                             # B x F x D
-        dots = torch.bmm(x, x.transpose(1, 2)).flatten(1).index_select(1, self.pairs)     # B x P
+        # The pairwise dots by gathering the pairs' fields: DLRM's bmm(x, x^T)
+        # runs as B tiny products on this torch build (no MKL), ~1.5x slower.
+        dots = (x.index_select(1, self.left) * x.index_select(1, self.right)).sum(2)      # B x P
         z = torch.cat([x.flatten(1), dots], 1)
         n = z.shape[0]
         h = torch.relu(self.expert(z)).view(n, self.experts, self.expert_hidden)         # B x E x H
@@ -127,7 +140,7 @@ def load(a):
             ctx = e.get("context", {})
             s = [row(0, e["user_id"]), row(1, e["item_id"]), row(2, cat),
                  row(3, str(price_bucket(price)) if price is not None else "missing")]
-            s += [row(4 + i, str(ctx.get(k, ""))) for i, k in enumerate(CONTEXT_KEYS)]
+            s += [row(4 + i, str(ctx.get(k, ""))) for i, k in enumerate(a.context_fields)]
             by_req[key] = len(ts)
             single.append(s)
             bags.append([row(1, i) for i in recent.get(e["user_id"], [])])
@@ -155,7 +168,8 @@ def load(a):
 
 def schedule(a, d):
     """The steps of the run, as tensors: ("learn_scored", idx, labels) for
-    at-once; ("score", idx) and ("learn", idx, labels, masks) for windowed."""
+    at-once; ("score", idx) and ("learn", idx, labels, masks, weighted) for
+    fake-negative and windowed."""
     n, ts, click_ts, buy_ts = d["n"], d["ts"], d["click_ts"], d["buy_ts"]
     steps = []
     if a.labels == "at-once":
@@ -168,6 +182,8 @@ def schedule(a, d):
             steps.append(("learn_scored", k, min(n, k + a.batch), y[k:k + a.batch].contiguous()))
         return steps
     cw, pw = a.click_window_s * 1000, a.purchase_window_s * 1000
+    if a.labels == "fake-negative":
+        return fake_negative_schedule(a, d, cw, pw)
     # A sample's stages, released at their deadlines: 0 complete (not clicked
     # in the window: both tasks, no purchase), 1 the click of a clicked one,
     # 2 its purchase outcome.
@@ -195,7 +211,7 @@ def schedule(a, d):
             y[j, 1] = 1.0 if st == 2 and b is not None and b - c <= pw else 0.0
             m[j, 0] = 1.0 if st != 2 else 0.0
             m[j, 1] = 1.0 if st != 1 else 0.0
-        steps.append(("learn", idx, y, m))
+        steps.append(("learn", idx, y, m, False))
 
     shown, queue = [], []
     for i in range(n):
@@ -222,13 +238,59 @@ def schedule(a, d):
     return steps
 
 
+def fake_negative_schedule(a, d, cw, pw):
+    """FNW, as streamrec's joiner and learner order it: copies in event
+    order (an impression's fake negative when shown, its click and purchase
+    copies when they arrive), learned in mini-batches of a.batch; every
+    impression shown so far is scored before a mini-batch is learned, and
+    when a.batch of them wait."""
+    n, ts, click_ts, buy_ts = d["n"], d["ts"], d["click_ts"], d["buy_ts"]
+    arrivals = [(ts[i], 0, i, 0) for i in range(n)]  # 0: shown (the fake negative)
+    for i, c in click_ts.items():
+        if c - ts[i] <= cw:
+            arrivals.append((c, 1, i, 1))  # 1: the click copy
+            b = buy_ts.get(i)
+            if b is not None and b - c <= pw:
+                arrivals.append((b, 2, i, 2))  # 2: the purchase copy
+    arrivals.sort()  # event time; at equal times, as in the file: impressions, clicks, purchases
+    label = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    steps, shown, queue = [], [], []
+
+    def score():
+        if shown:
+            steps.append(("score", torch.tensor(shown, dtype=torch.long)))
+            shown.clear()
+
+    def learn():
+        score()
+        kinds = torch.tensor([k for _, k in queue], dtype=torch.long)
+        idx = torch.tensor([i for i, _ in queue], dtype=torch.long)
+        steps.append(("learn", idx, label.index_select(0, kinds), mask.index_select(0, kinds), True))
+        queue.clear()
+
+    for _, _, i, kind in arrivals:
+        if kind == 0:
+            shown.append(i)
+            if len(shown) >= a.batch:
+                score()
+        queue.append((i, kind))
+        if len(queue) >= a.batch:
+            learn()
+    if queue:
+        learn()
+    score()
+    return steps
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", required=True)
     ap.add_argument("--items", required=True)
-    ap.add_argument("--labels", choices=["at-once", "windowed"], default="at-once")
+    ap.add_argument("--labels", choices=["at-once", "fake-negative", "windowed"], default="at-once")
     ap.add_argument("--predictions-out")
     ap.add_argument("--report-json")
+    ap.add_argument("--context-fields", default="device,page", type=lambda v: [k for k in v.split(",") if k])
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--dim", type=int, default=16)
     ap.add_argument("--experts", type=int, default=4)
@@ -249,7 +311,7 @@ def main():
 
     d = load(a)
     n = d["n"]
-    fields, tasks = 4 + len(CONTEXT_KEYS) + 1, 2
+    fields, tasks = 4 + len(a.context_fields) + 1, 2
     model = Model(d["rows"], fields, a.dim, tasks, a.experts, a.expert_hidden, a.tower_hidden, a.init_scale, d["pad"])
     dense = [model.expert.weight, model.expert.bias, model.gate.weight, model.gate.bias,
              model.t1_w, model.t1_b, model.t2_w]
@@ -262,10 +324,14 @@ def main():
     single, bag = d["single"], d["bag"]
     preds = torch.zeros(n, 2)
 
-    def learn(logits, y, m=None):
+    def learn(logits, y, m=None, weighted=False):
+        p_click = torch.sigmoid(logits[:, 0])
         bce_click = F.binary_cross_entropy_with_logits(logits[:, 0], y[:, 0], reduction="none")
-        p_ctcvr = (torch.sigmoid(logits[:, 0]) * torch.sigmoid(logits[:, 1])).clamp(1e-7, 1 - 1e-7)
+        p_ctcvr = (p_click * torch.sigmoid(logits[:, 1])).clamp(1e-7, 1 - 1e-7)
         bce_buy = F.binary_cross_entropy(p_ctcvr, y[:, 1], reduction="none")
+        if weighted:  # FNW's importance weights, p without gradient
+            p = torch.stack([p_click, p_ctcvr], 1).detach()
+            m = m * torch.where(y > 0.5, 1 + p, (1 - p) * (1 + p))
         if m is not None:
             bce_click, bce_buy = bce_click * m[:, 0], bce_buy * m[:, 1]
         loss = (bce_click.sum() + bce_buy.sum()) / y.shape[0]
@@ -288,8 +354,8 @@ def main():
             with torch.no_grad():
                 preds.index_copy_(0, idx, torch.sigmoid(model(single.index_select(0, idx), bag.index_select(0, idx))))
         else:
-            _, idx, y, m = step
-            learn(model(single.index_select(0, idx), bag.index_select(0, idx)), y, m)
+            _, idx, y, m, weighted = step
+            learn(model(single.index_select(0, idx), bag.index_select(0, idx)), y, m, weighted)
     seconds, cpu_seconds = time.perf_counter() - start, time.thread_time() - start_cpu
 
     if a.predictions_out:

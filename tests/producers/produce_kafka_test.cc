@@ -57,6 +57,7 @@ class ProduceKafkaTest : public ::testing::Test {
     c.producer.synthetic.users = 500;
     c.producer.synthetic.items = 300;
     c.producer.synthetic.impressions = 20000;
+    c.producer.synthetic.churn_share = 0;  // a fixed catalog: every item sent once, first
     return c;
   }
 

@@ -51,8 +51,11 @@ std::vector<std::string> lines(const std::string& path) {
   return out;
 }
 
-SyntheticConfig small_config() {
+SyntheticConfig small_config() {  // the original stream: short delays, no drift, no churn
   SyntheticConfig c;
+  c.delays = "short";
+  c.drift_share = 0;
+  c.churn_share = 0;
   c.users = 300;
   c.items = 200;
   c.impressions = 10000;
@@ -174,12 +177,17 @@ int run(const std::string& args) { return std::system((std::string(STREAMREC_BIN
 
 TEST(ProduceCommand, ToFileWritesTheStreamAndHonoursTheShorthands) {
   TempDir tmp;
-  ASSERT_EQ(run("produce --synthetic --to-file " + tmp.sub("a") + " --impressions 3000 --users 100 --items 50 2>/dev/null"), 0);
+  const std::string fixed_catalog = " --set producer.synthetic.churn_share=0";  // items.jsonl: one line per item
+  ASSERT_EQ(run("produce --synthetic --to-file " + tmp.sub("a") + " --impressions 3000 --users 100 --items 50" +
+                fixed_catalog + " 2>/dev/null"),
+            0);
   ASSERT_EQ(run("produce --synthetic --to-file " + tmp.sub("b") +
                 " --set producer.synthetic.impressions=3000 --set producer.synthetic.users=100"
-                " --set producer.synthetic.items=50 2>/dev/null"),
+                " --set producer.synthetic.items=50" + fixed_catalog + " 2>/dev/null"),
             0);
-  ASSERT_EQ(run("produce --synthetic --to-file " + tmp.sub("c") + " --impressions 3000 --users 100 --items 50 --seed 9 2>/dev/null"), 0);
+  ASSERT_EQ(run("produce --synthetic --to-file " + tmp.sub("c") + " --impressions 3000 --users 100 --items 50 --seed 9" +
+                fixed_catalog + " 2>/dev/null"),
+            0);
   EXPECT_EQ(lines(tmp.sub("a") + "/items.jsonl").size(), 50u);
   EXPECT_EQ(lines(tmp.sub("a") + "/truth.csv").size(), 3001u);
   EXPECT_EQ(read_all(tmp.sub("a") + "/events.jsonl"), read_all(tmp.sub("b") + "/events.jsonl"));

@@ -15,8 +15,13 @@
 namespace streamrec {
 namespace {
 
+// The original stream (short delays, no drift, no churn), which most tests
+// here describe; the realistic settings, the default, have tests of their own.
 SyntheticConfig small_config(int64_t impressions = 20000) {
   SyntheticConfig c;
+  c.delays = "short";
+  c.drift_share = 0;
+  c.churn_share = 0;
   c.users = 1000;
   c.items = 500;
   c.impressions = impressions;
