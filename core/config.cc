@@ -304,6 +304,11 @@ Status flatten(const YAML::Node& node, const std::string& prefix, const std::str
                std::vector<std::pair<std::string, std::string>>& out) {
   if (node.IsMap()) {
     for (const auto& kv : node) {
+      // A key that is a list or a map (`? [a, b]: 1`) is no setting's name.
+      // Found by tests/fuzz/config_fuzz: as<std::string>() threw, uncaught.
+      if (!kv.first.IsScalar())
+        return Error{origin + ": " + (prefix.empty() ? std::string("a top-level key") : prefix + ": a key") +
+                     " is a list or a map; setting names are plain words"};
       std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
       if (Status s = flatten(kv.second, key, origin, out); !s.ok()) return s;
     }

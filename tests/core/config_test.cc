@@ -62,6 +62,18 @@ TEST(Config, FileThenEnvironmentThenSetOverrideEachOther) {
   EXPECT_EQ(c->kafka.bootstrap_servers, "127.0.0.1:9092");  // default
 }
 
+// Found by tests/fuzz/config_fuzz: a key that is a list or a map threw from
+// yaml-cpp, uncaught, and stopped streamrec with no word on the file.
+TEST(Config, AKeyThatIsAListOrAMapIsAnErrorNamingTheFile) {
+  for (const char* text : {"? [a, b]\n: 1\n", "redis:\n  ? {x: 1}\n  : 2\n"}) {
+    std::string file = write_file(text);
+    auto c = load_config({file, {}, {}});
+    ASSERT_FALSE(c.ok()) << text;
+    EXPECT_NE(c.error().message.find(file), std::string::npos) << c.error().message;
+    EXPECT_NE(c.error().message.find("is a list or a map"), std::string::npos) << c.error().message;
+  }
+}
+
 TEST(Config, TheTwoDeploymentSettingsComeFromTheEnvironment) {
   auto c = load_config({"", {"STREAMREC_KAFKA_BOOTSTRAP_SERVERS=k1:9092,k2:9092", "STREAMREC_REDIS_URL=redis://r:6380/2"}, {}});
   ASSERT_TRUE(c.ok()) << c.error().message;
