@@ -44,6 +44,9 @@ DecodeError wrong_type(std::string_view field, std::string_view expected, elemen
 // which JSON parsers (simdjson among them) reject as an integer too big.
 // Found by tests/fuzz/event_decoder_fuzz.
 void append_number(std::string& out, double v) {
+  // -0 would read back as the integer 0 and encode as "0" (found by the
+  // fuzzer, too): one zero, written "0".
+  if (v == 0) v = 0;
   char buf[32];
   auto format = std::fabs(v) >= 1e18 ? std::chars_format::scientific : std::chars_format{};
   auto [end, ec] = format == std::chars_format{} ? std::to_chars(buf, buf + sizeof buf, v)

@@ -181,7 +181,7 @@ TEST(EventDecoder, EncodeThenDecodeIsIdentity) {
 // for 64 bits and rejects. A decoded event must encode to JSON that decodes.
 TEST(EventDecoder, HugeContextNumbersEncodeToJsonThatDecodesAgain) {
   EventDecoder decoder;
-  for (const char* number : {"1767225700057001767227.05", "-1e300", "1e18", "9.99e25"}) {
+  for (const char* number : {"1767225700057001767227.05", "-1e300", "1e18", "9.99e25", "-0e101", "-0.0"}) {
     std::string message = R"({"event_id":"e1","type":"click","user_id":"u1","item_id":"i1","ts":10,"context":{"x":)" +
                           std::string(number) + "}}";
     auto first = decoder.decode_event(message);

