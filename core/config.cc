@@ -276,6 +276,7 @@ const std::vector<Setting>& schema() {
       setting("rankings.refresh_interval_ms", &C::rankings, &RankingConfig::refresh_interval_ms, at_least<int64_t>(0)),
       setting("rankings.impression_refresh_ms", &C::rankings, &RankingConfig::impression_refresh_ms,
               at_least<int64_t>(0)),
+      setting("rankings.explain", &C::rankings, &RankingConfig::explain),
       setting("checkpoint.path", &C::checkpoint, &CheckpointConfig::path),
       setting("checkpoint.interval_s", &C::checkpoint, &CheckpointConfig::interval_s, positive<int64_t>()),
       setting("log.level", &C::log, &LogConfig::level, one_of({"trace", "debug", "info", "warn", "error"})),

@@ -181,6 +181,7 @@ struct RankingConfig {
   int64_t covisit_window_s = 3600;      // ...viewed at most this long before
   int64_t refresh_interval_ms = 25;     // at most one refresh per user this often (debounce)
   int64_t impression_refresh_ms = 30000;  // impressions and purchases refresh only rankings older than this
+  bool explain = true;                  // write why each item is ranked beside the ranking (sr:{u:<id>}:why)
 };
 
 struct CheckpointConfig {

@@ -41,7 +41,9 @@ void AsyncRankingWriter::submit(std::vector<UserRanking>& rankings) {
     std::unique_lock lock(thread_.mutex());
     thread_.changed().wait(lock, [&] { return waiting_.size() < kMaxWaiting; });
     for (UserRanking& r : rankings)
-      add_locked({{keys_.user_rankings(r.user_id), std::move(r.items), keys_.user_features(r.user_id)}, r.asked_at_kafka_ms},
+      add_locked({{keys_.user_rankings(r.user_id), std::move(r.items), keys_.user_features(r.user_id),
+                   keys_.user_explanations(r.user_id), std::move(r.why)},
+                  r.asked_at_kafka_ms},
                  /*older=*/false);
   }
   rankings.clear();

@@ -42,11 +42,12 @@ struct RankingStats {
 };
 
 // A user's ranking to write, with the Kafka timestamp of the oldest event
-// that asked for it (-1: not measured).
+// that asked for it (-1: not measured), and why each item is in it.
 struct UserRanking {
   std::string user_id;
   std::vector<std::pair<std::string, double>> items;  // item_id, score
   int64_t asked_at_kafka_ms = -1;
+  std::vector<std::string> why = {};  // empty, or one explanation (ranking/explanation.h) per item of `items`, in its order
 };
 
 class AsyncRankingWriter {

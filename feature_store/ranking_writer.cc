@@ -28,6 +28,17 @@ Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& 
     redis.append({"DEL", r.key});
     if (!items.empty()) redis.append(std::vector<std::string_view>(zadd.begin(), zadd.end()));
     if (!r.stamp_key.empty()) redis.append({"HSET", r.stamp_key, "rec_ts", now_ms});
+    if (!r.why_key.empty()) {
+      redis.append({"DEL", r.why_key});
+      if (!r.why.empty() && r.why.size() == r.items.size()) {
+        std::vector<std::string_view> hset = {"HSET", r.why_key};
+        for (size_t i = 0; i < r.items.size(); ++i) {
+          hset.push_back(r.items[i].first);
+          hset.push_back(r.why[i]);
+        }
+        redis.append(hset);
+      }
+    }
     redis.append({"EXEC"});
   }
   if (redis.pending() == 0) return {};

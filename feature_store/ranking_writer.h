@@ -3,7 +3,10 @@
 // MULTI DEL ZADD EXEC, atomic in Redis. Many users go in one pipelined round
 // trip. When a ranking names its user's features hash (`stamp_key`), the same
 // MULTI sets that hash's `rec_ts` to the time of the write (ms since the
-// epoch), so a reader can tell how old the ranking is.
+// epoch), so a reader can tell how old the ranking is. When it names its
+// explanations hash (`why_key`), the same MULTI replaces that hash with
+// `why` (item_id -> explanation), so explanations never outlive their
+// ranking: no `why`, no hash.
 //
 // Rankings are recomputed state, not counted effects: writing the same
 // ranking again is harmless, so no offset marks are needed. MULTI measured
@@ -26,6 +29,8 @@ struct Ranking {
   std::string key;                                    // sr:{u:<id>}:rec
   std::vector<std::pair<std::string, double>> items;  // item_id, score; any order
   std::string stamp_key;                              // sr:{u:<id>}:f gets rec_ts; "" = none
+  std::string why_key = {};                           // sr:{u:<id>}:why, replaced; "" = none
+  std::vector<std::string> why = {};                  // empty, or one per item of `items`, in its order
 };
 
 class RankingWriter {

@@ -14,6 +14,8 @@ class RedisKeys {
 
   std::string user_features(std::string_view user_id) const { return tagged("u:", user_id, ":f"); }
   std::string user_rankings(std::string_view user_id) const { return tagged("u:", user_id, ":rec"); }
+  // Why each item of the ranking is there: item_id -> explanation JSON.
+  std::string user_explanations(std::string_view user_id) const { return tagged("u:", user_id, ":why"); }
   std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
   std::string popularity() const { return prefix_ + "pop"; }
   std::string model() const { return prefix_ + "model"; }

@@ -33,6 +33,7 @@ constexpr size_t kRankingsPerGroup = 64;
 ModelThread::ModelThread(const Config& config, Learner& learner, Ranker& ranker)
     : learner_(learner),
       ranker_(ranker),
+      explain_(config.rankings.explain),
       ranking_writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), config.redis.prefix) {
   samples_learned_ = learner_.samples_learned();
   thread_ = std::thread([this] { run(); });
@@ -152,7 +153,8 @@ void ModelThread::rank_all(std::vector<RankRequest>& requests, size_t first, siz
   int64_t skipped = 0;
   for (size_t i = first; i < last; ++i) {
     RankRequest& request = requests[i];
-    auto ranking = ranker_.rank(request.user_id, request.recent_clicks, request.context, request.ts_ms);
+    auto ranking = ranker_.rank(request.user_id, request.recent_clicks, request.context, request.ts_ms,
+                                explain_ ? &why_ : nullptr);
     if (ranking.empty()) {
       // Nothing to rank by yet; apps read sr:pop meanwhile. The ranking that
       // comes later answers the model, not this event: not measured.
@@ -164,7 +166,8 @@ void ModelThread::rank_all(std::vector<RankRequest>& requests, size_t first, siz
       continue;
     }
     unknown_.erase(request.user_id);
-    rankings.push_back({request.user_id, std::move(ranking), request.asked_at_kafka_ms});
+    UserRanking& written = rankings.emplace_back(UserRanking{request.user_id, std::move(ranking), request.asked_at_kafka_ms});
+    for (const ranking::Explanation& e : why_) written.why.push_back(encode(e));
   }
   rankings_skipped_.fetch_add(skipped, std::memory_order_relaxed);
 }

@@ -80,6 +80,8 @@ class ModelThread {
 
   learner::Learner& learner_;
   ranking::Ranker& ranker_;
+  const bool explain_;                       // rankings.explain
+  std::vector<ranking::Explanation> why_;    // the model thread's scratch
 
   mutable std::mutex model_mutex_;  // the Learner and the Ranker
   mutable std::atomic<int> others_waiting_{0};

@@ -254,8 +254,9 @@ void Ranker::history_candidates(const UserHistory& history) {
 std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user_id,
                                                          const std::vector<std::string>& recent_clicks,
                                                          const std::vector<ContextFeature>& context,
-                                                         int64_t /*ts_ms*/) {
+                                                         int64_t /*ts_ms*/, std::vector<Explanation>* why) {
   refresh_index();
+  if (why) why->clear();
   std::vector<std::pair<std::string, double>> ranking;
   if (available_.empty()) return ranking;
   const UserHistory* history = history_.find(user_id);
@@ -331,6 +332,7 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
       ranking.emplace_back(available_[candidates_[scored_[j].second]]->item_id, scored_[j].first);
       ++top_k_sources_[static_cast<size_t>(candidate_sources_[scored_[j].second])];
     }
+    if (why) explain(k, recent_clicks, history, click, ctcvr, most_covisits, *why);
   }
 
   for (size_t i : candidates_) chosen_[i] = 0;
@@ -341,6 +343,46 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   for (size_t category : recent_categories_) share_[category] = 0;
   recent_categories_.clear();
   return ranking;
+}
+
+void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, const UserHistory* history, int click,
+                     int ctcvr, double most_covisits, std::vector<Explanation>& why) const {
+  constexpr size_t kMostBecause = 3;
+  const double nan = std::nan("");
+  why.reserve(k);
+  for (size_t j = 0; j < k; ++j) {
+    const size_t candidate = scored_[j].second;
+    const auto c = static_cast<Eigen::Index>(candidate);
+    const size_t i = candidates_[candidate];
+    const Item& item = *available_[i];
+    Explanation& e = why.emplace_back();
+    e.source = source_name(candidate_sources_[candidate]);
+    e.category = item.category;
+    e.category_share = share_[category_of_[i]];
+    e.pctr = click >= 0 ? batch_.predictions(click, c) : nan;
+    const double pctcvr = ctcvr >= 0 ? batch_.predictions(ctcvr, c) : nan;
+    e.pcvr = click >= 0 && ctcvr >= 0 && e.pctr > 0 ? pctcvr / e.pctr : nan;
+    // The same terms as rank()'s score, one by one.
+    e.model_score = (click >= 0 ? e.pctr : 0) + (ctcvr >= 0 ? config_.value_weight * pctcvr * price_[i] : 0);
+    e.category_factor = e.category_share > 0 ? 1 + config_.recent_category_boost * e.category_share : 1;
+    double boost = config_.recent_boost * recency_[i];
+    if (most_covisits > 0) boost += config_.covisit_boost * covisits_of_[i] / most_covisits;
+    e.history_factor = 1 + boost;
+    auto add = [&](const std::string& id) {
+      if (e.because.size() < kMostBecause && std::find(e.because.begin(), e.because.end(), id) == e.because.end())
+        e.because.push_back(id);
+    };
+    if (recency_[i] > 0) add(item.item_id);  // the user viewed it
+    if (covisits_of_[i] > 0 && history) {
+      const size_t sources = std::min(history->viewed.size(), static_cast<size_t>(config_.covisit_sources));
+      for (size_t p = 0; p < sources; ++p)
+        if (covisits_.count(history->viewed[p].item_id, item.item_id) > 0) add(history->viewed[p].item_id);
+    }
+    if (e.category_share > 0)
+      for (const std::string& clicked : recent_clicks)
+        if (const Item* other = learner_.catalog().find(clicked); other && other->category == item.category)
+          add(clicked);
+  }
 }
 
 }  // namespace streamrec::ranking

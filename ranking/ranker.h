@@ -70,6 +70,7 @@
 #include "online_learner/byte_io.h"
 #include "online_learner/learner.h"
 #include "ranking/covisitation.h"
+#include "ranking/explanation.h"
 #include "ranking/item_snapshot.h"
 #include "ranking/user_history.h"
 
@@ -97,10 +98,15 @@ class Ranker {
 
   // The ranking for `user_id`, best first; empty when the user is unknown.
   // The scores are those the model gives the candidates as impressions shown
-  // at `ts_ms`, which they do not depend on today.
+  // at `ts_ms`, which they do not depend on today. With `why`, it also
+  // says why each ranked item is there (one Explanation per item, in the
+  // ranking's order; ranking/explanation.h); its `because` lists the item
+  // itself when the user viewed it (recent), the user's last viewed items
+  // co-visited with it (covisit), and their recent clicks of its category.
   std::vector<std::pair<std::string, double>> rank(const std::string& user_id,
                                                    const std::vector<std::string>& recent_clicks,
-                                                   const std::vector<ContextFeature>& context, int64_t ts_ms);
+                                                   const std::vector<ContextFeature>& context, int64_t ts_ms,
+                                                   std::vector<Explanation>* why = nullptr);
 
   size_t available_items() const { return available_.size(); }
   const CoVisitation& covisitation() const { return covisits_; }
@@ -125,6 +131,9 @@ class Ranker {
   // and covisits_of_ for them.
   void history_candidates(const UserHistory& history);
   void choose(size_t item, CandidateSource source);
+  // Fills `why` for the first `k` of scored_ (rank()'s scratch still set).
+  void explain(size_t k, const std::vector<std::string>& recent_clicks, const UserHistory* history, int click,
+               int ctcvr, double most_covisits, std::vector<Explanation>& why) const;
 
   RankingConfig config_;
   PopularityConfig popularity_config_;

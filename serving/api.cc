@@ -152,6 +152,7 @@ void ServingApi::handle(HttpRequest&& request, Respond respond) {
 HttpResponse ServingApi::recommendations(const HttpRequest& request, std::string_view user_id, std::string_view query) {
   const unsigned version = request.version();
   int64_t k = 10;
+  bool explain = false;
   for (std::string_view rest = query; !rest.empty();) {
     const size_t amp = rest.find('&');
     std::string_view param = rest.substr(0, amp);
@@ -159,9 +160,18 @@ HttpResponse ServingApi::recommendations(const HttpRequest& request, std::string
     if (param.empty()) continue;
     const size_t eq = param.find('=');
     std::string_view name = param.substr(0, eq), value = eq == std::string_view::npos ? "" : param.substr(eq + 1);
+    if (name == "explain") {
+      if (value != "true" && value != "false") {
+        return error_response(http::status::bad_request, "bad_explain",
+                              "explain must be true or false, got \"" + std::string(value) + "\"", version);
+      }
+      explain = value == "true";
+      continue;
+    }
     if (name != "k") {
       return error_response(http::status::bad_request, "unknown_parameter",
-                            "unknown query parameter \"" + std::string(name) + "\" (recommendations take k)", version);
+                            "unknown query parameter \"" + std::string(name) + "\" (recommendations take k and explain)",
+                            version);
     }
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), k);
     if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
@@ -179,7 +189,7 @@ HttpResponse ServingApi::recommendations(const HttpRequest& request, std::string
     metrics_.redis_error();
     return error_response(http::status::service_unavailable, "redis_unavailable", redis.error().message, version);
   }
-  auto result = recommendation_reader_.read(**redis, user_id, static_cast<size_t>(k));
+  auto result = recommendation_reader_.read(**redis, user_id, static_cast<size_t>(k), explain);
   if (!result.ok()) {
     metrics_.redis_error();
     return error_response(http::status::service_unavailable, "redis_unavailable", result.error().message, version);
@@ -192,7 +202,16 @@ HttpResponse ServingApi::recommendations(const HttpRequest& request, std::string
     if (i) body += ',';
     body += "{\"item_id\":";
     append_json_string(body, result->items[i].item_id);
-    body += ",\"score\":" + json_score(result->items[i].score) + "}";
+    body += ",\"score\":" + json_score(result->items[i].score);
+    if (explain) {
+      // The learner's explanation; a popular fall-back item says so; an item
+      // ranked before the learner wrote explanations has none (null).
+      body += ",\"why\":";
+      if (result->items[i].why) body += *result->items[i].why;
+      else if (result->source == "popular") body += "{\"source\":\"popular_fallback\"}";
+      else body += "null";
+    }
+    body += "}";
   }
   std::optional<int64_t> age;
   if (result->ranked_at_ms) age = std::max<int64_t>(0, now - *result->ranked_at_ms);

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "serving/explanation_json.h"
+
 namespace streamrec::serving {
 
 namespace {
@@ -79,7 +81,8 @@ Status RecommendationReader::read_available(RedisConnection& redis, const std::s
   }
 }
 
-Result<Recommendations> RecommendationReader::read(RedisConnection& redis, std::string_view user_id, size_t k) const {
+Result<Recommendations> RecommendationReader::read(RedisConnection& redis, std::string_view user_id, size_t k,
+                                                   bool explain) const {
   Recommendations result;
   const std::string rankings = keys_.user_rankings(user_id);
   const std::string features = keys_.user_features(user_id);
@@ -105,6 +108,18 @@ Result<Recommendations> RecommendationReader::read(RedisConnection& redis, std::
     result.ranked_at_ms = integer((*replies)[1].get());
     if (Status s = read_available(redis, rankings, std::move(ranked).value(), k, result.items); !s.ok())
       return Error{s.message()};
+    if (explain && !result.items.empty()) {
+      const std::string why = keys_.user_explanations(user_id);
+      std::vector<std::string_view> hmget = {"HMGET", why};
+      for (const Recommendation& r : result.items) hmget.push_back(r.item_id);
+      auto reply = redis.command(hmget);
+      if (!reply.ok()) return Error{"redis: HMGET " + why + ": " + reply.error().message};
+      const redisReply* fields = reply->get();
+      if (fields->type == REDIS_REPLY_ARRAY && fields->elements == result.items.size())
+        for (size_t i = 0; i < fields->elements; ++i)
+          if (const redisReply* f = fields->element[i]; f->type == REDIS_REPLY_STRING)
+            result.items[i].why = explanation_json(std::string_view(f->str, f->len));  // nullopt: not the learner's format
+    }
     return result;
   }
   result.source = "popular";

@@ -2,7 +2,9 @@
 // "personal"), or the most popular items (sr:pop, source "popular") when
 // they have none, without the items that are no longer available
 // (sr:{i:<id>}:f available = 0), with the model version and the ranking's
-// age. Key names come from feature_store/RedisKeys.
+// age; asked to explain, with why each personal item is ranked (the
+// learner's sr:{u:<id>}:why, one more round trip). Key names come from
+// feature_store/RedisKeys.
 //
 // Threads: const and stateless beyond the keys; call from any thread, each
 // with its own connection. Errors: a Redis failure is an Error; the
@@ -24,6 +26,7 @@ namespace streamrec::serving {
 struct Recommendation {
   std::string item_id;
   double score = 0;  // the ranking's score; for "popular", the log2 popularity of docs/redis-keys.md
+  std::optional<std::string> why;  // explain: the learner's explanation as JSON (explanation_json.h), if any
 };
 
 struct Recommendations {
@@ -40,7 +43,9 @@ class RecommendationReader {
 
   // The best `k` available items for `user_id`: from the user's ranking if
   // it has any member, else from sr:pop. Fewer than k when fewer are left.
-  Result<Recommendations> read(RedisConnection& redis, std::string_view user_id, size_t k) const;
+  // `explain`: also each personal item's explanation.
+  Result<Recommendations> read(RedisConnection& redis, std::string_view user_id, size_t k,
+                               bool explain = false) const;
 
  private:
   static size_t first_window(size_t k);

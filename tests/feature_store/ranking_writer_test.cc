@@ -55,5 +55,19 @@ TEST_F(RankingWriterTest, TheWriteStampsItsTimeOnTheUsersFeaturesInTheSameTransa
   EXPECT_EQ(redis_.cli("EXISTS 'sr:{u:b}:f'"), "0\n");  // no stamp_key, no stamp
 }
 
+TEST_F(RankingWriterTest, ExplanationsAreReplacedWithTheirRankingAndNeverOutliveIt) {
+  Ranking first{"sr:{u:a}:rec", {{"i1", 0.5}, {"i2", 0.9}}, "", "sr:{u:a}:why", {"recent|i1|||||||", "popular||||||||"}};
+  ASSERT_TRUE(writer_.write(*conn_, {first}).ok());
+  EXPECT_EQ(redis_.cli("HGET 'sr:{u:a}:why' i1"), "recent|i1|||||||\n");
+  EXPECT_EQ(redis_.cli("HGET 'sr:{u:a}:why' i2"), "popular||||||||\n");
+  // A new ranking's explanations replace the old ones whole.
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i3", 1}}, "", "sr:{u:a}:why", {"covisit|i1|||||||"}}}).ok());
+  EXPECT_EQ(redis_.cli("HKEYS 'sr:{u:a}:why'"), "i3\n");
+  // A ranking written without explanations (rankings.explain false) leaves none behind.
+  ASSERT_TRUE(writer_.write(*conn_, {{"sr:{u:a}:rec", {{"i4", 1}}, "", "sr:{u:a}:why", {}}}).ok());
+  EXPECT_EQ(redis_.cli("EXISTS 'sr:{u:a}:why'"), "0\n");
+  EXPECT_EQ(redis_.cli("ZRANGE 'sr:{u:a}:rec' 0 -1"), "i4\n");
+}
+
 }  // namespace
 }  // namespace streamrec

@@ -177,6 +177,12 @@ TEST_F(ServeTest, AHeadlessBrowserDrawsEveryPlotFromARealLearnerAndAUsersRanking
     const std::string id(item["item_id"].get_string().value());
     at = dom.find("data-item=\"" + id + "\"", at);
     ASSERT_NE(at, std::string::npos) << id << " missing or out of order";
+    // With the learner's explanation: its source, in words.
+    std::smatch why;
+    const std::string row = dom.substr(at, dom.find("</tr>", at) - at);
+    ASSERT_TRUE(std::regex_search(row, why, std::regex(R"re(class="why" data-source="(\w+)">([^<]+)<)re"))) << row;
+    EXPECT_NE(why[1].str(), "popular_fallback") << row;
+    EXPECT_NE(why[2].str().find("pCTR"), std::string::npos) << row;
   }
 
   const std::string png = (std::filesystem::current_path() / "dashboard.png").string();

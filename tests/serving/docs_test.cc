@@ -63,6 +63,8 @@ TEST_F(ServeTest, EveryCurlExampleOfTheServingDocAnswersAsShown) {
   const int64_t now = wall_clock_ms();
   redis({"ZADD", keys_.user_rankings("u42"), "0.91", "i1", "0.8", "i2", "0.62", "i3"});
   redis({"HSET", keys_.item_features("i2"), "available", "0"});
+  redis({"HSET", "sr:{u:u42}:why", "i1", "recent|i1||0|0.05|0.1|0.06|1|15.17", "i3",
+         "category|i1|books|0.5|0.04|0.12|0.0386|16|1"});
   redis({"HSET", keys_.user_features("u42"), "impressions", "40", "clicks", "3", "purchases", "1", "ts",
          "1767225600123", "recent", R"(["i1","i3"])", "emb", float32_bytes({0.25f, -1.5f, 0.003f}), "rec_ts",
          std::to_string(now - 1250)});
