@@ -4,6 +4,8 @@
 # bench/redis/ranking_writes.py against it: K in {10,20,50,100} members x
 # member order (desc/asc score) x encoding (listpack / skiplist) x strategy
 # (EVALSHA of the learner's DEL+ZADD script / MULTI DEL ZADD EXEC), pipelined.
+# --strategies learner,learner_why compares what the learner sends without and
+# with explanations (rankings.explain; docs/performance.md, "Explanations").
 # Prints rankings/s and the server's CPU time per ranking.
 #
 # Usage: bench/ranking_writes.sh [--seconds S] [--k 10,20,50,100] [--pipeline N] [--users N]

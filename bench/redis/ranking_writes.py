@@ -121,9 +121,24 @@ def build_requests(users, k, order, strategy, sha, rng, items=100000):
             argv += [repr(s), "i%d" % m]  # repr: shortest round-trip, like std::to_chars
         if strategy == "evalsha":
             reqs.append(encode(["EVALSHA", sha, "1", key] + argv))
-        else:
+        elif strategy == "multi":
             reqs.append(encode(["MULTI"]) + encode(["DEL", key]) + encode(["ZADD", key] + argv) + encode(["EXEC"]))
-    replies = 1 if strategy == "evalsha" else 4
+        else:
+            # What `streamrec learn` sends (feature_store/ranking_writer.cc): the
+            # ranking, its time on the user's hash and, with rankings.explain
+            # (learner_why), the explanations replaced beside it: one
+            # ~45-byte text per item, like "category|i8|c3|0.2|0.09639|0.2662|0.7373|7|1".
+            blob = encode(["MULTI"]) + encode(["DEL", key]) + encode(["ZADD", key] + argv)
+            blob += encode(["HSET", "sr:{u:u%d}:f" % u, "rec_ts", "1796450001000"])
+            if strategy == "learner_why":
+                why_key = "sr:{u:u%d}:why" % u
+                why = []
+                for m in members:
+                    why += ["i%d" % m, "category|i%d|c%d|0.2|%.4g|%.4g|%.4g|7|1" % (
+                        rng.randrange(items), m % 100, rng.random(), rng.random(), rng.random())]
+                blob += encode(["DEL", why_key]) + encode(["HSET", why_key] + why)
+            reqs.append(blob + encode(["EXEC"]))
+    replies = {"evalsha": 1, "multi": 4, "learner": 5, "learner_why": 7}[strategy]
     return reqs, replies
 
 
@@ -191,7 +206,8 @@ def main():
     ap.add_argument("--users", type=int, default=2048, help="distinct ranking keys rewritten in turn")
     ap.add_argument("--pipeline", type=int, default=64, help="rankings per pipelined batch")
     ap.add_argument("--k", default="10,20,50,100")
-    ap.add_argument("--strategies", default="evalsha,multi")
+    ap.add_argument("--strategies", default="evalsha,multi",
+                    help="of evalsha, multi, learner (the learner's MULTI with rec_ts), learner_why (and explanations)")
     args = ap.parse_args()
     conn = Conn(args.port)
     # This FLUSHALLs and reconfigures the server: refuse any server but ours.
