@@ -175,9 +175,7 @@ void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
 
 void Joiner::remember_click(const Event& e) {
   if (settings_.recent_clicks <= 0) return;
-  auto& r = recent_[e.user_id];
-  r.push_front(e.item_id);
-  if (static_cast<int64_t>(r.size()) > settings_.recent_clicks) r.pop_back();
+  learner::remember_click(recent_[e.user_id], e.item_id, settings_.recent_clicks);
 }
 
 void Joiner::add_click(const Event& e, std::vector<Sample>& out) {

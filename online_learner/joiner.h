@@ -53,6 +53,7 @@
 #include "core/event.h"
 #include "core/flat_map.h"
 #include "online_learner/catalog.h"
+#include "online_learner/recent_clicks.h"
 #include "online_learner/sample.h"
 #include "online_learner/task.h"
 
@@ -186,7 +187,7 @@ class Joiner {
   FlatSet64 seen_ids_;
   std::deque<uint64_t> seen_fifo_;
 
-  std::unordered_map<std::string, std::deque<std::string>> recent_;  // user -> clicked items, newest first
+  std::unordered_map<std::string, RecentClicks> recent_;  // user -> remember_click's bag
 };
 
 }  // namespace streamrec::learner

@@ -1,6 +1,7 @@
 // What a user's ranking is computed from besides the model, kept per user as
 // the events are consumed: the context of their latest event, its time, and
-// the items they clicked last (newest first, no repeats). A click counts at
+// the items they clicked last, kept by the joiner's rule (remember_click) so
+// that the model ranks with the bag it learned from. A click counts at
 // once, before any label window closes: rankings react to it before the
 // model has learned anything from it. A plain value; not thread-safe.
 #pragma once
@@ -12,11 +13,12 @@
 #include <vector>
 
 #include "core/event.h"
+#include "online_learner/recent_clicks.h"
 
 namespace streamrec::ranking {
 
 struct RealtimeUser {
-  std::deque<std::string> recent;       // clicked items, newest first, no repeats
+  learner::RecentClicks recent;         // as the joiner keeps them (remember_click)
   std::vector<ContextFeature> context;  // of the latest event
   int64_t last_ts_ms = 0;
 
@@ -26,9 +28,7 @@ struct RealtimeUser {
     if (!event.context.empty()) context = event.context;
     last_ts_ms = std::max(last_ts_ms, event.ts_ms);
     if (event.type != EventType::kClick) return false;
-    recent.erase(std::remove(recent.begin(), recent.end(), event.item_id), recent.end());
-    recent.push_front(event.item_id);
-    while (recent.size() > static_cast<size_t>(std::max<int64_t>(1, recent_clicks))) recent.pop_back();
+    learner::remember_click(recent, event.item_id, std::max<int64_t>(1, recent_clicks));
     return true;
   }
 };

@@ -12,7 +12,9 @@
 #include <map>
 #include <tuple>
 
+#include "online_learner/joiner.h"
 #include "ranking/ranker.h"
+#include "ranking/realtime_user.h"
 #include "tests/online_learner/test_stream.h"
 
 namespace streamrec::ranking {
@@ -276,6 +278,33 @@ TEST(Ranker, CategoryCandidatesAreTheMostPopularAvailableOfTheClickedCategories)
   for (auto& [item, score] : ranker.rank("u3", {"i21"}, {}, 2'000'000)) got.push_back(item);
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"i13", "i17", "i9"}));
+}
+
+
+// No train/serve skew in the recent-click bag: after the same clicks (a
+// repeat among them, more than fit), the real-time user the ranker ranks
+// with holds exactly the bag the joiner's next impression snapshots for
+// training.
+TEST(RecentClicks, TheRankersRealtimeUserHoldsTheBagTheJoinerTrainsWith) {
+  JoinerSettings settings;
+  settings.recent_clicks = 3;
+  Joiner joiner(settings, nullptr);
+  RealtimeUser user;
+  std::vector<Sample> out;
+  int64_t ts = 0;
+  for (const char* item : {"a", "b", "a", "c", "c", "d"}) {
+    ts += 1000;
+    Event click =
+        learner::testing::make_event(std::string("c-") + item + std::to_string(ts), EventType::kClick, "u", item, ts);
+    joiner.add(click, out);
+    user.observe(click, settings.recent_clicks);
+  }
+  joiner.add(learner::testing::make_event("imp", EventType::kImpression, "u", "x", ts + 1000), out);
+  joiner.flush(out);
+  auto shown = std::find_if(out.begin(), out.end(), [](const Sample& s) { return s.event_id == "imp"; });
+  ASSERT_NE(shown, out.end());
+  EXPECT_EQ(shown->recent_clicks, (std::vector<std::string>{"d", "c", "c"}));
+  EXPECT_EQ(std::vector<std::string>(user.recent.begin(), user.recent.end()), shown->recent_clicks);
 }
 
 }  // namespace
