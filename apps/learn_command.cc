@@ -2,6 +2,7 @@
 // kafka.group_id, send bad messages to the dead-letter topic, learn online,
 // and keep features, popularity and rankings in Redis.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -11,7 +12,9 @@
 #include "producers/datasets/dataset.h"
 #include "consumers/consume_loop.h"
 #include "pipeline/stream_pipeline.h"
+#include "core/event.h"
 #include "core/stop_signal.h"
+#include "core/wall_clock.h"
 #include "feature_store/redis_url.h"
 #include "serving/http_server.h"
 #include "serving/learner_metrics.h"
@@ -55,6 +58,22 @@ class LearnerMetricsEndpoint {
   std::string stats_json_;
   std::chrono::steady_clock::time_point reported_ = std::chrono::steady_clock::now();
 };
+
+// This learner's name on the dashboard: host:pid.
+std::string learner_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] ? host : "localhost") + ":" + std::to_string(getpid());
+}
+
+// A sample for sr:stats: the report with the wall-clock time and who took it.
+std::string stats_sample(const std::string& learner, const std::string& report_json) {
+  std::string sample = "{\"ts\":" + std::to_string(wall_clock_ms()) + ",\"learner\":";
+  append_json_string(sample, learner);
+  sample += ",";
+  sample.append(report_json, 1);  // the report's fields after its opening brace
+  return sample;
+}
 
 struct LearnOptions {
   ConfigOptions config;
@@ -148,7 +167,11 @@ void add_learn_command(CLI::App& app, int& exit_code) {
                  config.kafka.bootstrap_servers, redact_url(config.redis.url));
     ConsumeOptions run_options;
     run_options.stats_file = options->stats_file;
-    if (metrics_server) run_options.on_report = [&metrics](const std::string& json) { metrics.store(json); };
+    // Every report goes to /metrics and, for serve's dashboard, to sr:stats.
+    run_options.on_report = [&metrics, &metrics_server, &pipeline, learner = learner_name()](const std::string& json) {
+      if (metrics_server) metrics.store(json);
+      (*pipeline)->publish_stats(stats_sample(learner, json));
+    };
     run_options.status_interval =
         std::chrono::milliseconds(static_cast<int64_t>(options->status_interval_s * 1000));
     run_options.stop_after_idle = std::chrono::milliseconds(static_cast<int64_t>(options->stop_after_idle_s * 1000));

@@ -59,6 +59,12 @@ class FeatureEffects {
   void add_model_summary(std::span<const StateWrites::Field> fields, StateWrites& state) const {
     state.hset(keys_.model(), fields);
   }
+  // A stats sample of the learner (apps/learn_command.cc), pushed on
+  // sr:stats, which keeps the newest kStatsSamplesKept.
+  static constexpr size_t kStatsSamplesKept = 360;
+  void add_stats_sample(std::string_view sample_json, StateWrites& state) const {
+    state.push_capped(keys_.stats(), sample_json, kStatsSamplesKept);
+  }
   // The offset marks' key (idempotent_writer.h).
   std::string marks_key() const { return keys_.marks(); }
 

@@ -17,6 +17,8 @@ class RedisKeys {
   std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
   std::string popularity() const { return prefix_ + "pop"; }
   std::string model() const { return prefix_ + "model"; }
+  // The learners' recent stats samples, newest first (a capped LIST).
+  std::string stats() const { return prefix_ + "stats"; }
 
   // The offset marks that make the effects idempotent: source -> highest
   // offset applied (see idempotent_writer.h).

@@ -15,6 +15,11 @@ void StateWrites::hset(std::string_view key, std::span<const Field> fields) {
   }
 }
 
+void StateWrites::push_capped(std::string_view key, std::string_view value, size_t keep) {
+  commands_.push_back({"LPUSH", std::string(key), std::string(value)});
+  commands_.push_back({"LTRIM", std::string(key), "0", std::to_string(keep == 0 ? 0 : keep - 1)});
+}
+
 void StateWrites::append(StateWrites&& newer) {
   if (commands_.empty()) commands_ = std::move(newer.commands_);
   else commands_.insert(commands_.end(), std::make_move_iterator(newer.commands_.begin()),

@@ -27,6 +27,9 @@ class StateWrites {
   void hset(std::string_view key, std::initializer_list<Field> fields) {
     hset(key, std::span<const Field>(fields.begin(), fields.size()));
   }
+  // LPUSH key value, then LTRIM key 0 keep-1: a list of the newest `keep`.
+  // Written again after a failure, the value is pushed twice.
+  void push_capped(std::string_view key, std::string_view value, size_t keep);
   // Adds `newer`'s writes after these; `newer` is left empty.
   void append(StateWrites&& newer);
 
@@ -40,7 +43,7 @@ class StateWrites {
   Status write(RedisConnection& redis) const;
 
  private:
-  std::vector<std::vector<std::string>> commands_;  // each: HSET key name value ...
+  std::vector<std::vector<std::string>> commands_;  // each: a command and its arguments
 };
 
 }  // namespace streamrec

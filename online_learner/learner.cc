@@ -188,7 +188,11 @@ void Learner::add_event(const Event& event) {
 void Learner::show(const Sample& sample) {
   if (shown_count_ < shown_.size()) shown_[shown_count_] = sample;
   else shown_.push_back(sample);
-  if (++shown_count_ >= static_cast<size_t>(config_.batch_size)) score_shown();
+  ++shown_count_;
+  // Windowed feedback learns an impression long after it was shown: score
+  // the waiting ones a batch at a time. Immediate feedback learns every
+  // shown copy in the next batch, whose forward pass scores it (train).
+  if (feedback_ == Feedback::kWindowed && shown_count_ >= static_cast<size_t>(config_.batch_size)) score_shown();
 }
 
 void Learner::take_copies(size_t first) {
@@ -235,21 +239,47 @@ void Learner::column_scores(const Batch& b, Eigen::Index c, const std::string& i
 }
 
 void Learner::score_shown() {
-  if (shown_count_ == 0) return;
+  score_waiting_from(0);
+  shown_count_ = 0;
+}
+
+void Learner::score_waiting_from(size_t first) {
+  if (first >= shown_count_) return;
   auto start = std::chrono::steady_clock::now();
   const double start_cpu = thread_cpu_seconds();
-  prepare(std::span(shown_).first(shown_count_), score_batch_, false);
+  const std::span<const Sample> waiting = std::span(shown_).subspan(first, shown_count_ - first);
+  prepare(waiting, score_batch_, false);
   score(score_batch_);
-  for (size_t s = 0; s < shown_count_; ++s)
-    column_scores(score_batch_, static_cast<Eigen::Index>(s), shown_[s].item_id, scores_.insert(shown_[s].event_id));
-  shown_count_ = 0;
+  for (size_t s = 0; s < waiting.size(); ++s)
+    column_scores(score_batch_, static_cast<Eigen::Index>(s), waiting[s].item_id, scores_.insert(waiting[s].event_id));
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   learn_cpu_seconds_ += thread_cpu_seconds() - start_cpu;
 }
 
 void Learner::train(std::span<const Sample> samples) {
   if (samples.empty()) return;
-  score_shown();
+  // Immediate feedback: the waiting impressions whose shown copies this
+  // batch learns are scored by the batch's own forward pass, which runs on
+  // the model they were shown to (nothing is learned in between); only
+  // those shown after the batch's last copy get a pass of their own. One
+  // forward pass per impression, as a learner given its labels at once runs.
+  shown_columns_.clear();
+  if (feedback_ != Feedback::kWindowed)
+    for (size_t c = 0; c < samples.size() && shown_columns_.size() < shown_count_; ++c)
+      if (is_shown_copy(samples[c]) && samples[c].event_id == shown_[shown_columns_.size()].event_id)
+        shown_columns_.push_back(static_cast<Eigen::Index>(c));
+  score_waiting_from(shown_columns_.size());
+  auto start = std::chrono::steady_clock::now();
+  const double start_cpu = thread_cpu_seconds();
+  prepare(samples, batch_);
+  batch_.loss = forward_backward(batch_);
+  for (size_t j = 0; j < shown_columns_.size(); ++j)
+    column_scores(batch_, shown_columns_[j], shown_[j].item_id, scores_.insert(shown_[j].event_id));
+  shown_count_ = 0;
+  record(samples, batch_);
+  apply(batch_);
+  learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  learn_cpu_seconds_ += thread_cpu_seconds() - start_cpu;
   if (config_.ttl_s > 0) {
     int64_t ts = samples.back().ts_ms;
     if (last_eviction_ts_ == INT64_MIN) last_eviction_ts_ = ts;
@@ -258,14 +288,6 @@ void Learner::train(std::span<const Sample> samples) {
       last_eviction_ts_ = ts;
     }
   }
-  auto start = std::chrono::steady_clock::now();
-  const double start_cpu = thread_cpu_seconds();
-  prepare(samples, batch_);
-  batch_.loss = forward_backward(batch_);
-  record(samples, batch_);
-  apply(batch_);
-  learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  learn_cpu_seconds_ += thread_cpu_seconds() - start_cpu;
 }
 
 void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {

@@ -167,7 +167,11 @@ class Learner {
   void train(std::span<const Sample> samples);
   // Queues an impression for scoring with the model of this moment.
   void show(const Sample& sample);
+  // Scores every waiting impression with the model of this moment.
   void score_shown();
+  // Scores the waiting impressions shown_[first..shown_count_) (not
+  // shown_count_: the caller scores the first ones itself).
+  void score_waiting_from(size_t first);
   // Immediate feedback: handles the joiner's copies queue_[first..]: shown
   // copies are queued for scoring, copies that learn nothing record their
   // final labels at once and leave the queue.
@@ -221,6 +225,8 @@ class Learner {
   // so that copying the next ones in reuses their buffers.
   std::vector<Sample> shown_;
   size_t shown_count_ = 0;
+  // train(): the batch's columns holding shown_[0], shown_[1], ... in order.
+  std::vector<Eigen::Index> shown_columns_;
   // Scores of shown impressions not yet learned, by event_id: each task's
   // prediction, then pCVR.
   ScoreTable scores_;

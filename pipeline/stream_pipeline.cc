@@ -113,6 +113,10 @@ Status StreamPipeline::submit_writes(bool with_summary) {
     auto fields = StatsReporter::summary_fields(summary);
     std::vector<StateWrites::Field> views(fields.begin(), fields.end());
     effects_.effects().add_model_summary(views, state);
+    if (!stats_sample_.empty()) {
+      effects_.effects().add_stats_sample(stats_sample_, state);
+      stats_sample_.clear();
+    }
   }
   return effects_.submit(state, with_summary);
 }

@@ -89,6 +89,10 @@ class StreamPipeline : public EventSink {
   // Writes the effects held back, and the model summary, now and waits for Redis.
   Status flush() override;
 
+  // Pushes a stats sample (JSON) on sr:stats with the next model summary,
+  // for serve's dashboard. Consumer's thread.
+  void publish_stats(std::string sample_json) { stats_sample_ = std::move(sample_json); }
+
   // Writes the checkpoint now (no-op without checkpoint.path).
   Status save_checkpoint();
 
@@ -117,6 +121,7 @@ class StreamPipeline : public EventSink {
   EffectsScheduler effects_;
   EmbeddingExport embeddings_;
   StatsReporter stats_;
+  std::string stats_sample_;  // publish_stats()'s, until the next summary takes it
   bool write_failed_ = false;  // the last apply() took its batch but the write before failed
 
   // Next offset per partition of everything applied, in its cluster

@@ -11,6 +11,8 @@ packages=(
   redis-server redis-tools kcat docker-compose python3 procps
   clang libclang-rt-14-dev
   prometheus  # promtool: tests check every /metrics with `promtool check metrics`
+  chromium  # headless: tests load serve's dashboard in a real browser
+  python3-redis python3-confluent-kafka libhiredis-dev  # the client examples of docs/serving.md, run by its test
 )
 # Optional extras (the PyTorch peer for bench/learner_vs_torch.sh) are asked
 # for with: scripts/bootstrap.sh --with-torch

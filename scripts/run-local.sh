@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job, locally: installs what is missing, builds, starts a local
 # redis-server and the embedded Kafka broker on free ports, produces a bounded
-# synthetic stream while `streamrec learn` consumes it into Redis, prints a
-# summary and how to read what was written, then stops everything it started.
+# synthetic stream while `streamrec learn` consumes it into Redis and
+# `streamrec serve` answers HTTP (its dashboard at /), prints a summary and
+# how to read what was written, then stops everything it started.
 #
 #   scripts/run-local.sh                 # bounded run, then stop
-#   scripts/run-local.sh --keep-running  # keep broker, Redis and learner up until Ctrl-C
+#   scripts/run-local.sh --keep-running  # keep broker, Redis, learner and serve (dashboard) up until Ctrl-C
 #   scripts/run-local.sh --impressions 500000
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ scripts/build.sh --target streamrec
 bin=build/apps/streamrec
 run=.run
 mkdir -p "$run"
-rm -f "$run"/*.log "$run"/stats.json "$run"/bootstrap
+rm -f "$run"/*.log "$run"/stats.json "$run"/bootstrap "$run"/serve.url
 
 pids=()
 cleanup() {
@@ -56,11 +57,20 @@ export STREAMREC_KAFKA_BOOTSTRAP_SERVERS=$(cat "$run/bootstrap")
 export STREAMREC_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 echo "run-local: Kafka (embedded) at $STREAMREC_KAFKA_BOOTSTRAP_SERVERS, Redis at $STREAMREC_REDIS_URL"
 
-learn_args=(learn --config configs/local.yaml --stats-file "$run/stats.json")
+# Every status report is also a sample of the dashboard's plots (sr:stats).
+learn_args=(learn --config configs/local.yaml --stats-file "$run/stats.json" --status-interval 2)
 [[ $keep_running -eq 1 ]] || learn_args+=(--stop-after-idle 5)
 "$bin" "${learn_args[@]}" 2>"$run/learn.log" &
 learn_pid=$!
 pids+=($learn_pid)
+
+# The HTTP API and the dashboard, on a free port.
+"$bin" serve --config configs/local.yaml --set serving.port=0 >"$run/serve.url" 2>"$run/serve.log" &
+pids+=($!)
+for _ in $(seq 100); do [[ -s "$run/serve.url" ]] && break; sleep 0.1; done
+serve_url=$(head -1 "$run/serve.url" 2>/dev/null || true)
+[[ -n "$serve_url" ]] || { echo "run-local: streamrec serve did not start ($run/serve.log)" >&2; exit 1; }
+echo "run-local: dashboard at $serve_url/ (HTTP API: docs/serving.md)"
 
 # The embedded broker keeps only ~5 MiB per partition, so the learner
 # consumes while the producer produces; it starts once the learner has its
@@ -155,6 +165,8 @@ top items  $ redis-cli -p $redis_port ZREVRANGE sr:pop 0 4 WITHSCORES
 $(r zrevrange sr:pop 0 4 withscores | paste - - | sed 's/^/             /')
 model      $ redis-cli -p $redis_port HGETALL sr:model
 $(r hgetall sr:model | paste - - | sed 's/^/             /')
+over HTTP  $ curl -s '$serve_url/v1/users/$user/recommendations?k=5'
+dashboard    $serve_url/?user=$user
 
 Logs: $run/*.log.
 SUMMARY
@@ -162,7 +174,8 @@ SUMMARY
 [[ $keep_running -eq 1 ]] || echo "(This Redis stops with the run; scripts/run-local.sh --keep-running keeps it up for the commands above.)"
 
 if [[ $keep_running -eq 1 ]]; then
-  echo "Running: broker, Redis and learner stay up. Produce more with"
+  echo "Running: broker, Redis, learner and serve stay up. The dashboard: $serve_url/?user=$user"
+  echo "Produce more with"
   echo "  STREAMREC_KAFKA_BOOTSTRAP_SERVERS=$STREAMREC_KAFKA_BOOTSTRAP_SERVERS $bin produce --synthetic --config configs/local.yaml"
   echo "Ctrl-C stops everything."
   wait "$learn_pid"

@@ -11,6 +11,7 @@
 
 #include "core/event.h"
 #include "core/wall_clock.h"
+#include "serving/dashboard_page.h"
 #include "serving/event_intake.h"
 
 namespace streamrec::serving {
@@ -71,7 +72,8 @@ ServingApi::ServingApi(const Config& config, RedisPool& redis, EventPublisher* p
       publisher_(publisher),
       metrics_(metrics),
       recommendation_reader_(RedisKeys(config.redis.prefix)),
-      feature_reader_(RedisKeys(config.redis.prefix)) {}
+      feature_reader_(RedisKeys(config.redis.prefix)),
+      stats_reader_(RedisKeys(config.redis.prefix)) {}
 
 void ServingApi::handle(HttpRequest&& request, Respond respond) {
   const auto started = std::chrono::steady_clock::now();
@@ -84,7 +86,9 @@ void ServingApi::handle(HttpRequest&& request, Respond respond) {
 
   std::string route = "unknown";
   http::verb allowed = http::verb::get;
-  if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics")) route = "/" + std::string(s[0]);
+  if (s.empty()) route = "/";
+  else if (s.size() == 2 && s[0] == "v1" && s[1] == "stats") route = "/v1/stats";
+  else if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics")) route = "/" + std::string(s[0]);
   else if (s.size() == 4 && s[0] == "v1" && s[1] == "users" && s[3] == "recommendations")
     route = "/v1/users/{id}/recommendations";
   else if (s.size() == 4 && s[0] == "v1" && s[1] == "users" && s[3] == "features") route = "/v1/users/{id}/features";
@@ -111,13 +115,16 @@ void ServingApi::handle(HttpRequest&& request, Respond respond) {
     response.set(http::field::allow, http::to_string(allowed));
     return finish(std::move(response));
   }
-  if (route != "/v1/users/{id}/recommendations" && !query.empty()) {
+  // The dashboard's own parameters (?user=) are read by its script.
+  if (route != "/v1/users/{id}/recommendations" && route != "/v1/stats" && route != "/" && !query.empty()) {
     return finish(error_response(http::status::bad_request, "unknown_parameter",
                                  route + " takes no query parameters, got \"" + std::string(query) + "\"", version));
   }
   if (route == "/healthz") return finish(json_response(http::status::ok, "{\"status\":\"ok\"}", version));
   if (route == "/readyz") return finish(ready(request));
   if (route == "/metrics") return finish(metrics(request));
+  if (route == "/") return finish(dashboard(request));
+  if (route == "/v1/stats") return finish(stats(request, query));
   if (route == "/v1/events") return events(std::move(request), std::move(finish));
 
   // The routes that read one user or one item.
@@ -301,6 +308,52 @@ HttpResponse ServingApi::ready(const HttpRequest& request) {
   body += "}";
   return json_response(ready ? http::status::ok : http::status::service_unavailable, std::move(body),
                        request.version());
+}
+
+HttpResponse ServingApi::dashboard(const HttpRequest& request) {
+  HttpResponse response(http::status::ok, request.version());
+  response.set(http::field::content_type, "text/html; charset=utf-8");
+  response.set(http::field::cache_control, "no-cache");
+  response.body() = std::string(kDashboardPage);
+  return response;
+}
+
+HttpResponse ServingApi::stats(const HttpRequest& request, std::string_view query) {
+  const unsigned version = request.version();
+  constexpr int64_t kMaxMinutes = 60;
+  int64_t minutes = 10;
+  for (std::string_view rest = query; !rest.empty();) {
+    const size_t amp = rest.find('&');
+    std::string_view param = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? "" : rest.substr(amp + 1);
+    if (param.empty()) continue;
+    const size_t eq = param.find('=');
+    std::string_view name = param.substr(0, eq), value = eq == std::string_view::npos ? "" : param.substr(eq + 1);
+    if (name != "minutes") {
+      return error_response(http::status::bad_request, "unknown_parameter",
+                            "unknown query parameter \"" + std::string(name) + "\" (stats take minutes)", version);
+    }
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), minutes);
+    if (ec != std::errc() || end != value.data() + value.size() || value.empty() || minutes < 1 ||
+        minutes > kMaxMinutes) {
+      return error_response(http::status::bad_request, "bad_minutes",
+                            fmt::format("minutes must be an integer from 1 to {}, got \"{}\"", kMaxMinutes, value),
+                            version);
+    }
+  }
+  auto redis = redis_.lease();
+  if (!redis.ok()) {
+    metrics_.redis_error();
+    return error_response(http::status::service_unavailable, "redis_unavailable", redis.error().message, version);
+  }
+  auto result = stats_reader_.read(**redis, minutes, wall_clock_ms());
+  if (!result.ok()) {
+    metrics_.redis_error();
+    return error_response(http::status::service_unavailable, "redis_unavailable", result.error().message, version);
+  }
+  HttpResponse response = json_response(http::status::ok, std::move(result).value(), version);
+  response.set(http::field::cache_control, "no-cache");
+  return response;
 }
 
 HttpResponse ServingApi::metrics(const HttpRequest& request) {

@@ -7,6 +7,8 @@
 //   GET  /v1/items/{id}                       FeatureReader
 //   POST /v1/events                           EventIntake -> EventPublisher (bearer token)
 //   GET  /healthz, /readyz, /metrics
+//   GET  /                                    the dashboard (serving/dashboard/index.html, built in)
+//   GET  /v1/stats?minutes=N                  LearnerStatsReader: the dashboard's series
 //
 // Threads: handle() is called from the HTTP threads, concurrently; every
 // member is thread-safe or per call. Ownership: borrows the pool, the
@@ -21,6 +23,7 @@
 #include "serving/event_publisher.h"
 #include "serving/feature_json.h"
 #include "serving/http_server.h"
+#include "serving/learner_stats.h"
 #include "serving/recommendations.h"
 #include "serving/redis_pool.h"
 #include "serving/serving_metrics.h"
@@ -39,6 +42,8 @@ class ServingApi {
   void events(HttpRequest&& request, Respond respond);
   HttpResponse ready(const HttpRequest& request);
   HttpResponse metrics(const HttpRequest& request);
+  HttpResponse dashboard(const HttpRequest& request);
+  HttpResponse stats(const HttpRequest& request, std::string_view query);
 
   const Config config_;
   RedisPool& redis_;
@@ -46,6 +51,7 @@ class ServingApi {
   ServingMetrics& metrics_;
   const RecommendationReader recommendation_reader_;
   const FeatureReader feature_reader_;
+  const LearnerStatsReader stats_reader_;
 };
 
 // Percent-decodes one path segment; nullopt when an escape is malformed.

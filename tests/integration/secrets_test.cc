@@ -68,7 +68,7 @@ TEST_F(PipelineTest, ALearnerLogsInWithAPercentEncodedPasswordAndNeverLogsIt) {
 // docs/operations.md, "A least-privilege Redis user": keep the two in step.
 const char* const kLeastPrivilegeUser =
     "ACL SETUSER streamrec on '>learner-pw' resetkeys '~sr:*' resetchannels -@all "
-    "+auth +hello +ping +select +multi +exec +del +zadd +hset +hget +hmget +zmscore +evalsha '+script|load'";
+    "+auth +hello +ping +select +multi +exec +del +zadd +hset +hget +hmget +zmscore +lpush +ltrim +evalsha '+script|load'";
 
 TEST_F(PipelineTest, ALearnerNeedsOnlyTheLeastPrivilegeUserWithTheDefaultUserDisabled) {
   // The fixture's own connection, which reads the counters, logged in as the
@@ -104,6 +104,9 @@ TEST_F(PipelineTest, ALearnerNeedsOnlyTheLeastPrivilegeUserWithTheDefaultUserDis
   EXPECT_TRUE(eventually([&] { return run_shell(admin_cli + "EXISTS sr:model 2>/dev/null", &rc) == "1\n"; },
                          std::chrono::seconds(30)));
   EXPECT_NE(run_shell(admin_cli + "ZCARD sr:pop 2>/dev/null", &rc), "0\n");
+  // And the stats samples of the dashboard (one every --status-interval, 5 s).
+  EXPECT_TRUE(eventually([&] { return run_shell(admin_cli + "EXISTS sr:stats 2>/dev/null", &rc) == "1\n"; },
+                         std::chrono::seconds(30)));
   EXPECT_EQ(learner->stop(), 0);
   std::string log = read_file(dir_ + "/learn-0.log");
   EXPECT_EQ(log.find("NOPERM"), std::string::npos) << log;

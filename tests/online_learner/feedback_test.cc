@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <queue>
 
 #include "online_learner/byte_io.h"
@@ -234,6 +235,47 @@ TEST(FeedbackModes, TheLearnerRecordsEachImpressionOnceWithItsShownScoreAndFinal
     ASSERT_NE(click, nullptr);
     EXPECT_EQ(click->size(), 3u);
     EXPECT_EQ(l.samples_learned(), 3u);
+  }
+}
+
+// Immediate feedback scores an impression in the forward pass of the batch
+// that learns its shown copy (one pass per impression): that score is the
+// one a pass of its own on the same model gives. Learner A learns i1's
+// shown copy in a batch with i2; twin B, identical up to i1, finalizes i1's
+// click label before learning it (x comes after i1's click deadline), so it
+// scores i1 in a pass of its own. Both learned w1 and w2 first: same model.
+TEST(FeedbackModes, AnImpressionLearnedInABatchIsScoredByThatBatchsForwardPassAsByAPassOfItsOwn) {
+  for (const char* mode : {"fake_negative", "defer"}) {
+    SCOPED_TRACE(mode);
+    LearnerConfig c;
+    c.embedding_dim = 4;
+    c.experts = 2;
+    c.expert_hidden = 8;
+    c.tower_hidden = 4;
+    c.batch_size = 2;
+    c.click_window_s = 600;
+    c.feedback = mode;
+    std::map<std::string, Scores> a_scores, b_scores;
+    auto a = Learner::create(c), b = Learner::create(c);
+    ASSERT_TRUE(a.ok() && b.ok());
+    (*a)->set_sink([&](const Sample& s, const Scores& p) { a_scores.emplace(s.event_id, p); });
+    (*b)->set_sink([&](const Sample& s, const Scores& p) { b_scores.emplace(s.event_id, p); });
+    for (Learner* l : {a->get(), b->get()}) {
+      l->add_event(make_event("w1", kImp, "u", "a", 0));
+      l->add_event(make_event("w2", kImp, "u", "a", 1000));
+      l->add_event(make_event("i1", kImp, "u", "a", 2000));
+    }
+    (*a)->add_event(make_event("i2", kImp, "v", "b", 3000));
+    (*b)->add_event(make_event("x", kImp, "v", "b", 20 * kMin));
+    EXPECT_EQ(b_scores.count("i1"), 1u) << "i1's click label final before i1 was learned";
+    EXPECT_EQ(a_scores.count("i1"), 0u);
+    (*a)->finish();
+    (*b)->finish();
+    ASSERT_EQ(a_scores.count("i1"), 1u);
+    ASSERT_EQ(b_scores.count("i1"), 1u);
+    EXPECT_NEAR(a_scores["i1"].p_click, b_scores["i1"].p_click, 1e-6);
+    EXPECT_NEAR(a_scores["i1"].p_ctcvr, b_scores["i1"].p_ctcvr, 1e-7);
+    EXPECT_NE(a_scores["i1"].p_click, a_scores["w1"].p_click) << "the model learned w1 and w2 before i1";
   }
 }
 

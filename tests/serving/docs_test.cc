@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include "core/wall_clock.h"
@@ -69,6 +70,18 @@ TEST_F(ServeTest, EveryCurlExampleOfTheServingDocAnswersAsShown) {
          "120", "clicks", "9", "purchases", "2", "emb", float32_bytes({0.5f, 1.0f})});
   redis({"ZADD", keys_.popularity(), "27.3", "i7", "26.9", "i1", "26.5", "i2"});
   redis({"HSET", keys_.model(), "version", "17", "updated_ts", std::to_string(now - 2000)});
+  // Two stats samples of one learner, 2 s apart (the dashboard's example).
+  for (auto [ago, events, dead, samples, rankings, fresh, le, auc] :
+       {std::tuple{3000, 1000, 1, 500, 10, 4, "\"10\":4,\"50\":4", "0.61"},
+        std::tuple{1000, 4000, 5, 1500, 30, 14, "\"10\":9,\"50\":14", "0.64"}})
+    redis({"LPUSH", "sr:stats",
+           "{\"ts\":" + std::to_string(now - ago) + ",\"learner\":\"host:4242\",\"consumer\":{\"events\":" +
+               std::to_string(events) + ",\"dead_letters\":" + std::to_string(dead) +
+               ",\"dead_letters_by_reason\":{\"bad_json\":" + std::to_string(dead) +
+               "},\"lag\":7},\"sink\":{\"samples_learned\":" + std::to_string(samples) +
+               ",\"rankings_written\":" + std::to_string(rankings) + ",\"freshness_ms\":{\"count\":" +
+               std::to_string(fresh) + ",\"le\":{" + le + "}},\"auc_click_window\":" + auc +
+               ",\"auc_ctcvr_window\":null,\"tasks\":{\"click\":{\"calibration\":0.98},\"ctcvr\":{}}}}"});
   start_serve();
 
   std::ifstream in(std::string(STREAMREC_SOURCE_DIR) + "/docs/serving.md");

@@ -20,7 +20,7 @@ TEST_F(ServeTest, BadRequestsGetAJsonErrorNamingTheProblem) {
   const std::string long_id(129, 'x');
   const BadRequest cases[] = {
       {http::verb::get, "/v1/nothing", 404, "unknown_route", "/v1/nothing"},
-      {http::verb::get, "/", 404, "unknown_route", "GET /"},
+      {http::verb::post, "/", 405, "method_not_allowed", "GET"},  // GET / is the dashboard
       {http::verb::get, "/v1/users/u1", 404, "unknown_route", "/v1/users/u1"},
       {http::verb::delete_, "/v1/users/u1/recommendations", 405, "method_not_allowed", "GET"},
       {http::verb::get, "/v1/events", 405, "method_not_allowed", "POST"},
