@@ -11,7 +11,8 @@
 
 namespace streamrec {
 namespace {
-constexpr int kDeadLetterFlushMs = 30000;
+// How long a stop waits for the dead-letter topic to take what is pending.
+constexpr int kDeadLetterFlushMs = 5000;
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
@@ -25,8 +26,15 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
   auto consumer = GroupConsumer::create(
       config, {config.kafka.events_topic},
       [self](const std::vector<TopicPartition>& revoked) {
+        self->in_revoke_ = true;
         if (Status s = self->finish_batch(); !s.ok() && self->failure_.ok()) self->failure_ = s;
+        self->in_revoke_ = false;
         self->commit(/*force=*/true);
+        // Held back for a dead letter: the next owner reads from there.
+        for (const TopicPartition& p : revoked) {
+          self->durable_offsets_.erase({p.topic, p.partition});
+          self->committed_.erase({p.topic, p.partition});
+        }
         self->sink_.partitions_revoked(revoked);
       },
       [self](const TopicPartition& partition) { return self->start_of(partition); });
@@ -121,7 +129,9 @@ void ConsumeLoop::add(KafkaMessage message) {
   int64_t kafka_ts = rd_kafka_message_timestamp(message.get(), &ts_type);
   MessageOrigin origin{from.source, from.topic, message->partition, message->offset, kafka_ts};
   auto dead_letter = [&](const DecodeError& error) {
-    if (Status s = dlq_.send(*message, error.message); !s.ok() && failure_.ok()) failure_ = s;
+    // Never stops the consumer: an unsent dead letter holds back its
+    // partition's commits (DeadLetterQueue::first_pending).
+    if (Status s = dlq_.send(*message, error.message); !s.ok()) spdlog::error("{}", s.message());
     ++stats_.dead_letters;
     ++stats_.dead_letters_by_reason[static_cast<size_t>(error.code)];
   };
@@ -148,7 +158,6 @@ void ConsumeLoop::add(KafkaMessage message) {
 Status ConsumeLoop::finish_batch() {
   if (batch_messages_ == 0) return {};
   if (!failure_.ok()) return failure_;
-  if (Status s = dlq_.flush(kDeadLetterFlushMs); !s.ok()) return s;
 
   if (Status s = until_sink_succeeds([&] { return sink_.apply(batch_); }); !s.ok()) return s;
   stats_.events += static_cast<int64_t>(batch_.events.size());
@@ -204,6 +213,7 @@ Status ConsumeLoop::until_sink_succeeds(const std::function<Status()>& attempt) 
   for (int attempts = 1;; ++attempts) {
     Status s = attempt();
     if (s.ok()) {
+      resume_after_retry();
       if (attempts > 1) spdlog::info("sink: written after {} attempts", attempts);
       note_sink_result(s, "");
       return {};
@@ -218,12 +228,47 @@ Status ConsumeLoop::until_sink_succeeds(const std::function<Status()>& attempt) 
                                "(not committed): {}",
                                std::chrono::duration<double>(Clock::now() - failing_since).count(), s.message())};
     note_sink_result(s, fmt::format("retrying in {} ms", backoff.count()).c_str());
-    // In slices, so that a stop does not wait for the whole backoff.
-    for (auto slept = std::chrono::milliseconds(0); slept < backoff && !(stop_ && stop_->stop_requested());
-         slept += std::chrono::milliseconds(50))
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    wait_for_retry(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
+}
+
+void ConsumeLoop::wait_for_retry(std::chrono::milliseconds how_long) {
+  const auto until = Clock::now() + how_long;
+  auto stopping = [&] { return stop_ && stop_->stop_requested(); };
+  // Inside the revoke hook (or before run()) the consumer cannot be polled:
+  // sleep, in slices, so that a stop does not wait for the whole backoff.
+  if (in_revoke_ || !stop_) {
+    while (Clock::now() < until && !stopping()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return;
+  }
+  if (!paused_) {
+    consumer_->pause();
+    paused_ = true;
+    spdlog::warn("sink failing: pausing the events partitions, polling on to keep this learner in the group");
+  }
+  while (!stopping()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) break;
+    // Serves heartbeats and rebalances; a partition assigned meanwhile is
+    // not paused, and what it yields waits for the retry.
+    if (KafkaMessage message = consumer_->poll(static_cast<int>(std::min<int64_t>(left, 50))))
+      kept_.push_back(std::move(message));
+  }
+}
+
+void ConsumeLoop::resume_after_retry() {
+  if (!paused_) return;
+  consumer_->resume();
+  paused_ = false;
+  spdlog::info("sink written again: events partitions resumed");
+}
+
+KafkaMessage ConsumeLoop::next_message(int timeout_ms) {
+  if (kept_.empty()) return consumer_->poll(timeout_ms);
+  KafkaMessage message = std::move(kept_.front());
+  kept_.pop_front();
+  return message;
 }
 
 void ConsumeLoop::commit(bool force) {
@@ -240,15 +285,30 @@ void ConsumeLoop::commit(bool force) {
   auto now = Clock::now();
   if (!force && now - last_commit_ < std::chrono::milliseconds(config_.consumer.commit_interval_ms)) return;
   last_commit_ = now;
+  // No further than the first dead letter the dead-letter topic has not
+  // acknowledged: the rest of such a partition is committed later (or, if
+  // the learner stops first, read again, the dead letter with it).
+  CommitOffsets now_committed;
+  for (auto it = durable_offsets_.begin(); it != durable_offsets_.end();) {
+    std::optional<int64_t> held = dlq_.first_pending({it->first.first, it->first.second});
+    if (held && *held < it->second) {
+      auto& last = committed_[it->first];
+      if (*held > last) now_committed[it->first] = last = *held;
+      ++it;
+      continue;
+    }
+    now_committed[it->first] = committed_[it->first] = it->second;
+    it = durable_offsets_.erase(it);
+  }
+  if (now_committed.empty()) return;
   // A failed commit is not fatal: the effects are idempotent, so the worst
   // case is that these messages are re-delivered and skipped.
-  if (Status s = consumer_->commit(durable_offsets_); !s.ok()) {
+  if (Status s = consumer_->commit(now_committed); !s.ok()) {
     ++stats_.commit_failures;
     spdlog::warn("{}", s.message());
   } else {
     ++stats_.commits;
   }
-  durable_offsets_.clear();
 }
 
 std::string to_json(const ConsumeStats& s) {
@@ -259,14 +319,15 @@ std::string to_json(const ConsumeStats& s) {
                    to_string(static_cast<DecodeErrorCode>(code)), s.dead_letters_by_reason[code]);
   }
   return fmt::format(
-      "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"late\":{},\"remembered\":{},\"dead_letters\":{},\"dead_letters_by_reason\":{{{}}},"
+      "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"late\":{},\"remembered\":{},\"dead_letters\":{},\"dead_letters_pending\":{},\"dead_letters_by_reason\":{{{}}},"
       "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{},\"lag\":{}}}",
-      s.messages, s.events, s.items, s.duplicates, s.late, s.remembered, s.dead_letters, reasons, s.batches, s.commits, s.sink_retries,
+      s.messages, s.events, s.items, s.duplicates, s.late, s.remembered, s.dead_letters, s.dead_letters_pending, reasons, s.batches, s.commits, s.sink_retries,
       s.commit_failures, s.lag);
 }
 
 void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
   stats_.lag = consumer_->lag(config_.kafka.events_topic);
+  stats_.dead_letters_pending = dlq_.pending();
   spdlog::info("learn {}: {} messages, {} events, {} items, {} dead-lettered, {} duplicates, {} batches, {} commits, "
                "lag {} events",
                what, stats_.messages, stats_.events, stats_.items, stats_.dead_letters, stats_.duplicates,
@@ -313,7 +374,7 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
       if (!item->err) last_message = Clock::now();
       add(std::move(item));
     }
-    KafkaMessage message = consumer_->poll(batch_messages_ >= max_messages ? 0 : timeout_ms);
+    KafkaMessage message = next_message(batch_messages_ >= max_messages ? 0 : timeout_ms);
     now = Clock::now();
     if (message) {
       if (batch_messages_ == 0) batch_started = now;
@@ -325,6 +386,7 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
       if (Status s = finish_batch(); !s.ok()) failure_ = s;
       commit(/*force=*/false);
     }
+    dlq_.poll();
     if (now - last_tick >= std::chrono::milliseconds(10)) {
       last_tick = now;
       Status ticked = sink_.tick();
@@ -350,6 +412,9 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
   }
   if (failure_.ok())
     if (Status s = finish_batch(); !s.ok()) failure_ = s;
+  if (Status s = dlq_.flush(kDeadLetterFlushMs); !s.ok())
+    spdlog::error("{}; their partitions are committed up to the first of them, which the next start reads again",
+                  s.message());
   commit(/*force=*/true);
   consumer_->close();
   report("done", options);

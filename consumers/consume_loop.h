@@ -10,12 +10,17 @@
 //      reason, a duplicate event_id is dropped (one seen within the last
 //      consumer.dedupe_window events, RecentIds), an event more than
 //      consumer.late_horizon_s older than the newest is counted as late;
-//   2. wait until the dead-letter topic acknowledged;
-//   3. hand the valid events to the EventSink; if it fails (Redis down), back
+//   2. hand the valid events to the EventSink; if it fails (Redis down), back
 //      off and retry the same batch until it succeeds or a stop is requested
 //      (or, with stop_after_idle, it has failed that long); the same failure
-//      again and again is logged as an error with its reason;
-//   4. commit the offsets of every durable batch, at most every
+//      again and again is logged as an error with its reason. Meanwhile the
+//      events partitions are paused and the consumer keeps polling, so it
+//      stays in the group however long the sink fails (librdkafka leaves
+//      the group after max.poll.interval.ms without a poll); they resume
+//      once the sink succeeds;
+//   3. commit the offsets of every durable batch -- never past a dead letter
+//      the dead-letter topic has not acknowledged (an unavailable topic holds
+//      back commits, never the consumer) -- at most every
 //      consumer.commit_interval_ms, and always before partitions are revoked
 //      or the loop ends. A sink may hold effects back over several batches
 //      and write them in the background (EventSink::write_mark); their
@@ -32,6 +37,7 @@
 #include <array>
 #include <map>
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -58,6 +64,7 @@ struct ConsumeStats {
   int64_t late = 0;          // events older than consumer.late_horizon_s before the newest one (applied all the same)
   int64_t remembered = 0;    // re-read before a partition's start, only for their event ids
   int64_t dead_letters = 0;  // sent to the dead-letter topic
+  int64_t dead_letters_pending = 0;  // not acknowledged by it yet (at the last report)
   std::array<int64_t, kDecodeErrorCodeCount> dead_letters_by_reason{};
   int64_t batches = 0;
   int64_t commits = 0;
@@ -125,6 +132,14 @@ class ConsumeLoop {
   // Commits what finished batches made durable; `force` ignores the
   // interval and first has the sink write what it holds back.
   void commit(bool force);
+  // Waits `how_long` for a retry of the sink; outside a rebalance callback,
+  // with the events partitions paused and polling the consumer all along
+  // (what a poll still returns is kept, in order, for after the retry).
+  void wait_for_retry(std::chrono::milliseconds how_long);
+  // Resumes the partitions wait_for_retry() paused.
+  void resume_after_retry();
+  // The next message: one kept by wait_for_retry(), else a poll.
+  KafkaMessage next_message(int timeout_ms);
   // Runs `attempt` until it succeeds, backing off, or a stop is requested,
   // or it has failed for longer than the run's stop_after_idle. The same
   // failure three times in a row is logged as an error.
@@ -159,6 +174,9 @@ class ConsumeLoop {
   std::vector<std::unique_ptr<Partition>> partitions_;
   Partition* last_partition_ = nullptr;  // messages come in runs from one partition
 
+  bool in_revoke_ = false;  // inside the revoke hook: no poll from there
+  bool paused_ = false;     // the events partitions, while the sink fails
+  std::deque<KafkaMessage> kept_;  // polled while paused, for after the retry
   ConsumedBatch batch_;  // cleared, not freed, between batches: its capacity is reused
   std::vector<std::pair<TopicPartition, int64_t>> reached_end_;  // end-of-partition events not yet reported
   size_t batch_messages_ = 0;
@@ -166,6 +184,7 @@ class ConsumeLoop {
   // once its durable_mark() gets there.
   std::map<uint64_t, CommitOffsets> applied_offsets_;
   CommitOffsets durable_offsets_;  // durable in Redis, not yet committed
+  CommitOffsets committed_;  // the last offset committed, of a partition held back for a dead letter
   std::chrono::steady_clock::time_point last_commit_;
   Status failure_;  // sticky: the first batch that could not be made durable
   ConsumeStats stats_;

@@ -3,18 +3,29 @@
 //   error  = the decode error ("missing_field: user_id is required")
 //   source = "<topic>/<partition>@<offset>" of the original message
 //
-// Owns its producer (idempotent, acks=all). send() only queues; flush()
-// waits until every queued message is acknowledged and returns an Error if
-// any was not -- the caller must then not commit the originals' offsets, so
-// a bad message is never lost. Not thread-safe: one owner thread.
+// Never blocks on the topic: send() only queues (librdkafka retries for as
+// long as it takes: message.timeout.ms is infinite), and the original stays
+// pending until the topic acknowledged it. first_pending() tells the owner
+// how far a partition may be committed, so a bad message is never lost: an
+// unavailable dead-letter topic holds back commits, not the consumer, and a
+// dead letter never acknowledged (the learner stopped first, or the topic
+// refused it for good) is read and sent again after a restart.
+//
+// Owns its producer (idempotent, acks=all). Not thread-safe: one owner
+// thread, which must call poll() now and then (it serves the
+// acknowledgements).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
 #include "core/config.h"
+#include "core/consumed.h"
 #include "core/kafka.h"
 #include "core/status.h"
 
@@ -27,20 +38,36 @@ class DeadLetterQueue {
   DeadLetterQueue(DeadLetterQueue&&) = default;
   DeadLetterQueue& operator=(DeadLetterQueue&&) = default;
 
+  // Queues `original` for the topic; it is pending until acknowledged. An
+  // Error (the producer refused it at once) leaves it pending for good.
   Status send(const rd_kafka_message_t& original, std::string_view error);
+  // Serves acknowledgements without waiting.
+  void poll();
+  // Waits up to `timeout_ms` for every pending dead letter; an Error says
+  // how many are still pending.
   Status flush(int timeout_ms);
 
+  // The lowest offset of `partition` whose dead letter is not acknowledged.
+  std::optional<int64_t> first_pending(const TopicPartition& partition) const;
+  int64_t pending() const;
   int64_t sent() const { return sent_; }
 
  private:
   DeadLetterQueue() = default;
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque);
 
-  // Delivery failures since the last flush(), counted by librdkafka's
-  // delivery-report callback (served from flush() on this thread).
+  // Shared with librdkafka's delivery-report callback, which runs inside
+  // poll()/flush() on the owner's thread.
   struct Deliveries {
+    std::map<TopicPartition, std::multiset<int64_t>> pending;  // originals not acknowledged
     int64_t failed = 0;
     std::string last_error;
+  };
+  // One per message in flight: where its original came from.
+  struct Origin {
+    Deliveries* deliveries;
+    TopicPartition partition;
+    int64_t offset;
   };
   std::unique_ptr<Deliveries> deliveries_;  // stable address for the callback
   KafkaClient producer_;

@@ -89,6 +89,20 @@ Status GroupConsumer::commit(const CommitOffsets& offsets) {
   return {};
 }
 
+void GroupConsumer::pause() {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  KafkaPartitionList owned(list);
+  rd_kafka_pause_partitions(consumer_.get(), list);
+}
+
+void GroupConsumer::resume() {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  KafkaPartitionList owned(list);
+  rd_kafka_resume_partitions(consumer_.get(), list);
+}
+
 void GroupConsumer::close() {
   if (closed_ || !consumer_) return;
   closed_ = true;

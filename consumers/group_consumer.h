@@ -44,6 +44,12 @@ class GroupConsumer {
   // The next message or error event, or nullptr after `timeout_ms`.
   KafkaMessage poll(int timeout_ms);
   Status commit(const CommitOffsets& offsets);
+  // Stops (resumes) fetching every assigned partition; poll() then returns
+  // no messages from them, but still serves the group (heartbeats,
+  // rebalances) and counts as polling for max.poll.interval.ms. On resume
+  // each partition goes on after the last message poll() returned.
+  void pause();
+  void resume();
   // Leaves the group (running the revoke hook). Idempotent.
   void close();
 

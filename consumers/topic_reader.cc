@@ -18,6 +18,10 @@ Result<std::unique_ptr<TopicReader>> TopicReader::create(const Config& config, s
                               {{"group.id", config.kafka.group_id + "." + self->topic_ + ".reader"},
                                {"enable.auto.commit", "false"},
                                {"enable.auto.offset.store", "false"},
+                               // Never in a group, so no poll interval applies; librdkafka
+                               // still wants it >= session.timeout.ms, which this reader
+                               // leaves at its default, whatever the group consumer's.
+                               {"max.poll.interval.ms", "86400000"},
                                // Past a trimmed start: from the oldest message kept
                                // (the gap is reported, see check_gap).
                                {"auto.offset.reset", "earliest"},

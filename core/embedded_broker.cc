@@ -29,6 +29,39 @@ Result<EmbeddedBroker> EmbeddedBroker::start(int brokers, const std::vector<Topi
   return broker;
 }
 
+namespace {
+Status mock_result(rd_kafka_resp_err_t err, const std::string& what) {
+  if (err) return Error{"broker: cannot " + what + ": " + rd_kafka_err2str(err)};
+  return {};
+}
+}  // namespace
+
+Status EmbeddedBroker::set_broker_down(int32_t broker_id) {
+  return mock_result(rd_kafka_mock_broker_set_down(cluster_.get(), broker_id),
+                     "take broker " + std::to_string(broker_id) + " down");
+}
+
+Status EmbeddedBroker::set_broker_up(int32_t broker_id) {
+  return mock_result(rd_kafka_mock_broker_set_up(cluster_.get(), broker_id),
+                     "bring broker " + std::to_string(broker_id) + " up");
+}
+
+Status EmbeddedBroker::set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id) {
+  return mock_result(rd_kafka_mock_partition_set_leader(cluster_.get(), topic.c_str(), partition, broker_id),
+                     "make broker " + std::to_string(broker_id) + " the leader of " + topic + "/" +
+                         std::to_string(partition));
+}
+
+Status EmbeddedBroker::set_group_coordinator(const std::string& group_id, int32_t broker_id) {
+  return mock_result(rd_kafka_mock_coordinator_set(cluster_.get(), "group", group_id.c_str(), broker_id),
+                     "make broker " + std::to_string(broker_id) + " the coordinator of group " + group_id);
+}
+
+void EmbeddedBroker::push_request_errors(int16_t api_key, size_t count, rd_kafka_resp_err_t error) {
+  std::vector<rd_kafka_resp_err_t> errors(count, error);
+  rd_kafka_mock_push_request_errors_array(cluster_.get(), api_key, count, errors.data());
+}
+
 void EmbeddedBroker::ClusterDeleter::operator()(rd_kafka_mock_cluster_t* cluster) const {
   rd_kafka_mock_cluster_destroy(cluster);
 }

@@ -39,6 +39,19 @@ class EmbeddedBroker {
   // "127.0.0.1:port,127.0.0.1:port,..."
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }
 
+  // Faults, for tests (thread-safe; each is handed to the cluster's thread
+  // and applies to requests from then on). Brokers are numbered from 1.
+  // A broker set down drops its connections and refuses new ones; what it
+  // leads stays led by it (the mock elects no new leader) until it is up.
+  Status set_broker_down(int32_t broker_id);
+  Status set_broker_up(int32_t broker_id);
+  Status set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id);
+  // Which broker coordinates consumer group `group_id`.
+  Status set_group_coordinator(const std::string& group_id, int32_t broker_id);
+  // The next `count` requests of type `api_key` (the Kafka protocol's: 0
+  // Produce, 1 Fetch, 8 OffsetCommit, ...) to any broker fail with `error`.
+  void push_request_errors(int16_t api_key, size_t count, rd_kafka_resp_err_t error);
+
  struct ClusterDeleter {
     void operator()(::rd_kafka_mock_cluster_s* cluster) const;
   };

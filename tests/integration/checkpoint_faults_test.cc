@@ -1,7 +1,13 @@
 // Checkpoints under faults: a full disk (a file-size limit, RLIMIT_FSIZE)
 // while checkpointing leaves the previous checkpoint intact and the learner
 // learning; a damaged newest checkpoint at start falls back to the previous
-// one (<path>.prev, kept by every write) instead of stopping start-up.
+// one (<path>.prev, kept by every write) instead of stopping start-up; and
+// every write is durable: the file fsynced before it is renamed into place,
+// the directory fsynced after (seen with strace).
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -81,6 +87,81 @@ TEST_F(CheckpointFaultsTest, ADamagedNewestCheckpointAtStartFallsBackToThePrevio
   EXPECT_NE(log.find("restoring the previous checkpoint " + checkpoint() + ".prev"), std::string::npos) << log;
   EXPECT_TRUE(std::filesystem::exists(checkpoint() + ".corrupt"));
   EXPECT_NE(log.find("learn: restored checkpoint " + checkpoint() + ".prev ("), std::string::npos) << log;
+}
+
+// The system calls of one thread, from `strace -f` output: its lines in order.
+std::vector<std::string> calls_of_thread(const std::string& trace, const std::string& tid) {
+  std::vector<std::string> out;
+  std::istringstream lines(trace);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(tid + " ", 0) == 0) out.push_back(line.substr(tid.size() + 1));
+  return out;
+}
+
+// The fd an `openat(...) = N` line returned, or -1.
+int returned_fd(const std::string& call) {
+  size_t eq = call.rfind(") = ");
+  return eq == std::string::npos ? -1 : std::atoi(call.c_str() + eq + 4);
+}
+
+TEST_F(CheckpointFaultsTest, ACheckpointIsFsyncedBeforeItIsRenamedIntoPlaceAndItsDirectoryAfter) {
+  const std::string trace = dir_ + "/strace.txt";
+  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", trace, "-e",
+                                   "trace=openat,fsync,fdatasync,rename,renameat,renameat2", STREAMREC_BINARY,
+                                   "learn", "--stats-file", stats_file()};
+  for (const std::string& a : args()) argv.push_back(a);
+  Subprocess traced(argv, env(), "", dir_ + "/learn-traced.log");
+  // The learner is strace's child; strace killed would leave it running, so
+  // it is killed first whenever the test ends.
+  pid_t learner = 0;
+  ASSERT_TRUE(eventually([&] { return (learner = std::atoi(run_shell("pgrep -P " + std::to_string(traced.pid())).c_str())) > 0; },
+                         std::chrono::seconds(10)));
+  struct KillFirst {
+    pid_t pid;
+    ~KillFirst() { ::kill(pid, SIGKILL); }
+  } kill_first{learner};
+  produce_events(make_events(2000, 200, 60));
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)));
+  // One checkpoint on the interval; the clean stop writes another.
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(checkpoint()); }, std::chrono::seconds(30)));
+  ::kill(learner, SIGTERM);
+  ASSERT_EQ(traced.wait(std::chrono::seconds(30)), 0) << read_file(dir_ + "/learn-traced.log");
+  ASSERT_TRUE(std::filesystem::exists(checkpoint() + ".prev"));
+
+  // Every write of the checkpoint, on the thread that made it: open FILE.tmp,
+  // fsync it, FILE -> FILE.prev, FILE.tmp -> FILE, open the directory, fsync it.
+  const std::string text = read_file(trace);
+  const std::string tmp = checkpoint() + ".tmp";
+  int writes = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("openat(") == std::string::npos || line.find("\"" + tmp + "\"") == std::string::npos) continue;
+    ++writes;
+    const std::string tid = line.substr(0, line.find(' '));
+    std::vector<std::string> calls = calls_of_thread(text, tid);
+    auto at = std::find_if(calls.begin(), calls.end(), [&](const std::string& c) { return line.find(c) != std::string::npos; });
+    ASSERT_NE(at, calls.end());
+    const int file_fd = returned_fd(*at);
+    ASSERT_GE(file_fd, 0) << *at;
+    std::vector<std::string> after(at + 1, calls.end());
+    auto find = [&](size_t from, const std::string& needle, const std::string& also = "") {
+      for (size_t i = from; i < after.size(); ++i)
+        if (after[i].find(needle) != std::string::npos && after[i].find(also) != std::string::npos) return i;
+      return after.size();
+    };
+    size_t file_sync = find(0, "fsync(" + std::to_string(file_fd) + ")", "= 0");
+    size_t into_place = find(0, "rename", "\"" + tmp + "\", ");
+    ASSERT_LT(file_sync, after.size()) << "FILE.tmp not fsynced:\n" << text;
+    ASSERT_LT(into_place, after.size()) << "FILE.tmp not renamed:\n" << text;
+    EXPECT_LT(file_sync, into_place) << "renamed before it was fsynced";
+    EXPECT_NE(after[into_place].find(", \"" + checkpoint() + "\""), std::string::npos) << after[into_place];
+    EXPECT_NE(after[into_place].find(" = 0"), std::string::npos) << after[into_place];
+    size_t open_dir = find(into_place, "\"" + dir_ + "\", O_RDONLY", "O_DIRECTORY");
+    ASSERT_LT(open_dir, after.size()) << "the directory was not opened after the rename";
+    EXPECT_LT(find(open_dir, "fsync(" + std::to_string(returned_fd(after[open_dir])) + ")", "= 0"), after.size())
+        << "the directory was not fsynced";
+  }
+  EXPECT_GE(writes, 2) << text;  // at least one on the interval, and the one at the stop
 }
 
 }  // namespace

@@ -79,8 +79,17 @@ inline double stats_number(const std::string& path, const std::string& field) {
 
 class PipelineTest : public ::testing::Test {
  protected:
+  PipelineTest() = default;
+  explicit PipelineTest(RedisOptions redis, KafkaOptions kafka = {}) : redis_(redis), broker_(kafka) {}
+
   void SetUp() override {
     dir_ = make_scratch_dir("pipeline");
+    reconnect_redis();
+  }
+
+  // The test's own connection, again (after Redis was restarted).
+  void reconnect_redis() {
+    redis_conn_.reset();
     auto conn = RedisConnection::connect(redis_.url(), 5000);
     ASSERT_TRUE(conn.ok()) << conn.error().message;
     redis_conn_.emplace(std::move(conn).value());
