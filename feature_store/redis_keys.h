@@ -15,6 +15,8 @@ class RedisKeys {
   std::string user_features(std::string_view user_id) const { return tagged("u:", user_id, ":f"); }
   std::string user_rankings(std::string_view user_id) const { return tagged("u:", user_id, ":rec"); }
   std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
+  // The items co-visited with this one: neighbour -> co-visits.
+  std::string item_covisits(std::string_view item_id) const { return tagged("i:", item_id, ":cv"); }
   std::string popularity() const { return prefix_ + "pop"; }
   std::string model() const { return prefix_ + "model"; }
 
