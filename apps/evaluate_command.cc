@@ -87,6 +87,14 @@ std::string report_json(const EvaluateOptions& o, const EvaluationReport& r, boo
   for (size_t i = 0; i < r.top_k_sources.size(); ++i)
     j += std::string(i ? ", " : "") + "\"" + r.top_k_sources[i].first + "\": " + std::to_string(r.top_k_sources[i].second);
   j += "},\n";
+  uint64_t ranked = 0;
+  for (const auto& [name, n] : r.top_k_sources) ranked += n;
+  j += "  \"top_k_share\": {";
+  for (size_t i = 0; i < r.top_k_sources.size(); ++i) {
+    j += std::string(i ? ", " : "") + "\"" + r.top_k_sources[i].first + "\": ";
+    append_number(j, ranked ? static_cast<double>(r.top_k_sources[i].second) / static_cast<double>(ranked) : 0.0);
+  }
+  j += "},\n";
   j += "  \"recommenders\": {\n";
   for (size_t i = 0; i < r.recommenders.size(); ++i) {
     const auto& rec = r.recommenders[i];

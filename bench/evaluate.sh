@@ -30,11 +30,12 @@ mkdir -p "$out"
 
 # Each source alone: every other source's candidates set to 0.
 none=(--set rankings.recent_candidates=0 --set rankings.covisit_candidates=0 --set rankings.category_candidates=0
-  --set rankings.retrieval_candidates=0 --set rankings.popular_candidates=0)
+  --set rankings.brand_candidates=0 --set rankings.retrieval_candidates=0 --set rankings.popular_candidates=0)
 declare -A alone=(
   [recent]=rankings.recent_candidates=10
   [covisit]=rankings.covisit_candidates=50
   [category]=rankings.category_candidates=50
+  [brand]=rankings.brand_candidates=20
   [retrieval]=rankings.retrieval_candidates=100
   [popular]=rankings.popular_candidates=20
 )
@@ -43,7 +44,7 @@ echo "load before: $(uptime)"
 printf "%-8s %-10s %10s %12s %10s %8s %8s\n" dataset sources events/s rankings us/ranking HR@10 newHR@10
 for spec in taobao:taobao-userbehavior-2h.csv rees46:rees46-2019-oct-head.csv; do
   format=${spec%%:*} file=$data/${spec#*:}
-  for run in all recent covisit category retrieval popular; do
+  for run in all recent covisit category brand retrieval popular; do
     args=()
     [[ $run != all ]] && args=("${none[@]}" --set "${alone[$run]}")
     report=$out/$format-$run.json

@@ -168,6 +168,7 @@ struct RankingConfig {
   int64_t popular_candidates = 20;      // ...plus the most popular, reranked by the model
   double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
   double recent_category_boost = 30.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
+  int64_t brand_candidates = 20;        // candidates from the brands of the user's recent clicks
   int64_t category_candidates = 50;     // candidates from the categories of the user's recent clicks
   // The user's own items (re-consumption) and what was viewed with them.
   int64_t recent_candidates = 10;       // the user's last distinct viewed items
@@ -179,6 +180,8 @@ struct RankingConfig {
   int64_t covisit_sources = 5;          // the user's last viewed items whose co-visits count
   int64_t covisit_window_items = 5;     // a view co-visits the viewer's last this many distinct items...
   int64_t covisit_window_s = 3600;      // ...viewed at most this long before
+  int64_t covisit_max_neighbours = 50;  // the learner keeps at most this many co-visited items per item...
+  int64_t covisit_max_items = 100000;   // ...for at most this many items (Redis keeps every count)
   int64_t refresh_interval_ms = 25;     // at most one refresh per user this often (debounce)
   int64_t impression_refresh_ms = 30000;  // impressions and purchases refresh only rankings older than this
   bool explain = true;                  // write why each item is ranked beside the ranking (sr:{u:<id>}:why)

@@ -275,6 +275,7 @@ std::variant<Item, DecodeError> EventDecoder::decode_item(std::string_view messa
   if (auto e = read_id(obj, "item_id", true, item.item_id)) return *e;
   if (auto e = read_ts(obj, limits_, item.ts_ms)) return *e;
   if (auto e = read_text(obj, "category", kMaxIdBytes, item.category)) return *e;
+  if (auto e = read_text(obj, "brand", kMaxIdBytes, item.brand)) return *e;
   element e;
   std::optional<double> price;
   if (auto err = read_amount(obj, "price", price)) return *err;
@@ -348,6 +349,10 @@ std::string encode_item(const Item& item) {
   append_json_string(out, item.item_id);
   out += ",\"category\":";
   append_json_string(out, item.category);
+  if (!item.brand.empty()) {  // optional: catalogs without brands encode as before
+    out += ",\"brand\":";
+    append_json_string(out, item.brand);
+  }
   out += ",\"price\":";
   append_number(out, item.price);
   out += item.available ? ",\"available\":true" : ",\"available\":false";

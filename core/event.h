@@ -60,6 +60,7 @@ struct Item {
   double price = 0;      // >= 0
   bool available = true;
   int64_t ts_ms = 0;
+  std::string brand{};  // any string; "" when absent (last, with an initializer: aggregates without it stay valid)
 };
 
 enum class DecodeErrorCode : uint8_t {

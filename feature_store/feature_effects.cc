@@ -38,6 +38,7 @@ void FeatureEffects::add(const Item& item, std::string_view source, int64_t offs
   char price[32];
   auto [end, ec] = std::to_chars(price, price + sizeof price, item.price);
   batch.set(key, source, offset, "category", item.category);
+  batch.set(key, source, offset, "brand", item.brand);
   batch.set(key, source, offset, "price", std::string_view(price, end - price));
   batch.set(key, source, offset, "available", item.available ? "1" : "0");
 }

@@ -3,13 +3,15 @@
 //   sr:{u:<user>}:f  impressions|clicks|purchases += 1, ts = max(ts, event ts)
 //   sr:{i:<item>}:f  impressions|clicks|purchases += 1
 //   sr:pop           the item's decayed popularity grows by the type's weight
+// a co-visit of items a and b (a click's, ranking/covisitation.h)
+//   sr:{i:<a>}:cv    member b += 1, and sr:{i:<b>}:cv member a += 1
 // an item message
-//   sr:{i:<item>}:f  category, price, available (1 or 0) = the message's
+//   sr:{i:<item>}:f  category, brand, price, available (1 or 0) = the message's
 //
 // The sr:pop score and its decay are core/popularity.h's.
 //
 // Marks: an event's effects on its user carry the partition's own source;
-// those on its item (the item's counters, sr:pop) carry item_side(source),
+// those on items (the item's counters, sr:pop, co-visits) carry item_side(source),
 // a mark of their own. Every partition's events touch the same items, and
 // with marks of their own (which sort together, after the others) the
 // writer sums them over all partitions into slices of their own, instead of
@@ -41,6 +43,14 @@ class FeatureEffects {
   void add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const;
   void add(const Item& item, std::string_view source, int64_t offset, EffectBatch& batch) const;
 
+  // One co-visit of items `a` and `b`, found from the event consumed at
+  // (`source`, `offset`): each gains one co-visit with the other.
+  void add_covisit(std::string_view a, std::string_view b, std::string_view source, int64_t offset,
+                   EffectBatch& batch) const {
+    const std::string item_side_source = item_side(source);
+    batch.add(keys_.item_covisits(a), item_side_source, offset, EffectOp::kZIncrement, b, 1);
+    batch.add(keys_.item_covisits(b), item_side_source, offset, EffectOp::kZIncrement, a, 1);
+  }
   // The user's recent clicks (JSON array, newest first) as the "recent"
   // field of their features, an effect with a mark like the counters.
   void add_recent_clicks(std::string_view user_id, std::string_view recent_json, std::string_view source,

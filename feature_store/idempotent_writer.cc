@@ -14,7 +14,7 @@ namespace {
 // KEYS: the marks hash, then the slice's data keys.
 // ARGV: ns, then ns times (source, expected mark, new mark); then per data
 // key: n, then n times (op, field, argument), already summed up per field.
-// A key's fields are all ZSET members (op l) or all HASH fields (i, m, s).
+// A key's fields are all ZSET members (ops l, z) or all HASH fields (i, m, s).
 constexpr std::string_view kScript = R"lua(
 -- Phase 1 checks and reads everything and computes the new values; phase 2
 -- only writes. Redis does not roll a failed script back, so a script that
@@ -63,7 +63,7 @@ for k = 2, #KEYS do
   local first = a + 1                -- (op, field, argument) triples
   a = first + 3 * n
   from[k] = nv + 1
-  zset[k] = ARGV[first] == 'l'
+  zset[k] = ARGV[first] == 'l' or ARGV[first] == 'z'
   nn = 0
   for j = first, a - 1, 3 do
     if ARGV[j] ~= 's' then nn = nn + 1; names[nn] = ARGV[j + 1] end
@@ -81,6 +81,11 @@ for k = 2, #KEYS do
         x = hi + math.log(1 + 2 ^ (lo - hi)) / math.log(2)
       end
       values[nv + 1] = string.format('%.17g', x)
+      values[nv + 2] = field
+    elseif op == 'z' then
+      r = r + 1
+      local c = current[r] and tonumber(current[r])
+      values[nv + 1] = fmt((c or 0) + tonumber(value))
       values[nv + 2] = field
     else
       if op ~= 's' then
@@ -118,6 +123,7 @@ std::string_view op_code(EffectOp op) {
     case EffectOp::kMax: return "m";
     case EffectOp::kLogAdd: return "l";
     case EffectOp::kSet: return "s";
+    case EffectOp::kZIncrement: return "z";
   }
   return "?";
 }
@@ -127,7 +133,7 @@ std::string_view op_code(EffectOp op) {
 // keeps every digit.
 std::string format_amount(EffectOp op, double amount) {
   char buf[32];
-  bool integral = op == EffectOp::kIncrement ||
+  bool integral = op == EffectOp::kIncrement || op == EffectOp::kZIncrement ||
                   (op == EffectOp::kMax && std::trunc(amount) == amount && std::fabs(amount) < 9.0e15);
   auto [end, ec] = integral ? std::to_chars(buf, buf + sizeof buf, static_cast<long long>(amount))
                             : std::to_chars(buf, buf + sizeof buf, amount);
@@ -287,7 +293,8 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
       } else {
         Sum& sum = sums[slot->second].second;
         switch (e.op) {
-          case EffectOp::kIncrement: sum.amount += e.amount; break;
+          case EffectOp::kIncrement:
+          case EffectOp::kZIncrement: sum.amount += e.amount; break;
           case EffectOp::kMax: sum.amount = std::max(sum.amount, e.amount); break;
           case EffectOp::kLogAdd: sum.amount = log2_sum(sum.amount, e.amount); break;
           case EffectOp::kSet: sum.text = &e.text; break;

@@ -20,8 +20,8 @@
 //
 // How a batch is written: the writer knows each source's mark (read once
 // with HMGET, then kept), drops the effects at or below it, sums up the rest
-// per key and field (increments add, max keeps the largest, popularity adds
-// in log space, a set keeps the latest), and sends them in slices of at most
+// per key and field (increments add, ZSET increments too, max keeps the
+// largest, popularity adds in log space, a set keeps the latest), and sends them in slices of at most
 // `keys_per_call` keys, cut between messages. Sources are taken in name
 // order, and a slice goes on from one source to the next: it holds a run of
 // messages of each source it advances, and a key several sources touch is
@@ -62,6 +62,7 @@ enum class EffectOp : uint8_t {
   kMax,        // HASH field = max(field, amount)
   kLogAdd,     // ZSET member score = log2(2^score + 2^amount)
   kSet,        // HASH field = value (the latest message wins)
+  kZIncrement, // ZSET member score += amount (an integer)
 };
 
 class EffectBatch {

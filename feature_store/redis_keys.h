@@ -17,6 +17,8 @@ class RedisKeys {
   // Why each item of the ranking is there: item_id -> explanation JSON.
   std::string user_explanations(std::string_view user_id) const { return tagged("u:", user_id, ":why"); }
   std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
+  // The items co-visited with this one: neighbour -> co-visits.
+  std::string item_covisits(std::string_view item_id) const { return tagged("i:", item_id, ":cv"); }
   std::string popularity() const { return prefix_ + "pop"; }
   std::string model() const { return prefix_ + "model"; }
   // The learners' recent stats samples, newest first (a capped LIST).

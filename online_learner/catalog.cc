@@ -57,6 +57,7 @@ void Catalog::save(ByteWriter& out) const {
   for (const Item& i : items_) {
     out.str(i.item_id);
     out.str(i.category);
+    out.str(i.brand);
     out.f64(i.price);
     out.u8(i.available);
     out.i64(i.ts_ms);
@@ -74,6 +75,7 @@ bool Catalog::load(ByteReader& in) {
     Item i;
     i.item_id = in.str();
     i.category = in.str();
+    i.brand = in.str();
     i.price = in.f64();
     i.available = in.u8() != 0;
     i.ts_ms = in.i64();

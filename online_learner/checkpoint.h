@@ -23,7 +23,7 @@
 
 namespace streamrec::learner {
 
-inline constexpr uint32_t kCheckpointVersion = 2;  // 2: samples' log_correction, the sampler's counts
+inline constexpr uint32_t kCheckpointVersion = 3;  // 2: samples' log_correction, the sampler's counts; 3: items' brand
 
 Status write_checkpoint_file(const std::string& path, std::string_view payload);
 Result<std::string> read_checkpoint_file(const std::string& path);

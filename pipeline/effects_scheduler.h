@@ -35,11 +35,14 @@ class EffectsScheduler {
   // caller adds to a write.
   const FeatureEffects& effects() const { return effects_; }
 
-  // Hold back the effects of a consumed message, or a user's recent clicks.
+  // Hold back the effects of a consumed message, a co-visit, or a user's recent clicks.
   void add(const Event& event, const MessageOrigin& origin) {
     effects_.add(event, origin.source, origin.offset, pending_);
   }
   void add(const Item& item, const MessageOrigin& origin) { effects_.add(item, origin.source, origin.offset, pending_); }
+  void add_covisit(std::string_view a, std::string_view b, const MessageOrigin& origin) {
+    effects_.add_covisit(a, b, origin.source, origin.offset, pending_);
+  }
   void add_recent_clicks(std::string_view user_id, std::string_view recent_json, const MessageOrigin& origin) {
     effects_.add_recent_clicks(user_id, recent_json, origin.source, origin.offset, pending_);
   }

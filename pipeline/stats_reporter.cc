@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <algorithm>
 #include <tuple>
 
@@ -61,8 +62,8 @@ std::vector<std::pair<std::string, std::string>> StatsReporter::summary_fields(c
 }
 
 std::string StatsReporter::stats_json(bool final, const ModelThread& model, const Learner& learner,
-                                      int64_t effects_write_failures, size_t held_for_event_time,
-                                      double checkpoint_age_s) const {
+                                      const ranking::Ranker& ranker, int64_t effects_write_failures,
+                                      size_t held_for_event_time, double checkpoint_age_s) const {
   RankingStats r = model.ranking_stats();
   const auto now = Clock::now();
   // A finished computation of the whole-run AUCs is taken; the final stats
@@ -73,6 +74,11 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
   auto lock = model.lock();
   const uint64_t samples_learned = learner.samples_learned();
   const uint64_t joiner_duplicates = learner.joiner_counters().duplicates;
+  const std::array<uint64_t, ranking::kCandidateSources> top_k_sources = ranker.top_k_sources();
+  const ranking::CoVisitation& covisits = ranker.covisitation();
+  const std::string covisit_json =
+      fmt::format("{{\"items\":{},\"neighbours\":{},\"evicted_items\":{},\"evicted_neighbours\":{}}}",
+                  covisits.items(), covisits.cells(), covisits.evicted_items(), covisits.evicted_neighbours());
   const bool whole_due = samples_learned != whole_auc_.samples && !whole_auc_job_.valid() &&
                          (final || whole_auc_.samples == 0 || now - whole_auc_.computed >= kWholeAucInterval);
   MetricSeries click = find_series(learner, "click").copy_last(window_),
@@ -90,6 +96,15 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
     if (final) std::tie(whole_auc_, whole_series_) = compute();
     else whole_auc_job_ = std::async(std::launch::async, std::move(compute));
   }
+  uint64_t ranked = 0;
+  for (uint64_t n : top_k_sources) ranked += n;
+  std::string sources_json, share_json;
+  for (size_t i = 0; i < top_k_sources.size(); ++i) {
+    const char* name = ranking::source_name(static_cast<ranking::CandidateSource>(i));
+    fmt::format_to(std::back_inserter(sources_json), "{}\"{}\":{}", i ? "," : "", name, top_k_sources[i]);
+    fmt::format_to(std::back_inserter(share_json), "{}\"{}\":{}", i ? "," : "", name,
+                   json_number(ranked ? static_cast<double>(top_k_sources[i]) / static_cast<double>(ranked) : std::nan("")));
+  }
   const auto& f = r.freshness_ms;
   // Cumulative counts at fixed bounds, for a Prometheus histogram.
   std::string freshness_le;
@@ -106,12 +121,13 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
       "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},"
       "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f},\"sum\":{:.1f},\"le\":{{{}}}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
-      "\"held_for_event_time\":{},\"joiner_duplicates\":{},\"tasks\":{{\"click\":{},\"ctcvr\":{}}},\"checkpoint_age_s\":{}}}",
+      "\"held_for_event_time\":{},\"joiner_duplicates\":{},\"tasks\":{{\"click\":{},\"ctcvr\":{}}},\"checkpoint_age_s\":{},"
+      "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"covisitation\":{}}}",
       samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures, effects_write_failures,
       f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), f.sum(), freshness_le, json_number(click_window.auc),
       json_number(ctcvr_window.auc), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
       whole_auc_.samples, held_for_event_time, joiner_duplicates, task_json(click_window), task_json(ctcvr_window),
-      json_number(checkpoint_age_s));
+      json_number(checkpoint_age_s), sources_json, share_json, covisit_json);
 }
 
 }  // namespace streamrec::pipeline

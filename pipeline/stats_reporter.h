@@ -1,5 +1,6 @@
 // What the pipeline reports about its model: the stats JSON of `streamrec
-// learn --stats-file` (samples, rankings, freshness, write failures, AUCs)
+// learn --stats-file` (samples, rankings, freshness, write failures, AUCs,
+// the candidate sources' share of the rankings, co-visitation memory)
 // and the fields of the sr:model summary (version, samples, windowed AUCs).
 //
 // The whole run's AUCs (auc_click, auc_ctcvr, over auc_samples samples) are
@@ -26,6 +27,7 @@
 #include "online_learner/learner.h"
 #include "online_learner/metrics.h"
 #include "pipeline/model_thread.h"
+#include "ranking/ranker.h"
 
 namespace streamrec::pipeline {
 
@@ -47,8 +49,12 @@ class StatsReporter {
   // `effects_write_failures` and `held_for_event_time` come from the
   // effects scheduler and the event-time merger; `checkpoint_age_s` (NaN:
   // none written) from the pipeline.
+  // The ranker's figures (under the same lock): the items of the rankings
+  // by the candidate source that proposed them ("top_k_sources", counts
+  // and "top_k_share", fractions), and the co-visitation memory.
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,
-                         int64_t effects_write_failures, size_t held_for_event_time, double checkpoint_age_s) const;
+                         const ranking::Ranker& ranker, int64_t effects_write_failures, size_t held_for_event_time,
+                         double checkpoint_age_s) const;
 
  private:
   static constexpr std::chrono::seconds kWholeAucInterval{30};

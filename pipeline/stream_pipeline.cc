@@ -45,6 +45,7 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
       ranker_(config.rankings, config.popularity, *learner_),
       users_(config.rankings, config.learner.recent_clicks),
       effects_(config),
+      covisits_(config.rankings),
       stats_(config.learner) {}
 
 void StreamPipeline::take(const ConsumedBatch& batch) {
@@ -66,6 +67,7 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
     const MessageOrigin& origin = consumed.origin;
     advance(origin);
     effects_.add(consumed.event, origin);
+    covisits_.add(consumed.event, origin, effects_);
     merger_.push({origin.topic, origin.partition}, origin.offset, consumed.event);
     if (const ranking::RealtimeUser* user = users_.observe(consumed.event, origin.kafka_ts_ms, now))
       effects_.add_recent_clicks(consumed.event.user_id, recent_json(user->recent), origin);
@@ -223,6 +225,7 @@ Status StreamPipeline::restore_checkpoint() {
   auto restored = restore_pipeline_checkpoint(path, positions_, users_, ranker_, *learner_);
   if (!restored.ok()) return restored.error();
   if (restored->empty()) return {};
+  covisits_.restore(ranker_.histories());
   spdlog::info("learn: restored checkpoint {} ({} samples learned, {} partitions, {} users)", *restored,
                learner_->samples_learned(), positions_.next.size(), users_.users().size());
   return {};
@@ -233,7 +236,7 @@ std::string StreamPipeline::stats_json(bool final) const {
       last_checkpoint_ == Clock::time_point{}
           ? std::nan("")
           : std::chrono::duration<double>(Clock::now() - last_checkpoint_).count();
-  return stats_.stats_json(final, *model_, *learner_, effects_.write_failures(), merger_.held(), checkpoint_age_s);
+  return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), merger_.held(), checkpoint_age_s);
 }
 
 }  // namespace streamrec::pipeline

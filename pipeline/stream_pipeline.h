@@ -3,7 +3,7 @@
 // docs/architecture.md walks one click through them.
 //
 // Contract:
-//  - Effects (counters, sr:pop, recent clicks, item attributes) are exactly
+//  - Effects (counters, sr:pop, co-visits, recent clicks, item attributes) are exactly
 //    once in Redis, written asynchronously (EffectsScheduler); write_mark()
 //    / durable_mark() / flush() follow EventSink's contract, so the consumer
 //    commits only what Redis acknowledged.
@@ -35,6 +35,7 @@
 //   EventTimeMerger    puts the partitions back in event-time order for the
 //                      learner
 //   ModelThread        learns, ranks, hands rankings to AsyncRankingWriter
+//   CoVisitEffects     each click's co-visits, for sr:{i:<id>}:cv
 //   EffectsScheduler   effects summed over redis.write_interval_ms, written
 //                      with the model summary (StatsReporter) and the changed
 //                      embeddings (EmbeddingExport) every second
@@ -53,6 +54,7 @@
 #include "core/config.h"
 #include "core/consumed.h"
 #include "online_learner/learner.h"
+#include "pipeline/covisit_effects.h"
 #include "pipeline/effects_scheduler.h"
 #include "pipeline/embedding_export.h"
 #include "pipeline/event_time_merger.h"
@@ -119,6 +121,7 @@ class StreamPipeline : public EventSink {
   RankingDebouncer users_;
   std::vector<RankRequest> due_;
   EffectsScheduler effects_;
+  CoVisitEffects covisits_;
   EmbeddingExport embeddings_;
   StatsReporter stats_;
   std::string stats_sample_;  // publish_stats()'s, until the next summary takes it

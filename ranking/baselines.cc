@@ -41,7 +41,8 @@ void PopularityIndex::top_in_category(const std::string& category, size_t k, std
 Baselines::Baselines(const PopularityConfig& popularity, const BaselineSettings& settings)
     : settings_(settings), popularity_(popularity),
       history_(std::max(settings.last_viewed, std::max(settings.covisit_sources, settings.covisit_window_items)), 0),
-      covisits_(settings.covisit_window_items, settings.covisit_window_ms) {}
+      covisits_(settings.covisit_window_items, settings.covisit_window_ms,
+                CoVisitLimits{SIZE_MAX, SIZE_MAX}) {}  // the baseline counts without bounds
 
 void Baselines::observe(const Event& event, const std::string& category) {
   ++seq_;

@@ -34,6 +34,7 @@ const char* source_name(CandidateSource source) {
     case CandidateSource::kRecent: return "recent";
     case CandidateSource::kCovisit: return "covisit";
     case CandidateSource::kCategory: return "category";
+    case CandidateSource::kBrand: return "brand";
     case CandidateSource::kRetrieval: return "retrieval";
     case CandidateSource::kPopular: return "popular";
   }
@@ -44,7 +45,9 @@ Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, 
     : config_(config), popularity_config_(popularity), learner_(learner), scorer_(learner),
       dim_(static_cast<int>(learner.config().embedding_dim)),
       history_(viewed_capacity(config), kBoughtRemembered),
-      covisits_(static_cast<size_t>(config.covisit_window_items), config.covisit_window_s * 1000) {}
+      covisits_(static_cast<size_t>(config.covisit_window_items), config.covisit_window_s * 1000,
+                CoVisitLimits{static_cast<size_t>(config.covisit_max_neighbours),
+                              static_cast<size_t>(config.covisit_max_items)}) {}
 
 void Ranker::save(ByteWriter& out) const {
   std::vector<const std::pair<const std::string, double>*> entries;
@@ -99,6 +102,8 @@ void Ranker::refresh_index() {
   category_number_.clear();
   item_number_.clear();
   category_items_.clear();
+  brand_number_.clear();
+  brand_items_.clear();
   learner_.catalog().for_each_available([&](const Item& item) {
     const size_t i = available_.size();
     available_.push_back(&item);
@@ -111,11 +116,17 @@ void Ranker::refresh_index() {
     if (new_category) category_items_.emplace_back();
     category_of_.push_back(category->second);
     category_items_[category->second].push_back(i);
+    if (!item.brand.empty()) {
+      auto [brand, new_brand] = brand_number_.try_emplace(item.brand, brand_items_.size());
+      if (new_brand) brand_items_.emplace_back();
+      brand_items_[brand->second].push_back(i);
+    }
   });
   chosen_.assign(available_.size(), 0);
   recency_.assign(available_.size(), 0.0);
   covisits_of_.assign(available_.size(), 0.0);
   share_.assign(category_items_.size(), 0.0);
+  brand_taken_.assign(brand_items_.size(), 0);
   recent_categories_.clear();
 
   const EmbeddingTable& table = learner_.table();
@@ -291,6 +302,31 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
                         return pa != pb ? pa > pb : a < b;
                       });
     for (size_t i = 0; i < m; ++i) choose(same_category_[i], CandidateSource::kCategory);
+  }
+
+  // The brands the user just clicked: their most popular available items.
+  if (config_.brand_candidates > 0 && !brand_items_.empty()) {
+    for (const std::string& item : recent_clicks) {
+      const Item* clicked = learner_.catalog().find(item);
+      if (!clicked || clicked->brand.empty()) continue;
+      auto it = brand_number_.find(clicked->brand);
+      if (it == brand_number_.end() || brand_taken_[it->second]) continue;
+      brand_taken_[it->second] = 1;
+      recent_brands_.push_back(it->second);
+    }
+    same_category_.clear();  // reused: available items of those brands, not yet chosen
+    for (size_t brand : recent_brands_)
+      for (size_t i : brand_items_[brand])
+        if (!chosen_[i]) same_category_.push_back(i);
+    size_t m = std::min<size_t>(same_category_.size(), static_cast<size_t>(config_.brand_candidates));
+    std::partial_sort(same_category_.begin(), same_category_.begin() + m, same_category_.end(),
+                      [&](size_t a, size_t b) {
+                        double pa = *available_popularity_[a], pb = *available_popularity_[b];
+                        return pa != pb ? pa > pb : a < b;
+                      });
+    for (size_t i = 0; i < m; ++i) choose(same_category_[i], CandidateSource::kBrand);
+    for (size_t brand : recent_brands_) brand_taken_[brand] = 0;
+    recent_brands_.clear();
   }
 
   // Retrieval: the best dot products, then the most popular, without repeats.

@@ -17,6 +17,8 @@
 //    `covisit_sources` viewed items, by the sum of their co-visits;
 //  - category: the `category_candidates` most popular items of the
 //    categories the user just clicked;
+//  - brand: the `brand_candidates` most popular items of the brands the
+//    user just clicked (items without a brand have none);
 //  - retrieval: the top `retrieval_candidates` available items by embedding
 //    retrieval (query · item embedding + the item's click bias, where the
 //    query is the user's embedding plus the mean embedding of their recent
@@ -77,8 +79,8 @@
 namespace streamrec::ranking {
 
 // The candidate sources, in the order they propose (see above).
-enum class CandidateSource : uint8_t { kRecent, kCovisit, kCategory, kRetrieval, kPopular };
-inline constexpr size_t kCandidateSources = 5;
+enum class CandidateSource : uint8_t { kRecent, kCovisit, kCategory, kBrand, kRetrieval, kPopular };
+inline constexpr size_t kCandidateSources = 6;
 const char* source_name(CandidateSource source);
 
 class Ranker {
@@ -159,6 +161,8 @@ class Ranker {
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
   std::unordered_map<std::string_view, size_t> item_number_;      // the same, per item id
   std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
+  std::unordered_map<std::string_view, size_t> brand_number_;  // views into the catalog's items
+  std::vector<std::vector<size_t>> brand_items_;     // per brand number, ascending
   Eigen::MatrixXf item_matrix_;           // dim x available, zero for items without a row
   Eigen::VectorXf item_bias_;             // click bias per available item
   std::vector<size_t> popular_;           // the most popular items, most popular first
@@ -181,6 +185,8 @@ class Ranker {
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
   std::vector<size_t> recent_categories_; // those with a share
   std::vector<size_t> same_category_;
+  std::vector<uint8_t> brand_taken_;      // per brand: among recent_brands_; all 0 between calls
+  std::vector<size_t> recent_brands_;     // the brands of the recent clicks
   std::vector<std::pair<double, size_t>> scored_;  // score, item
   learner::Batch batch_;
 };

@@ -13,6 +13,18 @@ bool UserHistory::has_viewed(const std::string& item_id) const {
   return std::any_of(viewed.begin(), viewed.end(), [&](const ViewedItem& v) { return v.item_id == item_id; });
 }
 
+UserHistories::UserHistories(const UserHistories& other, size_t viewed_capacity, size_t bought_capacity)
+    : viewed_capacity_(viewed_capacity), bought_capacity_(bought_capacity) {
+  for (const auto& [user_id, history] : other.users_) {
+    UserHistory copy;
+    copy.viewed.assign(history.viewed.begin(),
+                       history.viewed.begin() + static_cast<std::ptrdiff_t>(std::min(viewed_capacity, history.viewed.size())));
+    copy.bought.assign(history.bought.begin(),
+                       history.bought.begin() + static_cast<std::ptrdiff_t>(std::min(bought_capacity, history.bought.size())));
+    if (!copy.viewed.empty() || !copy.bought.empty()) users_.emplace(user_id, std::move(copy));
+  }
+}
+
 void UserHistories::observe(const Event& event) {
   if (event.type == EventType::kClick) {
     if (viewed_capacity_ == 0) return;

@@ -37,6 +37,8 @@ class UserHistories {
  public:
   UserHistories(size_t viewed_capacity, size_t bought_capacity)
       : viewed_capacity_(viewed_capacity), bought_capacity_(bought_capacity) {}
+  // A copy of `other`'s users holding at most these capacities (the newest).
+  UserHistories(const UserHistories& other, size_t viewed_capacity, size_t bought_capacity);
 
   // Takes a click (a view) or a purchase in; other events change nothing.
   void observe(const Event& event);

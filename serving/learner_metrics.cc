@@ -94,6 +94,32 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
             {"joiner_duplicates", "streamrec_learn_joiner_duplicates_total",
              "Events the joiner dropped as repeated"}},
            out);
+  // The candidate sources (ranking/ranker.h): what each put in the rankings.
+  if (object sources; !sink["top_k_sources"].get(sources))
+    for (auto [source, n] : sources)
+      out.counter("streamrec_learn_ranked_items_total",
+                  "Items of the rankings computed, by the candidate source that proposed them", number(n),
+                  {{"source", std::string(source)}});
+  if (object shares; !sink["top_k_share"].get(shares))
+    for (auto [source, share] : shares)
+      out.gauge("streamrec_learn_ranked_items_share",
+                "Share of the items of every ranking so far proposed by each candidate source (NaN: none yet)",
+                number(share), {{"source", std::string(source)}});
+  if (object covisits; !sink["covisitation"].get(covisits)) {
+    if (auto v = field(covisits, "items"))
+      out.gauge("streamrec_learn_covisit_items", "Items the learner keeps co-visits of (rankings.covisit_max_items)",
+                *v);
+    if (auto v = field(covisits, "neighbours"))
+      out.gauge("streamrec_learn_covisit_neighbours",
+                "Co-visited neighbours the learner keeps over all items (each at most rankings.covisit_max_neighbours)",
+                *v);
+    if (auto v = field(covisits, "evicted_items"))
+      out.counter("streamrec_learn_covisit_evicted_items_total",
+                  "Items whose co-visits the learner dropped to stay within rankings.covisit_max_items", *v);
+    if (auto v = field(covisits, "evicted_neighbours"))
+      out.counter("streamrec_learn_covisit_evicted_neighbours_total",
+                  "Co-visited neighbours dropped to stay within rankings.covisit_max_neighbours", *v);
+  }
   if (auto held = field(sink, "held_for_event_time"))
     out.gauge("streamrec_learn_held_for_event_time_events",
               "Events held until every partition has passed their event time", *held);

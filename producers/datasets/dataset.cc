@@ -27,7 +27,7 @@ Result<Dataset> read_jsonl(const std::string& path, const DatasetOptions& option
   std::unordered_map<std::string, size_t> item_index;
   auto note_item = [&](const Item& item, bool replace) {
     auto [it, fresh] = item_index.try_emplace(item.item_id, d.items.size());
-    if (fresh) d.items.push_back({item, ""});
+    if (fresh) d.items.push_back({item});
     else if (replace) d.items[it->second].item = item;
   };
   auto reject = [&](int64_t line, std::string message) -> std::optional<Error> {
@@ -136,7 +136,7 @@ Result<std::vector<DatasetItem>> read_catalog(const std::string& path, DatasetFo
     auto* i = std::get_if<Item>(&item);
     if (i == nullptr) return Error{path + ":" + std::to_string(n) + ": " + std::get<DecodeError>(item).message};
     auto [it, fresh] = index.try_emplace(i->item_id, items.size());
-    if (fresh) items.push_back({std::move(*i), ""});
+    if (fresh) items.push_back({std::move(*i)});
     else items[it->second].item = std::move(*i);  // a later line replaces the earlier one
   }
   if (in.bad()) return Error{path + ": read error"};

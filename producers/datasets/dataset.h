@@ -89,8 +89,7 @@ struct DatasetOptions {
 };
 
 struct DatasetItem {
-  Item item;          // item_id, category, price, available = true, ts_ms = first event time
-  std::string brand;  // "" when the format has none
+  Item item;  // item_id, category, brand ("" when the format has none), price, available = true, ts_ms = first event time
 };
 
 struct RejectedRow {

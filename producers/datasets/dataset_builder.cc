@@ -125,7 +125,7 @@ void DatasetBuilder::add_item(std::string_view item_id, int64_t ts_ms, std::stri
   if (ts_ms < s.attributes_ts) return;  // an older row than the one that set them
   s.attributes_ts = ts_ms;
   if (!category.empty()) s.entry.item.category = category;
-  if (!brand.empty()) s.entry.brand = brand;
+  if (!brand.empty()) s.entry.item.brand = brand;
   if (price) s.entry.item.price = *price;
 }
 

@@ -81,6 +81,19 @@ TEST_F(IdempotentWriterTest, LogAddSumsInLogSpace) {
   EXPECT_EQ(hget("sr:marks", "s"), "3\n");
 }
 
+TEST_F(IdempotentWriterTest, ZIncrementAddsToAMembersScoreOncePerOffset) {
+  EffectBatch first, replay;
+  first.add("cv{1}", "s", 1, EffectOp::kZIncrement, "a", 1);
+  first.add("cv{1}", "s", 2, EffectOp::kZIncrement, "a", 1);
+  first.add("cv{1}", "s", 2, EffectOp::kZIncrement, "b", 1);
+  for (int o = 2; o <= 4; ++o) replay.add("cv{1}", "s", o, EffectOp::kZIncrement, "a", 1);  // 2 is in already
+  { Status s = writer_.write(*conn_, first); ASSERT_TRUE(s.ok()) << s.message(); }
+  { Status s = writer_.write(*conn_, replay); ASSERT_TRUE(s.ok()) << s.message(); }
+  EXPECT_EQ(redis_.cli("ZSCORE cv{1} a"), "4\n");
+  EXPECT_EQ(redis_.cli("ZSCORE cv{1} b"), "1\n");
+  EXPECT_EQ(hget("sr:marks", "s"), "4\n");
+}
+
 TEST_F(IdempotentWriterTest, RecoversWhenRedisForgetsTheScript) {
   EffectBatch batch;
   batch.add("k{1}", "s", 1, EffectOp::kIncrement, "n", 1);
@@ -99,7 +112,10 @@ TEST_F(IdempotentWriterTest, FeatureEffectsWriteTheDocumentedKeys) {
   EffectBatch batch;
   counters.add(click, "events/0", 0, batch);
   counters.add(buy, "events/0", 1, batch);
+  counters.add_covisit("pen", "book", "events/0", 1, batch);
   { Status s = writer_.write(*conn_, batch); ASSERT_TRUE(s.ok()) << s.message(); }
+  EXPECT_EQ(redis_.cli("ZSCORE sr:{i:book}:cv pen"), "1\n");
+  EXPECT_EQ(redis_.cli("ZSCORE sr:{i:pen}:cv book"), "1\n");
   EXPECT_EQ(hget("sr:{u:alice}:f", "clicks"), "1\n");
   EXPECT_EQ(hget("sr:{u:alice}:f", "purchases"), "1\n");
   EXPECT_EQ(hget("sr:{u:alice}:f", "ts"), "1767225601000\n");

@@ -196,12 +196,12 @@ TEST(Rees46Test, ViewsAndCartsAreClicksPurchasesCarryThePriceAndTheCatalogHasBra
   const DatasetItem* no_code = find_item(d, "44600062");
   ASSERT_NE(no_code, nullptr);
   EXPECT_EQ(no_code->item.category, "2103807459595387724");  // category_code empty: category_id
-  EXPECT_EQ(no_code->brand, "shiseido");
+  EXPECT_EQ(no_code->item.brand, "shiseido");
   EXPECT_DOUBLE_EQ(no_code->item.price, 35.79);
   const DatasetItem* heater = find_item(d, "3900821");
   ASSERT_NE(heater, nullptr);
   EXPECT_EQ(heater->item.category, "appliances.environment.water_heater");
-  EXPECT_EQ(heater->brand, "aqua");                  // the purchase row had none: kept
+  EXPECT_EQ(heater->item.brand, "aqua");                  // the purchase row had none: kept
   EXPECT_DOUBLE_EQ(heater->item.price, 30.0);        // the latest price
   EXPECT_EQ(heater->item.ts_ms, 1569888001000);      // first seen
 }

@@ -125,6 +125,36 @@ TEST(CandidateSources, CovisitedItemsAreCandidates) {
   EXPECT_EQ(ranker.top_k_sources()[static_cast<size_t>(CandidateSource::kCovisit)], 1u);
 }
 
+TEST(CandidateSources, TheBrandsTheUserJustClickedProposeTheirMostPopularItems) {
+  LearnerConfig learner_config;
+  auto learner = std::move(Learner::create(learner_config)).value();
+  // i0..i39 in four categories; i0..i9 also of brand "acme" (i0..i4 of
+  // category c0, the rest elsewhere), the others without a brand.
+  for (int i = 0; i < 40; ++i)
+    learner->add_item(Item{"i" + std::to_string(i), "c" + std::to_string(i % 4), 2.0 + i, true, 0,
+                           i < 10 ? "acme" : ""});
+  for (const Event& e : make_stream(2000, 20, 30, 7)) learner->add_event(e);
+  learner->finish();
+  RankingConfig config;
+  config.retrieval_candidates = config.popular_candidates = config.category_candidates = 0;
+  config.covisit_candidates = config.recent_candidates = 0;
+  config.brand_candidates = 3;
+  config.top_k = 10;
+  Ranker ranker(config, PopularityConfig{}, *learner);
+  // Popularity: i7 most, then i5, then i9; i20 (no brand) more than all.
+  int n = 0;
+  for (auto [item, clicks] : std::vector<std::pair<std::string, int>>{{"i7", 6}, {"i5", 4}, {"i9", 3}, {"i20", 9}})
+    for (int c = 0; c < clicks; ++c, ++n)
+      ranker.add_event(make_event("p" + std::to_string(n), EventType::kClick, "other" + std::to_string(n), item,
+                                  1'000'000 + n));
+  EXPECT_EQ(ranked(ranker, "v", {"i1"}), (std::set<std::string>{"i7", "i5", "i9"}));
+  EXPECT_EQ(ranker.top_k_sources()[static_cast<size_t>(CandidateSource::kBrand)], 3u);
+  EXPECT_TRUE(ranked(ranker, "v", {"i30"}).empty()) << "an item without a brand proposes nothing";
+  config.brand_candidates = 0;
+  Ranker off(config, PopularityConfig{}, *learner);
+  EXPECT_TRUE(ranked(off, "v", {"i1"}).empty());
+}
+
 // Clicks of 8 users over 15 items, now and then far apart in time.
 std::vector<Event> clicks() {
   SplitMix rng(5);

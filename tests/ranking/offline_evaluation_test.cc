@@ -207,6 +207,18 @@ TEST(OfflineEvaluation, BaselinesMatchBruteForceReference) {
   ASSERT_EQ(report->recommenders.size(), 5u);
   EXPECT_EQ(report->recommenders[0].name, "streamrec");
   EXPECT_EQ(report->recommenders[0].all.events, clicks);
+  // Each item of each ranking served is counted under the one source that
+  // proposed it: K items (the catalog has more) per click not served the
+  // popular fallback.
+  uint64_t by_sources = 0;
+  std::set<std::string> sources;
+  for (const auto& [source, n] : report->top_k_sources) {
+    by_sources += n;
+    sources.insert(source);
+  }
+  EXPECT_EQ(sources, (std::set<std::string>{"recent", "covisit", "category", "brand", "retrieval", "popular"}));
+  EXPECT_GT(clicks, report->fallback_rankings);
+  EXPECT_EQ(by_sources, 4 * (clicks - report->fallback_rankings));
   for (size_t r = 1; r < report->recommenders.size(); ++r) {
     const RecommenderResult& got = report->recommenders[r];
     expect_same(got.all, want.at(got.name).all(), got.name);

@@ -1,9 +1,10 @@
 // /metrics of `streamrec serve` and of `streamrec learn` parse as Prometheus
 // text (promtool check metrics, from Debian's prometheus package) and count
 // what happened: requests by route and code, events consumed, dead letters
-// by reason, samples learned, freshness.
+// by reason, samples learned, freshness, ranked items by candidate source.
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "tests/serving/serve_fixture.h"
 
@@ -83,6 +84,20 @@ TEST_F(ServeTest, LearnerMetricsCountWhatTheLearnerDidAndParse) {
   EXPECT_FALSE(std::isnan(sample(text, R"(streamrec_learn_log_loss{task="click"})"))) << text;
   EXPECT_EQ(sample(text, R"(streamrec_learn_ranking_freshness_seconds_bucket{le="+Inf"})"),
             sample(text, "streamrec_learn_ranking_freshness_seconds_count"));
+  // Every ranked item counted under the source that proposed it; the shares sum to one.
+  double ranked = 0, shares = 0;
+  std::set<std::string> sources;
+  const std::regex count_line(R"re(\nstreamrec_learn_ranked_items_total\{source="(\w+)"\} (\S+))re");
+  for (std::sregex_iterator m(text.begin(), text.end(), count_line), end; m != end; ++m) {
+    sources.insert((*m)[1]);
+    ranked += std::stod((*m)[2]);
+    shares += sample(text, "streamrec_learn_ranked_items_share{source=\"" + std::string((*m)[1]) + "\"}");
+  }
+  EXPECT_TRUE(sources.count("retrieval") && sources.count("popular") && sources.count("covisit")) << text;
+  EXPECT_GE(ranked, sample(text, "streamrec_learn_rankings_written_total")) << text;
+  EXPECT_NEAR(shares, 1.0, 1e-3) << text;
+  EXPECT_GE(sample(text, "streamrec_learn_covisit_items"), 0) << text;
+  EXPECT_EQ(sample(text, "streamrec_learn_covisit_evicted_items_total"), 0) << text;
   expect_promtool_accepts(text, dir_);
   EXPECT_EQ(learner.stop(), 0);
 }
