@@ -179,7 +179,9 @@ void add_learn_command(CLI::App& app, int& exit_code) {
     if (Status s = (*pipeline)->save_checkpoint(); !s.ok()) spdlog::error("learn: {}", s.message());
     if (!status.ok()) {
       spdlog::error("learn: {}", status.message());
-      exit_code = 1;
+      // 3: Redis lost data (docs/operations.md, "Redis losing data"):
+      // restarting as is would not help.
+      exit_code = status.fatal() ? 3 : 1;
       return;
     }
     exit_code = 0;

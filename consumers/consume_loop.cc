@@ -71,7 +71,12 @@ std::optional<int64_t> ConsumeLoop::start_of(const TopicPartition& assigned) {
   if (assigned.topic != config_.kafka.events_topic || config_.consumer.dedupe_window == 0) return start;
   Partition& partition = partition_of(assigned.topic, assigned.partition);
   partition.remember_until = -1;
-  if (!start) start = consumer_->committed(assigned, 5000);
+  // Offsets committed mean their effects were in Redis: it must still have
+  // marks for this partition (a check of Redis against Kafka after a
+  // restart; the sink stops with a fatal error if they are gone).
+  std::optional<int64_t> committed = consumer_->committed(assigned, 5000);
+  if (committed && *committed > 0) sink_.expect_applied(partition.source);
+  if (!start) start = committed;
   if (!start) return std::nullopt;  // new to the group: nothing before it was consumed
   // Re-read only what the partition holds: from no earlier than its first
   // offset (so auto.offset.reset never applies), and not at all when it
@@ -212,6 +217,8 @@ Status ConsumeLoop::until_sink_succeeds(const std::function<Status()>& attempt) 
   const auto failing_since = Clock::now();
   for (int attempts = 1;; ++attempts) {
     Status s = attempt();
+    // Retrying cannot help (Redis lost data): the run ends, loudly.
+    if (s.fatal()) return s;
     if (s.ok()) {
       resume_after_retry();
       if (attempts > 1) spdlog::info("sink: written after {} attempts", attempts);
@@ -277,6 +284,8 @@ void ConsumeLoop::commit(bool force) {
   // After a failure that ends the run, nothing more is tried.
   if (force && !applied_offsets_.empty() && failure_.ok())
     if (Status s = until_sink_succeeds([&] { return sink_.flush(); }); !s.ok() && failure_.ok()) failure_ = s;
+  // Nothing is committed after a fatal failure: Redis cannot be trusted.
+  if (failure_.fatal()) return;
   const uint64_t durable = sink_.durable_mark();
   for (auto it = applied_offsets_.begin(); it != applied_offsets_.end() && it->first <= durable;
        it = applied_offsets_.erase(it))
@@ -392,6 +401,7 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
       Status ticked = sink_.tick();
       // A tick that wrote nothing says nothing about the sink: only its failures count.
       if (!ticked.ok()) note_sink_result(ticked, "retried with the next write");
+      if (ticked.fatal() && failure_.ok()) failure_ = ticked;
       commit(/*force=*/false);  // the tick may have made the sink durable
     }
     if (now - last_status >= options.status_interval) {

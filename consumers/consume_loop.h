@@ -17,7 +17,8 @@
 //      events partitions are paused and the consumer keeps polling, so it
 //      stays in the group however long the sink fails (librdkafka leaves
 //      the group after max.poll.interval.ms without a poll); they resume
-//      once the sink succeeds;
+//      once the sink succeeds. A fatal failure (Error::fatal: Redis lost
+//      data) is not retried: the run ends with it and commits nothing more;
 //   3. commit the offsets of every durable batch -- never past a dead letter
 //      the dead-letter topic has not acknowledged (an unavailable topic holds
 //      back commits, never the consumer) -- at most every

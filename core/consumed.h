@@ -79,6 +79,10 @@ class EventSink {
     (void)partition;
     return std::nullopt;
   }
+  // The consumer group has committed offsets of the partition whose
+  // messages carry `source` (MessageOrigin::source): the sink's store must
+  // already hold their effects, and finding none of them is data loss.
+  virtual void expect_applied(std::string_view source) { (void)source; }
   // The consumer has read `partition` to its end, `end_offset` (for now).
   // Called between batches, after the batch holding the messages before it.
   virtual void partition_end(const TopicPartition& partition, int64_t end_offset) {

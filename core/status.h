@@ -12,6 +12,9 @@ namespace streamrec {
 
 struct Error {
   std::string message;
+  // Trying again cannot help (e.g. Redis lost data the stream relied on):
+  // whoever retries failures stops instead.
+  bool fatal = false;
 };
 
 template <class T>
@@ -41,16 +44,18 @@ class [[nodiscard]] Result {
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Error error) : error_(std::move(error.message)), failed_(true) {}
+  Status(Error error) : error_(std::move(error.message)), failed_(true), fatal_(error.fatal) {}
   static Status Ok() { return Status(); }
 
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
   const std::string& message() const { return error_; }
+  bool fatal() const { return fatal_; }
 
  private:
   std::string error_;
   bool failed_ = false;
+  bool fatal_ = false;
 };
 
 }  // namespace streamrec

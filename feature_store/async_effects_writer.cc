@@ -52,8 +52,15 @@ void AsyncEffectsWriter::forget_marks() {
   forget_marks_ = true;
 }
 
+void AsyncEffectsWriter::expect_mark(std::string source) {
+  std::lock_guard lock(thread_.mutex());
+  expected_marks_.push_back(std::move(source));
+}
+
 void AsyncEffectsWriter::take() {
   if (std::exchange(forget_marks_, false)) writer_.forget_marks();
+  for (const std::string& source : expected_marks_) writer_.expect_mark(source);
+  expected_marks_.clear();
   number_ = writing_number_;
 }
 

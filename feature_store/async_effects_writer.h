@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "feature_store/async_writer.h"
@@ -57,6 +58,8 @@ class AsyncEffectsWriter {
   // The marks may have moved (partitions reassigned): read them again
   // before the next write.
   void forget_marks();
+  // Redis must hold a mark for `source` (IdempotentWriter::expect_mark).
+  void expect_mark(std::string source);
 
   // Whether effects or state a write failed to write wait for the next submit().
   bool holding() const;
@@ -80,6 +83,7 @@ class AsyncEffectsWriter {
   uint64_t writing_number_ = 0;  // the submission writing_ completes
   Status last_result_;
   bool forget_marks_ = false;
+  std::vector<std::string> expected_marks_;
   uint64_t submitted_ = 0;  // the submitting thread's
 
   std::atomic<uint64_t> durable_{0};

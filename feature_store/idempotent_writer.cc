@@ -208,10 +208,27 @@ Status IdempotentWriter::read_marks(RedisConnection& redis, const EffectBatch& b
         return Error{"redis: " + marks_key_ + " field " + std::string(args[i]) + " is not an offset: " +
                      std::string(text)};
     }
-    marks_[std::string(args[i])] = value;
+    const std::string source(args[i]);
+    if (auto floor = floor_.find(source); floor != floor_.end() && value < floor->second)
+      return Error{"redis lost data: the offset mark of " + source + " in " + marks_key_ + " is " +
+                       (value < 0 ? std::string("gone") : std::to_string(value)) + ", but Redis held " +
+                       std::to_string(floor->second) +
+                       " before (a FLUSHALL, a restart without persistence, a rollback?): the effects of the messages "
+                       "between are no longer in Redis and the counters would be wrong. Stopping without committing; "
+                       "see docs/operations.md, \"Redis losing data\"",
+                   /*fatal=*/true};
+    marks_[source] = value;
+    raise_floor(source, value);
   }
   return {};
 }
+
+void IdempotentWriter::raise_floor(const std::string& source, int64_t mark) {
+  auto [floor, fresh] = floor_.try_emplace(source, mark);
+  if (!fresh) floor->second = std::max(floor->second, mark);
+}
+
+void IdempotentWriter::expect_mark(const std::string& source) { raise_floor(source, 0); }
 
 // The batch's effects above the known marks, summed up per key and field,
 // in slices of at most keys_per_call_ keys cut between messages. Sources are
@@ -330,7 +347,10 @@ Status IdempotentWriter::write(RedisConnection& redis, const EffectBatch& batch)
     for (size_t i = 0; i < replies->size(); ++i) {
       const redisReply* reply = (*replies)[i].get();
       if (reply->type != REDIS_REPLY_ERROR) {
-        for (auto& [source, offset] : calls[i].marks) marks_[source] = offset;
+        for (auto& [source, offset] : calls[i].marks) {
+          marks_[source] = offset;
+          raise_floor(source, offset);
+        }
         continue;
       }
       std::string_view text = reply_text(reply);

@@ -126,6 +126,15 @@ class IdempotentWriter {
   // Forgets the marks it knows; the next write() reads them again. For
   // whoever learns the marks may have moved (e.g. partitions reassigned).
   void forget_marks() { marks_.clear(); }
+  // Redis must hold a mark for `source` (Kafka has offsets committed after
+  // its effects were written).
+  void expect_mark(const std::string& source);
+
+  // Marks only move forward. A mark read back lower than one Redis held
+  // before (or missing where one is expected) means Redis lost data -- a
+  // FLUSHALL, a restart without persistence, a rollback to an older
+  // snapshot -- and write() returns a fatal Error naming the source rather
+  // than going on with counters that silently lack those effects.
 
  private:
   // One script call: its arguments, and the marks it leaves when it succeeds.
@@ -135,12 +144,14 @@ class IdempotentWriter {
   };
   Status load_script(RedisConnection& redis);
   Status read_marks(RedisConnection& redis, const EffectBatch& batch);
+  void raise_floor(const std::string& source, int64_t mark);
   std::vector<Call> slices(const EffectBatch& batch) const;
 
   std::string marks_key_;
   size_t keys_per_call_;
   std::string sha_;
   std::map<std::string, int64_t> marks_;  // source -> its mark in Redis (-1: none yet)
+  std::map<std::string, int64_t> floor_;  // source -> the highest mark Redis has held (never forgotten)
 };
 
 }  // namespace streamrec

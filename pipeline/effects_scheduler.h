@@ -59,6 +59,12 @@ class EffectsScheduler {
   Status wait() { return writer_.wait(); }
   // The marks may have moved (partitions reassigned).
   void forget_marks() { writer_.forget_marks(); }
+  // Redis must hold the marks of `source`'s effects (on its users and on
+  // its items): Kafka has offsets of it committed.
+  void expect_applied(std::string_view source) {
+    writer_.expect_mark(std::string(source));
+    writer_.expect_mark(FeatureEffects::item_side(source));
+  }
 
   uint64_t write_mark() const { return writer_.submitted() + (pending_.empty() ? 0 : 1); }
   uint64_t durable_mark() const { return writer_.durable(); }
