@@ -90,7 +90,8 @@ void NegativeSampler::save(ByteWriter& out) const {
 
 bool NegativeSampler::load(ByteReader& in) {
   uint64_t n = in.u64();
-  if (!in.ok() || n > (uint64_t{1} << 32)) return false;
+  // Each count is 8 bytes: a corrupt n must not size an allocation.
+  if (!in.ok() || n > in.remaining() / 8) return false;
   grow(n);
   for (uint64_t i = 0; i < n && in.ok(); ++i) counts_[i] = in.i64();
   for (size_t i = 0; i < weights_.size(); ++i) weights_[i] = weight_of(i);
