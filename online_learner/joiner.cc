@@ -325,11 +325,19 @@ void Joiner::save(ByteWriter& out) const {
   }
 }
 
+namespace {
+// A time read back from a checkpoint: within reach of an event's (at most
+// kMaxTimestampMs, plus windows of years), so that adding a window to it or
+// subtracting two of them cannot overflow whatever a corrupt file holds.
+bool plausible_time(int64_t ts_ms) { return ts_ms >= -4 * kMaxTimestampMs && ts_ms <= 4 * kMaxTimestampMs; }
+}  // namespace
+
 bool Joiner::load(ByteReader& in) {
   uint64_t* c = reinterpret_cast<uint64_t*>(&counters_);
   for (size_t i = 0; i < sizeof counters_ / sizeof(uint64_t); ++i) c[i] = in.u64();
   rng_.set_state(in.u64());
   watermark_ = in.i64();
+  if (watermark_ != INT64_MIN && !plausible_time(watermark_)) in.fail("implausible watermark");
   next_seq_ = in.u64();
   pending_.clear();
   uint64_t n = in.u64();
@@ -340,6 +348,8 @@ bool Joiner::load(ByteReader& in) {
     p.click_ts = in.i64();
     p.deadline = in.i64();
     p.purchase_phase = in.u8() != 0;
+    if (!plausible_time(p.sample.ts_ms) || !plausible_time(p.click_ts) || !plausible_time(p.deadline))
+      in.fail("pending impression with an implausible time");
     pending_.emplace(seq, std::move(p));
   }
   emitted_.clear();
@@ -350,6 +360,8 @@ bool Joiner::load(ByteReader& in) {
     uint64_t key = in.u64();
     bool live = in.u8() != 0;
     int64_t ts = in.i64(), click_ts = in.i64();
+    if (!plausible_time(forget_at) || !plausible_time(ts) || !plausible_time(click_ts))
+      in.fail("emitted impression with an implausible time");
     emitted_fifo_.emplace_back(forget_at, key);
     if (live) emitted_[key] = Emitted{ts, click_ts, forget_at};
   }
