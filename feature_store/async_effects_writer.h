@@ -39,7 +39,10 @@ namespace streamrec {
 
 class AsyncEffectsWriter {
  public:
-  AsyncEffectsWriter(std::string redis_url, int timeout_ms, std::string marks_key);
+  // `user_key_start` and `user_ttl_s`: user keys expire that long after a
+  // write (IdempotentWriter::expire_user_keys; 0 = never).
+  AsyncEffectsWriter(std::string redis_url, int timeout_ms, std::string marks_key, std::string user_key_start = {},
+                     int64_t user_ttl_s = 0);
   ~AsyncEffectsWriter();
   AsyncEffectsWriter(const AsyncEffectsWriter&) = delete;
   AsyncEffectsWriter& operator=(const AsyncEffectsWriter&) = delete;

@@ -23,8 +23,8 @@ int64_t earlier(int64_t a, int64_t b) { return a < 0 ? b : b < 0 ? a : std::min(
 
 }  // namespace
 
-AsyncRankingWriter::AsyncRankingWriter(std::string redis_url, int timeout_ms, std::string prefix)
-    : keys_(std::move(prefix)), thread_("streamrec-ranks", std::move(redis_url), timeout_ms, kRetryPause) {
+AsyncRankingWriter::AsyncRankingWriter(std::string redis_url, int timeout_ms, std::string prefix, int64_t user_ttl_s)
+    : keys_(std::move(prefix)), writer_(user_ttl_s), thread_("streamrec-ranks", std::move(redis_url), timeout_ms, kRetryPause) {
   thread_.start({[this] { return !waiting_.empty(); },
                  [this](bool) {
                    batch_.swap(waiting_);

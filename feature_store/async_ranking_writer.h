@@ -52,8 +52,9 @@ struct UserRanking {
 
 class AsyncRankingWriter {
  public:
-  // `prefix`: the Redis key prefix (redis.prefix).
-  AsyncRankingWriter(std::string redis_url, int timeout_ms, std::string prefix);
+  // `prefix`: the Redis key prefix (redis.prefix); `user_ttl_s`: the
+  // user keys' expiry (redis.user_ttl_s, 0 = none).
+  AsyncRankingWriter(std::string redis_url, int timeout_ms, std::string prefix, int64_t user_ttl_s = 0);
   ~AsyncRankingWriter();
   AsyncRankingWriter(const AsyncRankingWriter&) = delete;
   AsyncRankingWriter& operator=(const AsyncRankingWriter&) = delete;

@@ -12,7 +12,8 @@ namespace streamrec {
 namespace {
 
 // KEYS: the marks hash, then the slice's data keys.
-// ARGV: ns, then ns times (source, expected mark, new mark); then per data
+// ARGV: ns, the user keys' TTL in seconds (0: none) and how their names
+// start (prefix .. '{u:'), then ns times (source, expected mark, new mark); then per data
 // key: n, then n times (op, field, argument), already summed up per field.
 // A key's fields are all ZSET members (ops l, z) or all HASH fields (i, m, s).
 constexpr std::string_view kScript = R"lua(
@@ -43,7 +44,8 @@ local function fmt(v)
 end
 local marks = KEYS[1]
 local ns = tonumber(ARGV[1])
-local a = 2
+local user_ttl, user_key_start = tonumber(ARGV[2]), ARGV[3]
+local a = 4
 local new_marks = {}
 for s = 1, ns do
   local source, expected = ARGV[a], ARGV[a + 1]
@@ -111,7 +113,12 @@ for k = 2, #KEYS do
   to[k] = nv
 end
 for k = 2, #KEYS do
-  if to[k] >= from[k] then write_pairs(zset[k] and 'ZADD' or 'HSET', KEYS[k], values, from[k], to[k]) end
+  if to[k] >= from[k] then
+    write_pairs(zset[k] and 'ZADD' or 'HSET', KEYS[k], values, from[k], to[k])
+    if user_ttl > 0 and string.sub(KEYS[k], 1, #user_key_start) == user_key_start then
+      redis.call('EXPIRE', KEYS[k], user_ttl)  -- redis.user_ttl_s: from the user's last write
+    end
+  end
 end
 if ns > 0 then write_pairs('HSET', marks, new_marks, 1, 2 * ns) end
 return 1
@@ -273,6 +280,8 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
     call.args = {"EVALSHA", sha_, std::to_string(keys.size() + 1), marks_key_};
     for (uint32_t k : keys) call.args.push_back(batch.keys_[k]);
     call.args.push_back(std::to_string(advanced.size()));
+    call.args.push_back(std::to_string(user_ttl_s_));
+    call.args.push_back(user_key_start_);
     for (uint32_t source : advanced) {
       call.args.insert(call.args.end(), {batch.sources_[source], std::to_string(mark[source]), std::to_string(top[source])});
       call.marks[batch.sources_[source]] = mark[source] = top[source];

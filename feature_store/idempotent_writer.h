@@ -118,6 +118,14 @@ class IdempotentWriter {
   explicit IdempotentWriter(std::string marks_key, size_t keys_per_call = 4096)
       : marks_key_(std::move(marks_key)), keys_per_call_(keys_per_call) {}
 
+  // Every key whose name starts with `user_key_start` (RedisKeys'
+  // user_key_start(): the user keys) is set to expire `ttl_s` seconds after
+  // a write that changed it, in the same script (redis.user_ttl_s); 0: never.
+  void expire_user_keys(std::string user_key_start, int64_t ttl_s) {
+    user_key_start_ = std::move(user_key_start);
+    user_ttl_s_ = ttl_s;
+  }
+
   // Applies `batch` in one pipelined round trip (plus one to read the marks
   // of sources it has not seen yet). Loads the script on first use and again
   // if Redis forgot it (restart, SCRIPT FLUSH).
@@ -149,6 +157,8 @@ class IdempotentWriter {
 
   std::string marks_key_;
   size_t keys_per_call_;
+  std::string user_key_start_;
+  int64_t user_ttl_s_ = 0;
   std::string sha_;
   std::map<std::string, int64_t> marks_;  // source -> its mark in Redis (-1: none yet)
   std::map<std::string, int64_t> floor_;  // source -> the highest mark Redis has held (never forgotten)

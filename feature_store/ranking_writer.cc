@@ -16,6 +16,7 @@ std::string format_score(double score) {
 
 Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& rankings) {
   const std::string now_ms = std::to_string(wall_clock_ms());
+  const std::string ttl = std::to_string(user_ttl_s_);
   for (const Ranking& r : rankings) {
     auto items = r.items;
     std::sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.second > b.second; });
@@ -38,6 +39,11 @@ Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& 
         }
         redis.append(hset);
       }
+    }
+    if (user_ttl_s_ > 0) {
+      if (!items.empty()) redis.append({"EXPIRE", r.key, ttl});
+      if (!r.stamp_key.empty()) redis.append({"EXPIRE", r.stamp_key, ttl});
+      if (!r.why_key.empty() && !r.why.empty() && r.why.size() == r.items.size()) redis.append({"EXPIRE", r.why_key, ttl});
     }
     redis.append({"EXEC"});
   }

@@ -35,8 +35,14 @@ struct Ranking {
 
 class RankingWriter {
  public:
+  // With `user_ttl_s` > 0 (redis.user_ttl_s) the same MULTI also sets each
+  // written key to expire that many seconds later.
+  explicit RankingWriter(int64_t user_ttl_s = 0) : user_ttl_s_(user_ttl_s) {}
   // Replaces each ranking, in one pipelined round trip.
   Status write(RedisConnection& redis, const std::vector<Ranking>& rankings);
+
+ private:
+  int64_t user_ttl_s_;
 };
 
 }  // namespace streamrec

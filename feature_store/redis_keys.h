@@ -16,6 +16,8 @@ class RedisKeys {
   std::string user_rankings(std::string_view user_id) const { return tagged("u:", user_id, ":rec"); }
   // Why each item of the ranking is there: item_id -> explanation JSON.
   std::string user_explanations(std::string_view user_id) const { return tagged("u:", user_id, ":why"); }
+  // How every user key's name starts (and no other key's).
+  std::string user_key_start() const { return prefix_ + "{u:"; }
   std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
   // The items co-visited with this one: neighbour -> co-visits.
   std::string item_covisits(std::string_view item_id) const { return tagged("i:", item_id, ":cv"); }
