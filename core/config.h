@@ -39,6 +39,9 @@ struct RedisConfig {
   std::string prefix = "sr:";
   int64_t timeout_ms = 5000;
   int64_t write_interval_ms = 1000;  // counters & co. summed over this long, then written at once
+  // Redis user keys (sr:{u:<id>}:f, :rec, :why) expire this long after the
+  // user's last write (wall time, Redis's EXPIRE); 0 = never.
+  int64_t user_ttl_s = 0;
 };
 
 struct ConsumerConfig {
@@ -160,6 +163,14 @@ struct LearnerConfig {
   // Progressive validation.
   int64_t metrics_window = 100000;       // samples in the sliding-window metrics
   int64_t metrics_max_samples = 5000000; // pairs kept per series (8 bytes each); 0 = all
+  // Bounded memory (docs/operations.md, "Memory"): each per-user, per-item
+  // and per-partition structure keeps at most this many entries and evicts
+  // the least recently used. Not part of the model: changing them keeps a
+  // checkpoint usable.
+  int64_t max_users = 1000000;            // users with real-time state (recent clicks, history, debounce)
+  int64_t max_items = 500000;             // items in the catalog and the per-item counts
+  int64_t max_embedding_rows = 4000000;   // embedding rows (and keys awaiting admission)
+  int64_t max_held_events = 200000;       // events the event-time merger holds; beyond, the oldest go on
 };
 
 struct RankingConfig {

@@ -6,7 +6,8 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
+
+#include "core/least_recent.h"
 
 namespace streamrec::learner {
 
@@ -15,7 +16,8 @@ class ByteReader;
 
 class ItemRateBaseline {
  public:
-  explicit ItemRateBaseline(double smoothing = 20) : a_(smoothing) {}
+  explicit ItemRateBaseline(double smoothing = 20, size_t max_items = 500000)
+      : a_(smoothing), max_items_(max_items < 1 ? 1 : max_items) {}
 
   struct Score {
     float click;
@@ -27,6 +29,9 @@ class ItemRateBaseline {
   void update_click(const std::string& item_id, bool clicked);
   void update_purchase(const std::string& item_id, bool purchased);
 
+  size_t items() const { return items_.size(); }
+  uint64_t evicted_items() const { return evicted_items_; }  // since construction
+
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);
 
@@ -34,9 +39,13 @@ class ItemRateBaseline {
   struct Counts {
     uint64_t impressions = 0, clicks = 0, purchases = 0;
   };
+  Counts& counts_of(const std::string& item_id);
+
   double a_;
+  size_t max_items_;
   Counts total_;
-  std::unordered_map<std::string, Counts> items_;
+  LeastRecentMap<std::string, Counts> items_;  // least recently counted first
+  uint64_t evicted_items_ = 0;
 };
 
 }  // namespace streamrec::learner

@@ -6,11 +6,58 @@
 
 namespace streamrec::learner {
 
+void Catalog::touch(size_t i, bool fresh) {
+  const auto slot = static_cast<uint32_t>(i);
+  if (fresh) {
+    if (older_.size() <= i) {
+      older_.resize(i + 1, kNoSlot);
+      newer_.resize(i + 1, kNoSlot);
+    }
+  } else {
+    if (newest_ == slot) return;
+    (older_[i] != kNoSlot ? newer_[older_[i]] : oldest_) = newer_[i];
+    older_[newer_[i]] = older_[i];  // not the newest: newer_[i] is a slot
+  }
+  older_[i] = newest_;
+  newer_[i] = kNoSlot;
+  (newest_ != kNoSlot ? newer_[newest_] : oldest_) = slot;
+  newest_ = slot;
+}
+
+size_t Catalog::evict_least_recent() {
+  const size_t i = oldest_;
+  oldest_ = newer_[i];
+  (oldest_ != kNoSlot ? older_[oldest_] : newest_) = kNoSlot;
+  index_.erase(items_[i].item_id);
+  auto pos = std::lower_bound(available_.begin(), available_.end(), i);
+  if (pos != available_.end() && *pos == i) available_.erase(pos);
+  sampler_.clear(i);
+  ++evicted_items_;
+  return i;
+}
+
 void Catalog::update(const Item& item) {
-  auto [it, fresh] = index_.try_emplace(item.item_id, items_.size());
-  size_t i = it->second;
-  if (fresh) items_.push_back(item);
-  else items_[i] = item;
+  size_t i;
+  bool fresh = false;
+  if (auto it = index_.find(std::string_view(item.item_id)); it != index_.end()) {
+    i = it->second;
+    items_[i] = item;
+  } else {
+    fresh = true;
+    if (index_.size() >= max_items_) {
+      i = evict_least_recent();
+      items_[i] = item;
+    } else if (!free_slots_.empty()) {
+      i = free_slots_.back();
+      free_slots_.pop_back();
+      items_[i] = item;
+    } else {
+      i = items_.size();
+      items_.push_back(item);
+    }
+    index_.emplace(item.item_id, i);
+  }
+  touch(i, fresh);
   auto pos = std::lower_bound(available_.begin(), available_.end(), i);
   bool listed = pos != available_.end() && *pos == i;
   if (item.available && !listed) available_.insert(pos, i);
@@ -69,6 +116,14 @@ bool Catalog::load(ByteReader& in) {
   items_.clear();
   index_.clear();
   available_.clear();
+  older_.clear();
+  newer_.clear();
+  free_slots_.clear();
+  oldest_ = newest_ = kNoSlot;
+  // Slots as saved (the sampler's counts are by slot); the recency is the
+  // slot order. Saved with a larger bound: the excess goes after.
+  const size_t bound = max_items_;
+  max_items_ = SIZE_MAX;
   sampler_ = NegativeSampler();
   uint64_t n = in.u64();
   for (uint64_t k = 0; k < n && in.ok(); ++k) {
@@ -81,7 +136,10 @@ bool Catalog::load(ByteReader& in) {
     i.ts_ms = in.i64();
     update(i);
   }
-  return in.ok() && sampler_.load(in);
+  max_items_ = bound;
+  if (!in.ok() || !sampler_.load(in)) return false;
+  while (index_.size() > max_items_) free_slots_.push_back(evict_least_recent());
+  return true;
 }
 
 }  // namespace streamrec::learner

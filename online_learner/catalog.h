@@ -3,6 +3,11 @@
 // negative sampling: uniform, or by popularity^0.75 with the logQ correction
 // (NegativeSampler), the popularity being the clicks and purchases observe()d.
 //
+// At most `max_items` items are kept: a new item beyond that takes the place
+// of the one whose latest message is the oldest (least recently updated),
+// which is then unknown everywhere (find() returns nullptr; never sampled;
+// its popularity count gone). Counted in evicted_items().
+//
 // Sampling is deterministic for a given sequence of updates and a given
 // random source. Owns its data; not thread-safe.
 #pragma once
@@ -24,12 +29,16 @@ class ByteReader;
 
 class Catalog {
  public:
+  explicit Catalog(size_t max_items = 500000) : max_items_(max_items < 1 ? 1 : max_items) {}
+
   // A later message for the same item replaces the earlier one.
   void update(const Item& item);
   const Item* find(std::string_view item_id) const;
-  size_t size() const { return items_.size(); }
-  // Calls f(const Item&) for every available item, in order of first
-  // appearance. The references live until the next update() or load().
+  size_t size() const { return index_.size(); }
+  uint64_t evicted_items() const { return evicted_items_; }  // since construction
+  // Calls f(const Item&) for every available item, in slot order (first
+  // appearance, an evicted item's slot reused by the item that took its
+  // place). The references live until the next update() or load().
   template <class F>
   void for_each_available(F f) const {
     for (size_t i : available_) f(items_[i]);
@@ -60,7 +69,20 @@ class Catalog {
     size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
   };
 
-  std::vector<Item> items_;  // in order of first appearance
+  // Makes slot i the most recently updated (linking it in when new).
+  void touch(size_t i, bool fresh);
+  // Frees the least recently updated slot for another item and returns it.
+  size_t evict_least_recent();
+
+  size_t max_items_;
+  uint64_t evicted_items_ = 0;
+  std::vector<Item> items_;  // by slot
+  // Slots by recency, a doubly linked list through these vectors (kNoSlot
+  // ends it): no allocation per update.
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  std::vector<uint32_t> older_, newer_;
+  std::vector<size_t> free_slots_;  // emptied by a load() under a smaller bound
+  uint32_t oldest_ = kNoSlot, newest_ = kNoSlot;
   std::unordered_map<std::string, size_t, IdHash, std::equal_to<>> index_;
   std::vector<size_t> available_;  // indexes into items_, kept sorted
   NegativeSampler sampler_;        // slots are indexes into items_

@@ -22,8 +22,9 @@ uint64_t mix64(uint64_t x) {
 }  // namespace
 
 EmbeddingTable::EmbeddingTable(int dim, int admit_after, int64_t ttl_ms, float init_scale, uint64_t seed,
-                               int random_dims)
-    : dim_(dim), random_dims_(random_dims < 0 ? dim : std::min(dim, random_dims)), admit_after_(std::max(1, admit_after)), ttl_ms_(ttl_ms), init_scale_(init_scale), seed_(seed) {
+                               int random_dims, size_t max_rows)
+    : dim_(dim), random_dims_(random_dims < 0 ? dim : std::min(dim, random_dims)), admit_after_(std::max(1, admit_after)), ttl_ms_(ttl_ms),
+      max_rows_(std::max<size_t>(1, max_rows)), init_scale_(init_scale), seed_(seed) {
   index_.assign(1024, kNoRow);
   index_mask_ = index_.size() - 1;
 }
@@ -135,14 +136,60 @@ size_t EmbeddingTable::evict_unseen(int64_t now_ms) {
   size_t freed = 0;
   for (uint32_t r = 0; r < keys_.size(); ++r) {
     if (last_seen_[r] == kFreeRow || last_seen_[r] >= cutoff) continue;
-    index_erase(keys_[r]);
-    last_seen_[r] = kFreeRow;
-    free_rows_.push_back(r);
-    --live_;
+    free_row(r);
     ++freed;
   }
   std::erase_if(pending_, [cutoff](const auto& kv) { return kv.second.last_seen < cutoff; });
   evicted_total_ += freed;
+  return freed;
+}
+
+void EmbeddingTable::free_row(uint32_t r) {
+  index_erase(keys_[r]);
+  last_seen_[r] = kFreeRow;
+  free_rows_.push_back(r);
+  --live_;
+}
+
+size_t EmbeddingTable::evict_over_bound() {
+  size_t freed = 0;
+  if (live_ > max_rows_) {
+    const size_t keep = max_rows_ - max_rows_ / 16;
+    const size_t drop = live_ - keep;
+    // The drop-th oldest sighting: rows seen before it go, and of those
+    // seen at that very time, the lowest-numbered ones until `drop` went.
+    std::vector<int64_t> seen;
+    seen.reserve(live_);
+    for (uint32_t r = 0; r < keys_.size(); ++r)
+      if (last_seen_[r] != kFreeRow) seen.push_back(last_seen_[r]);
+    std::nth_element(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(drop - 1), seen.end());
+    const int64_t threshold = seen[drop - 1];
+    size_t below = 0;
+    for (int64_t t : seen) below += t < threshold;
+    size_t at_threshold = drop - below;
+    for (uint32_t r = 0; r < keys_.size() && freed < drop; ++r) {
+      const int64_t t = last_seen_[r];
+      if (t == kFreeRow || t > threshold) continue;
+      if (t == threshold) {
+        if (at_threshold == 0) continue;
+        --at_threshold;
+      }
+      free_row(r);
+      ++freed;
+    }
+    evicted_total_ += freed;
+  }
+  if (pending_.size() > max_rows_) {
+    // Keys awaiting admission: the oldest sightings go (all those tied
+    // with the last one: the set does not depend on the map's order).
+    const size_t drop = pending_.size() - (max_rows_ - max_rows_ / 16);
+    std::vector<int64_t> seen;
+    seen.reserve(pending_.size());
+    for (const auto& [key, p] : pending_) seen.push_back(p.last_seen);
+    std::nth_element(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(drop - 1), seen.end());
+    const int64_t threshold = seen[drop - 1];
+    std::erase_if(pending_, [threshold](const auto& kv) { return kv.second.last_seen <= threshold; });
+  }
   return freed;
 }
 

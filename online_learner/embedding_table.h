@@ -6,6 +6,10 @@
 //    until then lookups return kNoRow and the feature contributes zeros.
 //  - evict_unseen(now) frees every row whose last sighting is older than the
 //    TTL; freed rows are reused, so memory stays proportional to live keys.
+//  - evict_over_bound() keeps at most `max_rows` rows (and as many keys
+//    awaiting admission): beyond, it frees the least recently seen, down to
+//    15/16 of the bound (one pass per sixteenth: amortized O(1) a row; ties
+//    by row number, so replays evict the same rows).
 //  - Row contents depend only on (seed, key) at creation and on the updates
 //    applied since, never on insertion order: replays are deterministic.
 //  - bytes() is exact for the storage this class owns (rows, optimizer state,
@@ -32,7 +36,8 @@ class EmbeddingTable {
 
   // The first `random_dims` floats of a new row are uniform in
   // [-init_scale, init_scale], the rest zero (default: all random).
-  EmbeddingTable(int dim, int admit_after, int64_t ttl_ms, float init_scale, uint64_t seed, int random_dims = -1);
+  EmbeddingTable(int dim, int admit_after, int64_t ttl_ms, float init_scale, uint64_t seed, int random_dims = -1,
+                 size_t max_rows = 4'000'000);
 
   int dim() const { return dim_; }
 
@@ -51,6 +56,11 @@ class EmbeddingTable {
   // Frees rows (and forgets admission counts) unseen for the TTL; returns
   // the number of rows freed. A TTL of 0 keeps everything.
   size_t evict_unseen(int64_t now_ms);
+  // Frees the least recently seen rows (and admission counts) while more
+  // than max_rows are held (see above); returns the rows freed. Call it
+  // between mini-batches: freed rows are reused for other keys.
+  size_t evict_over_bound();
+  size_t max_rows() const { return max_rows_; }
 
   size_t rows() const { return live_; }
   size_t capacity_rows() const { return keys_.size(); }
@@ -59,7 +69,7 @@ class EmbeddingTable {
   size_t bytes() const;
   size_t bytes_per_row() const;
   uint64_t admitted_total() const { return admitted_total_; }
-  uint64_t evicted_total() const { return evicted_total_; }
+  uint64_t evicted_total() const { return evicted_total_; }  // by the TTL and the bound
 
   void save(ByteWriter& out) const;
   // Replaces the contents with a saved table of the same dim (or, with
@@ -78,11 +88,13 @@ class EmbeddingTable {
   void index_grow();
   size_t slot_of(uint64_t key) const;
   void init_row(uint32_t r, uint64_t key);
+  void free_row(uint32_t r);
 
   int dim_;
   int random_dims_;
   int admit_after_;
   int64_t ttl_ms_;
+  size_t max_rows_;
   float init_scale_;
   uint64_t seed_;
 

@@ -168,14 +168,18 @@ void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
   s.request_id = e.request_id;
   s.ts_ms = e.ts_ms;
   s.context = e.context;
-  if (auto r = recent_.find(e.user_id); r != recent_.end()) s.recent_clicks.assign(r->second.begin(), r->second.end());
+  if (const RecentClicks* r = recent_.touch_if_present(e.user_id)) s.recent_clicks.assign(r->begin(), r->end());
   push_pending(std::move(s), -1, out);
   last_was_impression_ = true;
 }
 
 void Joiner::remember_click(const Event& e) {
   if (settings_.recent_clicks <= 0) return;
-  learner::remember_click(recent_[e.user_id], e.item_id, settings_.recent_clicks);
+  learner::remember_click(recent_.touch(e.user_id), e.item_id, settings_.recent_clicks);
+  while (recent_.size() > static_cast<size_t>(std::max<int64_t>(1, settings_.max_users))) {
+    recent_.pop_least_recent();
+    ++evicted_users_;
+  }
 }
 
 void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
@@ -226,8 +230,8 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   positive.ts_ms = e.ts_ms;
   positive.context = e.context;
   positive.clicked = true;
-  if (auto r = recent_.find(e.user_id); r != recent_.end() && r->second.size() > 1)
-    positive.recent_clicks.assign(r->second.begin() + 1, r->second.end());  // not itself
+  if (const RecentClicks* r = recent_.find(e.user_id); r && r->size() > 1)
+    positive.recent_clicks.assign(r->begin() + 1, r->end());  // not itself
   if (settings_.popularity_negatives) positive.log_correction = catalog_->log_correction(e.item_id);
   for (int64_t i = 0; i < negatives; ++i) {
     float correction = 0;
@@ -313,16 +317,14 @@ void Joiner::save(ByteWriter& out) const {
     out.i64(live ? e->click_ts : 0);
   }
   out.pod_vector(std::vector<uint64_t>(seen_fifo_.begin(), seen_fifo_.end()));
-  std::vector<const std::string*> users;
-  for (auto& kv : recent_) users.push_back(&kv.first);
-  std::sort(users.begin(), users.end(), [](auto* a, auto* b) { return *a < *b; });
-  out.u64(users.size());
-  for (const std::string* u : users) {
-    out.str(*u);
-    const auto& items = recent_.at(*u);
+  // Least recently active first: load() touches them back in this order.
+  // (Checkpoints written before the bound existed list them by id.)
+  out.u64(recent_.size());
+  recent_.for_each_oldest_first([&](const std::string& user, const RecentClicks& items) {
+    out.str(user);
     out.u32(static_cast<uint32_t>(items.size()));
     for (const std::string& i : items) out.str(i);
-  }
+  });
 }
 
 namespace {
@@ -375,9 +377,11 @@ bool Joiner::load(ByteReader& in) {
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
     std::string u = in.str();
     uint32_t m = in.u32();
-    auto& items = recent_[u];
+    auto& items = recent_.touch(u);
     for (uint32_t j = 0; j < m && in.ok(); ++j) items.push_back(in.str());
   }
+  while (recent_.size() > static_cast<size_t>(std::max<int64_t>(1, settings_.max_users)))
+    recent_.pop_least_recent();  // saved under a larger bound
   if (!in.ok()) return false;
   rebuild_indexes();
   return true;

@@ -37,6 +37,8 @@
 //    the labels it has so far (counted as flushed).
 //  - Each impression snapshots the user's recent clicks (newest first) at the
 //    moment it is shown, so features never see the future.
+//  - At most max_users users keep recent clicks; beyond, the user whose
+//    last event is the oldest is forgotten (counted: evicted_users()).
 // Output is a deterministic function of the input sequence and the seed.
 // Not thread-safe; owns all its state (movable, not copyable: its indexes
 // point into it); never fails on bad sequences.
@@ -52,6 +54,7 @@
 
 #include "core/event.h"
 #include "core/flat_map.h"
+#include "core/least_recent.h"
 #include "online_learner/catalog.h"
 #include "online_learner/recent_clicks.h"
 #include "online_learner/sample.h"
@@ -72,6 +75,7 @@ struct JoinerSettings {
   // (Catalog::sample_popular); off: uniformly, with no correction.
   bool popularity_negatives = false;
   int64_t recent_clicks = 5;
+  int64_t max_users = 1'000'000;  // users with recent clicks kept (least recent evicted)
   // Windowed: emit a clicked impression's click copy at the click deadline,
   // and its purchase copy later; off = one complete copy after the purchase
   // window.
@@ -121,6 +125,13 @@ class Joiner {
   const JoinerCounters& counters() const { return counters_; }
   const JoinerSettings& settings() const { return settings_; }
   size_t pending() const { return pending_.size(); }
+  // Users with recent clicks, and those evicted past max_users since
+  // construction (not checkpointed).
+  size_t users() const { return recent_.size(); }
+  uint64_t evicted_users() const { return evicted_users_; }
+  // Forgets `user_id`'s recent clicks (what the joiner keeps per user; its
+  // pending impressions are labelled as usual). False when it had none.
+  bool erase_user(const std::string& user_id) { return recent_.erase(user_id); }
 
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);
@@ -187,7 +198,9 @@ class Joiner {
   FlatSet64 seen_ids_;
   std::deque<uint64_t> seen_fifo_;
 
-  std::unordered_map<std::string, RecentClicks> recent_;  // user -> remember_click's bag
+  // user -> remember_click's bag, least recently active first.
+  LeastRecentMap<std::string, RecentClicks> recent_;
+  uint64_t evicted_users_ = 0;
 };
 
 }  // namespace streamrec::learner

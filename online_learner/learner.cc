@@ -39,6 +39,7 @@ JoinerSettings joiner_settings(const LearnerConfig& c, Feedback feedback) {
   s.negatives_per_click = s.negatives_until_impressions ? kAutoNegativesPerClick : *negatives_count(c.negatives_per_click);
   s.popularity_negatives = c.negative_sampling != "uniform";
   s.recent_clicks = c.recent_clicks;
+  s.max_users = c.max_users;
   s.early_clicks = c.early_clicks;
   s.feedback = feedback;
   s.seed = static_cast<uint64_t>(c.seed);
@@ -108,12 +109,15 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, Feedback feedback, 
       emb_dim_(static_cast<int>(config.embedding_dim)),
       bias_dim_(config.bias_terms ? tasks.size() : 0),
       encoder_(split_list(config.context_fields), config.recent_clicks > 0),
+      catalog_(static_cast<size_t>(config.max_items)),
       joiner_(joiner_settings(config, feedback), &catalog_),
       table_(emb_dim_ + bias_dim_, static_cast<int>(config.admit_after), config.ttl_s * 1000,
-             static_cast<float>(config.init_scale), static_cast<uint64_t>(config.seed), emb_dim_),
+             static_cast<float>(config.init_scale), static_cast<uint64_t>(config.seed), emb_dim_,
+             static_cast<size_t>(config.max_embedding_rows)),
       model_(shape, static_cast<uint64_t>(config.seed)),
       loss_(std::move(tasks), config.uncertainty_weighting, feedback),
       optimizer_(optimizer_settings(config)),
+      baseline_(20, static_cast<size_t>(config.max_items)),
       scores_(static_cast<size_t>(loss_.tasks().size()) + 3) {
   field_mean_.assign(encoder_.single_fields(), Vec::Zero(table_.dim()));
   const TaskSet& t = loss_.tasks();
@@ -288,6 +292,7 @@ void Learner::train(std::span<const Sample> samples) {
       last_eviction_ts_ = ts;
     }
   }
+  table_.evict_over_bound();  // between mini-batches: no batch holds a row number now
 }
 
 void Learner::prepare(std::span<const Sample> samples, Batch& b, bool observe) {
@@ -512,12 +517,21 @@ void Learner::record_final(const Sample& sample, const float* p) {
   ++samples_learned_;
 }
 
+namespace {
+// The memory bounds are not part of the model: an operator may change them
+// between restarts (and checkpoints written before they existed still load).
+bool is_memory_bound(const std::string& key) {
+  return key == "learner.max_users" || key == "learner.max_items" || key == "learner.max_embedding_rows" ||
+         key == "learner.max_held_events";
+}
+}  // namespace
+
 std::string Learner::fingerprint() const {
   Config c;
   c.learner = config_;
   std::string f;
   for (auto& [key, value] : describe(c))
-    if (key.rfind("learner.", 0) == 0) f += key + "=" + value + "\n";
+    if (key.rfind("learner.", 0) == 0 && !is_memory_bound(key)) f += key + "=" + value + "\n";
   return f;
 }
 

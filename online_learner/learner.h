@@ -128,6 +128,15 @@ class Learner {
   void set_tail_start(int64_t ts_ms) { tail_start_ms_ = ts_ms; }
   const std::vector<std::pair<std::string, MetricSeries>>& tail_series() const { return tail_series_; }
   const JoinerCounters& joiner_counters() const { return joiner_.counters(); }
+  // Forgets what the learner keeps per user outside the model: the
+  // joiner's recent clicks (learner.max_users evicts the same way). The
+  // user's embedding row stays (learner.ttl_s, max_embedding_rows evict
+  // it). False when nothing was kept.
+  bool erase_user(const std::string& user_id) { return joiner_.erase_user(user_id); }
+  // The bounded per-user and per-item structures, for the stats (sizes and
+  // evictions; the catalog is catalog()).
+  const Joiner& joiner() const { return joiner_; }
+  const ItemRateBaseline& baseline() const { return baseline_; }
   uint64_t samples_learned() const { return samples_learned_; }
   // Wall time spent in training steps (features, forward, backward, update)
   // since this object was created; not part of the checkpointed state.

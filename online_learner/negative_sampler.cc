@@ -53,6 +53,11 @@ void NegativeSampler::add_count(size_t i) {
   weights_[i] = w;
 }
 
+void NegativeSampler::clear(size_t i) {
+  set_available(i, false);
+  counts_[i] = 0;
+}
+
 size_t NegativeSampler::sample(SplitMix& rng) const {
   if (available_ == 0) return kNone;
   for (;;) {

@@ -9,16 +9,18 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <string>
+#include <vector>
 
 namespace streamrec::learner {
 
-using RecentClicks = std::deque<std::string>;
+// A vector, not a deque: `cap` is a handful, and a deque allocates ~600
+// bytes even for one item (one bag per user: learner.max_users of them).
+using RecentClicks = std::vector<std::string>;
 
 inline void remember_click(RecentClicks& recent, const std::string& item_id, int64_t cap) {
   if (cap <= 0) return;
-  recent.push_front(item_id);
+  recent.insert(recent.begin(), item_id);
   while (static_cast<int64_t>(recent.size()) > cap) recent.pop_back();
 }
 

@@ -33,10 +33,12 @@ namespace streamrec::pipeline {
 
 class CoVisitEffects {
  public:
-  explicit CoVisitEffects(const RankingConfig& config)
+  // Keeps at most `max_users` users (learner.max_users), least recently
+  // active evicted, as the ranker's histories.
+  CoVisitEffects(const RankingConfig& config, int64_t max_users)
       : window_items_(static_cast<size_t>(config.covisit_window_items)),
         window_ms_(config.covisit_window_s * 1000),
-        histories_(window_items_, 0) {}
+        histories_(window_items_, 0, static_cast<size_t>(max_users)) {}
 
   // Adds the co-visits of `event`, consumed at `origin`, to `effects`, then
   // takes it into its user's history.
@@ -44,7 +46,11 @@ class CoVisitEffects {
   // Starts again from `restored` (the ranker's, just restored from a checkpoint).
   void restore(const ranking::UserHistories& restored) { histories_ = ranking::UserHistories(restored, window_items_, 0); }
 
+  // Forgets `user_id`'s last viewed items; false when none were kept.
+  bool erase_user(const std::string& user_id) { return histories_.erase(user_id); }
+
   size_t users() const { return histories_.users(); }
+  uint64_t evicted_users() const { return histories_.evicted_users(); }
 
  private:
   const size_t window_items_;

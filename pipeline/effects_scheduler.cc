@@ -5,7 +5,8 @@ namespace streamrec::pipeline {
 EffectsScheduler::EffectsScheduler(const Config& config)
     : write_interval_(config.redis.write_interval_ms),
       effects_(RedisKeys(config.redis.prefix), config.popularity),
-      writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), effects_.marks_key()) {}
+      writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), effects_.marks_key(),
+              RedisKeys(config.redis.prefix).user_key_start(), config.redis.user_ttl_s) {}
 
 bool EffectsScheduler::write_due() const {
   // What a failed write holds is due as well: without new events it would

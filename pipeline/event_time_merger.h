@@ -12,6 +12,10 @@
 // the others back until it delivers again; so does one removed by forget().
 // Because the watermark depends on what was read, not on wall time, the
 // released order is the same however fast or slow the consumer runs.
+// Memory is bounded: beyond `max_held` events held, pop_ready() also
+// releases the oldest ones down to the bound without waiting for the other
+// partitions (counted in released_over_bound()); a partition far behind
+// (or an idle one never caught up) then costs ordering, never memory.
 // Plain value; not thread-safe.
 #pragma once
 
@@ -29,6 +33,8 @@ namespace streamrec::pipeline {
 
 class EventTimeMerger {
  public:
+  explicit EventTimeMerger(size_t max_held = std::numeric_limits<size_t>::max()) : max_held_(max_held) {}
+
   // A partition just assigned: until it delivers or is caught up, it holds
   // the others back, since its first events may be older.
   void expect(const TopicPartition& partition) { lanes_[partition].caught_up = false; }
@@ -50,8 +56,14 @@ class EventTimeMerger {
     ++held_;
   }
 
-  // Appends every event at or below the watermark to `out`, oldest first.
+  // Appends every event at or below the watermark to `out`, oldest first;
+  // first, beyond max_held, the oldest events down to the bound.
   void pop_ready(std::vector<Event>& out) {
+    if (held_ > max_held_) {
+      const size_t before = held_;
+      release(std::numeric_limits<int64_t>::max(), out, max_held_);
+      released_over_bound_ += before - held_;
+    }
     int64_t watermark = std::numeric_limits<int64_t>::max();
     for (auto& [p, lane] : lanes_)
       if (!lane.caught_up) watermark = std::min(watermark, lane.max_ts);  // nothing seen yet: holds all
@@ -76,6 +88,8 @@ class EventTimeMerger {
   }
 
   size_t held() const { return held_; }
+  // Events released past max_held before the watermark reached them.
+  uint64_t released_over_bound() const { return released_over_bound_; }
 
  private:
   struct Held {
@@ -89,8 +103,9 @@ class EventTimeMerger {
     bool caught_up = false;
   };
 
-  void release(int64_t watermark, std::vector<Event>& out) {
-    for (;;) {
+  // Releases in order up to `watermark`, stopping once `keep` are left.
+  void release(int64_t watermark, std::vector<Event>& out, size_t keep = 0) {
+    while (held_ > keep) {
       Lane* next = nullptr;
       for (auto& [p, lane] : lanes_)  // few partitions: a scan beats a heap
         if (!lane.held.empty() && (!next || lane.held.front().event.ts_ms < next->held.front().event.ts_ms))
@@ -102,8 +117,10 @@ class EventTimeMerger {
     }
   }
 
+  size_t max_held_;
   std::map<TopicPartition, Lane> lanes_;
   size_t held_ = 0;
+  uint64_t released_over_bound_ = 0;
 };
 
 }  // namespace streamrec::pipeline

@@ -34,7 +34,9 @@ ModelThread::ModelThread(const Config& config, Learner& learner, Ranker& ranker)
     : learner_(learner),
       ranker_(ranker),
       explain_(config.rankings.explain),
-      ranking_writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), config.redis.prefix) {
+      max_unknown_(static_cast<size_t>(std::max<int64_t>(1, config.learner.max_users))),
+      ranking_writer_(config.redis.url, static_cast<int>(config.redis.timeout_ms), config.redis.prefix,
+                      config.redis.user_ttl_s) {
   samples_learned_ = learner_.samples_learned();
   thread_ = std::thread([this] { run(); });
 }
@@ -163,6 +165,10 @@ void ModelThread::rank_all(std::vector<RankRequest>& requests, size_t first, siz
       std::string user = request.user_id;  // not the moved-from request's
       unknown_.insert_or_assign(user, Unknown{std::move(request), Clock::now()});
       unknown_order_.push_back(std::move(user));
+      while (unknown_order_.size() > max_unknown_) {
+        unknown_.erase(unknown_order_.front());
+        unknown_order_.pop_front();
+      }
       continue;
     }
     unknown_.erase(request.user_id);

@@ -101,8 +101,11 @@ class ModelThread {
     RankRequest request;
     std::chrono::steady_clock::time_point tried;
   };
+  // At most learner.max_users: beyond, the oldest tries are dropped (such a
+  // user is ranked again at their next event).
   std::unordered_map<std::string, Unknown> unknown_;
   std::deque<std::string> unknown_order_;  // oldest try first; may name users ranked since
+  const size_t max_unknown_;
 
   std::atomic<int64_t> rankings_skipped_{0};
 

@@ -30,14 +30,12 @@ Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& 
     out.u32(static_cast<uint32_t>(tp.partition));
     out.i64(next);
   }
-  // Sorted by id: the same state gives the same file.
-  std::vector<const std::string*> ids;
-  for (auto& [id, user] : users.users()) ids.push_back(&id);
-  std::sort(ids.begin(), ids.end(), [](auto* a, auto* b) { return *a < *b; });
-  out.u64(ids.size());
-  for (const std::string* id : ids) {
-    const ranking::RealtimeUser& user = users.users().at(*id);
-    out.str(*id);
+  // Least recently active first, so that restoring them in this order
+  // restores their recency (learner.max_users); checkpoints written before
+  // the bound existed list them by id, which restores as well.
+  out.u64(users.users());
+  users.for_each_user([&](const std::string& id, const ranking::RealtimeUser& user) {
+    out.str(id);
     out.i64(user.last_ts_ms);
     out.u64(user.recent.size());
     for (auto& item : user.recent) out.str(item);
@@ -47,7 +45,7 @@ Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& 
       out.str(f.value);
       out.u8(f.numeric);
     }
-  }
+  });
   ranker.save(out);
   out.str(learner.checkpoint_bytes(0));
   return learner::write_checkpoint_file(path, out.take());

@@ -4,8 +4,22 @@
 
 namespace streamrec::pipeline {
 
+RankingDebouncer::User& RankingDebouncer::touch(const std::string& user_id) {
+  User& user = users_.touch(user_id);
+  while (users_.size() > max_users_) {  // never `user`: it is the most recent
+    evicted_.push_back(users_.pop_least_recent().first);
+    ++evicted_users_;
+  }
+  return user;
+}
+
+void RankingDebouncer::take_evicted(std::vector<std::string>& out) {
+  out.insert(out.end(), std::make_move_iterator(evicted_.begin()), std::make_move_iterator(evicted_.end()));
+  evicted_.clear();
+}
+
 const ranking::RealtimeUser* RankingDebouncer::observe(const Event& event, int64_t kafka_ts_ms, Clock::time_point now) {
-  User& user = users_[event.user_id];
+  User& user = touch(event.user_id);
   const bool recent_changed = user.observe(event, recent_clicks_);
   // A click changes what the ranking is computed from (the recent clicks,
   // their categories): it asks for a fresh ranking. An impression (what the
@@ -27,7 +41,9 @@ void RankingDebouncer::take_due(Clock::time_point now, std::vector<RankRequest>&
   const auto interval = std::chrono::milliseconds(rankings_.refresh_interval_ms);
   std::vector<std::string> waiting;
   for (const std::string& id : asked_) {
-    User& user = users_[id];
+    User* found = users_.find(id);
+    if (!found || !found->asked) continue;  // evicted (and perhaps back since, not asking)
+    User& user = *found;
     if (now - user.last_ranked < interval) {
       waiting.push_back(id);
       continue;

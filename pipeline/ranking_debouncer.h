@@ -5,18 +5,23 @@
 // rankings.refresh_interval_ms (debounced), and the ranking remembers the
 // Kafka timestamp of the oldest event that asked for it, for freshness.
 //
+// At most learner.max_users users are kept: beyond, the user whose last
+// event is the oldest is evicted, and handed out by take_evicted() so that
+// the caller forgets them everywhere else too.
+//
 // A plain value: not thread-safe (the consumer's thread owns it). Never
-// fails; users are kept for the life of the object (and in checkpoints).
+// fails; users are kept in checkpoints, with their recency.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
+#include <algorithm>
 #include <vector>
 
 #include "core/config.h"
 #include "core/event.h"
+#include "core/least_recent.h"
 #include "pipeline/rank_request.h"
 #include "ranking/realtime_user.h"
 
@@ -34,8 +39,8 @@ class RankingDebouncer {
     Clock::time_point last_ranked{};
   };
 
-  RankingDebouncer(const RankingConfig& rankings, int64_t recent_clicks)
-      : rankings_(rankings), recent_clicks_(recent_clicks) {}
+  RankingDebouncer(const RankingConfig& rankings, int64_t recent_clicks, int64_t max_users = 1'000'000)
+      : rankings_(rankings), recent_clicks_(recent_clicks), max_users_(static_cast<size_t>(std::max<int64_t>(1, max_users))) {}
 
   // Takes `event` (consumed with Kafka timestamp `kafka_ts_ms`) into its
   // user's state and marks the user asked for when the event asks for a
@@ -46,15 +51,34 @@ class RankingDebouncer {
   // and forgets that they were asked for.
   void take_due(Clock::time_point now, std::vector<RankRequest>& out);
 
-  // The checkpoint's view: every user's state, and a user's to restore into.
-  const std::unordered_map<std::string, User>& users() const { return users_; }
-  ranking::RealtimeUser& restore(const std::string& user_id) { return users_[user_id]; }
+  // Moves the ids of the users evicted since the last call to `out`.
+  void take_evicted(std::vector<std::string>& out);
+  // Forgets `user_id` (its state and any ranking it asked for); false when
+  // it was not kept.
+  bool erase(const std::string& user_id) { return users_.erase(user_id); }
+  size_t users() const { return users_.size(); }
+  uint64_t evicted_users() const { return evicted_users_; }  // since construction
+
+  // The checkpoint's view: f(id, const RealtimeUser&) for every user, least
+  // recently active first; and a user's to restore into, in that order (the
+  // newest last), which evicts beyond the bound.
+  template <class F>
+  void for_each_user(F f) const {
+    users_.for_each_oldest_first([&](const std::string& id, const User& user) { f(id, user); });
+  }
+  ranking::RealtimeUser& restore(const std::string& user_id) { return touch(user_id); }
 
  private:
+  // The user's state, now the most recent, evicting beyond max_users_.
+  User& touch(const std::string& user_id);
+
   const RankingConfig rankings_;
   const int64_t recent_clicks_;
-  std::unordered_map<std::string, User> users_;
-  std::vector<std::string> asked_;  // users with User::asked, in the order asked
+  const size_t max_users_;
+  LeastRecentMap<std::string, User> users_;  // least recently active first
+  std::vector<std::string> asked_;  // users with User::asked, in the order asked (evicted ones skipped)
+  std::vector<std::string> evicted_;  // since the last take_evicted()
+  uint64_t evicted_users_ = 0;
 };
 
 }  // namespace streamrec::pipeline

@@ -63,7 +63,8 @@ std::vector<std::pair<std::string, std::string>> StatsReporter::summary_fields(c
 
 std::string StatsReporter::stats_json(bool final, const ModelThread& model, const Learner& learner,
                                       const ranking::Ranker& ranker, int64_t effects_write_failures,
-                                      size_t held_for_event_time, double checkpoint_age_s) const {
+                                      size_t held_for_event_time, double checkpoint_age_s,
+                                      const std::vector<MemoryBound>& pipeline_bounds) const {
   RankingStats r = model.ranking_stats();
   const auto now = Clock::now();
   // A finished computation of the whole-run AUCs is taken; the final stats
@@ -79,6 +80,17 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
   const std::string covisit_json =
       fmt::format("{{\"items\":{},\"neighbours\":{},\"evicted_items\":{},\"evicted_neighbours\":{}}}",
                   covisits.items(), covisits.cells(), covisits.evicted_items(), covisits.evicted_neighbours());
+  const LearnerConfig& lc = learner.config();
+  std::vector<MemoryBound> bounds = pipeline_bounds;
+  bounds.push_back({"joiner_users", learner.joiner().users(), lc.max_users, learner.joiner().evicted_users()});
+  bounds.push_back({"user_histories", ranker.histories().users(), lc.max_users, ranker.histories().evicted_users()});
+  bounds.push_back({"catalog_items", learner.catalog().size(), lc.max_items, learner.catalog().evicted_items()});
+  bounds.push_back({"item_counts", learner.baseline().items(), lc.max_items, learner.baseline().evicted_items()});
+  bounds.push_back({"embedding_rows", learner.table().rows(), lc.max_embedding_rows, learner.table().evicted_total()});
+  std::string memory_json;
+  for (const MemoryBound& b : bounds)
+    fmt::format_to(std::back_inserter(memory_json), "{}\"{}\":{{\"entries\":{},\"bound\":{},\"evicted\":{}}}",
+                   memory_json.empty() ? "" : ",", b.name, b.entries, b.bound, b.evicted);
   const bool whole_due = samples_learned != whole_auc_.samples && !whole_auc_job_.valid() &&
                          (final || whole_auc_.samples == 0 || now - whole_auc_.computed >= kWholeAucInterval);
   MetricSeries click = find_series(learner, "click").copy_last(window_),
@@ -122,12 +134,12 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
       "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f},\"sum\":{:.1f},\"le\":{{{}}}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
       "\"held_for_event_time\":{},\"joiner_duplicates\":{},\"tasks\":{{\"click\":{},\"ctcvr\":{}}},\"checkpoint_age_s\":{},"
-      "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"covisitation\":{}}}",
+      "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"covisitation\":{},\"memory\":{{{}}}}}",
       samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures, effects_write_failures,
       f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), f.sum(), freshness_le, json_number(click_window.auc),
       json_number(ctcvr_window.auc), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
       whole_auc_.samples, held_for_event_time, joiner_duplicates, task_json(click_window), task_json(ctcvr_window),
-      json_number(checkpoint_age_s), sources_json, share_json, covisit_json);
+      json_number(checkpoint_age_s), sources_json, share_json, covisit_json, memory_json);
 }
 
 }  // namespace streamrec::pipeline

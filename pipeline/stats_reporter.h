@@ -22,6 +22,7 @@
 #include <future>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/config.h"
 #include "online_learner/learner.h"
@@ -30,6 +31,15 @@
 #include "ranking/ranker.h"
 
 namespace streamrec::pipeline {
+
+// One bounded structure's size, its bound and its evictions so far, for
+// the stats' "memory" object (docs/operations.md, "Memory").
+struct MemoryBound {
+  const char* name;
+  size_t entries;
+  int64_t bound;
+  uint64_t evicted;
+};
 
 class StatsReporter {
  public:
@@ -52,9 +62,11 @@ class StatsReporter {
   // The ranker's figures (under the same lock): the items of the rankings
   // by the candidate source that proposed them ("top_k_sources", counts
   // and "top_k_share", fractions), and the co-visitation memory.
+  // "memory": `pipeline_bounds` (the consumer thread's structures) and the
+  // learner's and ranker's, each {"entries", "bound", "evicted"}.
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,
                          const ranking::Ranker& ranker, int64_t effects_write_failures, size_t held_for_event_time,
-                         double checkpoint_age_s) const;
+                         double checkpoint_age_s, const std::vector<MemoryBound>& pipeline_bounds = {}) const;
 
  private:
   static constexpr std::chrono::seconds kWholeAucInterval{30};

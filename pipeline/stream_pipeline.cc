@@ -15,7 +15,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string recent_json(const std::deque<std::string>& recent) {
+std::string recent_json(const learner::RecentClicks& recent) {
   std::string out = "[";
   for (size_t i = 0; i < recent.size(); ++i) {
     if (i) out += ",";
@@ -43,9 +43,10 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
     : config_(config),
       learner_(std::move(learner)),
       ranker_(config.rankings, config.popularity, *learner_),
-      users_(config.rankings, config.learner.recent_clicks),
+      merger_(static_cast<size_t>(config.learner.max_held_events)),
+      users_(config.rankings, config.learner.recent_clicks, config.learner.max_users),
       effects_(config),
-      covisits_(config.rankings),
+      covisits_(config.rankings, config.learner.max_users),
       stats_(config.learner) {}
 
 void StreamPipeline::take(const ConsumedBatch& batch) {
@@ -71,6 +72,21 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
     merger_.push({origin.topic, origin.partition}, origin.offset, consumed.event);
     if (const ranking::RealtimeUser* user = users_.observe(consumed.event, origin.kafka_ts_ms, now))
       effects_.add_recent_clicks(consumed.event.user_id, recent_json(user->recent), origin);
+  }
+  forget_evicted_users();
+}
+
+void StreamPipeline::forget_evicted_users() {
+  evicted_users_.clear();
+  users_.take_evicted(evicted_users_);
+  if (evicted_users_.empty()) return;
+  for (const std::string& id : evicted_users_) covisits_.erase_user(id);
+  // Once per batch, not per user: the model thread steps aside for it.
+  std::unique_lock<std::mutex> lock;
+  if (model_) lock = model_->lock();  // none yet while restoring
+  for (const std::string& id : evicted_users_) {
+    learner_->erase_user(id);
+    ranker_.erase_user(id);
   }
 }
 
@@ -225,9 +241,10 @@ Status StreamPipeline::restore_checkpoint() {
   auto restored = restore_pipeline_checkpoint(path, positions_, users_, ranker_, *learner_);
   if (!restored.ok()) return restored.error();
   if (restored->empty()) return {};
+  forget_evicted_users();  // restored under a smaller learner.max_users
   covisits_.restore(ranker_.histories());
   spdlog::info("learn: restored checkpoint {} ({} samples learned, {} partitions, {} users)", *restored,
-               learner_->samples_learned(), positions_.next.size(), users_.users().size());
+               learner_->samples_learned(), positions_.next.size(), users_.users());
   return {};
 }
 
@@ -236,7 +253,12 @@ std::string StreamPipeline::stats_json(bool final) const {
       last_checkpoint_ == Clock::time_point{}
           ? std::nan("")
           : std::chrono::duration<double>(Clock::now() - last_checkpoint_).count();
-  return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), merger_.held(), checkpoint_age_s);
+  const std::vector<MemoryBound> bounds = {
+      {"realtime_users", users_.users(), config_.learner.max_users, users_.evicted_users()},
+      {"covisit_effect_users", covisits_.users(), config_.learner.max_users, covisits_.evicted_users()},
+      {"held_events", merger_.held(), config_.learner.max_held_events, merger_.released_over_bound()}};
+  return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), merger_.held(), checkpoint_age_s,
+                           bounds);
 }
 
 }  // namespace streamrec::pipeline

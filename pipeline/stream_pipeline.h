@@ -112,6 +112,9 @@ class StreamPipeline : public EventSink {
   // writer; an Error is the write before's (retried with these).
   Status submit_writes(bool with_summary);
   Status restore_checkpoint();
+  // Forgets the users the debouncer evicted (learner.max_users) everywhere
+  // else: co-visit effects, the joiner, the ranker's histories.
+  void forget_evicted_users();
 
   Config config_;
   // Used on the model's thread; elsewhere only under model_->lock().
@@ -120,6 +123,7 @@ class StreamPipeline : public EventSink {
   EventTimeMerger merger_;
   std::vector<Event> ready_;
   RankingDebouncer users_;
+  std::vector<std::string> evicted_users_;  // forget_evicted_users()'s scratch
   std::vector<RankRequest> due_;
   EffectsScheduler effects_;
   CoVisitEffects covisits_;

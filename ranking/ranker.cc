@@ -44,7 +44,7 @@ const char* source_name(CandidateSource source) {
 Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, const Learner& learner)
     : config_(config), popularity_config_(popularity), learner_(learner), scorer_(learner),
       dim_(static_cast<int>(learner.config().embedding_dim)),
-      history_(viewed_capacity(config), kBoughtRemembered),
+      history_(viewed_capacity(config), kBoughtRemembered, static_cast<size_t>(learner.config().max_users)),
       covisits_(static_cast<size_t>(config.covisit_window_items), config.covisit_window_s * 1000,
                 CoVisitLimits{static_cast<size_t>(config.covisit_max_neighbours),
                               static_cast<size_t>(config.covisit_max_items)}) {}
@@ -122,6 +122,11 @@ void Ranker::refresh_index() {
       brand_items_[brand->second].push_back(i);
     }
   });
+  // Items the catalog evicted (learner.max_items) are gone here too: only
+  // the catalog's items have popularity, so a larger map means some were.
+  // (Erasing them leaves the pointers just taken to the others valid.)
+  if (popularity_.size() > learner_.catalog().size())
+    std::erase_if(popularity_, [&](const auto& entry) { return !learner_.catalog().find(entry.first); });
   chosen_.assign(available_.size(), 0);
   recency_.assign(available_.size(), 0.0);
   covisits_of_.assign(available_.size(), 0.0);

@@ -110,7 +110,12 @@ class Ranker {
                                                    const std::vector<ContextFeature>& context, int64_t ts_ms,
                                                    std::vector<Explanation>* why = nullptr);
 
+  // Forgets `user_id`'s history (viewed and bought items); false when none
+  // was kept. The co-visits it added stay (they are the items').
+  bool erase_user(const std::string& user_id) { return history_.erase(user_id); }
+
   size_t available_items() const { return available_.size(); }
+  size_t popularity_items() const { return popularity_.size(); }
   const CoVisitation& covisitation() const { return covisits_; }
   const UserHistories& histories() const { return history_; }
   // Items ranked so far (the whole top_k of every ranking), by source.
@@ -143,8 +148,9 @@ class Ranker {
   UserScorer scorer_;
   int dim_;
 
-  // log2 of each item's decayed weight sum, as sr:pop. Entries are never
-  // erased, so pointers to them stay valid.
+  // log2 of each item's decayed weight sum, as sr:pop, for the catalog's
+  // items. Entries are erased only by refresh_index() (an item the catalog
+  // evicted), which also rebuilds the pointers to them.
   std::unordered_map<std::string, double> popularity_;
   UserHistories history_;
   CoVisitation covisits_;

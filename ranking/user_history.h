@@ -4,15 +4,19 @@
 // how often it was viewed while kept; and the last `bought_capacity`
 // distinct items bought, newest first. Impressions are not views.
 //
-// A plain value: not thread-safe, never fails; users are kept for the life
-// of the object (and in save()/load(); load() returns false on damaged
-// bytes, the reader naming the error).
+// At most `max_users` users are kept: beyond, the user whose last view or
+// purchase is the oldest is forgotten (evicted_users()).
+//
+// A plain value: not thread-safe, never fails; save()/load() carry the
+// users and their recency (load() returns false on damaged bytes, the
+// reader naming the error).
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <vector>
 #include <string>
-#include <unordered_map>
+
+#include "core/least_recent.h"
 
 #include "core/event.h"
 #include "online_learner/byte_io.h"
@@ -26,8 +30,10 @@ struct ViewedItem {
 };
 
 struct UserHistory {
-  std::deque<ViewedItem> viewed;   // distinct, newest first
-  std::deque<std::string> bought;  // distinct, newest first
+  // Vectors, not deques: a handful of entries each, and a deque allocates
+  // ~600 bytes even for one (per user, per copy: learner.max_users of them).
+  std::vector<ViewedItem> viewed;   // distinct, newest first
+  std::vector<std::string> bought;  // distinct, newest first
 
   bool has_bought(const std::string& item_id) const;
   bool has_viewed(const std::string& item_id) const;
@@ -35,23 +41,34 @@ struct UserHistory {
 
 class UserHistories {
  public:
-  UserHistories(size_t viewed_capacity, size_t bought_capacity)
-      : viewed_capacity_(viewed_capacity), bought_capacity_(bought_capacity) {}
-  // A copy of `other`'s users holding at most these capacities (the newest).
+  UserHistories(size_t viewed_capacity, size_t bought_capacity, size_t max_users = 1'000'000)
+      : viewed_capacity_(viewed_capacity), bought_capacity_(bought_capacity),
+        max_users_(max_users < 1 ? 1 : max_users) {}
+  // A copy of `other`'s users holding at most these capacities (the newest),
+  // with other's bound and recency.
   UserHistories(const UserHistories& other, size_t viewed_capacity, size_t bought_capacity);
+  UserHistories(UserHistories&&) = default;
+  UserHistories& operator=(UserHistories&&) = default;
 
   // Takes a click (a view) or a purchase in; other events change nothing.
   void observe(const Event& event);
   // The user's history; nullptr for a user with no view or purchase yet.
   const UserHistory* find(const std::string& user_id) const;
   size_t users() const { return users_.size(); }
+  // Forgets `user_id`; false when it was not kept.
+  bool erase(const std::string& user_id) { return users_.erase(user_id); }
+  uint64_t evicted_users() const { return evicted_users_; }  // past max_users, since construction
 
   void save(learner::ByteWriter& out) const;
   bool load(learner::ByteReader& in);
 
  private:
-  size_t viewed_capacity_, bought_capacity_;
-  std::unordered_map<std::string, UserHistory> users_;
+  // The user's history, now the most recent, evicting beyond max_users_.
+  UserHistory& touch(const std::string& user_id);
+
+  size_t viewed_capacity_, bought_capacity_, max_users_;
+  LeastRecentMap<std::string, UserHistory> users_;  // least recently active first
+  uint64_t evicted_users_ = 0;
 };
 
 }  // namespace streamrec::ranking

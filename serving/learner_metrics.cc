@@ -120,6 +120,23 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
       out.counter("streamrec_learn_covisit_evicted_neighbours_total",
                   "Co-visited neighbours dropped to stay within rankings.covisit_max_neighbours", *v);
   }
+  // Bounded memory (learner.max_*): per structure, its entries, its bound and
+  // what it evicted to stay within it.
+  if (object memory; !sink["memory"].get(memory))
+    for (auto [structure, figures] : memory) {
+      object f;
+      if (figures.get(f)) continue;
+      const std::string name(structure);
+      if (auto v = field(f, "entries"))
+        out.gauge("streamrec_learn_memory_entries", "Entries a bounded structure of the learner holds", *v,
+                  {{"structure", name}});
+      if (auto v = field(f, "bound"))
+        out.gauge("streamrec_learn_memory_bound", "The configured bound of that structure (learner.max_*)", *v,
+                  {{"structure", name}});
+      if (auto v = field(f, "evicted"))
+        out.counter("streamrec_learn_memory_evicted_total",
+                    "Entries evicted (least recently used first) to stay within the bound", *v, {{"structure", name}});
+    }
   if (auto held = field(sink, "held_for_event_time"))
     out.gauge("streamrec_learn_held_for_event_time_events",
               "Events held until every partition has passed their event time", *held);

@@ -1,0 +1,203 @@
+// The learner's per-user and per-item structures stay within their bounds
+// (learner.max_users, max_items, max_embedding_rows), evict the least
+// recently used, keep the most recent, and what they evict is gone.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "online_learner/baseline.h"
+#include "online_learner/byte_io.h"
+#include "online_learner/catalog.h"
+#include "online_learner/embedding_table.h"
+#include "online_learner/joiner.h"
+#include "online_learner/learner.h"
+#include "test_stream.h"
+
+namespace streamrec::learner {
+namespace {
+
+using testing::make_event;
+
+Item item(const std::string& id) { return Item{id, "c", 1.0, true, 0}; }
+
+TEST(JoinerBound, BeyondMaxUsersTheLeastRecentlyActiveUserLosesTheirRecentClicks) {
+  Catalog catalog;
+  JoinerSettings settings;
+  settings.max_users = 2;
+  Joiner joiner(settings, &catalog);
+  std::vector<Sample> out;
+  joiner.add(make_event("c1", EventType::kClick, "u1", "a", 1000), out);
+  joiner.add(make_event("c2", EventType::kClick, "u2", "b", 1001), out);
+  joiner.add(make_event("i1", EventType::kImpression, "u1", "x", 1002), out);  // u1 active again
+  joiner.add(make_event("c3", EventType::kClick, "u3", "c", 1003), out);       // evicts u2, not u1
+  EXPECT_EQ(joiner.users(), 2u);
+  EXPECT_EQ(joiner.evicted_users(), 1u);
+
+  joiner.add(make_event("i2", EventType::kImpression, "u2", "y", 1004), out);
+  ASSERT_NE(joiner.last_impression(), nullptr);
+  EXPECT_TRUE(joiner.last_impression()->recent_clicks.empty());  // u2's bag is gone
+  joiner.add(make_event("i3", EventType::kImpression, "u1", "y", 1005), out);
+  ASSERT_NE(joiner.last_impression(), nullptr);
+  EXPECT_EQ(joiner.last_impression()->recent_clicks, std::vector<std::string>{"a"});  // the most recent stays
+  joiner.add(make_event("i4", EventType::kImpression, "u3", "y", 1006), out);
+  EXPECT_EQ(joiner.last_impression()->recent_clicks, std::vector<std::string>{"c"});
+}
+
+TEST(JoinerBound, EraseUserForgetsTheirRecentClicks) {
+  Catalog catalog;
+  Joiner joiner(JoinerSettings{}, &catalog);
+  std::vector<Sample> out;
+  joiner.add(make_event("c1", EventType::kClick, "u1", "a", 1000), out);
+  EXPECT_TRUE(joiner.erase_user("u1"));
+  EXPECT_FALSE(joiner.erase_user("u1"));
+  joiner.add(make_event("i1", EventType::kImpression, "u1", "x", 1001), out);
+  EXPECT_TRUE(joiner.last_impression()->recent_clicks.empty());
+}
+
+TEST(JoinerBound, ACheckpointKeepsTheRecencySoTheSameUserIsEvictedNext) {
+  Catalog catalog;
+  JoinerSettings settings;
+  settings.max_users = 3;
+  Joiner joiner(settings, &catalog);
+  std::vector<Sample> out;
+  for (const char* u : {"b", "a", "c"}) joiner.add(make_event(std::string("c") + u, EventType::kClick, u, "x", 1000), out);
+  ByteWriter w;
+  joiner.save(w);
+  std::string bytes = w.take();
+  Joiner restored(settings, &catalog);
+  ByteReader r(bytes);
+  ASSERT_TRUE(restored.load(r));
+  restored.add(make_event("cd", EventType::kClick, "d", "x", 1001), out);  // evicts "b", the least recent (not "a")
+  restored.add(make_event("ib", EventType::kImpression, "b", "y", 1002), out);
+  EXPECT_TRUE(restored.last_impression()->recent_clicks.empty());
+  restored.add(make_event("ia", EventType::kImpression, "a", "y", 1003), out);
+  EXPECT_EQ(restored.last_impression()->recent_clicks, std::vector<std::string>{"x"});
+}
+
+TEST(CatalogBound, ANewItemBeyondMaxItemsReplacesTheLeastRecentlyUpdated) {
+  Catalog catalog(2);
+  catalog.update(item("a"));
+  catalog.update(item("b"));
+  catalog.update(item("a"));  // a updated again: b is now the least recent
+  catalog.update(item("c"));
+  EXPECT_EQ(catalog.size(), 2u);
+  EXPECT_EQ(catalog.evicted_items(), 1u);
+  EXPECT_EQ(catalog.find("b"), nullptr);
+  ASSERT_NE(catalog.find("a"), nullptr);
+  ASSERT_NE(catalog.find("c"), nullptr);
+  std::vector<std::string> available;
+  catalog.for_each_available([&](const Item& i) { available.push_back(i.item_id); });
+  std::sort(available.begin(), available.end());
+  EXPECT_EQ(available, (std::vector<std::string>{"a", "c"}));
+  // Never sampled again, and its popularity count does not pass to c.
+  catalog.observe("b");
+  SplitMix rng(7);
+  float correction = 0;
+  for (int n = 0; n < 200; ++n) {
+    const Item* drawn = catalog.sample_popular(rng, "", &correction);
+    ASSERT_NE(drawn, nullptr);
+    EXPECT_NE(drawn->item_id, "b");
+    EXPECT_NE(catalog.sample_available(rng, "")->item_id, "b");
+  }
+  EXPECT_EQ(catalog.sampler().available(), 2u);
+}
+
+TEST(CatalogBound, TheSlotOfAnEvictedItemStartsWithNoClicks) {
+  Catalog catalog(1);
+  catalog.update(item("a"));
+  for (int n = 0; n < 10; ++n) catalog.observe("a");
+  catalog.update(item("b"));  // takes a's slot
+  EXPECT_EQ(catalog.find("a"), nullptr);
+  EXPECT_EQ(catalog.sampler().count(0), 0);
+}
+
+TEST(CatalogBound, ACheckpointSavedUnderALargerBoundLoadsWithinTheSmaller) {
+  Catalog big(10);
+  for (const char* id : {"a", "b", "c", "d"}) big.update(item(id));
+  ByteWriter w;
+  big.save(w);
+  std::string bytes = w.take();
+  Catalog small(2);
+  ByteReader r(bytes);
+  ASSERT_TRUE(small.load(r));
+  EXPECT_EQ(small.size(), 2u);
+  EXPECT_EQ(small.find("a"), nullptr);
+  EXPECT_NE(small.find("d"), nullptr);
+  small.update(item("e"));  // reuses a freed slot, stays within the bound
+  EXPECT_EQ(small.size(), 2u);
+  EXPECT_NE(small.find("e"), nullptr);
+}
+
+TEST(BaselineBound, BeyondMaxItemsTheLeastRecentlyCountedItemScoresThePriorAgain) {
+  ItemRateBaseline baseline(20, 2);
+  for (int n = 0; n < 50; ++n) baseline.update_click("hot", true);
+  const float prior_like = baseline.score("never").click;
+  baseline.update_click("x", false);
+  baseline.update_click("hot", true);  // hot is the most recent
+  baseline.update_click("y", false);   // evicts x
+  EXPECT_EQ(baseline.items(), 2u);
+  EXPECT_EQ(baseline.evicted_items(), 1u);
+  EXPECT_GT(baseline.score("hot").click, prior_like);
+  baseline.update_click("z", false);  // evicts hot: its counts are gone
+  EXPECT_NEAR(baseline.score("hot").click, baseline.score("never").click, 1e-6);
+}
+
+TEST(EmbeddingBound, BeyondMaxRowsTheLeastRecentlySeenRowsAreFreed) {
+  EmbeddingTable table(4, 1, 0, 0.05f, 1, -1, /*max_rows=*/32);
+  for (uint64_t key = 0; key < 32; ++key) table.observe(key, static_cast<int64_t>(key));
+  table.observe(0, 100);  // key 0 seen most recently
+  EXPECT_EQ(table.evict_over_bound(), 0u);
+  for (uint64_t key = 100; key < 104; ++key) table.observe(key, 200);  // 36 rows
+  const size_t freed = table.evict_over_bound();
+  EXPECT_EQ(table.rows(), 32u - 32u / 16);  // down to 15/16 of the bound
+  EXPECT_EQ(freed, 6u);
+  EXPECT_NE(table.find(0), EmbeddingTable::kNoRow);
+  for (uint64_t key = 100; key < 104; ++key) EXPECT_NE(table.find(key), EmbeddingTable::kNoRow);
+  for (uint64_t key = 1; key <= 6; ++key) EXPECT_EQ(table.find(key), EmbeddingTable::kNoRow) << key;
+  for (uint64_t key = 7; key < 32; ++key) EXPECT_NE(table.find(key), EmbeddingTable::kNoRow) << key;
+  EXPECT_EQ(table.evicted_total(), 6u);
+  const size_t capacity = table.capacity_rows();
+  for (uint64_t key = 200; key < 1000; ++key) {
+    table.observe(key, static_cast<int64_t>(key));
+    table.evict_over_bound();
+  }
+  EXPECT_LE(table.rows(), 32u);
+  EXPECT_LE(table.capacity_rows(), std::max<size_t>(capacity, 33));  // freed rows are reused
+}
+
+TEST(EmbeddingBound, KeysAwaitingAdmissionAreBoundedToo) {
+  EmbeddingTable table(4, /*admit_after=*/3, 0, 0.05f, 1, -1, /*max_rows=*/16);
+  for (uint64_t key = 0; key < 1000; ++key) {
+    table.observe(key, static_cast<int64_t>(key));  // one sighting each: none admitted
+    table.evict_over_bound();
+  }
+  EXPECT_EQ(table.rows(), 0u);
+  EXPECT_LE(table.bytes(), EmbeddingTable(4, 3, 0, 0.05f, 1).bytes() + 17 * 32);
+}
+
+TEST(LearnerBound, TheBoundsAreNotPartOfTheModelSoACheckpointLoadsUnderOtherBounds) {
+  LearnerConfig config;
+  config.max_users = 1000;
+  auto learner = Learner::create(config);
+  ASSERT_TRUE(learner.ok());
+  for (const Item& i : testing::make_items(20)) (*learner)->add_item(i);
+  for (const Event& e : testing::make_stream(500, 50, 20, 3)) (*learner)->add_event(e);
+  const std::string bytes = (*learner)->checkpoint_bytes(7);
+  config.max_users = 10;
+  config.max_items = 5;
+  config.max_embedding_rows = 100;
+  auto other = Learner::create(config);
+  ASSERT_TRUE(other.ok());
+  auto position = (*other)->restore_checkpoint_bytes(bytes, "test");
+  ASSERT_TRUE(position.ok()) << position.error().message;
+  EXPECT_EQ(*position, 7u);
+  EXPECT_LE((*other)->catalog().size(), 5u);
+  EXPECT_LE((*other)->joiner().users(), 10u);
+  EXPECT_LE((*other)->baseline().items(), 5u);
+}
+
+}  // namespace
+}  // namespace streamrec::learner
