@@ -24,10 +24,16 @@ template <class Key, class Value, class Hash = std::hash<Key>, class Equal = std
 class LeastRecentMap {
  public:
   LeastRecentMap() = default;
-  // The recency links point into the nodes: a copy would point into the
-  // original. Moving an unordered_map keeps its nodes, so moves are fine.
-  LeastRecentMap(const LeastRecentMap&) = delete;
-  LeastRecentMap& operator=(const LeastRecentMap&) = delete;
+  // The recency links point into the nodes, so a copy rebuilds them: O(n).
+  LeastRecentMap(const LeastRecentMap& other) { copy_from(other); }
+  LeastRecentMap& operator=(const LeastRecentMap& other) {
+    if (this != &other) {
+      clear();
+      copy_from(other);
+    }
+    return *this;
+  }
+  // Moving an unordered_map keeps its nodes, so the links stay valid.
   LeastRecentMap(LeastRecentMap&& other) noexcept { *this = std::move(other); }
   LeastRecentMap& operator=(LeastRecentMap&& other) noexcept {
     entries_ = std::move(other.entries_);
@@ -116,6 +122,9 @@ class LeastRecentMap {
     Node* newer = nullptr;
   };
 
+  void copy_from(const LeastRecentMap& other) {
+    other.for_each_oldest_first([&](const Key& key, const Value& value) { touch(key) = value; });
+  }
   void unlink(Node& n) {
     (n.older ? n.older->newer : oldest_) = n.newer;
     (n.newer ? n.newer->older : newest_) = n.older;

@@ -124,6 +124,14 @@ void Joiner::emit(uint64_t seq, std::vector<Sample>& out) {
   uint64_t ek = pair_key(p.sample.user_id, p.sample.item_id);
   emitted_[ek] = Emitted{p.sample.ts_ms, p.click_ts, forget_at};
   emitted_fifo_.emplace_back(forget_at, ek);
+  // Bounded in count too (max_pending), not only in event time: a dense
+  // stream emits more in a click window than memory should hold. A click
+  // for one forgotten early counts as an orphan instead of late.
+  while (emitted_fifo_.size() > static_cast<size_t>(std::max<int64_t>(1, settings_.max_pending))) {
+    auto [oldest_forget_at, oldest] = emitted_fifo_.front();
+    if (const Emitted* e = emitted_.find(oldest); e && e->forget_at == oldest_forget_at) emitted_.erase(oldest);
+    emitted_fifo_.pop_front();
+  }
   counters_.samples++;
   out.push_back(std::move(p.sample));
   pending_.erase(it);

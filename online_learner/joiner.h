@@ -34,7 +34,9 @@
 //  - An event_id seen among the last dedupe_window ids is a duplicate and is
 //    dropped.
 //  - At most max_pending impressions wait; beyond, the oldest is emitted with
-//    the labels it has so far (counted as flushed).
+//    the labels it has so far (counted as flushed). Emitted impressions are
+//    remembered (to tell late from orphan) for a click window, and at most
+//    max_pending of them.
 //  - Each impression snapshots the user's recent clicks (newest first) at the
 //    moment it is shown, so features never see the future.
 //  - At most max_users users keep recent clicks; beyond, the user whose

@@ -47,8 +47,6 @@ class UserHistories {
   // A copy of `other`'s users holding at most these capacities (the newest),
   // with other's bound and recency.
   UserHistories(const UserHistories& other, size_t viewed_capacity, size_t bought_capacity);
-  UserHistories(UserHistories&&) = default;
-  UserHistories& operator=(UserHistories&&) = default;
 
   // Takes a click (a view) or a purchase in; other events change nothing.
   void observe(const Event& event);

@@ -97,6 +97,21 @@ TEST(LeastRecentMap, SurvivesRehashingAndMoves) {
   EXPECT_EQ(map.least_recent(), nullptr);
 }
 
+TEST(LeastRecentMap, ACopyHasTheSameEntriesInTheSameOrderAndIsIndependent) {
+  LeastRecentMap<std::string, int> map;
+  for (const char* k : {"x", "y", "z"}) map.touch(k) = 1;
+  map.touch("x");
+  LeastRecentMap<std::string, int> copy(map);
+  EXPECT_EQ(oldest_first(copy), oldest_first(map));
+  copy.touch("y") = 2;
+  copy.erase("z");
+  EXPECT_EQ(oldest_first(map), (std::vector<std::string>{"y", "z", "x"}));
+  EXPECT_EQ(*map.find("y"), 1);
+  map = copy;
+  EXPECT_EQ(oldest_first(map), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(*map.find("y"), 2);
+}
+
 TEST(LeastRecentMap, TouchingTheSavedOrderBackRestoresTheRecency) {
   LeastRecentMap<std::string, int> map;
   for (const char* k : {"x", "y", "z"}) map.touch(k);
