@@ -127,6 +127,23 @@ TEST(Config, EveryMistakeStopsWithAMessageNamingTheKey) {
   }
 }
 
+TEST(Config, MemoryBoundsAreCheckedWithAMessageNamingTheKey) {
+  for (const char* set : {"learner.max_users=0", "learner.max_items=-1", "learner.max_embedding_rows=3000000000",
+                          "learner.max_held_events=0", "redis.user_ttl_s=-5", "learner.max_users=lots"}) {
+    auto c = load_config({"", {}, {set}});
+    ASSERT_FALSE(c.ok()) << set;
+    const std::string key = std::string(set).substr(0, std::string(set).find('='));
+    EXPECT_NE(c.error().message.find("--set: " + key + ": "), std::string::npos) << c.error().message;
+  }
+  auto c = load_config({"", {"STREAMREC_LEARNER_MAX_USERS=5000", "STREAMREC_REDIS_USER_TTL_S=86400"},
+                        {"learner.max_held_events=1000"}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->learner.max_users, 5000);
+  EXPECT_EQ(c->redis.user_ttl_s, 86400);
+  EXPECT_EQ(c->learner.max_held_events, 1000);
+  EXPECT_EQ(LearnerConfig{}.max_items, 500000);
+}
+
 TEST(Config, UnknownEnvironmentVariablesAreWarningsNamingThemWithoutTheirValues) {
   // What a Kubernetes Service named streamrec injects into every pod.
   std::vector<std::string> warnings;
