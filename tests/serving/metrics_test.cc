@@ -98,6 +98,12 @@ TEST_F(ServeTest, LearnerMetricsCountWhatTheLearnerDidAndParse) {
   EXPECT_NEAR(shares, 1.0, 1e-3) << text;
   EXPECT_GE(sample(text, "streamrec_learn_covisit_items"), 0) << text;
   EXPECT_EQ(sample(text, "streamrec_learn_covisit_evicted_items_total"), 0) << text;
+  // Bounded memory: each structure's entries, bound and evictions.
+  EXPECT_GE(sample(text, R"(streamrec_learn_memory_entries{structure="realtime_users"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(streamrec_learn_memory_bound{structure="realtime_users"})"), 1e6) << text;
+  EXPECT_EQ(sample(text, R"(streamrec_learn_memory_evicted_total{structure="realtime_users"})"), 0) << text;
+  EXPECT_GE(sample(text, R"(streamrec_learn_memory_entries{structure="embedding_rows"})"), 1) << text;
+  EXPECT_EQ(sample(text, R"(streamrec_learn_memory_bound{structure="catalog_items"})"), 5e5) << text;
   expect_promtool_accepts(text, dir_);
   EXPECT_EQ(learner.stop(), 0);
 }
