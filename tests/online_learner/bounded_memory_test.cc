@@ -77,6 +77,22 @@ TEST(JoinerBound, ACheckpointKeepsTheRecencySoTheSameUserIsEvictedNext) {
   EXPECT_EQ(restored.last_impression()->recent_clicks, std::vector<std::string>{"x"});
 }
 
+TEST(JoinerBound, EmittedImpressionsAreRememberedAtMostMaxPending) {
+  Catalog catalog;
+  JoinerSettings settings;
+  settings.max_pending = 1;
+  Joiner joiner(settings, &catalog);
+  std::vector<Sample> out;
+  joiner.add(make_event("ia", EventType::kImpression, "u", "a", 1000), out);
+  joiner.add(make_event("ib", EventType::kImpression, "u", "b", 1001), out);  // a emitted early
+  joiner.add(make_event("ic", EventType::kImpression, "u", "c", 1002), out);  // b emitted early; a forgotten
+  joiner.add(make_event("ca", EventType::kClick, "u", "a", 1003), out);
+  joiner.add(make_event("cb", EventType::kClick, "u", "b", 1004), out);
+  EXPECT_EQ(joiner.counters().flushed_pending, 2u);
+  EXPECT_EQ(joiner.counters().orphan_clicks, 1u);  // a's: no longer remembered
+  EXPECT_EQ(joiner.counters().late_clicks, 1u);    // b's: the most recent emitted one is
+}
+
 TEST(CatalogBound, ANewItemBeyondMaxItemsReplacesTheLeastRecentlyUpdated) {
   Catalog catalog(2);
   catalog.update(item("a"));
