@@ -47,10 +47,6 @@ void Catalog::update(const Item& item) {
     if (index_.size() >= max_items_) {
       i = evict_least_recent();
       items_[i] = item;
-    } else if (!free_slots_.empty()) {
-      i = free_slots_.back();
-      free_slots_.pop_back();
-      items_[i] = item;
     } else {
       i = items_.size();
       items_.push_back(item);
@@ -118,10 +114,9 @@ bool Catalog::load(ByteReader& in) {
   available_.clear();
   older_.clear();
   newer_.clear();
-  free_slots_.clear();
   oldest_ = newest_ = kNoSlot;
   // Slots as saved (the sampler's counts are by slot); the recency is the
-  // slot order. Saved with a larger bound: the excess goes after.
+  // slot order. Saved under a larger bound: cut below.
   const size_t bound = max_items_;
   max_items_ = SIZE_MAX;
   sampler_ = NegativeSampler();
@@ -138,8 +133,31 @@ bool Catalog::load(ByteReader& in) {
   }
   max_items_ = bound;
   if (!in.ok() || !sampler_.load(in)) return false;
-  while (index_.size() > max_items_) free_slots_.push_back(evict_least_recent());
+  if (items_.size() > max_items_) keep_newest_slots();
   return true;
+}
+
+void Catalog::keep_newest_slots() {
+  // The newest max_items_ slots, renumbered from 0 with their counts: no
+  // slot is left empty (save() writes every slot).
+  const size_t first = items_.size() - max_items_;
+  std::vector<Item> kept(std::make_move_iterator(items_.begin() + static_cast<std::ptrdiff_t>(first)),
+                         std::make_move_iterator(items_.end()));
+  std::vector<int64_t> counts;
+  for (size_t i = first; i < items_.size(); ++i) counts.push_back(sampler_.count(i));
+  const uint64_t evicted = evicted_items_ + first;
+  items_.clear();
+  index_.clear();
+  available_.clear();
+  older_.clear();
+  newer_.clear();
+  oldest_ = newest_ = kNoSlot;
+  sampler_ = NegativeSampler();
+  for (size_t k = 0; k < kept.size(); ++k) {
+    update(kept[k]);
+    sampler_.set_count(k, counts[k]);
+  }
+  evicted_items_ = evicted;
 }
 
 }  // namespace streamrec::learner

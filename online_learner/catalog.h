@@ -73,6 +73,8 @@ class Catalog {
   void touch(size_t i, bool fresh);
   // Frees the least recently updated slot for another item and returns it.
   size_t evict_least_recent();
+  // After a load() of more than max_items_: keeps the newest, renumbered.
+  void keep_newest_slots();
 
   size_t max_items_;
   uint64_t evicted_items_ = 0;
@@ -81,7 +83,6 @@ class Catalog {
   // ends it): no allocation per update.
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   std::vector<uint32_t> older_, newer_;
-  std::vector<size_t> free_slots_;  // emptied by a load() under a smaller bound
   uint32_t oldest_ = kNoSlot, newest_ = kNoSlot;
   std::unordered_map<std::string, size_t, IdHash, std::equal_to<>> index_;
   std::vector<size_t> available_;  // indexes into items_, kept sorted

@@ -53,6 +53,14 @@ void NegativeSampler::add_count(size_t i) {
   weights_[i] = w;
 }
 
+void NegativeSampler::set_count(size_t i, int64_t count) {
+  grow(i + 1);
+  counts_[i] = count;
+  double w = weight_of(i);
+  add(i, w - weights_[i]);
+  weights_[i] = w;
+}
+
 void NegativeSampler::clear(size_t i) {
   set_available(i, false);
   counts_[i] = 0;

@@ -37,6 +37,8 @@ class NegativeSampler {
   void add_count(size_t i);
   // Slot i is taken by another item: unavailable, count 0.
   void clear(size_t i);
+  // Slot i's count, as restored elsewhere.
+  void set_count(size_t i, int64_t count);
   int64_t count(size_t i) const { return i < counts_.size() ? counts_[i] : 0; }
 
   // A slot drawn with probability q_i; kNone when no slot is available.

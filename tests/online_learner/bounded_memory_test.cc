@@ -142,9 +142,26 @@ TEST(CatalogBound, ACheckpointSavedUnderALargerBoundLoadsWithinTheSmaller) {
   EXPECT_EQ(small.size(), 2u);
   EXPECT_EQ(small.find("a"), nullptr);
   EXPECT_NE(small.find("d"), nullptr);
-  small.update(item("e"));  // reuses a freed slot, stays within the bound
+  for (int n = 0; n < 3; ++n) small.observe("d");
+  small.update(item("e"));  // evicts c, the least recent kept
   EXPECT_EQ(small.size(), 2u);
+  EXPECT_EQ(small.find("c"), nullptr);
   EXPECT_NE(small.find("e"), nullptr);
+  // Saved again, nothing evicted comes back; d's count is kept.
+  ByteWriter again;
+  small.save(again);
+  const std::string bytes2 = again.take();
+  Catalog reloaded(2);
+  ByteReader r2(bytes2);
+  ASSERT_TRUE(reloaded.load(r2));
+  EXPECT_EQ(reloaded.size(), 2u);
+  EXPECT_NE(reloaded.find("d"), nullptr);
+  EXPECT_NE(reloaded.find("e"), nullptr);
+  for (const char* gone : {"a", "b", "c"}) EXPECT_EQ(reloaded.find(gone), nullptr) << gone;
+  std::vector<std::string> available;
+  reloaded.for_each_available([&](const Item& i) { available.push_back(i.item_id); });
+  EXPECT_EQ(available.size(), 2u);
+  EXPECT_GT(reloaded.log_correction("d"), reloaded.log_correction("e"));  // d's clicks survived
 }
 
 TEST(BaselineBound, BeyondMaxItemsTheLeastRecentlyCountedItemScoresThePriorAgain) {
