@@ -118,6 +118,14 @@ class Joiner {
   // next add() or flush().
   const Sample* last_impression() const;
 
+  // Drops the user's recent-click bag; true when there was one. (Bounded
+  // memory evicts with this: the user's pending impressions stay.)
+  bool erase_user(const std::string& user_id);
+  // Drops the user's pending impressions without emitting them (no sample is
+  // learned from them) and appends their event ids to `dropped`; returns
+  // how many. For forgetting a user (privacy).
+  size_t drop_pending_of(const std::string& user_id, std::vector<std::string>& dropped);
+
   const JoinerCounters& counters() const { return counters_; }
   const JoinerSettings& settings() const { return settings_; }
   size_t pending() const { return pending_.size(); }

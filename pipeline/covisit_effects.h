@@ -44,6 +44,9 @@ class CoVisitEffects {
   // Starts again from `restored` (the ranker's, just restored from a checkpoint).
   void restore(const ranking::UserHistories& restored) { histories_ = ranking::UserHistories(restored, window_items_, 0); }
 
+  // Drops the user's last viewed items; true when there were some.
+  bool erase_user(const std::string& user_id) { return histories_.erase(user_id); }
+
   size_t users() const { return histories_.users(); }
 
  private:

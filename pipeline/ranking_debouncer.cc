@@ -22,6 +22,14 @@ const ranking::RealtimeUser* RankingDebouncer::observe(const Event& event, int64
   return recent_changed ? &user : nullptr;
 }
 
+bool RankingDebouncer::erase(const std::string& user_id) {
+  auto it = users_.find(user_id);
+  if (it == users_.end()) return false;
+  if (it->second.asked) std::erase(asked_, user_id);
+  users_.erase(it);
+  return true;
+}
+
 void RankingDebouncer::take_due(Clock::time_point now, std::vector<RankRequest>& out) {
   if (asked_.empty()) return;
   const auto interval = std::chrono::milliseconds(rankings_.refresh_interval_ms);

@@ -46,6 +46,9 @@ class RankingDebouncer {
   // and forgets that they were asked for.
   void take_due(Clock::time_point now, std::vector<RankRequest>& out);
 
+  // Drops the user's real-time state and any ranking they asked for; true
+  // when there was some.
+  bool erase(const std::string& user_id);
   // The checkpoint's view: every user's state, and a user's to restore into.
   const std::unordered_map<std::string, User>& users() const { return users_; }
   ranking::RealtimeUser& restore(const std::string& user_id) { return users_[user_id]; }

@@ -53,7 +53,8 @@ class StatsReporter {
   // by the candidate source that proposed them ("top_k_sources", counts
   // and "top_k_share", fractions), and the co-visitation memory.
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,
-                         const ranking::Ranker& ranker, int64_t effects_write_failures, size_t held_for_event_time,
+                         const ranking::Ranker& ranker, int64_t effects_write_failures,
+                         const LatencyHistogram& effects_write_ms, size_t held_for_event_time,
                          double checkpoint_age_s) const;
 
  private:

@@ -66,12 +66,41 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   for (const ConsumedEvent& consumed : batch.events) {
     const MessageOrigin& origin = consumed.origin;
     advance(origin);
+    if (consumed.event.type == EventType::kForget) {
+      forget_user(consumed.event, origin);
+      continue;
+    }
     effects_.add(consumed.event, origin);
     covisits_.add(consumed.event, origin, effects_);
     merger_.push({origin.topic, origin.partition}, origin.offset, consumed.event);
     if (const ranking::RealtimeUser* user = users_.observe(consumed.event, origin.kafka_ts_ms, now))
       effects_.add_recent_clicks(consumed.event.user_id, recent_json(user->recent), origin);
   }
+}
+
+void StreamPipeline::forget_user(const Event& tombstone, const MessageOrigin& origin) {
+  const std::string& user = tombstone.user_id;
+  // The user's events before the tombstone that the learner has not seen
+  // are never learned; nothing asks for their ranking any more.
+  merger_.erase_user(user);
+  users_.erase(user);
+  covisits_.erase_user(user);
+  model_->forget_user(user);
+  {
+    auto lock = model_->lock();
+    embeddings_.erase_user(user);
+  }
+  // Their keys: deleted exactly once, in order with their effects before and
+  // after (marks); their recomputed state deleted with the same write. The
+  // write goes now and is waited for: nothing computed from the user's
+  // events after the tombstone (rankings, embeddings) may reach Redis before
+  // the deletes, nor anything from before it after them.
+  effects_.add(tombstone, origin);
+  effects_.forget_recomputed(user);
+  if (Status s = flush(); !s.ok())
+    spdlog::warn("learn: the deletes of a forgotten user wait for Redis (retried with the next write): {}", s.message());
+  // The id is personal data: not logged.
+  spdlog::info("learn: forgot a user (tombstone {} at {}@{})", tombstone.event_id, origin.source, origin.offset);
 }
 
 void StreamPipeline::load_catalog(const std::vector<Item>& items, const std::string& source) {
@@ -236,7 +265,8 @@ std::string StreamPipeline::stats_json(bool final) const {
       last_checkpoint_ == Clock::time_point{}
           ? std::nan("")
           : std::chrono::duration<double>(Clock::now() - last_checkpoint_).count();
-  return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), merger_.held(), checkpoint_age_s);
+  return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), effects_.write_ms(),
+                           merger_.held(), checkpoint_age_s);
 }
 
 }  // namespace streamrec::pipeline

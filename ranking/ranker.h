@@ -93,6 +93,9 @@ class Ranker {
   // Counts the event towards its item's popularity, its user's history and
   // the co-visitation counts.
   void add_event(const Event& event);
+  // Drops what it keeps of the user (their history); true when there was
+  // some. add_event() of a kForget tombstone calls it.
+  bool erase_user(const std::string& user_id) { return history_.erase(user_id); }
   // Rebuild the index after every `events` events given to add_event()
   // instead of once it is a second old (0, the default): replays
   // (`streamrec evaluate`) then rank the same whatever the machine's speed.

@@ -42,6 +42,8 @@ class UserHistories {
 
   // Takes a click (a view) or a purchase in; other events change nothing.
   void observe(const Event& event);
+  // Drops the user's history; true when there was one.
+  bool erase(const std::string& user_id) { return users_.erase(user_id) > 0; }
   // The user's history; nullptr for a user with no view or purchase yet.
   const UserHistory* find(const std::string& user_id) const;
   size_t users() const { return users_.size(); }
