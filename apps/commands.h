@@ -35,5 +35,6 @@ void add_produce_command(CLI::App& app, int& exit_code);
 void add_train_command(CLI::App& app, int& exit_code);
 void add_serve_command(CLI::App& app, int& exit_code);
 void add_evaluate_command(CLI::App& app, int& exit_code);
+void add_forget_command(CLI::App& app, int& exit_code);
 
 }  // namespace streamrec

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   streamrec::add_train_command(app, exit_code);
   streamrec::add_serve_command(app, exit_code);
   streamrec::add_evaluate_command(app, exit_code);
+  streamrec::add_forget_command(app, exit_code);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string commands;

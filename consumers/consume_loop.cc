@@ -327,15 +327,18 @@ std::string to_json(const ConsumeStats& s) {
     fmt::format_to(std::back_inserter(reasons), "{}\"{}\":{}", reasons.empty() ? "" : ",",
                    to_string(static_cast<DecodeErrorCode>(code)), s.dead_letters_by_reason[code]);
   }
+  std::string lags;
+  for (const auto& [partition, lag] : s.lag_by_partition)
+    fmt::format_to(std::back_inserter(lags), "{}\"{}\":{}", lags.empty() ? "" : ",", partition, lag);
   return fmt::format(
       "{{\"messages\":{},\"events\":{},\"items\":{},\"duplicates\":{},\"late\":{},\"remembered\":{},\"dead_letters\":{},\"dead_letters_pending\":{},\"dead_letters_by_reason\":{{{}}},"
-      "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{},\"lag\":{}}}",
+      "\"batches\":{},\"commits\":{},\"sink_retries\":{},\"commit_failures\":{},\"lag\":{},\"lag_by_partition\":{{{}}}}}",
       s.messages, s.events, s.items, s.duplicates, s.late, s.remembered, s.dead_letters, s.dead_letters_pending, reasons, s.batches, s.commits, s.sink_retries,
-      s.commit_failures, s.lag);
+      s.commit_failures, s.lag, lags);
 }
 
 void ConsumeLoop::report(const char* what, const ConsumeOptions& options) {
-  stats_.lag = consumer_->lag(config_.kafka.events_topic);
+  stats_.lag = consumer_->lag(config_.kafka.events_topic, &stats_.lag_by_partition);
   stats_.dead_letters_pending = dlq_.pending();
   spdlog::info("learn {}: {} messages, {} events, {} items, {} dead-lettered, {} duplicates, {} batches, {} commits, "
                "lag {} events",

@@ -72,6 +72,7 @@ struct ConsumeStats {
   int64_t sink_retries = 0;
   int64_t commit_failures = 0;
   int64_t lag = 0;           // events not consumed yet, at the last report (GroupConsumer::lag)
+  std::map<int32_t, int64_t> lag_by_partition;  // the same per events partition (assigned, with a position)
 };
 
 // The stats as one JSON object. The stats file holds

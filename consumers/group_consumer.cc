@@ -155,7 +155,8 @@ std::vector<std::string> GroupConsumer::assignment() const {
   return out;
 }
 
-int64_t GroupConsumer::lag(const std::string& topic) const {
+int64_t GroupConsumer::lag(const std::string& topic, std::map<int32_t, int64_t>* by_partition) const {
+  if (by_partition) by_partition->clear();
   rd_kafka_topic_partition_list_t* list = nullptr;
   if (rd_kafka_assignment(consumer_.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
   KafkaPartitionList owned(list);
@@ -169,7 +170,9 @@ int64_t GroupConsumer::lag(const std::string& topic) const {
             RD_KAFKA_RESP_ERR_NO_ERROR ||
         high < 0)
       continue;
-    lag += std::max<int64_t>(0, high - p.offset);
+    const int64_t behind = std::max<int64_t>(0, high - p.offset);
+    lag += behind;
+    if (by_partition) (*by_partition)[p.partition] = behind;
   }
   return lag;
 }

@@ -81,7 +81,8 @@ class GroupConsumer {
   // watermark last seen (librdkafka updates it with every fetch; no request
   // is made) minus the position (the next offset this consumer will hand
   // out). Partitions with nothing fetched yet count 0.
-  int64_t lag(const std::string& topic) const;
+  // `by_partition` (when given) gets each partition's share.
+  int64_t lag(const std::string& topic, std::map<int32_t, int64_t>* by_partition = nullptr) const;
 
  private:
   GroupConsumer() = default;

@@ -171,6 +171,7 @@ std::string_view to_string(EventType type) {
     case EventType::kImpression: return "impression";
     case EventType::kClick: return "click";
     case EventType::kPurchase: return "purchase";
+    case EventType::kForget: return "forget";
   }
   return "unknown";
 }
@@ -252,11 +253,18 @@ std::variant<Event, DecodeError> EventDecoder::decode_event(std::string_view mes
     if (s == "impression") ev.type = EventType::kImpression;
     else if (s == "click") ev.type = EventType::kClick;
     else if (s == "purchase") ev.type = EventType::kPurchase;
+    else if (s == "forget") ev.type = EventType::kForget;
     else
       return fail(DecodeErrorCode::kUnknownEventType,
-                  "type must be impression, click or purchase, got \"" + std::string(s.substr(0, 32)) + "\"");
+                  "type must be impression, click, purchase or forget, got \"" + std::string(s.substr(0, 32)) + "\"");
   }
   if (auto e = read_id(obj, "user_id", true, ev.user_id)) return *e;
+  if (ev.type == EventType::kForget) {
+    // A tombstone names a user and when; its other fields mean nothing and
+    // are ignored (an item_id too), so it can never become a sample.
+    if (auto e = read_ts(obj, limits_, ev.ts_ms)) return *e;
+    return ev;
+  }
   if (auto e = read_id(obj, "item_id", true, ev.item_id)) return *e;
   if (auto e = read_ts(obj, limits_, ev.ts_ms)) return *e;
   // Any string up to kMaxIdBytes; "" is the same as no request_id.
@@ -318,6 +326,7 @@ std::string encode_event(const Event& ev) {
   out += to_string(ev.type);
   out += "\",\"user_id\":";
   append_json_string(out, ev.user_id);
+  if (ev.type == EventType::kForget) return out + ",\"ts\":" + std::to_string(ev.ts_ms) + "}";
   out += ",\"item_id\":";
   append_json_string(out, ev.item_id);
   out += ",\"ts\":" + std::to_string(ev.ts_ms);
@@ -342,6 +351,15 @@ std::string encode_event(const Event& ev) {
   }
   out.push_back('}');
   return out;
+}
+
+Event forget_event(std::string event_id, std::string user_id, int64_t ts_ms) {
+  Event ev;
+  ev.event_id = std::move(event_id);
+  ev.type = EventType::kForget;
+  ev.user_id = std::move(user_id);
+  ev.ts_ms = ts_ms;
+  return ev;
 }
 
 std::string encode_item(const Item& item) {

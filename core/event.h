@@ -31,7 +31,10 @@ inline constexpr double kMaxAmount = 1e9;            // `value`, `price`
 // ten years, core/config.h) ts + window stays far from INT64_MAX.
 inline constexpr int64_t kMaxTimestampMs = 253402300799999;
 
-enum class EventType : uint8_t { kImpression = 0, kClick = 1, kPurchase = 2 };
+// kForget is a tombstone (docs/events.md, "Forgetting a user"): the user
+// asked to be forgotten, so every learner drops what it keeps of them and
+// their keys in Redis are deleted. It has no item; it is never a sample.
+enum class EventType : uint8_t { kImpression = 0, kClick = 1, kPurchase = 2, kForget = 3 };
 std::string_view to_string(EventType type);
 
 // One `context` entry. Each key is a categorical feature; a number keeps its
@@ -47,7 +50,7 @@ struct Event {
   std::string event_id;
   EventType type = EventType::kImpression;
   std::string user_id;
-  std::string item_id;
+  std::string item_id;  // "" for a kForget tombstone
   int64_t ts_ms = 0;
   std::string request_id;  // any string; empty when absent
   std::vector<ContextFeature> context;  // in message order
@@ -115,6 +118,9 @@ class EventDecoder {
 // Renders events and items back to the wire format (one JSON object, no
 // newline). decode(encode(x)) == x for every valid x.
 std::string encode_event(const Event& event);
+// The tombstone that forgets `user_id` (a kForget event), as produced by
+// `DELETE /v1/users/{id}` and `streamrec forget`.
+Event forget_event(std::string event_id, std::string user_id, int64_t ts_ms);
 std::string encode_item(const Item& item);
 // Appends `s` as a JSON string literal (quoted, escaped).
 void append_json_string(std::string& out, std::string_view s);

@@ -1,5 +1,7 @@
 #include "feature_store/async_effects_writer.h"
 
+#include <chrono>
+
 #include <utility>
 
 namespace streamrec {
@@ -69,9 +71,14 @@ void AsyncEffectsWriter::take() {
 void AsyncEffectsWriter::write(RedisLink& redis) {
   // writing_ and state_ are this thread's while in_flight_: submit() waits.
   status_ = redis.open();
+  const auto started = std::chrono::steady_clock::now();
   if (status_.ok() && !writing_.empty()) status_ = writer_.write(redis.connection(), writing_);
   effects_in_ = status_.ok();
   if (status_.ok()) status_ = state_.write(redis.connection());
+  if (status_.ok()) {
+    std::lock_guard lock(write_ms_mutex_);
+    write_ms_.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
+  }
 }
 
 void AsyncEffectsWriter::finish() {

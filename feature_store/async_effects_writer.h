@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "core/latency_histogram.h"
 #include "core/status.h"
 #include "feature_store/async_writer.h"
 #include "feature_store/idempotent_writer.h"
@@ -70,6 +71,12 @@ class AsyncEffectsWriter {
   uint64_t submitted() const { return submitted_; }
   uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
   int64_t write_failures() const { return write_failures_.load(std::memory_order_relaxed); }
+  // How long each write Redis acknowledged took (effects and state, one
+  // round trip each), in ms. Any thread.
+  LatencyHistogram write_ms() const {
+    std::lock_guard lock(write_ms_mutex_);
+    return write_ms_;
+  }
 
  private:
   // The write in flight is done (the lock held by `lock`).
@@ -91,6 +98,8 @@ class AsyncEffectsWriter {
 
   std::atomic<uint64_t> durable_{0};
   std::atomic<int64_t> write_failures_{0};
+  mutable std::mutex write_ms_mutex_;
+  LatencyHistogram write_ms_;  // under write_ms_mutex_
 
   // The writer thread's own.
   IdempotentWriter writer_;

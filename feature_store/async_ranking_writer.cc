@@ -29,6 +29,7 @@ AsyncRankingWriter::AsyncRankingWriter(std::string redis_url, int timeout_ms, st
                  [this](bool) {
                    batch_.swap(waiting_);
                    slot_of_key_.clear();
+                   writing_ = true;
                  },
                  [this](RedisLink& redis) { write(redis); }, [this](bool stopping) { return finish(stopping); }});
 }
@@ -75,7 +76,9 @@ void AsyncRankingWriter::write(RedisLink& redis) {
     group.clear();
     for (size_t i = first; i < last; ++i) group.push_back(std::move(batch_[i].ranking));
     Status status = redis.open();
+    const auto started = std::chrono::steady_clock::now();
     if (status.ok()) status = writer_.write(redis.connection(), group);
+    const double write_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     const int64_t acked = wall_clock_ms();
     std::lock_guard lock(stats_mutex_);
     if (!status.ok()) {
@@ -88,6 +91,7 @@ void AsyncRankingWriter::write(RedisLink& redis) {
       continue;
     }
     stats_.rankings_written += static_cast<int64_t>(last - first);
+    stats_.write_ms.record(write_ms);
     for (size_t i = first; i < last; ++i)
       if (batch_[i].asked_at_kafka_ms >= 0)
         stats_.freshness_ms.record(static_cast<double>(acked - batch_[i].asked_at_kafka_ms));
@@ -95,7 +99,24 @@ void AsyncRankingWriter::write(RedisLink& redis) {
   batch_.swap(failed);
 }
 
+void AsyncRankingWriter::erase_user(const std::string& user_id) {
+  const std::string key = keys_.user_rankings(user_id);
+  std::unique_lock lock(thread_.mutex());
+  // A failed write comes back into waiting_ at finish(): wait for it first.
+  thread_.changed().wait(lock, [&] { return !writing_; });
+  auto slot = slot_of_key_.find(key);
+  if (slot == slot_of_key_.end()) return;
+  const size_t gone = slot->second;
+  slot_of_key_.erase(slot);
+  if (gone != waiting_.size() - 1) {
+    waiting_[gone] = std::move(waiting_.back());
+    slot_of_key_[waiting_[gone].ranking.key] = gone;
+  }
+  waiting_.pop_back();
+}
+
 bool AsyncRankingWriter::finish(bool stopping) {
+  writing_ = false;
   // At the end, what fails is dropped.
   const bool retry = !batch_.empty() && !stopping;
   if (retry)

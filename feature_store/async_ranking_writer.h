@@ -39,6 +39,7 @@ struct RankingStats {
   int64_t rankings_skipped = 0;  // users the model knew nothing of yet (they read sr:pop); counted by the caller
   int64_t ranking_write_failures = 0;
   LatencyHistogram freshness_ms;
+  LatencyHistogram write_ms;  // each acknowledged round trip (up to 64 rankings), ms
 };
 
 // A user's ranking to write, with the Kafka timestamp of the oldest event
@@ -61,6 +62,11 @@ class AsyncRankingWriter {
 
   // Queues `rankings` (moved from, left empty) to be written.
   void submit(std::vector<UserRanking>& rankings);
+  // Drops the ranking of `user_id` waiting to be written, after the write in
+  // flight (which may hold one) is acknowledged or failed: afterwards
+  // nothing of this user reaches Redis unless submitted again. For
+  // forgetting a user; blocks for at most one round trip.
+  void erase_user(const std::string& user_id);
   // Written, failed and freshness so far (rankings_skipped is not counted here).
   RankingStats stats() const;
 
@@ -80,6 +86,7 @@ class AsyncRankingWriter {
   const RedisKeys keys_;
 
   // Under thread_.mutex():
+  bool writing_ = false;  // between take and finish: batch_ is the thread's
   std::vector<Pending> waiting_;
   std::unordered_map<std::string, size_t> slot_of_key_;  // key -> index in waiting_
 

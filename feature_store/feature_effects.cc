@@ -12,12 +12,17 @@ std::string_view counter_field(EventType type) {
     case EventType::kImpression: return "impressions";
     case EventType::kClick: return "clicks";
     case EventType::kPurchase: return "purchases";
+    case EventType::kForget: break;
   }
   return "unknown";
 }
 }  // namespace
 
 void FeatureEffects::add(const Event& event, std::string_view source, int64_t offset, EffectBatch& batch) const {
+  if (event.type == EventType::kForget) {
+    for (const std::string& key : keys_.user_keys(event.user_id)) batch.erase_key(key, source, offset);
+    return;
+  }
   std::string_view field = counter_field(event.type);
   std::string user = keys_.user_features(event.user_id);
   batch.add(user, source, offset, EffectOp::kIncrement, field, 1);
@@ -27,6 +32,13 @@ void FeatureEffects::add(const Event& event, std::string_view source, int64_t of
   double exponent = popularity_exponent(event.type, event.ts_ms);
   if (std::isfinite(exponent))
     batch.add(keys_.popularity(), item_side_source, offset, EffectOp::kLogAdd, event.item_id, exponent);
+}
+
+void FeatureEffects::add_forget_recomputed(std::string_view user_id, StateWrites& state) const {
+  const std::string features = keys_.user_features(user_id);
+  for (const std::string& key : keys_.user_keys(user_id))
+    if (key != features) state.del(key);
+  state.hdel(features, {"emb", "rec_ts"});
 }
 
 }  // namespace streamrec

@@ -7,6 +7,9 @@
 //   sr:{i:<a>}:cv    member b += 1, and sr:{i:<b>}:cv member a += 1
 // an item message
 //   sr:{i:<item>}:f  category, brand, price, available (1 or 0) = the message's
+// a forget tombstone (EventType::kForget)
+//   every sr:{u:<user>}:* key (RedisKeys::user_keys) is deleted, marked like
+//   the user's counters: exactly once, in order with the user's events
 //
 // The sr:pop score and its decay are core/popularity.h's.
 //
@@ -57,6 +60,14 @@ class FeatureEffects {
                          int64_t offset, EffectBatch& batch) const {
     batch.set(keys_.user_features(user_id), source, offset, "recent", recent_json);
   }
+  // The recomputed state of a forgotten user, deleted without a mark: its
+  // rankings and explanations, and the emb and rec_ts fields of its
+  // features (the caller orders it before what the user's later events
+  // recompute: pipeline/stream_pipeline.h). A tombstone read again after a restart (its marked delete then
+  // skipped) must still remove what the replayed events before it
+  // recomputed; deleting recomputed state is harmless, the learner writes it
+  // again when it next changes.
+  void add_forget_recomputed(std::string_view user_id, StateWrites& state) const;
   // Recomputed state, overwritten whenever it changes (no marks): an
   // embedding row (the "emb" field, float32 little-endian), the sr:model
   // summary.

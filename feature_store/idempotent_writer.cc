@@ -15,7 +15,8 @@ namespace {
 // ARGV: ns, the user keys' TTL in seconds (0: none) and how their names
 // start (prefix .. '{u:'), then ns times (source, expected mark, new mark); then per data
 // key: n, then n times (op, field, argument), already summed up per field.
-// A key's fields are all ZSET members (ops l, z) or all HASH fields (i, m, s).
+// A key's fields are all ZSET members (ops l, z) or all HASH fields (i, m, s);
+// a key to delete first (op d, a forgotten user) has the d triple first.
 constexpr std::string_view kScript = R"lua(
 -- Phase 1 checks and reads everything and computes the new values; phase 2
 -- only writes. Redis does not roll a failed script back, so a script that
@@ -58,20 +59,23 @@ for s = 1, ns do
   a = a + 3
 end
 local values, nv = {}, 0          -- what phase 2 writes, key after key
-local from, to, zset = {}, {}, {}  -- per key: its range in values, its type
+local from, to, zset, deleted = {}, {}, {}, {}  -- per key: its range in values, its type, DEL first
 local names, nn = {}, 0            -- scratch: the fields or members to read
 for k = 2, #KEYS do
   local key, n = KEYS[k], tonumber(ARGV[a])
   local first = a + 1                -- (op, field, argument) triples
   a = first + 3 * n
   from[k] = nv + 1
+  -- A deleted key: DEL in phase 2, and what follows starts from nothing.
+  deleted[k] = ARGV[first] == 'd'
+  if deleted[k] then first = first + 3 end
   zset[k] = ARGV[first] == 'l' or ARGV[first] == 'z'
   nn = 0
   for j = first, a - 1, 3 do
     if ARGV[j] ~= 's' then nn = nn + 1; names[nn] = ARGV[j + 1] end
   end
   local current = {}
-  if nn > 0 then read_fields(zset[k] and 'ZMSCORE' or 'HMGET', key, names, nn, current) end
+  if nn > 0 and not deleted[k] then read_fields(zset[k] and 'ZMSCORE' or 'HMGET', key, names, nn, current) end
   local r = 0
   for j = first, a - 1, 3 do
     local op, field, value = ARGV[j], ARGV[j + 1], ARGV[j + 2]
@@ -113,6 +117,7 @@ for k = 2, #KEYS do
   to[k] = nv
 end
 for k = 2, #KEYS do
+  if deleted[k] then redis.call('DEL', KEYS[k]) end
   if to[k] >= from[k] then
     write_pairs(zset[k] and 'ZADD' or 'HSET', KEYS[k], values, from[k], to[k])
     if user_ttl > 0 and string.sub(KEYS[k], 1, #user_key_start) == user_key_start then
@@ -131,6 +136,7 @@ std::string_view op_code(EffectOp op) {
     case EffectOp::kLogAdd: return "l";
     case EffectOp::kSet: return "s";
     case EffectOp::kZIncrement: return "z";
+    case EffectOp::kDelete: return "d";
   }
   return "?";
 }
@@ -272,6 +278,7 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
   std::vector<uint32_t> keys;                               // of the slice, first-touch order
   std::vector<uint32_t> advanced;                           // sources of the slice
   std::unordered_map<uint32_t, std::vector<size_t>> fields;  // key -> its entries in sums
+  std::unordered_map<uint32_t, bool> deleted;                // key -> deleted first (kDelete)
   std::unordered_map<Field, size_t, FieldHash> index;       // -> entry in sums
   std::vector<std::pair<std::string_view, Sum>> sums;
   auto finish = [&] {
@@ -287,7 +294,9 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
       call.marks[batch.sources_[source]] = mark[source] = top[source];
     }
     for (uint32_t k : keys) {
-      call.args.push_back(std::to_string(fields[k].size()));
+      const bool deletes = deleted.count(k) > 0;
+      call.args.push_back(std::to_string(fields[k].size() + (deletes ? 1 : 0)));
+      if (deletes) call.args.insert(call.args.end(), {"d", "", ""});
       for (size_t entry : fields[k]) {
         const auto& [name, sum] = sums[entry];
         call.args.emplace_back(op_code(sum.op));
@@ -299,6 +308,7 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
     keys.clear();
     advanced.clear();
     fields.clear();
+    deleted.clear();
     index.clear();
     sums.clear();
   };
@@ -310,6 +320,16 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
       if (new_message && keys.size() >= keys_per_call_) finish();
       if (e.offset <= in_redis[source]) continue;
       if (top[source] == mark[source]) advanced.push_back(source);  // its first effect in this slice
+      if (e.op == EffectOp::kDelete) {
+        // What the slice holds for the key so far is deleted with it.
+        auto [list, fresh_key] = fields.try_emplace(e.key);
+        if (fresh_key) keys.push_back(e.key);
+        for (size_t entry : list->second) index.erase(Field{e.key, sums[entry].first});
+        list->second.clear();
+        deleted[e.key] = true;
+        top[source] = std::max(top[source], e.offset);
+        continue;
+      }
       auto [slot, fresh_field] = index.try_emplace(Field{e.key, e.field}, sums.size());
       if (fresh_field) {
         auto [list, fresh_key] = fields.try_emplace(e.key);
@@ -324,6 +344,7 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
           case EffectOp::kMax: sum.amount = std::max(sum.amount, e.amount); break;
           case EffectOp::kLogAdd: sum.amount = log2_sum(sum.amount, e.amount); break;
           case EffectOp::kSet: sum.text = &e.text; break;
+          case EffectOp::kDelete: break;  // handled above
         }
       }
       top[source] = std::max(top[source], e.offset);

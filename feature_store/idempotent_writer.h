@@ -63,6 +63,8 @@ enum class EffectOp : uint8_t {
   kLogAdd,     // ZSET member score = log2(2^score + 2^amount)
   kSet,        // HASH field = value (the latest message wins)
   kZIncrement, // ZSET member score += amount (an integer)
+  kDelete,     // DEL the key (field and amount unused): the key's effects before it in the batch are
+               // dropped, those after it start from nothing (a forgotten user, docs/redis-keys.md)
 };
 
 class EffectBatch {
@@ -75,6 +77,10 @@ class EffectBatch {
            double amount);
   void set(std::string_view key, std::string_view source, int64_t offset, std::string_view field,
            std::string_view value);
+  // Deletes `key` (EffectOp::kDelete), as the effect of the message at (`source`, `offset`).
+  void erase_key(std::string_view key, std::string_view source, int64_t offset) {
+    add(key, source, offset, EffectOp::kDelete, "", 0);
+  }
 
   // Adds `more`'s effects after these (moved whole when this is empty);
   // `more` is left empty.

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace streamrec {
 
@@ -18,6 +19,11 @@ class RedisKeys {
   std::string user_explanations(std::string_view user_id) const { return tagged("u:", user_id, ":why"); }
   // How every user key's name starts (and no other key's).
   std::string user_key_start() const { return prefix_ + "{u:"; }
+  // Every key of one user: what forgetting the user deletes. A new per-user
+  // key must be added here, or a forgotten user would keep it.
+  std::vector<std::string> user_keys(std::string_view user_id) const {
+    return {user_features(user_id), user_rankings(user_id), user_explanations(user_id)};
+  }
   std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
   // The items co-visited with this one: neighbour -> co-visits.
   std::string item_covisits(std::string_view item_id) const { return tagged("i:", item_id, ":cv"); }

@@ -15,6 +15,13 @@ void StateWrites::hset(std::string_view key, std::span<const Field> fields) {
   }
 }
 
+void StateWrites::hdel(std::string_view key, std::initializer_list<std::string_view> fields) {
+  std::vector<std::string>& args = commands_.emplace_back();
+  args.emplace_back("HDEL");
+  args.emplace_back(key);
+  for (std::string_view field : fields) args.emplace_back(field);
+}
+
 void StateWrites::push_capped(std::string_view key, std::string_view value, size_t keep) {
   commands_.push_back({"LPUSH", std::string(key), std::string(value)});
   commands_.push_back({"LTRIM", std::string(key), "0", std::to_string(keep == 0 ? 0 : keep - 1)});

@@ -27,6 +27,9 @@ class StateWrites {
   void hset(std::string_view key, std::initializer_list<Field> fields) {
     hset(key, std::span<const Field>(fields.begin(), fields.size()));
   }
+  // DEL key; HDEL key field [field ...].
+  void del(std::string_view key) { commands_.push_back({"DEL", std::string(key)}); }
+  void hdel(std::string_view key, std::initializer_list<std::string_view> fields);
   // LPUSH key value, then LTRIM key 0 keep-1: a list of the newest `keep`.
   // Written again after a failure, the value is pushed twice.
   void push_capped(std::string_view key, std::string_view value, size_t keep);

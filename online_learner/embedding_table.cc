@@ -130,6 +130,17 @@ void EmbeddingTable::reserve_rows(size_t rows) {
   state_.reserve(rows * dim_);
 }
 
+bool EmbeddingTable::erase(uint64_t key) {
+  const bool was_pending = pending_.erase(key) > 0;
+  const uint32_t r = find(key);
+  if (r == kNoRow) return was_pending;
+  index_erase(key);
+  last_seen_[r] = kFreeRow;
+  free_rows_.push_back(r);
+  --live_;
+  return true;
+}
+
 size_t EmbeddingTable::evict_unseen(int64_t now_ms) {
   if (ttl_ms_ <= 0) return 0;
   int64_t cutoff = now_ms - ttl_ms_;

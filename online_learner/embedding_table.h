@@ -53,6 +53,9 @@ class EmbeddingTable {
   float* state(uint32_t r) { return &state_[size_t(r) * dim_]; }
   uint64_t key_of(uint32_t r) const { return keys_[r]; }
 
+  // Frees the row of `key` and forgets its admission count, as if it had
+  // never been seen; true when there was either.
+  bool erase(uint64_t key);
   // Frees rows (and forgets admission counts) unseen for the TTL; returns
   // the number of rows freed. A TTL of 0 keeps everything.
   size_t evict_unseen(int64_t now_ms);

@@ -42,6 +42,7 @@ void Joiner::add(const Event& e, std::vector<Sample>& out) {
     case EventType::kImpression: add_impression(e, out); break;
     case EventType::kClick: add_click(e, out); break;
     case EventType::kPurchase: add_purchase(e, out); break;
+    case EventType::kForget: break;  // Learner::forget_user's, never a sample
   }
 }
 
@@ -111,6 +112,23 @@ void Joiner::unlink(Pending& p) {
   uint64_t key = pair_key(p.sample.user_id, p.sample.item_id);
   if (p.older) *by_key_.find(key) = p.older;
   else by_key_.erase(key);
+}
+
+size_t Joiner::drop_pending_of(const std::string& user_id, std::vector<std::string>& dropped) {
+  // A scan: forgetting is rare, and pending_ has no index by user. Their
+  // deadlines_ entries go stale and are skipped.
+  size_t n = 0;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.sample.user_id != user_id) {
+      ++it;
+      continue;
+    }
+    unlink(it->second);
+    dropped.push_back(std::move(it->second.sample.event_id));
+    it = pending_.erase(it);
+    ++n;
+  }
+  return n;
 }
 
 void Joiner::emit(uint64_t seq, std::vector<Sample>& out) {

@@ -124,6 +124,11 @@ class Joiner {
   // next add() or flush().
   const Sample* last_impression() const;
 
+  // Drops the user's pending impressions without emitting them (no sample is
+  // learned from them) and appends their event ids to `dropped`; returns
+  // how many. For forgetting a user (privacy).
+  size_t drop_pending_of(const std::string& user_id, std::vector<std::string>& dropped);
+
   const JoinerCounters& counters() const { return counters_; }
   const JoinerSettings& settings() const { return settings_; }
   size_t pending() const { return pending_.size(); }

@@ -98,6 +98,12 @@ class Learner {
   const Catalog& catalog() const { return catalog_; }
   // Joins the event; trains every mini-batch that fills up.
   void add_event(const Event& event);
+  // Forgets `user_id` (a privacy erase, EventType::kForget): its recent-click
+  // bag, its pending impressions and samples not learned yet (never learned
+  // now), their scores, and its user_id embedding row. What the model learned
+  // from the user before stays in the shared weights and item rows, as in
+  // any model trained on many users. add_event() of a kForget calls this.
+  void forget_user(const std::string& user_id);
   // End of stream: emits every pending impression and trains what is left.
   void finish();
   void set_sink(Sink sink) { sink_ = std::move(sink); }

@@ -12,12 +12,17 @@ bool EffectsScheduler::write_due() const {
   // What a failed write holds is due as well: without new events it would
   // wait forever (and with it the commits).
   return summary_due() ||
-         ((!pending_.empty() || writer_.holding()) && Clock::now() - last_write_ >= write_interval_);
+         ((!pending_.empty() || !forgotten_.empty() || writer_.holding()) && Clock::now() - last_write_ >= write_interval_);
 }
 
 Status EffectsScheduler::submit(StateWrites& state, bool with_summary) {
   last_write_ = Clock::now();
   if (with_summary) last_summary_ = last_write_;
+  if (!forgotten_.empty()) {
+    forgotten_.append(std::move(state));
+    state = std::move(forgotten_);
+    forgotten_.clear();
+  }
   return writer_.submit(pending_, state);
 }
 

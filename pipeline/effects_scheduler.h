@@ -47,6 +47,12 @@ class EffectsScheduler {
     effects_.add_recent_clicks(user_id, recent_json, origin.source, origin.offset, pending_);
   }
 
+  // A forgotten user's recomputed state (rankings, explanations, emb): deleted
+  // with the next write, before the state it carries
+  // (FeatureEffects::add_forget_recomputed). The marked deletes come with
+  // the tombstone's add() like any event's effects.
+  void forget_recomputed(std::string_view user_id) { effects_.add_forget_recomputed(user_id, forgotten_); }
+
   // The model summary is due every kSummaryInterval; the effects held back
   // every redis.write_interval_ms, and with every summary.
   bool summary_due() const { return Clock::now() - last_summary_ >= kSummaryInterval; }
@@ -69,6 +75,7 @@ class EffectsScheduler {
   uint64_t write_mark() const { return writer_.submitted() + (pending_.empty() ? 0 : 1); }
   uint64_t durable_mark() const { return writer_.durable(); }
   int64_t write_failures() const { return writer_.write_failures(); }
+  LatencyHistogram write_ms() const { return writer_.write_ms(); }
 
  private:
   static constexpr std::chrono::seconds kSummaryInterval{1};
@@ -78,6 +85,8 @@ class EffectsScheduler {
   AsyncEffectsWriter writer_;
   // Effects of the messages added since the last submit().
   EffectBatch pending_;
+  // forget_recomputed()'s deletes, until the next submit().
+  StateWrites forgotten_;
   Clock::time_point last_write_{};
   Clock::time_point last_summary_{};
 };

@@ -25,6 +25,8 @@ class EmbeddingExport {
     users_.insert(sample.user_id);
     items_.insert(sample.item_id);
   }
+  // Not exported (a forgotten user). Under the model lock.
+  void erase_user(const std::string& user_id) { users_.erase(user_id); }
   // Adds to `state` the rows of everyone learned since the last call. Under
   // `model_lock` only the rows are copied; the commands (a key and a Redis
   // buffer each, for some ten thousand users a second) are built after it

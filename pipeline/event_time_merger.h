@@ -87,6 +87,16 @@ class EventTimeMerger {
     lanes_.erase(it);
   }
 
+  // Drops the held events of `user_id` (they are never released); returns
+  // how many. For forgetting a user.
+  size_t erase_user(const std::string& user_id) {
+    size_t n = 0;
+    for (auto& [p, lane] : lanes_)
+      n += std::erase_if(lane.held, [&](const Held& h) { return h.event.user_id == user_id; });
+    held_ -= n;
+    return n;
+  }
+
   size_t held() const { return held_; }
   // Events released past max_held before the watermark reached them.
   uint64_t released_over_bound() const { return released_over_bound_; }

@@ -67,6 +67,22 @@ void ModelThread::wait_until_learned() {
   queue_changed_.wait(lock, [&] { return events_.empty() && !busy_; });
 }
 
+void ModelThread::forget_user(const std::string& user_id) {
+  // Holding the queue with nothing queued and no round in progress, this
+  // thread has the model's thread idle: its own state (unknown_) may be
+  // touched, and nothing it ranked is on its way to the writer.
+  std::unique_lock queue_lock(queue_mutex_);
+  queue_changed_.wait(queue_lock, [&] { return events_.empty() && !busy_; });
+  std::erase_if(requests_, [&](const RankRequest& r) { return r.user_id == user_id; });
+  unknown_.erase(user_id);  // unknown_order_ may name it: skipped when not in unknown_
+  {
+    auto model_lock = lock();
+    learner_.forget_user(user_id);
+    ranker_.erase_user(user_id);
+  }
+  ranking_writer_.erase_user(user_id);
+}
+
 std::unique_lock<std::mutex> ModelThread::lock() const {
   others_waiting_.fetch_add(1, std::memory_order_acq_rel);
   std::unique_lock lock(model_mutex_);

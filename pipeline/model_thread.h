@@ -61,6 +61,14 @@ class ModelThread {
   void rank(RankRequest request);
   // Waits until every event queued so far is learned.
   void wait_until_learned();
+  // Forgets `user_id` everywhere the model's side keeps it: waits until
+  // everything queued is learned and the round in progress is done, drops
+  // the user's queued ranking requests and retries, has the Learner and the
+  // Ranker forget the user (Learner::forget_user, Ranker::erase_user), and
+  // drops their ranking waiting for Redis after the write in flight. Once
+  // it returns, no ranking of the user reaches Redis unless asked for again.
+  // The caller must not queue the user's older events afterwards.
+  void forget_user(const std::string& user_id);
 
   // Holds the Learner and the Ranker for the calling thread.
   std::unique_lock<std::mutex> lock() const;

@@ -63,7 +63,8 @@ std::vector<std::pair<std::string, std::string>> StatsReporter::summary_fields(c
 
 std::string StatsReporter::stats_json(bool final, const ModelThread& model, const Learner& learner,
                                       const ranking::Ranker& ranker, int64_t effects_write_failures,
-                                      size_t held_for_event_time, double checkpoint_age_s,
+                                      const LatencyHistogram& effects_write_ms, size_t held_for_event_time,
+                                      double checkpoint_age_s,
                                       const std::vector<MemoryBound>& pipeline_bounds) const {
   RankingStats r = model.ranking_stats();
   const auto now = Clock::now();
@@ -123,6 +124,15 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
   for (int bound_ms : {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000})
     fmt::format_to(std::back_inserter(freshness_le), "{}\"{}\":{}", freshness_le.empty() ? "" : ",", bound_ms,
                    f.count_at_most(bound_ms));
+  // Redis write latency per writer, as cumulative counts for a Prometheus histogram.
+  auto write_json = [](const LatencyHistogram& h) {
+    std::string le;
+    for (double bound_ms : {0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0})
+      fmt::format_to(std::back_inserter(le), "{}\"{}\":{}", le.empty() ? "" : ",", bound_ms, h.count_at_most(bound_ms));
+    return fmt::format("{{\"count\":{},\"sum\":{:.3f},\"le\":{{{}}}}}", h.count(), h.sum(), le);
+  };
+  const std::string redis_write_json = "{\"effects\":" + write_json(effects_write_ms) +
+                                       ",\"rankings\":" + write_json(r.write_ms) + "}";
   // Log loss and calibration per task over the window (their AUC with them).
   const learner::SeriesSummary click_window = click.window(window_), ctcvr_window = ctcvr.window(window_);
   auto task_json = [](const learner::SeriesSummary& s) {
@@ -134,12 +144,12 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
       "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f},\"sum\":{:.1f},\"le\":{{{}}}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
       "\"held_for_event_time\":{},\"joiner_duplicates\":{},\"tasks\":{{\"click\":{},\"ctcvr\":{}}},\"checkpoint_age_s\":{},"
-      "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"covisitation\":{},\"memory\":{{{}}}}}",
+      "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"covisitation\":{},\"memory\":{{{}}},\"redis_write_ms\":{}}}",
       samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures, effects_write_failures,
       f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), f.sum(), freshness_le, json_number(click_window.auc),
       json_number(ctcvr_window.auc), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
       whole_auc_.samples, held_for_event_time, joiner_duplicates, task_json(click_window), task_json(ctcvr_window),
-      json_number(checkpoint_age_s), sources_json, share_json, covisit_json, memory_json);
+      json_number(checkpoint_age_s), sources_json, share_json, covisit_json, memory_json, redis_write_json);
 }
 
 }  // namespace streamrec::pipeline

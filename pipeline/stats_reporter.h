@@ -65,7 +65,8 @@ class StatsReporter {
   // "memory": `pipeline_bounds` (the consumer thread's structures) and the
   // learner's and ranker's, each {"entries", "bound", "evicted"}.
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,
-                         const ranking::Ranker& ranker, int64_t effects_write_failures, size_t held_for_event_time,
+                         const ranking::Ranker& ranker, int64_t effects_write_failures,
+                         const LatencyHistogram& effects_write_ms, size_t held_for_event_time,
                          double checkpoint_age_s, const std::vector<MemoryBound>& pipeline_bounds = {}) const;
 
  private:

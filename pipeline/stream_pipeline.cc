@@ -67,6 +67,10 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
   for (const ConsumedEvent& consumed : batch.events) {
     const MessageOrigin& origin = consumed.origin;
     advance(origin);
+    if (consumed.event.type == EventType::kForget) {
+      forget_user(consumed.event, origin);
+      continue;
+    }
     effects_.add(consumed.event, origin);
     covisits_.add(consumed.event, origin, effects_);
     merger_.push({origin.topic, origin.partition}, origin.offset, consumed.event);
@@ -88,6 +92,31 @@ void StreamPipeline::forget_evicted_users() {
     learner_->erase_user(id);
     ranker_.erase_user(id);
   }
+}
+
+void StreamPipeline::forget_user(const Event& tombstone, const MessageOrigin& origin) {
+  const std::string& user = tombstone.user_id;
+  // The user's events before the tombstone that the learner has not seen
+  // are never learned; nothing asks for their ranking any more.
+  merger_.erase_user(user);
+  users_.erase(user);
+  covisits_.erase_user(user);
+  model_->forget_user(user);
+  {
+    auto lock = model_->lock();
+    embeddings_.erase_user(user);
+  }
+  // Their keys: deleted exactly once, in order with their effects before and
+  // after (marks); their recomputed state deleted with the same write. The
+  // write goes now and is waited for: nothing computed from the user's
+  // events after the tombstone (rankings, embeddings) may reach Redis before
+  // the deletes, nor anything from before it after them.
+  effects_.add(tombstone, origin);
+  effects_.forget_recomputed(user);
+  if (Status s = flush(); !s.ok())
+    spdlog::warn("learn: the deletes of a forgotten user wait for Redis (retried with the next write): {}", s.message());
+  // The id is personal data: not logged.
+  spdlog::info("learn: forgot a user (tombstone {} at {}@{})", tombstone.event_id, origin.source, origin.offset);
 }
 
 void StreamPipeline::load_catalog(const std::vector<Item>& items, const std::string& source) {
@@ -257,8 +286,8 @@ std::string StreamPipeline::stats_json(bool final) const {
       {"realtime_users", users_.users(), config_.learner.max_users, users_.evicted_users()},
       {"covisit_effect_users", covisits_.users(), config_.learner.max_users, covisits_.evicted_users()},
       {"held_events", merger_.held(), config_.learner.max_held_events, merger_.released_over_bound()}};
-  return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), merger_.held(), checkpoint_age_s,
-                           bounds);
+  return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), effects_.write_ms(),
+                           merger_.held(), checkpoint_age_s, bounds);
 }
 
 }  // namespace streamrec::pipeline

@@ -103,6 +103,12 @@ class StreamPipeline : public EventSink {
   StreamPipeline(const Config& config, std::unique_ptr<learner::Learner> learner);
   // Takes a new batch into the real-time state, the merger and the effects.
   void take(const ConsumedBatch& batch);
+  // A kForget tombstone, consumed at `origin`: every per-user structure
+  // drops the user (the model's side after it learned what is queued), and
+  // the user's keys are deleted, exactly once, in a write waited for there
+  // and then. Forgetting is rare: the consumer's thread waits for the model
+  // and for Redis once per tombstone.
+  void forget_user(const Event& tombstone, const MessageOrigin& origin);
   // Queues for the model's thread what the merger releases (or everything
   // it holds); waits while its queue is full.
   void feed_learner(bool everything);

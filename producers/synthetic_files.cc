@@ -87,6 +87,7 @@ Result<SyntheticFilesSummary> write_synthetic_files(const SyntheticConfig& confi
       case EventType::kImpression: ++summary.impressions; break;
       case EventType::kClick: ++summary.clicks; break;
       case EventType::kPurchase: ++summary.purchases; break;
+      case EventType::kForget: break;  // the synthetic stream forgets nobody
     }
     if (!g.truth) continue;
     line = g.event.event_id;

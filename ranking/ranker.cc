@@ -74,6 +74,10 @@ bool Ranker::load(ByteReader& in) {
 }
 
 void Ranker::add_event(const Event& event) {
+  if (event.type == EventType::kForget) {
+    erase_user(event.user_id);
+    return;
+  }
   ++events_since_build_;
   covisits_.observe(event, history_.find(event.user_id));
   history_.observe(event);

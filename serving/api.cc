@@ -73,7 +73,10 @@ ServingApi::ServingApi(const Config& config, RedisPool& redis, EventPublisher* p
       metrics_(metrics),
       recommendation_reader_(RedisKeys(config.redis.prefix)),
       feature_reader_(RedisKeys(config.redis.prefix)),
-      stats_reader_(RedisKeys(config.redis.prefix)) {}
+      stats_reader_(RedisKeys(config.redis.prefix)) {
+  if (publisher_)
+    forgetter_.emplace(config.kafka.events_topic, RedisKeys(config.redis.prefix), *publisher_, redis_);
+}
 
 void ServingApi::handle(HttpRequest&& request, Respond respond) {
   const auto started = std::chrono::steady_clock::now();
@@ -93,6 +96,10 @@ void ServingApi::handle(HttpRequest&& request, Respond respond) {
     route = "/v1/users/{id}/recommendations";
   else if (s.size() == 4 && s[0] == "v1" && s[1] == "users" && s[3] == "features") route = "/v1/users/{id}/features";
   else if (s.size() == 3 && s[0] == "v1" && s[1] == "items") route = "/v1/items/{id}";
+  else if (s.size() == 3 && s[0] == "v1" && s[1] == "users") {
+    route = "/v1/users/{id}";
+    allowed = http::verb::delete_;
+  }
   else if (s.size() == 2 && s[0] == "v1" && s[1] == "events") {
     route = "/v1/events";
     allowed = http::verb::post;
@@ -126,6 +133,9 @@ void ServingApi::handle(HttpRequest&& request, Respond respond) {
   if (route == "/") return finish(dashboard(request));
   if (route == "/v1/stats") return finish(stats(request, query));
   if (route == "/v1/events") return events(std::move(request), std::move(finish));
+  // Forgetting a user is a write: the token first, then the id.
+  if (route == "/v1/users/{id}")
+    if (auto refused = refuse_write(request)) return finish(std::move(*refused));
 
   // The routes that read one user or one item.
   const std::string_view kind = s[1] == "users" ? "user" : "item";
@@ -146,6 +156,7 @@ void ServingApi::handle(HttpRequest&& request, Respond respond) {
                                    std::string(kind) + " id holds a control character", version));
   }
   if (route == "/v1/users/{id}/recommendations") return finish(recommendations(request, *id, query));
+  if (route == "/v1/users/{id}") return forget_user(request, *id, std::move(finish));
   return finish(features(request, kind, *id));
 }
 
@@ -240,11 +251,11 @@ HttpResponse ServingApi::features(const HttpRequest& request, std::string_view k
   return json_response(http::status::ok, std::move(**result), version);
 }
 
-void ServingApi::events(HttpRequest&& request, Respond respond) {
+std::optional<HttpResponse> ServingApi::refuse_write(const HttpRequest& request) const {
   const unsigned version = request.version();
   if (config_.serving.auth_token.empty()) {
-    return respond(error_response(http::status::forbidden, "writes_disabled",
-                                  "writes need a token: set serving.auth_token (STREAMREC_SERVING_AUTH_TOKEN)", version));
+    return error_response(http::status::forbidden, "writes_disabled",
+                          "writes need a token: set serving.auth_token (STREAMREC_SERVING_AUTH_TOKEN)", version);
   }
   const auto authorization = request[http::field::authorization];
   const std::string_view presented(authorization.data(), authorization.size());
@@ -255,8 +266,45 @@ void ServingApi::events(HttpRequest&& request, Respond respond) {
         http::status::unauthorized, "unauthorized",
         presented.empty() ? "missing Authorization: Bearer <token>" : "wrong bearer token", version);
     response.set(http::field::www_authenticate, "Bearer");
-    return respond(std::move(response));
+    return response;
   }
+  return std::nullopt;
+}
+
+void ServingApi::forget_user(const HttpRequest& request, const std::string& user_id, Respond respond) {
+  const unsigned version = request.version();
+  if (!publisher_) {
+    return respond(error_response(http::status::service_unavailable, "kafka_unavailable",
+                                  "this server has no Kafka producer", version));
+  }
+  forgetter_->forget(user_id, [this, user_id, version, respond](ForgetOutcome outcome) {
+    if (!outcome.kafka_error.empty()) {
+      metrics_.kafka_error();
+      return respond(error_response(http::status::service_unavailable, "not_acknowledged",
+                                    "the broker did not acknowledge the tombstone, nothing was deleted: " +
+                                        outcome.kafka_error + " (send the DELETE again)",
+                                    version));
+    }
+    if (!outcome.redis_error.empty()) metrics_.redis_error();
+    // 200: the keys are gone now; 202: the learners delete them when they
+    // reach the tombstone (Redis refused the immediate delete).
+    std::string body = "{\"user_id\":";
+    append_json_string(body, user_id);
+    body += ",\"event_id\":";
+    append_json_string(body, outcome.event_id);
+    body += ",\"keys_deleted\":" + json_optional(outcome.keys_deleted);
+    if (!outcome.redis_error.empty()) {
+      body += ",\"redis\":";
+      append_json_string(body, outcome.redis_error);
+    }
+    body += "}";
+    respond(json_response(outcome.keys_deleted ? http::status::ok : http::status::accepted, std::move(body), version));
+  });
+}
+
+void ServingApi::events(HttpRequest&& request, Respond respond) {
+  const unsigned version = request.version();
+  if (auto refused = refuse_write(request)) return respond(std::move(*refused));
   if (!publisher_) {
     return respond(error_response(http::status::service_unavailable, "kafka_unavailable",
                                   "this server has no Kafka producer", version));

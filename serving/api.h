@@ -6,6 +6,7 @@
 //   GET  /v1/users/{id}/features              FeatureReader
 //   GET  /v1/items/{id}                       FeatureReader
 //   POST /v1/events                           EventIntake -> EventPublisher (bearer token)
+//   DELETE /v1/users/{id}                     UserForgetter: tombstone, then the keys (bearer token)
 //   GET  /healthz, /readyz, /metrics
 //   GET  /                                    the dashboard (serving/dashboard/index.html, built in)
 //   GET  /v1/stats?minutes=N                  LearnerStatsReader: the dashboard's series
@@ -27,6 +28,7 @@
 #include "serving/recommendations.h"
 #include "serving/redis_pool.h"
 #include "serving/serving_metrics.h"
+#include "serving/user_forgetter.h"
 
 namespace streamrec::serving {
 
@@ -40,6 +42,9 @@ class ServingApi {
   HttpResponse recommendations(const HttpRequest& request, std::string_view user_id, std::string_view query);
   HttpResponse features(const HttpRequest& request, std::string_view kind, std::string_view id);
   void events(HttpRequest&& request, Respond respond);
+  void forget_user(const HttpRequest& request, const std::string& user_id, Respond respond);
+  // The 401/403 answer of a write without the right bearer token; nullopt when it has it.
+  std::optional<HttpResponse> refuse_write(const HttpRequest& request) const;
   HttpResponse ready(const HttpRequest& request);
   HttpResponse metrics(const HttpRequest& request);
   HttpResponse dashboard(const HttpRequest& request);
@@ -52,6 +57,7 @@ class ServingApi {
   const RecommendationReader recommendation_reader_;
   const FeatureReader feature_reader_;
   const LearnerStatsReader stats_reader_;
+  std::optional<UserForgetter> forgetter_;  // with a publisher
 };
 
 // Percent-decodes one path segment; nullopt when an escape is malformed.

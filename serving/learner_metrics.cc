@@ -72,6 +72,11 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
            out);
   if (auto lag = field(consumer, "lag"))
     out.gauge("streamrec_learn_consumer_lag_events", "Events in the assigned partitions not consumed yet", *lag);
+  if (object lags; !consumer["lag_by_partition"].get(lags))
+    for (auto [partition, lag] : lags)
+      out.gauge("streamrec_learn_consumer_partition_lag_events",
+                "Events of one assigned events partition not consumed yet (high watermark minus position)",
+                number(lag), {{"partition", std::string(partition)}});
   const char* dead_help = "Messages sent to the dead-letter topic, by reason (the error header)";
   double dead_total = 0;
   if (object reasons; !consumer["dead_letters_by_reason"].get(reasons)) {
@@ -177,6 +182,26 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
       out.histogram("streamrec_learn_ranking_freshness_seconds",
                     "Event (Kafka timestamp) to its user's ranking acknowledged by Redis", bounds, cumulative, count,
                     sum_s);
+    }
+  }
+  // Redis write latency: one effects write (counters, marks, embeddings,
+  // sr:model), one round trip of up to 64 rankings.
+  if (object writes; !sink["redis_write_ms"].get(writes)) {
+    for (auto [writer, histogram] : writes) {
+      object h;
+      object buckets;
+      if (histogram.get(h) || h["le"].get(buckets)) continue;
+      std::vector<double> bounds;
+      std::vector<uint64_t> cumulative;
+      for (auto [bound_ms, n] : buckets) {
+        bounds.push_back(std::stod(std::string(bound_ms)) / 1000);
+        cumulative.push_back(static_cast<uint64_t>(number(n)));
+      }
+      out.histogram("streamrec_learn_redis_write_duration_seconds",
+                    "Redis writes acknowledged, by writer (effects: one exactly-once write with its state; rankings: "
+                    "one round trip of up to 64 rankings)",
+                    bounds, cumulative, static_cast<uint64_t>(field(h, "count").value_or(0)),
+                    field(h, "sum").value_or(0) / 1000, {{"writer", std::string(writer)}});
     }
   }
   if (auto v = field(sink, "checkpoint_age_s"))

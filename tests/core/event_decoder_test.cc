@@ -163,6 +163,26 @@ TEST(EventDecoder, OptionalFieldsMayBeAbsentAndUnknownFieldsAreIgnored) {
   EXPECT_FALSE(e.value.has_value());
 }
 
+TEST(EventDecoder, AForgetTombstoneNeedsAUserAndATimeAndNoItem) {
+  EventDecoder decoder;
+  auto result = decoder.decode_event(
+      R"({"event_id":"forget-1","type":"forget","user_id":"u42","ts":1767225600000,"item_id":"","context":{"a":1}})");
+  ASSERT_TRUE(std::holds_alternative<Event>(result)) << std::get<DecodeError>(result).message;
+  const Event& e = std::get<Event>(result);
+  EXPECT_EQ(e.type, EventType::kForget);
+  EXPECT_EQ(e.user_id, "u42");
+  EXPECT_TRUE(e.item_id.empty());  // ignored, even an empty one
+  EXPECT_TRUE(e.context.empty());
+  EXPECT_EQ(encode_event(e), R"({"event_id":"forget-1","type":"forget","user_id":"u42","ts":1767225600000})");
+  EXPECT_EQ(encode_event(forget_event("forget-1", "u42", 1767225600000)), encode_event(e));
+  auto no_user = decoder.decode_event(R"({"event_id":"f","type":"forget","ts":1})");
+  ASSERT_TRUE(std::holds_alternative<DecodeError>(no_user));
+  EXPECT_EQ(std::get<DecodeError>(no_user).code, DecodeErrorCode::kMissingField);
+  auto no_ts = decoder.decode_event(R"({"event_id":"f","type":"forget","user_id":"u"})");
+  ASSERT_TRUE(std::holds_alternative<DecodeError>(no_ts));
+  EXPECT_EQ(std::get<DecodeError>(no_ts).code, DecodeErrorCode::kMissingField);
+}
+
 TEST(EventDecoder, EncodeThenDecodeIsIdentity) {
   EventDecoder decoder;
   Event original = std::get<Event>(decoder.decode_event(kValid));

@@ -43,6 +43,23 @@ TEST(Compose, ServicesGetTheKafkaTopicsAndDockerConfig) {
   }
 }
 
+TEST(Compose, ServeIsPublishedOnTheHostsLoopbackOnlyWithItsSecretsFromTheEnvironment) {
+  auto [status, out] = run("STREAMREC_REDIS_PASSWORD=pw-from-env STREAMREC_SERVING_AUTH_TOKEN=token-from-env "
+                           "docker-compose -f " + kSource + "/docker-compose.yml config");
+  ASSERT_EQ(status, 0) << out;
+  const size_t serve = out.find("\n  serve:\n");
+  ASSERT_NE(serve, std::string::npos) << out;
+  size_t end = serve + 1;  // the next line indented by two spaces only: the next service
+  while ((end = out.find("\n  ", end + 1)) != std::string::npos && out[end + 3] == ' ') {
+  }
+  const std::string service = out.substr(serve, end == std::string::npos ? std::string::npos : end - serve);
+  for (const char* expected : {"- serve", "serving.listen=0.0.0.0", "127.0.0.1:8080:8080",
+                               "STREAMREC_SERVING_AUTH_TOKEN: token-from-env",
+                               "STREAMREC_REDIS_URL: redis://:pw-from-env@redis:6379/0"}) {
+    EXPECT_NE(service.find(expected), std::string::npos) << "missing: " << expected << "\n" << service;
+  }
+}
+
 TEST(Compose, DockerConfigLoadsAndPointsAtTheComposeServices) {
   auto [status, out] = run(std::string(STREAMREC_BINARY) + " config --config " + kSource + "/configs/docker.yaml");
   ASSERT_EQ(status, 0) << out;

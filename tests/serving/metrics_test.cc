@@ -84,6 +84,22 @@ TEST_F(ServeTest, LearnerMetricsCountWhatTheLearnerDidAndParse) {
   EXPECT_FALSE(std::isnan(sample(text, R"(streamrec_learn_log_loss{task="click"})"))) << text;
   EXPECT_EQ(sample(text, R"(streamrec_learn_ranking_freshness_seconds_bucket{le="+Inf"})"),
             sample(text, "streamrec_learn_ranking_freshness_seconds_count"));
+  // Lag per events partition (the broker has 3), summing to the total.
+  double partition_lags = 0;
+  for (int p = 0; p < 3; ++p) {
+    const double lag = sample(text, "streamrec_learn_consumer_partition_lag_events{partition=\"" + std::to_string(p) + "\"}");
+    EXPECT_FALSE(std::isnan(lag)) << "no lag for partition " << p << "\n" << text;
+    partition_lags += lag;
+  }
+  EXPECT_EQ(partition_lags, sample(text, "streamrec_learn_consumer_lag_events")) << text;
+  // Redis write latency, per writer: every acknowledged write counted once.
+  for (const std::string writer : {"effects", "rankings"}) {
+    const std::string labels = "{writer=\"" + writer + "\"";
+    const double writes = sample(text, "streamrec_learn_redis_write_duration_seconds_count" + labels + "}");
+    EXPECT_GE(writes, 1) << writer << "\n" << text;
+    EXPECT_EQ(sample(text, "streamrec_learn_redis_write_duration_seconds_bucket" + labels + ",le=\"+Inf\"}"), writes);
+    EXPECT_GT(sample(text, "streamrec_learn_redis_write_duration_seconds_sum" + labels + "}"), 0) << text;
+  }
   // Every ranked item counted under the source that proposed it; the shares sum to one.
   double ranked = 0, shares = 0;
   std::set<std::string> sources;
