@@ -125,6 +125,9 @@ TEST(SyntheticStream, ClicksFollowTheirImpressionAndPurchasesTheirClick) {
     auto key = std::make_pair(ev.request_id, ev.item_id);
     ASSERT_FALSE(ev.request_id.empty());
     switch (ev.type) {
+      case EventType::kForget:
+        ADD_FAILURE() << "the synthetic stream forgets nobody";
+        break;
       case EventType::kImpression:
         EXPECT_TRUE(impressions.emplace(key, &g).second) << "an item appears twice in one slate";
         clicked += g.truth->clicked;
