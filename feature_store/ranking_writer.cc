@@ -1,6 +1,5 @@
 #include "feature_store/ranking_writer.h"
 
-#include <algorithm>
 #include <charconv>
 
 #include "core/wall_clock.h"
@@ -18,16 +17,15 @@ Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& 
   const std::string now_ms = std::to_string(wall_clock_ms());
   const std::string ttl = std::to_string(user_ttl_s_);
   for (const Ranking& r : rankings) {
-    auto items = r.items;
-    std::sort(items.begin(), items.end(), [](auto& a, auto& b) { return a.second > b.second; });
+    // A sorted set orders itself: the members go in as the ranker left them.
     std::vector<std::string> zadd = {"ZADD", r.key};
-    for (auto& [item, score] : items) {
+    for (auto& [item, score] : r.items) {
       zadd.push_back(format_score(score));
       zadd.push_back(item);
     }
     redis.append({"MULTI"});
     redis.append({"DEL", r.key});
-    if (!items.empty()) redis.append(std::vector<std::string_view>(zadd.begin(), zadd.end()));
+    if (!r.items.empty()) redis.append(std::vector<std::string_view>(zadd.begin(), zadd.end()));
     if (!r.stamp_key.empty()) redis.append({"HSET", r.stamp_key, "rec_ts", now_ms});
     if (!r.why_key.empty()) {
       redis.append({"DEL", r.why_key});
