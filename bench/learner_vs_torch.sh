@@ -78,6 +78,7 @@ peer_args=(--batch "${cfg[learner.batch_size]}" --dim "${cfg[learner.embedding_d
   --lr-intercept "${cfg[learner.lr_intercept]}" --adagrad-init "${cfg[learner.adagrad_init]}"
   --l2 "${cfg[learner.l2]}" --click-window-s "${cfg[learner.click_window_s]}"
   --purchase-window-s "${cfg[learner.purchase_window_s]}")
+[[ ${cfg[learner.uncertainty_weighting]} == true ]] && peer_args+=(--uncertainty-weighting)
 [[ ${cfg[learner.architecture]} == mmoe && ${cfg[learner.optimizer]} == adagrad && ${cfg[learner.interactions]} == true &&
   ${cfg[learner.bias_terms]} == false && ${cfg[learner.dot_head]} == false ]] ||
   echo "note: the peer is MMoE + DLRM dots + Adagrad only; the learner runs something else" >&2

@@ -121,7 +121,7 @@ struct ServingConfig {
 // The online learner (online_learner/, DESIGN.md "Model" and "Samples and labels").
 struct LearnerConfig {
   // Samples and labels.
-  int64_t click_window_s = 600;          // a click joins an impression at most this much later
+  int64_t click_window_s = 3600;         // a click joins an impression at most this much later
   int64_t purchase_window_s = 86400;     // a purchase joins a click at most this much later
   int64_t max_pending = 1000000;         // pending impressions kept; the oldest are flushed beyond
   int64_t dedupe_window = 1000000;       // recent event_ids remembered to drop duplicates
@@ -149,7 +149,7 @@ struct LearnerConfig {
   int64_t expert_hidden = 64;
   int64_t tower_hidden = 32;
   std::string tasks = "click:binary:1,purchase:esmm:1";  // label:kind:weight, kinds binary|esmm|regression
-  bool uncertainty_weighting = false;    // learn per-task weights (Kendall et al.)
+  bool uncertainty_weighting = true;     // learn per-task weights (Kendall et al.)
   // Optimization.
   std::string optimizer = "adagrad";     // sgd, adagrad
   double momentum = 0;                   // sgd only

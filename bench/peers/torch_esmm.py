@@ -12,7 +12,10 @@ optimizer and learning rates as `streamrec train` (online_learner/learner.h):
     -> MMoE (E experts Dense+ReLU, one softmax gate per task) -> towers
     (Dense+ReLU, Dense) -> ESMM: pCTR = s(click), pCVR = s(cvr),
     pCTCVR = pCTR * pCVR, L = mean BCE(click, pCTR) + mean BCE(purchase,
-    pCTCVR) + l2 on the dense weights;
+    pCTCVR) + l2 on the dense weights; with --uncertainty-weighting (as
+    learner.uncertainty_weighting) each task's mean BCE L_k enters as
+    exp(-s_k) L_k + s_k with learned s_k (Kendall et al.; Adagrad at the
+    dense rate, no l2);
   * Adagrad: one learning rate for dense layers, one for embedding rows
     (sparse gradients), one for the tower output biases;
   * progressive validation: every impression is scored with the model of the
@@ -305,6 +308,7 @@ def main():
     ap.add_argument("--l2", type=float, default=1e-6)
     ap.add_argument("--click-window-s", type=int, default=600)
     ap.add_argument("--purchase-window-s", type=int, default=3600)
+    ap.add_argument("--uncertainty-weighting", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -315,8 +319,11 @@ def main():
     model = Model(d["rows"], fields, a.dim, tasks, a.experts, a.expert_hidden, a.tower_hidden, a.init_scale, d["pad"])
     dense = [model.expert.weight, model.expert.bias, model.gate.weight, model.gate.bias,
              model.t1_w, model.t1_b, model.t2_w]
-    opt_dense = torch.optim.Adagrad([{"params": dense, "lr": a.lr_dense},
-                                     {"params": [model.t2_b], "lr": a.lr_intercept}],
+    log_var = torch.nn.Parameter(torch.zeros(tasks))  # the s_k of uncertainty weighting
+    groups = [{"params": dense, "lr": a.lr_dense}, {"params": [model.t2_b], "lr": a.lr_intercept}]
+    if a.uncertainty_weighting:
+        groups.append({"params": [log_var], "lr": a.lr_dense, "weight_decay": 0.0})
+    opt_dense = torch.optim.Adagrad(groups,
                                     initial_accumulator_value=a.adagrad_init, eps=1e-10, weight_decay=2 * a.l2)
     opt_emb = torch.optim.Adagrad([model.emb], lr=a.lr_embedding, initial_accumulator_value=a.adagrad_init,
                                   eps=1e-10)
@@ -334,7 +341,11 @@ def main():
             m = m * torch.where(y > 0.5, 1 + p, (1 - p) * (1 + p))
         if m is not None:
             bce_click, bce_buy = bce_click * m[:, 0], bce_buy * m[:, 1]
-        loss = (bce_click.sum() + bce_buy.sum()) / y.shape[0]
+        if a.uncertainty_weighting:
+            task_loss = torch.stack([bce_click.sum(), bce_buy.sum()]) / y.shape[0]
+            loss = (torch.exp(-log_var) * task_loss + log_var).sum()
+        else:
+            loss = (bce_click.sum() + bce_buy.sum()) / y.shape[0]
         opt_dense.zero_grad(set_to_none=True)
         opt_emb.zero_grad(set_to_none=True)
         loss.backward()

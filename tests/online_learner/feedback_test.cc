@@ -316,8 +316,10 @@ TEST(FeedbackModes, CalibrationOnAStationaryStreamConvergesToTheTrueRates) {
       }
     }
   }
+  for (bool uncertainty : {true, false})  // learned task weights (the default) or fixed ones
   for (const char* mode : {"windowed", "fake_negative", "defer"}) {
     SCOPED_TRACE(mode);
+    SCOPED_TRACE(uncertainty ? "uncertainty weighting" : "fixed task weights");
     LearnerConfig c;
     c.embedding_dim = 4;
     c.experts = 1;
@@ -325,6 +327,7 @@ TEST(FeedbackModes, CalibrationOnAStationaryStreamConvergesToTheTrueRates) {
     c.tower_hidden = 4;
     c.click_window_s = 600;
     c.purchase_window_s = 4 * 3600;  // longer than any purchase delay: labels are the true ones
+    c.uncertainty_weighting = uncertainty;
     c.feedback = mode;
     auto created = Learner::create(c);
     ASSERT_TRUE(created.ok()) << created.error().message;

@@ -181,13 +181,17 @@ TEST(GradientCheck, MultiTaskLossWithEsmmRegressionAndUncertainty) {
 
 // The delayed-feedback corrections: the importance weights are constants of
 // the loss (the papers' stop-gradient), computed once from the predictions;
-// the weighted losses' gradients are checked with those weights fixed.
+// the weighted losses' gradients are checked with those weights fixed,
+// with and without learned uncertainty weights (the default) on top.
 TEST(GradientCheck, ImportanceWeightedLossesOfEachFeedbackMode) {
   auto tasks = parse_tasks("click:binary:1,purchase:esmm:0.7");
   ASSERT_TRUE(tasks.ok()) << tasks.error().message;
+  for (bool uncertainty : {false, true})
   for (Feedback feedback : {Feedback::kFakeNegative, Feedback::kDefer}) {
-    MultiTaskLoss loss(*tasks, false, feedback);
+    SCOPED_TRACE(uncertainty ? "uncertainty weighting" : "fixed task weights");
+    MultiTaskLoss loss(*tasks, uncertainty, feedback);
     SplitMix rng(7);
+    if (uncertainty) loss.log_var.value = random_mat(1, 2, rng, 0.5f);
     Mat logits = random_mat(2, 8, rng, 2), labels(2, 8), mask = Mat::Ones(2, 8), predictions, weights, dlogits;
     mask(1, 2) = 0;  // a click copy
     mask(0, 5) = 0;  // a purchase copy
@@ -209,8 +213,11 @@ TEST(GradientCheck, ImportanceWeightedLossesOfEachFeedbackMode) {
       Mat d;
       return loss.forward_backward(logits, labels, weights, d);
     };
+    loss.log_var.grad.setZero();
     loss.forward_backward(logits, labels, weights, dlogits);
+    Mat dlv = loss.log_var.grad;
     expect_gradient("logits", logits.data(), logits.size(), dlogits, f, 1e-3f);
+    if (uncertainty) expect_gradient("log_var", loss.log_var.value.data(), 2, dlv, f, 1e-3f);
   }
 }
 
@@ -221,8 +228,10 @@ TEST(GradientCheck, ImportanceWeightedLossesOfEachFeedbackMode) {
 TEST(GradientCheck, ImportanceWeightsMakeTheTrueRateTheStationaryPoint) {
   auto tasks = parse_tasks("click:binary:1");
   ASSERT_TRUE(tasks.ok());
+  for (bool uncertainty : {false, true})  // a task's learned scale exp(-s) leaves its stationary point
   for (Feedback feedback : {Feedback::kFakeNegative, Feedback::kDefer}) {
-    MultiTaskLoss loss(*tasks, false, feedback);
+    MultiTaskLoss loss(*tasks, uncertainty, feedback);
+    if (uncertainty) loss.log_var.value(0, 0) = 1.5f;
     for (float q : {0.02f, 0.1f, 0.4f}) {
       // The copies of one positive and one negative impression, in the
       // proportions q : 1 - q: fake negatives of both, the positive's
