@@ -95,6 +95,15 @@ std::string report_json(const EvaluateOptions& o, const EvaluationReport& r, boo
     append_number(j, ranked ? static_cast<double>(r.top_k_sources[i].second) / static_cast<double>(ranked) : 0.0);
   }
   j += "},\n";
+  if (!r.blend_weights.empty()) {
+    j += "  \"blend_clicks_learned\": " + std::to_string(r.blend_clicks_learned) + ",\n";
+    j += "  \"blend_weights\": {";
+    for (size_t i = 0; i < r.blend_weights.size(); ++i) {
+      j += std::string(i ? ", " : "") + "\"" + r.blend_weights[i].first + "\": ";
+      append_number(j, r.blend_weights[i].second);
+    }
+    j += "},\n";
+  }
   j += "  \"recommenders\": {\n";
   for (size_t i = 0; i < r.recommenders.size(); ++i) {
     const auto& rec = r.recommenders[i];
@@ -133,6 +142,11 @@ void print_table(const EvaluationReport& r) {
   for (const auto& [name, n] : r.top_k_sources)
     std::printf(" %s %.1f%%", name.c_str(), ranked ? 100.0 * static_cast<double>(n) / static_cast<double>(ranked) : 0.0);
   std::printf("\n");
+  if (!r.blend_weights.empty()) {
+    std::printf("learned blend (%llu clicks):", static_cast<unsigned long long>(r.blend_clicks_learned));
+    for (const auto& [name, w] : r.blend_weights) std::printf(" %s %.2f", name.c_str(), w);
+    std::printf("\n");
+  }
   std::printf("(K = %d; new: held-out clicks on items new to the user; streamrec served popular items %llu times, "
               "for users it had no ranking for)\n",
               r.k, static_cast<unsigned long long>(r.fallback_rankings));

@@ -188,6 +188,12 @@ struct RankingConfig {
   double recent_boost = 30;             // score * (1 + this / (1 + position in the user's viewed list) + ...)
   int64_t covisit_candidates = 50;      // items most co-visited with the user's last viewed items
   double covisit_boost = 10;            // ... + this * co-visits / the most co-visits of any candidate)
+  // How the signals above are weighed: "learned" (online, from the clicks
+  // that follow served rankings: ranking/learned_blend.h; the boosts above
+  // are then only its starting point) or "fixed" (the formula above).
+  std::string blend = "learned";
+  double blend_learning_rate = 0.05;    // Adagrad step of the learned blend
+  int64_t blend_served_users = 2048;    // users whose last served candidates are kept to learn from
   int64_t covisit_sources = 5;          // the user's last viewed items whose co-visits count
   int64_t covisit_window_items = 5;     // a view co-visits the viewer's last this many distinct items...
   int64_t covisit_window_s = 3600;      // ...viewed at most this long before

@@ -1,6 +1,7 @@
 #include "ranking/offline_evaluation.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <unordered_map>
 #include <unordered_set>
@@ -69,6 +70,7 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
   std::vector<std::string> served, recent;
   std::string pair;
   double ranking_seconds = 0;
+  std::array<uint64_t, kCandidateSources> top_k_sources{};
 
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
@@ -83,8 +85,10 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
         RealtimeUser& user = users[e.user_id];
         recent.assign(user.recent.begin(), user.recent.end());
         const auto rank_start = Clock::now();
+        const auto sources_before = ranker.top_k_sources();
         auto ranking = ranker.rank(e.user_id, recent, user.context, e.ts_ms);
         ranking_seconds += since(rank_start);
+        for (size_t s = 0; s < kCandidateSources; ++s) top_k_sources[s] += ranker.top_k_sources()[s] - sources_before[s];
         served.clear();
         for (size_t j = 0; j < ranking.size() && j < k; ++j) served.push_back(std::move(ranking[j].first));
         if (served.empty()) {
@@ -103,6 +107,13 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
       }
     } else {
       ++report.train_events;
+      if (e.type == EventType::kClick && ranker.learns_blend() && ranker.histories().find(e.user_id)) {
+        // The ranking `learn` would have served before this click: the
+        // click then teaches the blend (Ranker::add_event below).
+        const RealtimeUser& user = users[e.user_id];
+        recent.assign(user.recent.begin(), user.recent.end());
+        ranker.rank(e.user_id, recent, user.context, e.ts_ms);
+      }
     }
     learner.add_event(e);
     ranker.add_event(e);
@@ -120,7 +131,11 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
   for (size_t m = 0; m < metrics.size(); ++m)
     report.recommenders.push_back({names[m], metrics[m].all(), metrics[m].new_items()});
   for (size_t s = 0; s < kCandidateSources; ++s)
-    report.top_k_sources.emplace_back(source_name(static_cast<CandidateSource>(s)), ranker.top_k_sources()[s]);
+    report.top_k_sources.emplace_back(source_name(static_cast<CandidateSource>(s)), top_k_sources[s]);
+  if (ranker.learns_blend()) {
+    for (size_t f = 0; f < kBlendFeatures; ++f) report.blend_weights.emplace_back(blend_feature_name(f), ranker.blend().weights()[f]);
+    report.blend_clicks_learned = ranker.blend().clicks_learned();
+  }
   report.ranking_seconds = ranking_seconds;
   report.seconds = since(start);
   return report;

@@ -14,6 +14,12 @@
 //
 // streamrec's list is Ranker::rank() (rankings.top_k set to K), or, for a user it has no
 // ranking for, the most popular items (what apps fall back to: sr:pop).
+// With the learned blend (`rankings.blend: learned`), the ranker is also
+// asked for a ranking before every click of the training part whose user
+// it has a history for, as `learn` refreshes a user's ranking after each of
+// their events: the click that follows teaches the blend
+// (ranking/learned_blend.h); held-out clicks teach it after they are
+// measured, as the stream would.
 // The ranker's index is rebuilt every `index_rebuild_events` events (not
 // every wall-clock second as in `learn`), so that the report is a function
 // of the input, the config and its seed: bit-identical reruns.
@@ -60,7 +66,11 @@ struct EvaluationReport {
   std::vector<RecommenderResult> recommenders;  // streamrec first, then the baselines
   // streamrec's top K items, by the candidate source that proposed them
   // (source name, items), over every ranking served.
-  std::vector<std::pair<std::string, uint64_t>> top_k_sources;
+  std::vector<std::pair<std::string, uint64_t>> top_k_sources;  // of the held-out rankings only
+  // The learned blend at the end of the replay (empty with the fixed blend):
+  // feature name, weight; and the clicks it learned from.
+  std::vector<std::pair<std::string, double>> blend_weights;
+  uint64_t blend_clicks_learned = 0;
   // Wall-clock seconds (not part of the deterministic result).
   double seconds = 0, ranking_seconds = 0;
 };

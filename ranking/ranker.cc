@@ -23,6 +23,12 @@ using learner::float_order_key;
 namespace {
 constexpr auto kIndexRefresh = std::chrono::milliseconds(1000);
 constexpr size_t kBoughtRemembered = 100;  // per user, for the re-consumption policy
+constexpr size_t kNoBrand = SIZE_MAX;
+// The best candidates of a served ranking kept for the learned blend: the
+// top 100 is where a click can move the top K from.
+constexpr size_t kServedKept = 100;
+constexpr double kFreshViewMs = 30 * 60 * 1000.0;
+constexpr double kLeastModelScore = 1e-6;
 
 size_t viewed_capacity(const RankingConfig& c) {
   return static_cast<size_t>(std::max({c.recent_candidates, c.covisit_sources, c.covisit_window_items}));
@@ -47,7 +53,8 @@ Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, 
       history_(viewed_capacity(config), kBoughtRemembered, static_cast<size_t>(learner.config().max_users)),
       covisits_(static_cast<size_t>(config.covisit_window_items), config.covisit_window_s * 1000,
                 CoVisitLimits{static_cast<size_t>(config.covisit_max_neighbours),
-                              static_cast<size_t>(config.covisit_max_items)}) {}
+                              static_cast<size_t>(config.covisit_max_items)}),
+      learned_blend_(config.blend == "learned"), blend_(config.blend_learning_rate) {}
 
 void Ranker::save(ByteWriter& out) const {
   std::vector<const std::pair<const std::string, double>*> entries;
@@ -60,6 +67,7 @@ void Ranker::save(ByteWriter& out) const {
   }
   history_.save(out);
   covisits_.save(out);
+  blend_.save(out);
 }
 
 bool Ranker::load(ByteReader& in) {
@@ -70,7 +78,7 @@ bool Ranker::load(ByteReader& in) {
     popularity_[id] = in.f64();
   }
   index_dirty_ = true;
-  return in.ok() && history_.load(in) && covisits_.load(in);
+  return in.ok() && history_.load(in) && covisits_.load(in) && blend_.load(in);
 }
 
 void Ranker::add_event(const Event& event) {
@@ -79,6 +87,7 @@ void Ranker::add_event(const Event& event) {
     return;
   }
   ++events_since_build_;
+  if (event.type == EventType::kClick && learned_blend_) learn_click(event);
   covisits_.observe(event, history_.find(event.user_id));
   history_.observe(event);
   if (!learner_.catalog().find(event.item_id)) return;  // not in the catalog: never a candidate
@@ -103,6 +112,7 @@ void Ranker::refresh_index() {
   available_popularity_.clear();
   item_keys_.clear();
   category_of_.clear();
+  brand_of_.clear();
   category_number_.clear();
   item_number_.clear();
   category_items_.clear();
@@ -120,10 +130,12 @@ void Ranker::refresh_index() {
     if (new_category) category_items_.emplace_back();
     category_of_.push_back(category->second);
     category_items_[category->second].push_back(i);
+    brand_of_.push_back(kNoBrand);
     if (!item.brand.empty()) {
       auto [brand, new_brand] = brand_number_.try_emplace(item.brand, brand_items_.size());
       if (new_brand) brand_items_.emplace_back();
       brand_items_[brand->second].push_back(i);
+      brand_of_.back() = brand->second;
     }
   });
   // Items the catalog evicted (learner.max_items) are gone here too: only
@@ -134,6 +146,7 @@ void Ranker::refresh_index() {
   chosen_.assign(available_.size(), 0);
   recency_.assign(available_.size(), 0.0);
   covisits_of_.assign(available_.size(), 0.0);
+  viewed_.assign(available_.size(), nullptr);
   share_.assign(category_items_.size(), 0.0);
   brand_taken_.assign(brand_items_.size(), 0);
   recent_categories_.clear();
@@ -243,6 +256,7 @@ void Ranker::history_candidates(const UserHistory& history) {
   for (size_t p = 0; p < recent; ++p)
     if (auto i = number(history.viewed[p].item_id); i && !chosen_[*i]) {
       recency_[*i] = 1.0 / (1.0 + static_cast<double>(p));
+      viewed_[*i] = &history.viewed[p];
       boosted_.push_back(*i);
       choose(*i, CandidateSource::kRecent);
     }
@@ -274,7 +288,7 @@ void Ranker::history_candidates(const UserHistory& history) {
 std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user_id,
                                                          const std::vector<std::string>& recent_clicks,
                                                          const std::vector<ContextFeature>& context,
-                                                         int64_t /*ts_ms*/, std::vector<Explanation>* why) {
+                                                         int64_t ts_ms, std::vector<Explanation>* why) {
   refresh_index();
   if (why) why->clear();
   std::vector<std::pair<std::string, double>> ranking;
@@ -334,8 +348,6 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
                         return pa != pb ? pa > pb : a < b;
                       });
     for (size_t i = 0; i < m; ++i) choose(same_category_[i], CandidateSource::kBrand);
-    for (size_t brand : recent_brands_) brand_taken_[brand] = 0;
-    recent_brands_.clear();
   }
 
   // Retrieval: the best dot products, then the most popular, without repeats.
@@ -356,22 +368,33 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
     double most_covisits = 0;
     for (size_t i : candidates_) most_covisits = std::max(most_covisits, covisits_of_[i]);
     scored_.clear();
-    for (size_t j = 0; j < candidates_.size(); ++j) {
-      const auto c = static_cast<Eigen::Index>(j);
-      const size_t i = candidates_[j];
-      double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
-      if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * price_[i];
-      if (double share = share_[category_of_[i]]; share > 0) score *= 1 + config_.recent_category_boost * share;
-      double boost = config_.recent_boost * recency_[i];
-      if (most_covisits > 0) boost += config_.covisit_boost * covisits_of_[i] / most_covisits;
-      score *= 1 + boost;
-      scored_.emplace_back(score, j);
+    if (learned_blend_) {
+      candidate_features(most_covisits, click, ctcvr, ts_ms);
+      for (size_t j = 0; j < candidates_.size(); ++j)
+        scored_.emplace_back(std::exp(std::clamp(blend_.log_score(features_[j]), -300.0, 300.0)), j);
+    } else {
+      for (size_t j = 0; j < candidates_.size(); ++j) {
+        const auto c = static_cast<Eigen::Index>(j);
+        const size_t i = candidates_[j];
+        double score = click >= 0 ? batch_.predictions(click, c) : 0.0;
+        if (ctcvr >= 0) score += config_.value_weight * batch_.predictions(ctcvr, c) * price_[i];
+        if (double share = share_[category_of_[i]]; share > 0) score *= 1 + config_.recent_category_boost * share;
+        double boost = config_.recent_boost * recency_[i];
+        if (most_covisits > 0) boost += config_.covisit_boost * covisits_of_[i] / most_covisits;
+        score *= 1 + boost;
+        scored_.emplace_back(score, j);
+      }
     }
-    size_t k = std::min<size_t>(scored_.size(), static_cast<size_t>(config_.top_k));
-    std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.end(), [&](auto& a, auto& b) {
+    auto better = [&](auto& a, auto& b) {
       return a.first != b.first ? a.first > b.first
                                 : available_[candidates_[a.second]]->item_id < available_[candidates_[b.second]]->item_id;
-    });
+    };
+    size_t k = std::min<size_t>(scored_.size(), static_cast<size_t>(config_.top_k));
+    const bool keep_served = learned_blend_ && config_.blend_served_users > 0;
+    const size_t kept = keep_served ? std::max(k, std::min(scored_.size(), kServedKept)) : k;
+    if (kept < scored_.size()) std::nth_element(scored_.begin(), scored_.begin() + kept, scored_.end(), better);
+    std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.begin() + kept, better);
+    if (keep_served) remember_served(user_id, kept);
     ranking.reserve(k);
     for (size_t j = 0; j < k; ++j) {
       ranking.emplace_back(available_[candidates_[scored_[j].second]]->item_id, scored_[j].first);
@@ -383,8 +406,13 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   for (size_t i : candidates_) chosen_[i] = 0;
   for (size_t i : excluded_) chosen_[i] = 0;
   excluded_.clear();
-  for (size_t i : boosted_) recency_[i] = covisits_of_[i] = 0;
+  for (size_t i : boosted_) {
+    recency_[i] = covisits_of_[i] = 0;
+    viewed_[i] = nullptr;
+  }
   boosted_.clear();
+  for (size_t brand : recent_brands_) brand_taken_[brand] = 0;
+  recent_brands_.clear();
   for (size_t category : recent_categories_) share_[category] = 0;
   recent_categories_.clear();
   return ranking;
@@ -409,10 +437,21 @@ void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, co
     e.pcvr = click >= 0 && ctcvr >= 0 && e.pctr > 0 ? pctcvr / e.pctr : nan;
     // The same terms as rank()'s score, one by one.
     e.model_score = (click >= 0 ? e.pctr : 0) + (ctcvr >= 0 ? config_.value_weight * pctcvr * price_[i] : 0);
-    e.category_factor = e.category_share > 0 ? 1 + config_.recent_category_boost * e.category_share : 1;
-    double boost = config_.recent_boost * recency_[i];
-    if (most_covisits > 0) boost += config_.covisit_boost * covisits_of_[i] / most_covisits;
-    e.history_factor = 1 + boost;
+    if (learned_blend_) {
+      // exp(w · x) split the same way: the learned category and brand
+      // terms, and everything else the model's score does not say (the
+      // user's items, co-visits, popularity, the learned weight of the
+      // model's score itself), so that the three still multiply to it.
+      const BlendFeatures& x = features_[candidate];
+      const auto& w = blend_.weights();
+      e.category_factor = std::exp(w[kCategoryShare] * x[kCategoryShare] + w[kBrandMatch] * x[kBrandMatch]);
+      e.history_factor = e.model_score > 0 ? scored_[j].first / (e.model_score * e.category_factor) : 1;
+    } else {
+      e.category_factor = e.category_share > 0 ? 1 + config_.recent_category_boost * e.category_share : 1;
+      double boost = config_.recent_boost * recency_[i];
+      if (most_covisits > 0) boost += config_.covisit_boost * covisits_of_[i] / most_covisits;
+      e.history_factor = 1 + boost;
+    }
     auto add = [&](const std::string& id) {
       if (e.because.size() < kMostBecause && std::find(e.because.begin(), e.because.end(), id) == e.because.end())
         e.because.push_back(id);
@@ -428,6 +467,72 @@ void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, co
         if (const Item* other = learner_.catalog().find(clicked); other && other->category == item.category)
           add(clicked);
   }
+}
+
+void Ranker::candidate_features(double most_covisits, int click, int ctcvr, int64_t ts_ms) {
+  double most_popular = -std::numeric_limits<double>::infinity();
+  for (size_t i : candidates_) most_popular = std::max(most_popular, *available_popularity_[i]);
+  features_.resize(candidates_.size());
+  for (size_t j = 0; j < candidates_.size(); ++j) {
+    const auto c = static_cast<Eigen::Index>(j);
+    const size_t i = candidates_[j];
+    BlendFeatures& x = features_[j];
+    double model = click >= 0 ? batch_.predictions(click, c) : 0.0;
+    if (ctcvr >= 0) model += config_.value_weight * batch_.predictions(ctcvr, c) * price_[i];
+    x[kLogModelScore] = static_cast<float>(std::log(std::max(model, kLeastModelScore)));
+    const ViewedItem* viewed = viewed_[i];
+    x[kRecent] = viewed ? 1.0f : 0.0f;
+    x[kRecency] = static_cast<float>(recency_[i]);
+    x[kViews] = viewed ? static_cast<float>(std::log1p(static_cast<double>(viewed->views))) : 0.0f;
+    x[kFreshView] =
+        viewed ? static_cast<float>(std::exp(-static_cast<double>(std::max<int64_t>(0, ts_ms - viewed->ts_ms)) / kFreshViewMs))
+               : 0.0f;
+    x[kCovisitShare] = most_covisits > 0 ? static_cast<float>(covisits_of_[i] / most_covisits) : 0.0f;
+    x[kCovisitLog] = static_cast<float>(std::log1p(covisits_of_[i]));
+    x[kCategoryShare] = static_cast<float>(share_[category_of_[i]]);
+    x[kBrandMatch] = brand_of_[i] != kNoBrand && brand_taken_[brand_of_[i]] ? 1.0f : 0.0f;
+    const double popularity = *available_popularity_[i];
+    x[kPopularity] = std::isfinite(popularity) && std::isfinite(most_popular)
+                         ? static_cast<float>(std::clamp((popularity - most_popular) / 8, -4.0, 0.0))
+                         : -4.0f;
+  }
+}
+
+void Ranker::remember_served(const std::string& user_id, size_t best) {
+  auto [it, fresh] = served_.try_emplace(user_id);
+  Served& served = it->second;
+  served.seq = ++served_seq_;
+  served.items.clear();
+  served.features.clear();
+  for (size_t j = 0; j < best; ++j) {
+    served.items.push_back(available_[candidates_[scored_[j].second]]);
+    served.features.push_back(features_[scored_[j].second]);
+  }
+  served_order_.emplace_back(user_id, served.seq);
+  const size_t capacity = static_cast<size_t>(config_.blend_served_users);
+  while (served_.size() > capacity && !served_order_.empty()) {
+    auto& [user, seq] = served_order_.front();
+    if (auto old = served_.find(user); old != served_.end() && old->second.seq == seq) served_.erase(old);
+    served_order_.pop_front();
+  }
+  if (served_order_.size() > 4 * capacity + 16)  // drop the stale entries of users ranked again since
+    std::erase_if(served_order_, [&](const auto& entry) {
+      auto live = served_.find(entry.first);
+      return live == served_.end() || live->second.seq != entry.second;
+    });
+}
+
+void Ranker::learn_click(const Event& click) {
+  auto it = served_.find(click.user_id);
+  if (it == served_.end()) return;
+  const Item* item = learner_.catalog().find(click.item_id);
+  const Served& served = it->second;
+  for (size_t j = 0; item && j < served.items.size(); ++j)
+    if (served.items[j] == item) {
+      blend_.learn(served.features, j);
+      break;
+    }
+  served_.erase(it);  // one click per ranking served: the next ranking comes after it
 }
 
 }  // namespace streamrec::ranking

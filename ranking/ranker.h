@@ -33,6 +33,12 @@
 //           · (1 + recent_category_boost · share of recent clicks in the item's category)
 //           · (1 + recent_boost / (1 + position in the user's viewed list)
 //                + covisit_boost · co-visits / the most co-visits of a candidate)
+// with `rankings.blend: fixed`; with `learned` (the default) the same signals
+// and a few more are weighed by the LearnedBlend (ranking/learned_blend.h):
+//   score = exp(w · features), w learned online from the clicks: rank()
+//   keeps the best candidates it served each of the last
+//   `blend_served_users` users (their features), and the user's next click
+//   (add_event()) on one of them is a softmax example against the others;
 // and the top `top_k` are the ranking. The boosts (factors, so they keep
 // their meaning whatever the scale of the model's scores) and the sources
 // that read the user's history make a view count at once, whatever the
@@ -60,6 +66,7 @@
 
 #include <array>
 #include <chrono>
+#include <deque>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -74,6 +81,7 @@
 #include "ranking/covisitation.h"
 #include "ranking/explanation.h"
 #include "ranking/item_snapshot.h"
+#include "ranking/learned_blend.h"
 #include "ranking/user_history.h"
 
 namespace streamrec::ranking {
@@ -91,7 +99,8 @@ class Ranker {
   // before the next ranking.
   void catalog_changed() { index_dirty_ = true; }
   // Counts the event towards its item's popularity, its user's history and
-  // the co-visitation counts.
+  // the co-visitation counts; a click on an item of the user's last served
+  // ranking teaches the learned blend first.
   void add_event(const Event& event);
   // Rebuild the index after every `events` events given to add_event()
   // instead of once it is a second old (0, the default): replays
@@ -118,10 +127,13 @@ class Ranker {
   size_t popularity_items() const { return popularity_.size(); }
   const CoVisitation& covisitation() const { return covisits_; }
   const UserHistories& histories() const { return history_; }
+  const LearnedBlend& blend() const { return blend_; }
+  bool learns_blend() const { return learned_blend_; }
   // Items ranked so far (the whole top_k of every ranking), by source.
   const std::array<uint64_t, kCandidateSources>& top_k_sources() const { return top_k_sources_; }
 
-  // Item popularity, the users' histories and the co-visitation counts, for
+  // Item popularity, the users' histories, the co-visitation counts and the
+  // learned blend's weights (not the served lists it waits on), for
   // the pipeline's checkpoint (the catalog is the learner's, in its own
   // checkpoint).
   void save(learner::ByteWriter& out) const;
@@ -138,6 +150,11 @@ class Ranker {
   // and covisits_of_ for them.
   void history_candidates(const UserHistory& history);
   void choose(size_t item, CandidateSource source);
+  // Fills features_ for candidates_ (rank()'s scratch set).
+  void candidate_features(double most_covisits, int click, int ctcvr, int64_t ts_ms);
+  // Keeps the best served candidates' features for the user's next click.
+  void remember_served(const std::string& user_id, size_t best);
+  void learn_click(const Event& click);
   // Fills `why` for the first `k` of scored_ (rank()'s scratch still set).
   void explain(size_t k, const std::vector<std::string>& recent_clicks, const UserHistory* history, int click,
                int ctcvr, double most_covisits, std::vector<Explanation>& why) const;
@@ -155,6 +172,17 @@ class Ranker {
   UserHistories history_;
   CoVisitation covisits_;
   std::array<uint64_t, kCandidateSources> top_k_sources_{};
+  bool learned_blend_;
+  LearnedBlend blend_;
+  // What was served to the last users ranked, for the blend to learn from.
+  struct Served {
+    uint64_t seq = 0;
+    std::vector<const Item*> items;
+    std::vector<BlendFeatures> features;
+  };
+  std::unordered_map<std::string, Served> served_;
+  std::deque<std::pair<std::string, uint64_t>> served_order_;  // user, seq: oldest first (may hold stale entries)
+  uint64_t served_seq_ = 0;
 
   // The index over the learner's available items, rebuilt by refresh_index();
   // items are numbered by their column of item_matrix_.
@@ -164,6 +192,7 @@ class Ranker {
   std::vector<learner::ItemKeys> item_keys_;       // their feature keys
   ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild
   std::vector<size_t> category_of_;       // their category's number
+  std::vector<size_t> brand_of_;          // their brand's number, kNoBrand without
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
   std::unordered_map<std::string_view, size_t> item_number_;      // the same, per item id
   std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
@@ -186,6 +215,8 @@ class Ranker {
   std::vector<uint8_t> chosen_;           // per item: in candidates_ or excluded; all 0 between calls
   std::vector<size_t> excluded_;          // items the policy excludes from this ranking
   std::vector<double> recency_, covisits_of_;  // per item: its boost inputs; all 0 between calls
+  std::vector<const ViewedItem*> viewed_;  // per item: the user's view of it (recent ones); null between calls
+  std::vector<BlendFeatures> features_;   // per candidate (as candidates_)
   std::vector<size_t> boosted_;           // items with recency_ or covisits_of_ set
   std::vector<std::pair<uint64_t, size_t>> covisited_;  // co-visits, item
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls

@@ -24,8 +24,10 @@ std::unique_ptr<Learner> trained_learner() {
   return learner;
 }
 
+// One source, and the fixed blend, whose factors these tests know by heart.
 RankingConfig only(CandidateSource source) {
   RankingConfig config;
+  config.blend = "fixed";
   config.retrieval_candidates = config.popular_candidates = config.category_candidates = 0;
   config.recent_candidates = config.covisit_candidates = 0;
   if (source == CandidateSource::kRecent) config.recent_candidates = 10;
@@ -41,9 +43,13 @@ const Explanation& of(const std::vector<std::pair<std::string, double>>& ranking
   return why.at(static_cast<size_t>(it - ranking.begin()));
 }
 
-TEST(Explanations, TheirTermsMultiplyToEachItemsScoreInTheRankingsOrder) {
+class ExplanationsOfBlend : public ::testing::TestWithParam<const char*> {};
+INSTANTIATE_TEST_SUITE_P(Explanations, ExplanationsOfBlend, ::testing::Values("learned", "fixed"));
+
+TEST_P(ExplanationsOfBlend, TheirTermsMultiplyToEachItemsScoreInTheRankingsOrder) {
   auto learner = trained_learner();
   RankingConfig config;
+  config.blend = GetParam();
   config.retrieval_candidates = 40;
   config.top_k = 40;
   Ranker ranker(config, PopularityConfig{}, *learner);

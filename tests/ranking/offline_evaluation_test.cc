@@ -250,6 +250,12 @@ TEST(OfflineEvaluation, DeterministicForASeed) {
     EXPECT_EQ(a->recommenders[r].new_items.hit_rate, b->recommenders[r].new_items.hit_rate) << a->recommenders[r].name;
   }
   EXPECT_GT(a->recommenders[0].all.hit_rate, 0);  // streamrec ranks something that is clicked
+  // The learned blend learned, and the same.
+  EXPECT_GT(a->blend_clicks_learned, 0u);
+  EXPECT_EQ(a->blend_clicks_learned, b->blend_clicks_learned);
+  ASSERT_EQ(a->blend_weights.size(), b->blend_weights.size());
+  for (size_t f = 0; f < a->blend_weights.size(); ++f)
+    EXPECT_EQ(a->blend_weights[f].second, b->blend_weights[f].second) << a->blend_weights[f].first;
 }
 
 TEST(OfflineEvaluation, EventsOutOfOrderAreSortedAndCounted) {

@@ -75,6 +75,7 @@ std::map<std::string, double> general_path_scores(Learner& learner, const Rankin
 void expect_general_path_scores(const LearnerConfig& config) {
   auto learner = trained_learner(config);
   RankingConfig ranking;
+  ranking.blend = "fixed";  // the formula general_path_scores() computes
   ranking.retrieval_candidates = 1000;
   ranking.top_k = 1000;
   Ranker ranker(ranking, PopularityConfig{}, *learner);

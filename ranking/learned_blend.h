@@ -1,0 +1,77 @@
+// The learned blend: how Ranker::rank() weighs its candidates' signals
+// (the model's score, the user's own items, co-visits, the category and
+// brand of their recent clicks, popularity) against each other, learned
+// online from the clicks that follow the rankings served, instead of fixed
+// by hand (docs/evaluation.md, "The learned blend").
+//
+// A candidate's score is exp(w · x) over the kBlendFeatures features x
+// below. After a ranking is served, the user's next click on one of its
+// candidates is a softmax (listwise) example: the clicked candidate against
+// the others served with it; one step of Adagrad on the log-likelihood
+// moves w. So a stream whose users come back to what they viewed learns a
+// large weight for the user's own items, and one where nobody re-consumes
+// (MovieLens ratings) learns to rank them low, from its own clicks. The
+// weights start at the log of the hand-tuned fixed blend (`rankings.blend:
+// fixed`), so a fresh learner ranks as that did.
+//
+// A plain value: deterministic (no randomness, fixed float order), not
+// thread-safe, never fails; save()/load() carry the weights and their
+// Adagrad sums in the pipeline checkpoint (load() returns false on damaged
+// bytes, the reader naming the error).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "online_learner/byte_io.h"
+
+namespace streamrec::ranking {
+
+// The candidate's features, in this order.
+enum BlendFeature : size_t {
+  kLogModelScore,    // log(pCTR + value_weight · pCTCVR · price), at least log(1e-6)
+  kRecent,           // 1: the user viewed it (in their recent viewed list)
+  kRecency,          // 1 / (1 + its position in that list, newest 0); 0 if not there
+  kViews,            // log(1 + the user's views of it while in the list)
+  kFreshView,        // exp(-(now - the user's latest view of it) / 30 min); 0 if not viewed
+  kCovisitShare,     // its co-visits with the user's last items / the most of any candidate
+  kCovisitLog,       // log(1 + those co-visits)
+  kCategoryShare,    // share of the user's recent clicks in its category
+  kBrandMatch,       // 1: its brand is that of one of the user's recent clicks
+  kPopularity,       // (log2 popularity - the most popular candidate's) / 8, clamped to [-4, 0]
+  kBlendFeatures
+};
+const char* blend_feature_name(size_t feature);
+
+using BlendFeatures = std::array<float, kBlendFeatures>;
+
+class LearnedBlend {
+ public:
+  explicit LearnedBlend(double learning_rate = 0.05);
+
+  // w · x: the log of the candidate's score.
+  double log_score(const BlendFeatures& x) const;
+
+  // One step on a served list: `served[clicked]` was clicked, the rest were
+  // served with it. Lists of fewer than two candidates teach nothing.
+  void learn(std::span<const BlendFeatures> served, size_t clicked);
+
+  const std::array<double, kBlendFeatures>& weights() const { return weights_; }
+  uint64_t clicks_learned() const { return clicks_learned_; }
+  // The weights the blend starts from (the fixed blend's, in log space).
+  static std::array<double, kBlendFeatures> initial_weights();
+
+  void save(learner::ByteWriter& out) const;
+  bool load(learner::ByteReader& in);
+
+ private:
+  double learning_rate_;
+  std::array<double, kBlendFeatures> weights_;
+  std::array<double, kBlendFeatures> squared_gradients_;
+  uint64_t clicks_learned_ = 0;
+  std::vector<double> probabilities_;  // scratch of learn()
+};
+
+}  // namespace streamrec::ranking
