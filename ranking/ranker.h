@@ -119,9 +119,13 @@ class Ranker {
                                                    const std::vector<ContextFeature>& context, int64_t ts_ms,
                                                    std::vector<Explanation>* why = nullptr);
 
-  // Forgets `user_id`'s history (viewed and bought items); false when none
-  // was kept. The co-visits it added stay (they are the items').
-  bool erase_user(const std::string& user_id) { return history_.erase(user_id); }
+  // Forgets `user_id`'s history (viewed and bought items) and what was last
+  // served to them for the blend to learn from; false when no history was
+  // kept. The co-visits it added stay (they are the items').
+  bool erase_user(const std::string& user_id) {
+    served_.erase(user_id);
+    return history_.erase(user_id);
+  }
 
   size_t available_items() const { return available_.size(); }
   size_t popularity_items() const { return popularity_.size(); }
