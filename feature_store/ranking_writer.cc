@@ -39,7 +39,7 @@ Status RankingWriter::write(RedisConnection& redis, const std::vector<Ranking>& 
       }
     }
     if (user_ttl_s_ > 0) {
-      if (!items.empty()) redis.append({"EXPIRE", r.key, ttl});
+      if (!r.items.empty()) redis.append({"EXPIRE", r.key, ttl});
       if (!r.stamp_key.empty()) redis.append({"EXPIRE", r.stamp_key, ttl});
       if (!r.why_key.empty() && !r.why.empty() && r.why.size() == r.items.size()) redis.append({"EXPIRE", r.why_key, ttl});
     }
