@@ -148,10 +148,11 @@ std::map<std::string, CheckpointedUser> read_checkpoint(const std::string& path,
   std::map<std::string, CheckpointedUser> out;
   for (const std::string& user : users) {
     CheckpointedUser& u = out[user];
-    if (auto it = debouncer.users().find(user); it != debouncer.users().end()) {
+    debouncer.for_each_user([&](const std::string& id, const ranking::RealtimeUser& state) {
+      if (id != user) return;
       u.realtime = true;
-      u.recent.assign(it->second.recent.begin(), it->second.recent.end());
-    }
+      u.recent.assign(state.recent.begin(), state.recent.end());
+    });
     if (const ranking::UserHistory* h = ranker.histories().find(user))
       for (const auto& v : h->viewed) u.viewed.push_back(v.item_id);
     u.row = learner->table().find(learner::FeatureEncoder::user_key(user)) != learner::EmbeddingTable::kNoRow;
