@@ -109,12 +109,7 @@ void Catalog::save(ByteWriter& out) const {
 }
 
 bool Catalog::load(ByteReader& in) {
-  items_.clear();
-  index_.clear();
-  available_.clear();
-  older_.clear();
-  newer_.clear();
-  oldest_ = newest_ = kNoSlot;
+  clear_slots();
   // Slots as saved (the sampler's counts are by slot); the recency is the
   // slot order. Saved under a larger bound: cut below.
   const size_t bound = max_items_;
@@ -137,6 +132,15 @@ bool Catalog::load(ByteReader& in) {
   return true;
 }
 
+void Catalog::clear_slots() {
+  items_.clear();
+  index_.clear();
+  available_.clear();
+  older_.clear();
+  newer_.clear();
+  oldest_ = newest_ = kNoSlot;
+}
+
 void Catalog::keep_newest_slots() {
   // The newest max_items_ slots, renumbered from 0 with their counts: no
   // slot is left empty (save() writes every slot).
@@ -146,12 +150,7 @@ void Catalog::keep_newest_slots() {
   std::vector<int64_t> counts;
   for (size_t i = first; i < items_.size(); ++i) counts.push_back(sampler_.count(i));
   const uint64_t evicted = evicted_items_ + first;
-  items_.clear();
-  index_.clear();
-  available_.clear();
-  older_.clear();
-  newer_.clear();
-  oldest_ = newest_ = kNoSlot;
+  clear_slots();
   sampler_ = NegativeSampler();
   for (size_t k = 0; k < kept.size(); ++k) {
     update(kept[k]);

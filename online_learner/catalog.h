@@ -75,6 +75,8 @@ class Catalog {
   size_t evict_least_recent();
   // After a load() of more than max_items_: keeps the newest, renumbered.
   void keep_newest_slots();
+  // No item, no slot, no recency (the sampler is the caller's).
+  void clear_slots();
 
   size_t max_items_;
   uint64_t evicted_items_ = 0;

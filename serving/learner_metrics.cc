@@ -15,6 +15,20 @@ namespace {
 using simdjson::dom::element;
 using simdjson::dom::object;
 
+double number(const element& e);
+
+// A stats histogram's "le" object ({"<bound ms>": cumulative count}) as
+// Prometheus bounds in seconds and their cumulative counts.
+std::pair<std::vector<double>, std::vector<uint64_t>> buckets_in_seconds(object buckets) {
+  std::vector<double> bounds;
+  std::vector<uint64_t> cumulative;
+  for (auto [bound_ms, n] : buckets) {
+    bounds.push_back(std::stod(std::string(bound_ms)) / 1000);
+    cumulative.push_back(static_cast<uint64_t>(number(n)));
+  }
+  return {bounds, cumulative};
+}
+
 double number(const element& e) {
   if (double d; !e.get_double().get(d)) return d;
   if (int64_t i; !e.get_int64().get(i)) return static_cast<double>(i);
@@ -173,12 +187,7 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
     const uint64_t count = static_cast<uint64_t>(field(freshness, "count").value_or(0));
     const double sum_s = field(freshness, "sum").value_or(0) / 1000;
     if (object buckets; !freshness["le"].get(buckets)) {
-      std::vector<double> bounds;
-      std::vector<uint64_t> cumulative;
-      for (auto [bound_ms, n] : buckets) {
-        bounds.push_back(std::stod(std::string(bound_ms)) / 1000);
-        cumulative.push_back(static_cast<uint64_t>(number(n)));
-      }
+      auto [bounds, cumulative] = buckets_in_seconds(buckets);
       out.histogram("streamrec_learn_ranking_freshness_seconds",
                     "Event (Kafka timestamp) to its user's ranking acknowledged by Redis", bounds, cumulative, count,
                     sum_s);
@@ -191,12 +200,7 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
       object h;
       object buckets;
       if (histogram.get(h) || h["le"].get(buckets)) continue;
-      std::vector<double> bounds;
-      std::vector<uint64_t> cumulative;
-      for (auto [bound_ms, n] : buckets) {
-        bounds.push_back(std::stod(std::string(bound_ms)) / 1000);
-        cumulative.push_back(static_cast<uint64_t>(number(n)));
-      }
+      auto [bounds, cumulative] = buckets_in_seconds(buckets);
       out.histogram("streamrec_learn_redis_write_duration_seconds",
                     "Redis writes acknowledged, by writer (effects: one exactly-once write with its state; rankings: "
                     "one round trip of up to 64 rankings)",
