@@ -35,7 +35,7 @@ Result<std::unique_ptr<ConsumeLoop>> ConsumeLoop::create(const Config& config, E
           self->durable_offsets_.erase({p.topic, p.partition});
           self->committed_.erase({p.topic, p.partition});
         }
-        self->sink_.partitions_revoked(revoked);
+        self->sink_.partitions_revoked(revoked, self->closing_);
       },
       [self](const TopicPartition& partition) { return self->start_of(partition); });
   if (!consumer.ok()) return consumer.error();
@@ -63,6 +63,7 @@ const std::string& ConsumeLoop::cluster_id() {
 }
 
 ConsumeLoop::~ConsumeLoop() {
+  closing_ = true;
   if (consumer_) consumer_->close();
 }
 
@@ -429,6 +430,7 @@ Status ConsumeLoop::run(const StopSignal& stop, const ConsumeOptions& options) {
     spdlog::error("{}; their partitions are committed up to the first of them, which the next start reads again",
                   s.message());
   commit(/*force=*/true);
+  closing_ = true;
   consumer_->close();
   report("done", options);
   return failure_;

@@ -177,6 +177,7 @@ class ConsumeLoop {
   Partition* last_partition_ = nullptr;  // messages come in runs from one partition
 
   bool in_revoke_ = false;  // inside the revoke hook: no poll from there
+  bool closing_ = false;    // the consumer is closing: its revokes are not a rebalance
   bool paused_ = false;     // the events partitions, while the sink fails
   std::deque<KafkaMessage> kept_;  // polled while paused, for after the retry
   ConsumedBatch batch_;  // cleared, not freed, between batches: its capacity is reused

@@ -89,9 +89,14 @@ class EventSink {
     (void)partition;
     (void)end_offset;
   }
-  // Partitions taken away by a rebalance, after their last batch was applied
-  // and committed.
-  virtual void partitions_revoked(const std::vector<TopicPartition>& partitions) { (void)partitions; }
+  // Partitions taken away, after their last batch was applied and
+  // committed: by a rebalance (another consumer continues them), or, with
+  // `closing`, because this consumer is closing (it stops; what the sink
+  // learned from them ends where the commits end).
+  virtual void partitions_revoked(const std::vector<TopicPartition>& partitions, bool closing) {
+    (void)partitions;
+    (void)closing;
+  }
   // A sink may hold effects back and write them later, several batches at
   // once, in the background. write_mark() names the write that will hold
   // everything applied so far (marks never decrease); durable_mark() is the

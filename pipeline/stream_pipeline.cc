@@ -229,14 +229,21 @@ void StreamPipeline::partition_end(const TopicPartition& partition, int64_t end_
   feed_learner(/*everything=*/false);
 }
 
-void StreamPipeline::partitions_revoked(const std::vector<TopicPartition>& partitions) {
-  // Their batches are applied and committed; another consumer continues
-  // them. What the merger still holds is learned now, slightly out of order,
-  // rather than not at all.
+void StreamPipeline::partitions_revoked(const std::vector<TopicPartition>& partitions, bool closing) {
+  // Their batches are applied and committed. What the merger still holds is
+  // learned now, slightly out of order, rather than not at all.
   feed_learner(/*everything=*/true);
   model_->wait_until_learned();
   for (const TopicPartition& p : partitions) {
-    positions_.next.erase(p);
+    // Taken by a rebalance: another consumer continues them, and this one
+    // resumes from the committed offsets should they come back. Closing:
+    // the checkpoint written at the stop keeps where the learner's state of
+    // each partition ends (here, at the commits). A learner restarted from it
+    // later, after others consumed and committed further (e.g. a successor
+    // SIGKILLed before its first checkpoint), must re-read from there, not
+    // from the committed offsets: else its state silently misses what came
+    // between, tombstones included, and a forgotten user comes back.
+    if (!closing) positions_.next.erase(p);
     merger_.forget(p);
   }
   positions_changed_ = true;

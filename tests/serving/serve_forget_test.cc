@@ -2,11 +2,17 @@
 // needs the bearer token and a good id, answers after the broker
 // acknowledged the user's tombstone, and deletes their keys at once; a
 // learner that reads the tombstone drops the user from its state and their
-// keys exactly once, and a learner restarted from a checkpoint that still
-// holds the user forgets them again when it re-reads the tombstone, without
-// undoing what the user did after it. `streamrec forget USER` does the same.
+// keys exactly once, and a learner restarted after a SIGKILL from a
+// checkpoint taken before the tombstone forgets them again when it re-reads
+// the tombstone, without undoing what the user did after it nor changing any
+// counter. `streamrec forget USER` does the same.
+#include <signal.h>
+
 #include <filesystem>
+#include <regex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "core/config.h"
 #include "core/wall_clock.h"
@@ -160,6 +166,13 @@ std::map<std::string, CheckpointedUser> read_checkpoint(const std::string& path,
   return out;
 }
 
+bool log_matches(const std::string& path, const std::regex& pattern) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (std::regex_search(line, pattern)) return true;
+  return false;
+}
+
 bool log_has(const std::string& path, const std::string& text, int times = 1) {
   std::ifstream in(path);
   std::string all((std::istreambuf_iterator<char>(in)), {});
@@ -168,7 +181,47 @@ bool log_has(const std::string& path, const std::string& text, int times = 1) {
   return n >= times;
 }
 
-TEST_F(ServeForgetTest, ALearnerRestartedFromACheckpointHoldingTheUserForgetsThemAndCountsWhatCameAfter) {
+// Every counter in Redis: "sr:{u:<id>}:f" and "sr:{i:<id>}:f" -> "impressions clicks purchases".
+std::map<std::string, std::string> counters(RedisServer& redis) {
+  std::map<std::string, std::string> out;
+  std::istringstream keys(redis.cli("--scan --pattern 'sr:{*}:f'"));
+  for (std::string key; std::getline(keys, key);)
+    if (!key.empty()) out[key] = redis.cli("HMGET '" + key + "' impressions clicks purchases");
+  return out;
+}
+
+// The keys whose counters differ, joined by spaces.
+std::string differences(const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b) {
+  std::set<std::string> keys;
+  for (auto& [k, v] : a) keys.insert(k);
+  for (auto& [k, v] : b) keys.insert(k);
+  std::string out;
+  for (const std::string& k : keys) {
+    auto x = a.find(k), y = b.find(k);
+    if (x == a.end() || y == b.end() || x->second != y->second) out += (out.empty() ? "" : " ") + k;
+  }
+  return out;
+}
+
+// The same counters once Redis is done with what a killed learner sent before
+// it died: two reads 200 ms apart agree.
+std::map<std::string, std::string> settled_counters(RedisServer& redis) {
+  auto before = counters(redis);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto now = counters(redis);
+    if (now == before) return now;
+    before = std::move(now);
+  }
+}
+
+// Issue 15: a learner forgets a user when it reads the tombstone, and so
+// does a learner restarted after a SIGKILL from a checkpoint taken before
+// the tombstone (as if its predecessor had died before its first checkpoint):
+// it re-reads from where that checkpoint's state ends, not from the offsets
+// its predecessor committed past the tombstone, so the user is gone from its
+// state and its next checkpoint too, while the replay changes no counter.
+TEST_F(ServeForgetTest, ALearnerRestartedAfterSigkillFromACheckpointBeforeTheTombstoneForgetsTheUserAndCountsExactly) {
   std::map<std::string, std::string> learn_env = env();
   learn_env["STREAMREC_CONSUMER_SESSION_TIMEOUT_MS"] = "6000";
   learn_env["STREAMREC_CHECKPOINT_PATH"] = dir_ + "/learner.ckpt";
@@ -207,6 +260,9 @@ TEST_F(ServeForgetTest, ALearnerRestartedFromACheckpointHoldingTheUserForgetsThe
   ASSERT_TRUE(before["gone"].realtime);
   ASSERT_EQ(before["gone"].viewed, (std::vector<std::string>{"i3", "i2", "i1"}));
   ASSERT_EQ(before["back"].recent, (std::vector<std::string>{"i3", "i2", "i1"}));
+  std::filesystem::copy_file(checkpoint, dir_ + "/before-tombstone.ckpt");
+  auto counted_first = counters(*redis_);
+  ASSERT_GT(counted_first.size(), 50u);
 
   ASSERT_EQ(forget(client, "gone").status, 200);
   ASSERT_EQ(forget(client, "back").status, 200);
@@ -214,23 +270,54 @@ TEST_F(ServeForgetTest, ALearnerRestartedFromACheckpointHoldingTheUserForgetsThe
   ASSERT_EQ(post(client, event("back-clk-again", "click", "back", "i4", wall_clock_ms() - 1000)).status, 200);
 
   {
-    // Reads both tombstones and the click after them.
-    Subprocess learner({STREAMREC_BINARY, "learn"}, learn_env, "", dir_ + "/learn-2.log");
+    // Reads both tombstones and the click after them, commits, and is killed.
+    Subprocess learner({STREAMREC_BINARY, "learn", "--status-interval", "0.5"}, learn_env, "", dir_ + "/learn-2.log");
     std::string last;
     ASSERT_TRUE(eventually(
         [&] {
           last = redis_->cli("HGET sr:{u:back}:f clicks") + redis_->cli("HGET sr:{u:back}:f recent");
-          return last == "1\n[\"i4\"]\n" && log_has(dir_ + "/learn-2.log", "forgot a user", 2);
+          // Committed too: the group's offsets are past the tombstones.
+          return last == "1\n[\"i4\"]\n" && log_has(dir_ + "/learn-2.log", "forgot a user", 2) &&
+                 log_matches(dir_ + "/learn-2.log", std::regex(R"(learn status: .* [1-9][0-9]* commits, lag 0 events)"));
         },
         std::chrono::seconds(90)))
         << last << " (see " << dir_ << "/learn-2.log)";
-    // Stopped: its checkpoint is written after the forgets.
-    ASSERT_EQ(learner.stop(), 0);
+    learner.signal(SIGKILL);
+    ASSERT_EQ(learner.wait(std::chrono::seconds(20)), 128 + SIGKILL);
+  }
+  auto counted_second = settled_counters(*redis_);
+  EXPECT_EQ(user_keys("gone"), "");
+  EXPECT_EQ(counted_second["sr:{u:back}:f"], "\n1\n\n");  // the click after the tombstone, once
+  // Everybody else's counters are those of the first run, but for the
+  // click's item.
+  for (auto* c : {&counted_first, &counted_second})
+    for (const char* key : {"sr:{u:gone}:f", "sr:{u:back}:f"}) c->erase(key);
+  EXPECT_EQ(differences(counted_first, counted_second), "sr:{i:i4}:f");
+
+  // Restarted from the checkpoint taken before the tombstones: its state holds
+  // both users, and the group's committed offsets are past the tombstones.
+  std::filesystem::remove(checkpoint + ".prev");
+  std::filesystem::copy_file(dir_ + "/before-tombstone.ckpt", checkpoint,
+                             std::filesystem::copy_options::overwrite_existing);
+  {
+    Subprocess learner({STREAMREC_BINARY, "learn"}, learn_env, "", dir_ + "/learn-3.log");
+    ASSERT_TRUE(eventually([&] { return log_has(dir_ + "/learn-3.log", "forgot a user", 2); },
+                           std::chrono::seconds(120)))
+        << "the restarted learner did not re-read the tombstones (see " << dir_ << "/learn-3.log)";
+    // Replaying the tombstone deleted the ranking; the click after it (its
+    // effects skipped) ranks the user again.
+    ASSERT_TRUE(eventually([&] { return redis_->cli("EXISTS sr:{u:back}:rec") == "1\n"; }, std::chrono::seconds(90)))
+        << "see " << dir_ << "/learn-3.log";
+    ASSERT_EQ(learner.stop(), 0);  // its checkpoint
   }
   EXPECT_EQ(user_keys("gone"), "");
   EXPECT_EQ(redis_->cli("HGET sr:{u:back}:f clicks"), "1\n");  // the click after the tombstone, once
   EXPECT_EQ(redis_->cli("HGET sr:{u:back}:f impressions"), "\n");
   EXPECT_EQ(redis_->cli("HGET sr:{u:back}:f recent"), "[\"i4\"]\n");
+  // The replay doubled nothing and lost nothing.
+  auto counted_third = counters(*redis_);
+  counted_third.erase("sr:{u:back}:f");
+  EXPECT_EQ(differences(counted_second, counted_third), "");
   auto after = read_checkpoint(checkpoint, {"gone", "back"});
   EXPECT_FALSE(after["gone"].realtime);
   EXPECT_TRUE(after["gone"].viewed.empty());
