@@ -114,6 +114,17 @@ void ConsumeLoop::add(KafkaMessage message) {
     reached_end_.push_back({{rd_kafka_topic_name(message->rkt), message->partition}, message->offset});
     return;
   }
+  if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
+    // E.g. FENCED_INSTANCE_ID: another learner joined with this
+    // consumer.group_instance_id. The consumer can do nothing more: stop.
+    if (failure_.ok())
+      failure_ = Error{"kafka: fatal consumer error: " + std::string(rd_kafka_message_errstr(message.get())) +
+                       (config_.consumer.group_instance_id.empty()
+                            ? std::string()
+                            : " (is consumer.group_instance_id \"" + config_.consumer.group_instance_id +
+                                  "\" used by another learner?)")};
+    return;
+  }
   if (message->err) {
     spdlog::warn("kafka: {}", rd_kafka_message_errstr(message.get()));
     return;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 namespace streamrec {
 
@@ -11,6 +12,13 @@ Result<std::unique_ptr<GroupConsumer>> GroupConsumer::create(const Config& confi
                                                              const std::vector<std::string>& topics,
                                                              RevokeHook on_revoke, StartOffset start_offset) {
   std::unique_ptr<GroupConsumer> self(new GroupConsumer());
+  std::map<std::string, std::string> required = {{"group.id", config.kafka.group_id},
+                                                 {"enable.partition.eof", "true"},  // the event-time merger needs it
+                                                 {"enable.auto.commit", "false"},
+                                                 {"enable.auto.offset.store", "false"}};
+  // Static membership: the coordinator hands a restarted learner its dead
+  // predecessor's partitions at once (no rebalance, no session-timeout wait).
+  if (!config.consumer.group_instance_id.empty()) required["group.instance.id"] = config.consumer.group_instance_id;
   self->on_revoke_ = std::move(on_revoke);
   self->start_offset_ = std::move(start_offset);
 
@@ -26,10 +34,7 @@ Result<std::unique_ptr<GroupConsumer>> GroupConsumer::create(const Config& confi
                                // idle fetches per second and broker.
                                {"fetch.wait.max.ms", "50"},
                                {"heartbeat.interval.ms", std::to_string(config.consumer.session_timeout_ms / 3)}},
-                              {{"group.id", config.kafka.group_id},
-                               {"enable.partition.eof", "true"},  // the event-time merger needs it
-                               {"enable.auto.commit", "false"},
-                               {"enable.auto.offset.store", "false"}});
+                              required);
   if (!conf.ok()) return conf.error();
   rd_kafka_conf_set_rebalance_cb(conf->get(), &GroupConsumer::on_rebalance);
   rd_kafka_conf_set_opaque(conf->get(), self.get());

@@ -122,6 +122,18 @@ Check<std::string> non_empty() {
   };
 }
 
+// Kafka's rule for group.instance.id (as for topic names): 1-249 of
+// A-Z a-z 0-9 . _ -; "" turns static membership off.
+Check<std::string> group_instance_id() {
+  return [](const std::string& v) -> Status {
+    bool legal = v.size() <= 249 && std::all_of(v.begin(), v.end(), [](char ch) {
+                   return std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-';
+                 });
+    if (!legal) return Error{"must be empty or 1-249 of A-Z a-z 0-9 . _ -, got \"" + v + "\""};
+    return {};
+  };
+}
+
 Check<std::string> redis_url() {
   return [](const std::string& v) -> Status {
     if (v.rfind("redis://", 0) != 0)
@@ -181,6 +193,7 @@ const std::vector<Setting>& schema() {
       setting("consumer.batch_max_ms", &C::consumer, &ConsumerConfig::batch_max_ms, positive<int64_t>()),
       setting("consumer.commit_interval_ms", &C::consumer, &ConsumerConfig::commit_interval_ms, at_least<int64_t>(0)),
       setting("consumer.session_timeout_ms", &C::consumer, &ConsumerConfig::session_timeout_ms, at_least<int64_t>(1000)),
+      setting("consumer.group_instance_id", &C::consumer, &ConsumerConfig::group_instance_id, group_instance_id()),
       setting("consumer.dedupe_window", &C::consumer, &ConsumerConfig::dedupe_window, at_least<int64_t>(0)),
       setting("consumer.max_future_skew_s", &C::consumer, &ConsumerConfig::max_future_skew_s, event_time_span()),
       setting("consumer.late_horizon_s", &C::consumer, &ConsumerConfig::late_horizon_s, event_time_span()),

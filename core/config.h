@@ -49,6 +49,10 @@ struct ConsumerConfig {
   int64_t batch_max_ms = 20;          // ...or after this long, whichever first
   int64_t commit_interval_ms = 1000;  // offsets committed at most this often (0: every batch)
   int64_t session_timeout_ms = 10000;  // group liveness; a restarted consumer rejoins after ~this
+  // Static group membership (Kafka's group.instance.id, KIP-345): a learner
+  // restarted with the same id takes its partitions back at once instead of
+  // after the dead one's session timeout. Unique per learner; "" = dynamic.
+  std::string group_instance_id;
   int64_t dedupe_window = 200000;  // recent event_ids remembered to drop duplicates
   // Input rules (docs/events.md): an event or item more than this ahead of
   // the wall clock is dead-lettered (future_timestamp); 0: no check.

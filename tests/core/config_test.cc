@@ -118,6 +118,11 @@ TEST(Config, EveryMistakeStopsWithAMessageNamingTheKey) {
       {"unreadable file", [] { return load_config({"/nonexistent/x.yaml", {}, {}}); }, "/nonexistent/x.yaml"},
       {"list instead of value", [] { return load_config({write_file("redis:\n  url: [a, b]\n"), {}, {}}); },
        "redis.url"},
+      {"group instance id with a space", [] { return load_config({"", {}, {"consumer.group_instance_id=learner 0"}}); },
+       "consumer.group_instance_id"},
+      {"group instance id too long",
+       [] { return load_config({"", {"STREAMREC_CONSUMER_GROUP_INSTANCE_ID=" + std::string(250, 'a')}, {}}); },
+       "consumer.group_instance_id"},
       {"broken YAML", [] { return load_config({write_file("redis: [\n"), {}, {}}); }, "settings.yaml"},
   };
   for (auto& row : rows) {
@@ -125,6 +130,17 @@ TEST(Config, EveryMistakeStopsWithAMessageNamingTheKey) {
     ASSERT_FALSE(c.ok()) << row.what;
     EXPECT_NE(c.error().message.find(row.must_name), std::string::npos) << row.what << ": " << c.error().message;
   }
+}
+
+TEST(Config, AGroupInstanceIdIsKafkasLegalNameOrEmpty) {
+  auto c = load_config({"", {"STREAMREC_CONSUMER_GROUP_INSTANCE_ID=learner-0.eu_1"}, {}});
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->consumer.group_instance_id, "learner-0.eu_1");
+  EXPECT_EQ(ConsumerConfig{}.group_instance_id, "");  // dynamic membership by default
+  auto bad = load_config({"", {}, {"consumer.group_instance_id=a/b"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("--set: consumer.group_instance_id: must be empty or 1-249 of"), std::string::npos)
+      << bad.error().message;
 }
 
 TEST(Config, MemoryBoundsAreCheckedWithAMessageNamingTheKey) {
