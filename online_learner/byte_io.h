@@ -46,9 +46,6 @@ static_assert(std::endian::native == std::endian::little, "checkpoints are littl
 class ByteReader {
  public:
   explicit ByteReader(std::string_view bytes) : bytes_(bytes) {}
-  // A temporary string would be freed before the first read (AddressSanitizer
-  // found a test doing that): keep the bytes in a variable.
-  explicit ByteReader(std::string&&) = delete;
 
   uint8_t u8() { return get<uint8_t>(); }
   uint32_t u32() { return get<uint32_t>(); }
