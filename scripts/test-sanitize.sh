@@ -3,7 +3,8 @@
 # (scripts/build-sanitize.sh), with the suppressions of tests/sanitizers/.
 #   scripts/test-sanitize.sh                 # ASan + UBSan: builds the unit tests, runs ctest -L unit
 #   scripts/test-sanitize.sh --all           # ASan + UBSan: builds everything, runs the whole suite
-#   scripts/test-sanitize.sh --thread        # TSan: the tests of our threads (docs/testing.md)
+#   scripts/test-sanitize.sh --thread        # TSan: the tests of our threads (docs/testing.md;
+#                                            # so far run by hand for the writers only)
 #   scripts/test-sanitize.sh ... -R Joiner   # further arguments go to ctest
 # Every report goes to <build>/sanitizer-reports/ as well as failing its
 # process: a `streamrec` child that a test only stops would otherwise take
