@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing (Debian packages), builds, ctest;
 # then builds the libFuzzer targets (clang, ASan + UBSan) and runs each for a
-# short while (bench/fuzz.sh runs them long).
+# short while (bench/fuzz.sh runs them long); last, the unit tests under
+# AddressSanitizer + UBSan in build-asan/ (docs/testing.md, "Sanitizers").
 # Usage: scripts/test.sh [extra ctest arguments for the main suite]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,3 +15,6 @@ scripts/build.sh
 
 scripts/build-fuzz.sh
 (cd build-fuzz && ctest --output-on-failure -j2 -L fuzz)
+
+# About 6 min of cold build and 1-2 min of tests on two idle cores.
+scripts/test-sanitize.sh

@@ -95,7 +95,8 @@ TEST(LearnedBlend, SaveAndLoadRoundTripAndDamageIsRefused) {
   ByteReader bad(bytes);
   EXPECT_FALSE(damaged.load(bad));
   EXPECT_FALSE(bad.ok());
-  ByteReader truncated(out.bytes().substr(0, 20));
+  const std::string first_bytes = out.bytes().substr(0, 20);
+  ByteReader truncated(first_bytes);
   EXPECT_FALSE(damaged.load(truncated));
 }
 

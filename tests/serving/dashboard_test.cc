@@ -82,7 +82,8 @@ TEST_F(ServeTest, StatsTurnTheLearnersSamplesIntoRatesPerSecondAndIntervalFreshn
   // A window that ends before the first sample plots only the second.
   redis({"LPUSH", "sr:stats", sample(now - 4 * 60'000, 0, 0, 0, 0, 0, "\"10\":0", 0.5)});
   redis({"LPUSH", "sr:stats", "not json"});
-  auto short_window = client.get("/v1/stats?minutes=3").json();
+  auto short_answer = client.get("/v1/stats?minutes=3");  // json() points into it: keep it
+  auto short_window = short_answer.json();
   EXPECT_EQ(short_window["points"].get_array().value().size(), 2u);
   EXPECT_EQ(number(short_window["skipped"]), 1);
 }

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs tests under sanitizers, each kind in its own build directory
+# (scripts/build-sanitize.sh), with the suppressions of tests/sanitizers/.
+#   scripts/test-sanitize.sh                 # ASan + UBSan: builds the unit tests, runs ctest -L unit
+#   scripts/test-sanitize.sh --all           # ASan + UBSan: builds everything, runs the whole suite
+#   scripts/test-sanitize.sh --thread        # TSan: the tests of our threads (docs/testing.md;
+#                                            # so far run by hand for the writers only)
+#   scripts/test-sanitize.sh ... -R Joiner   # further arguments go to ctest
+# Every report goes to <build>/sanitizer-reports/ as well as failing its
+# process: a `streamrec` child that a test only stops would otherwise take
+# its report to a log nobody reads. The script fails when a report was
+# written, even if every test passed. The memory-bound test (label memory)
+# does not run: a sanitizer's shadow memory is not the product's RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+mode=unit
+ctest_args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --all) mode=all; shift ;;
+    --thread) mode=thread; shift ;;
+    *) ctest_args+=("$1"); shift ;;
+  esac
+done
+
+supp="$root/tests/sanitizers"
+case "$mode" in
+  unit)
+    dir=build-asan
+    scripts/build-sanitize.sh --target unit_tests
+    select=(-L unit -LE memory) ;;
+  all)
+    dir=build-asan
+    scripts/build-sanitize.sh
+    select=(-LE memory) ;;
+  thread)
+    dir=build-tsan
+    # The tests that run our threads: ModelThread, the async Redis writers,
+    # serve's HTTP and publisher threads (in the streamrec child).
+    thread_tests=(async_effects_writer_test async_ranking_writer_test kcat_counters_test
+                  realtime_effect_test serve_events_test serve_forget_test)
+    scripts/build-sanitize.sh --thread --target streamrec "${thread_tests[@]/#/--target=}" ;;
+esac
+
+reports="$root/$dir/sanitizer-reports"
+rm -rf "$reports"
+mkdir -p "$reports"
+common="log_path=$reports/report:print_suppressions=0"
+export ASAN_OPTIONS="$common:detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
+export LSAN_OPTIONS="$common:suppressions=$supp/lsan.supp"
+export UBSAN_OPTIONS="$common:print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
+export TSAN_OPTIONS="$common:halt_on_error=0:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
+
+status=0
+if [[ "$mode" == thread ]]; then
+  # Run the binaries themselves: their gtest names are shared with tests
+  # that do not start our threads, so a ctest regex would not pick them.
+  for t in "${thread_tests[@]}"; do
+    bin="$(find "$dir/tests" -type f -name "$t" -perm -u+x | head -1)"
+    echo "test-sanitize: $t" >&2
+    "$bin" "${ctest_args[@]}" || status=1
+  done
+else
+  (cd "$dir" && ctest --output-on-failure -j2 --timeout 900 "${select[@]}" "${ctest_args[@]}") || status=$?
+fi
+if compgen -G "$reports/report*" >/dev/null; then
+  echo "test-sanitize: sanitizer reports in $reports:" >&2
+  for f in "$reports"/report*; do echo "== $f" >&2; head -60 "$f" >&2; done
+  status=1
+fi
+exit $status
