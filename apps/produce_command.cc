@@ -26,6 +26,7 @@ struct ProduceOptions {
   std::string replay;
   std::string replay_items;
   std::string format = "jsonl";
+  bool no_items = false;  // the learners load the catalog themselves (learn --catalog)
   std::optional<int64_t> impressions, seed, users, items;
   std::optional<double> rate;
 };
@@ -75,6 +76,7 @@ int run_to_kafka(const Config& config, const ProduceOptions& options) {
   } else {
     auto dataset = read_dataset_or_report("streamrec produce", options.replay, options.format, config);
     if (!dataset) return 1;
+    if (options.no_items) dataset->items.clear();
     report = produce_dataset(config, *dataset, hooks);
   }
   bar.finish();
@@ -113,7 +115,9 @@ void add_produce_command(CLI::App& app, int& exit_code) {
       "  --replay F --format taobao|retailrocket|rees46|movielens|csv\n"
       "                           read a public behaviour log: its derived catalog to the items topic,\n"
       "                           then its events in event-time order; malformed rows are rejected and\n"
-      "                           reported with their line numbers (docs/datasets.md)\n"
+      "                           reported with their line numbers (docs/datasets.md); with --no-items\n"
+      "                           the events only, for learners started with `learn --catalog F\n"
+      "                           --catalog-format F` (a catalog bigger than the items topic keeps)\n"
       "Realistic label delays, taste drift and item churn: --set producer.synthetic.delays=realistic,\n"
       "  producer.synthetic.drift_share=..., producer.synthetic.churn_share=... (configs/default.yaml)\n"
       "A progress bar is drawn when stderr is a terminal; one summary line is printed at the end.\n"
@@ -134,6 +138,10 @@ void add_produce_command(CLI::App& app, int& exit_code) {
                       " (docs/datasets.md)")
       ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; })
       ->needs(replay);
+  cmd->add_flag("--no-items", options->no_items,
+                "With --replay F --format F (not jsonl): send the events only, not the derived catalog; start the "
+                "learners with --catalog F --catalog-format F")
+      ->needs(replay);
   cmd->add_option("--impressions", options->impressions, "Shorthand for producer.synthetic.impressions")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", options->seed, "Shorthand for producer.synthetic.seed");
@@ -146,6 +154,12 @@ void add_produce_command(CLI::App& app, int& exit_code) {
     apply_shorthands(*options, config);
     if (options->format != "jsonl" && !options->replay_items.empty()) {
       std::fprintf(stderr, "streamrec produce: --replay-items is for --format jsonl; other formats carry their catalog\n");
+      exit_code = 2;
+      return;
+    }
+    if (options->no_items && options->format == "jsonl") {
+      std::fprintf(stderr, "streamrec produce: --no-items is for --format taobao|retailrocket|rees46|movielens|csv; "
+                           "with jsonl, leave out --replay-items\n");
       exit_code = 2;
       return;
     }

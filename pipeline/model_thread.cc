@@ -49,6 +49,7 @@ void ModelThread::learn(std::vector<Event>& events) {
     std::unique_lock lock(queue_mutex_);
     queue_changed_.wait(lock, [&] { return events_.size() < kMaxQueued; });
     events_.insert(events_.end(), std::make_move_iterator(events.begin()), std::make_move_iterator(events.end()));
+    events_queued_ += events.size();
   }
   events.clear();
   queue_changed_.notify_all();
@@ -57,7 +58,7 @@ void ModelThread::learn(std::vector<Event>& events) {
 void ModelThread::rank(RankRequest request) {
   {
     std::lock_guard lock(queue_mutex_);
-    requests_.push_back(std::move(request));
+    requests_.push_back(QueuedRequest{std::move(request), events_queued_});
   }
   queue_changed_.notify_all();
 }
@@ -73,7 +74,7 @@ void ModelThread::forget_user(const std::string& user_id) {
   // touched, and nothing it ranked is on its way to the writer.
   std::unique_lock queue_lock(queue_mutex_);
   queue_changed_.wait(queue_lock, [&] { return events_.empty() && !busy_; });
-  std::erase_if(requests_, [&](const RankRequest& r) { return r.user_id == user_id; });
+  std::erase_if(requests_, [&](const QueuedRequest& r) { return r.request.user_id == user_id; });
   unknown_.erase(user_id);  // unknown_order_ may name it: skipped when not in unknown_
   {
     auto model_lock = lock();
@@ -112,7 +113,13 @@ void ModelThread::run() {
       size_t n = std::min(events_.size(), kEventsPerRound);
       events.assign(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.begin() + n));
       events_.erase(events_.begin(), events_.begin() + n);
-      requests.swap(requests_);
+      events_taken_ += n;
+      // The requests whose events this round learns; the rest wait for a
+      // later round (a round's events are few, so they do not wait long).
+      while (!requests_.empty() && requests_.front().after_events <= events_taken_) {
+        requests.push_back(std::move(requests_.front().request));
+        requests_.pop_front();
+      }
       busy_ = true;
     }
     queue_changed_.notify_all();  // room in the queue

@@ -1,5 +1,6 @@
 // The model's own thread: it learns the events it is given, in order, and
 // ranks the users it is asked to, writing their rankings to Redis.
+// A ranking is computed after the events queued before it was asked.
 //
 // Ownership and threads: it uses a Learner and a Ranker it does not own
 // (both must outlive it) and owns the AsyncRankingWriter that writes its
@@ -57,7 +58,9 @@ class ModelThread {
   // Queues `events` (moved from) to be learned in this order; waits while
   // the queue is full.
   void learn(std::vector<Event>& events);
-  // Queues a ranking.
+  // Queues a ranking. It is computed once every event queued before it is
+  // learned, so it answers them (a user's first click makes their first
+  // ranking, not "unknown user"), however long the event queue.
   void rank(RankRequest request);
   // Waits until every event queued so far is learned.
   void wait_until_learned();
@@ -98,7 +101,13 @@ class ModelThread {
   std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
   std::deque<Event> events_;
-  std::vector<RankRequest> requests_;
+  uint64_t events_queued_ = 0;  // ever, by learn()
+  uint64_t events_taken_ = 0;   // ever, by the model thread's rounds
+  struct QueuedRequest {
+    RankRequest request;
+    uint64_t after_events;  // events_queued_ when asked: ranked once a round has taken them
+  };
+  std::deque<QueuedRequest> requests_;  // in the order asked, so after_events never decreases
   bool busy_ = false;  // learning events taken from events_
   bool stopping_ = false;
 
