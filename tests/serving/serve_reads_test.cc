@@ -101,6 +101,24 @@ TEST_F(ServeTest, ReadsGoOnWhenRedisLostTheReadScript) {
   EXPECT_EQ(client.get("/v1/users/u1/recommendations").status, 200);
 }
 
+TEST_F(ServeTest, ReadsNeedOnlyTheLeastPrivilegeUserOfTheDocs) {
+  // docs/serving.md, "Redis access": the read script needs +evalsha and +eval.
+  ASSERT_EQ(redis_->cli("ACL SETUSER streamrec-serve on '>serve-pw' resetkeys '~sr:*' resetchannels -@all +auth "
+                        "+hello +ping +select +zrevrange +hget +hmget +hgetall +lrange +del +evalsha +eval"),
+            "OK\n");
+  redis({"ZADD", keys_.user_rankings("u1"), "0.9", "i1", "0.8", "i2"});
+  redis({"HSET", keys_.availability(), "i2", "0"});
+  redis({"SCRIPT", "FLUSH"});  // the first read loads it (EVAL), the next ones name it (EVALSHA)
+  std::string url = redis_->url();
+  url.replace(0, std::string_view("redis://").size(), "redis://streamrec-serve:serve-pw@");
+  HttpClient client(start_serve({{"STREAMREC_REDIS_URL", url}}));
+  for (int i = 0; i < 2; ++i) {
+    auto answer = client.get("/v1/users/u1/recommendations");
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    EXPECT_EQ(item_ids(answer.json()), (std::vector<std::string>{"i1"}));
+  }
+}
+
 TEST_F(ServeTest, FeaturesComeWithTypedFieldsAndEmbeddingsAsArrays) {
   const std::vector<float> emb = {0.25f, -1.5f, 3.0e-3f};
   redis({"HSET", keys_.user_features("u%/1"), "impressions", "12", "clicks", "3", "purchases", "1", "ts",
