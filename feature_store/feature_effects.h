@@ -7,6 +7,7 @@
 //   sr:{i:<a>}:cv    member b += 1, and sr:{i:<b>}:cv member a += 1
 // an item message
 //   sr:{i:<item>}:f  category, brand, price, available (1 or 0) = the message's
+//   sr:available     field <item> = available (1 or 0), the same flag for serve
 // a forget tombstone (EventType::kForget)
 //   every sr:{u:<user>}:* key (RedisKeys::user_keys) is deleted, marked like
 //   the user's counters: exactly once, in order with the user's events

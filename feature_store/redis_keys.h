@@ -28,6 +28,9 @@ class RedisKeys {
   // The items co-visited with this one: neighbour -> co-visits.
   std::string item_covisits(std::string_view item_id) const { return tagged("i:", item_id, ":cv"); }
   std::string popularity() const { return prefix_ + "pop"; }
+  // Every item's `available` (item_id -> 1 or 0), written with the item's
+  // hash: what serve checks a ranking against, in one HMGET.
+  std::string availability() const { return prefix_ + "available"; }
   std::string model() const { return prefix_ + "model"; }
   // The learners' recent stats samples, newest first (a capped LIST).
   std::string stats() const { return prefix_ + "stats"; }

@@ -1,12 +1,71 @@
 #include "serving/recommendations.h"
 
+#include <boost/uuid/detail/sha1.hpp>
+
 #include <charconv>
+#include <cstdio>
 
 #include "serving/explanation_json.h"
 
 namespace streamrec::serving {
 
 namespace {
+
+// KEYS: 1 the user's ranking, 2 their features (rec_ts), 3 sr:model,
+// 4 sr:pop, 5 their explanations, 6 sr:available.
+// ARGV: 1 k, 2 the first window, 3 and 4 what an item's hash name starts and
+// ends with around its id, 5 "1" to explain.
+// Returns {1 personal or 0 popular, rec_ts, model version, model updated_ts,
+// {item, score, item, score, ...} best first, {explanation per item}}.
+// Read-only (no-writes: it runs on a replica and on a Redis out of memory).
+constexpr std::string_view kScript = R"lua(#!lua flags=no-writes
+local k, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local model = redis.call('HMGET', KEYS[3], 'version', 'updated_ts')
+local zset, personal, ranked_ts = KEYS[1], 1, false
+local range = redis.call('ZREVRANGE', zset, 0, window - 1, 'WITHSCORES')
+if #range == 0 then
+  zset, personal = KEYS[4], 0
+  range = redis.call('ZREVRANGE', zset, 0, window - 1, 'WITHSCORES')
+else
+  ranked_ts = redis.call('HGET', KEYS[2], 'rec_ts')
+end
+local kept, start = {}, 0
+while #range > 0 do
+  local ids = {}
+  for i = 1, #range, 2 do ids[#ids + 1] = range[i] end
+  local available = redis.call('HMGET', KEYS[6], unpack(ids))
+  for i = 1, #ids do
+    local a = available[i]
+    if not a then a = redis.call('HGET', ARGV[3] .. ids[i] .. ARGV[4], 'available') end
+    if a ~= '0' then
+      kept[#kept + 1] = ids[i]
+      kept[#kept + 1] = range[2 * i]
+      if #kept == 2 * k then break end
+    end
+  end
+  if #kept == 2 * k or #range < 2 * window then break end
+  start = start + window
+  window = math.min(window * 2, 1024)
+  range = redis.call('ZREVRANGE', zset, start, start + window - 1, 'WITHSCORES')
+end
+local why = {}
+if ARGV[5] == '1' and personal == 1 and #kept > 0 then
+  local ids = {}
+  for i = 1, #kept, 2 do ids[#ids + 1] = kept[i] end
+  why = redis.call('HMGET', KEYS[5], unpack(ids))
+end
+return {personal, ranked_ts, model[1], model[2], kept, why}
+)lua";
+
+std::string sha1_hex(std::string_view text) {
+  boost::uuids::detail::sha1 sha;
+  sha.process_bytes(text.data(), text.size());
+  boost::uuids::detail::sha1::digest_type digest;
+  sha.get_digest(digest);
+  char hex[41];
+  for (int i = 0; i < 5; ++i) std::snprintf(hex + 8 * i, 9, "%08x", digest[i]);
+  return std::string(hex, 40);
+}
 
 std::optional<int64_t> integer(const redisReply* reply) {
   if (!reply || reply->type != REDIS_REPLY_STRING) return std::nullopt;
@@ -16,27 +75,21 @@ std::optional<int64_t> integer(const redisReply* reply) {
   return value;
 }
 
-Status reply_error(const redisReply* reply, std::string_view what) {
-  return Error{"redis: " + std::string(what) + ": " + std::string(reply_text(reply))};
-}
-
-// (member, score) pairs of a ZREVRANGE ... WITHSCORES reply.
-Result<std::vector<Recommendation>> members(const redisReply* reply, const std::string& key) {
-  if (reply->type == REDIS_REPLY_ERROR) return Error{reply_error(reply, "ZREVRANGE " + key).message()};
-  std::vector<Recommendation> out;
-  if (reply->type != REDIS_REPLY_ARRAY) return out;
-  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-    const redisReply* member = reply->element[i];
-    const redisReply* score = reply->element[i + 1];
-    Recommendation r;
-    r.item_id.assign(member->str, member->len);
-    std::from_chars(score->str, score->str + score->len, r.score);
-    out.push_back(std::move(r));
-  }
-  return out;
-}
-
 }  // namespace
+
+RecommendationReader::RecommendationReader(RedisKeys keys)
+    : keys_(std::move(keys)),
+      sha_(sha1_hex(kScript)),
+      model_key_(keys_.model()),
+      popularity_key_(keys_.popularity()),
+      availability_key_(keys_.availability()) {
+  const std::string sample = keys_.item_features("");  // sr:{i:}:f
+  const size_t id_at = sample.find("{i:") + 3;
+  item_key_start_ = sample.substr(0, id_at);
+  item_key_end_ = sample.substr(id_at);
+}
+
+std::string_view RecommendationReader::script() { return kScript; }
 
 size_t RecommendationReader::first_window(size_t k) {
   // A little more than k: unavailable items are rare in a ranking (the
@@ -44,92 +97,58 @@ size_t RecommendationReader::first_window(size_t k) {
   return k + k / 2 + 4;
 }
 
-Status RecommendationReader::keep_available(RedisConnection& redis, std::vector<Recommendation>& candidates, size_t k,
-                                            std::vector<Recommendation>& out) const {
-  std::vector<std::string> item_keys;
-  for (const Recommendation& c : candidates) item_keys.push_back(keys_.item_features(c.item_id));
-  for (const std::string& key : item_keys) redis.append({"HGET", key, "available"});
-  auto available = redis.read_replies();
-  if (!available.ok()) return Error{available.error().message};
-  for (size_t i = 0; i < candidates.size() && out.size() < k; ++i) {
-    const redisReply* a = (*available)[i].get();
-    if (a->type == REDIS_REPLY_ERROR) return reply_error(a, "HGET " + item_keys[i] + " available");
-    // No `available` field: no items message yet, so nothing says it is off sale.
-    if (a->type == REDIS_REPLY_STRING && reply_text(a) == "0") continue;
-    out.push_back(std::move(candidates[i]));
-  }
-  return {};
-}
-
-Status RecommendationReader::read_available(RedisConnection& redis, const std::string& zset,
-                                            std::vector<Recommendation> candidates, size_t k,
-                                            std::vector<Recommendation>& out) const {
-  size_t start = 0, window = first_window(k);
-  for (;;) {
-    if (candidates.empty()) return {};
-    const bool ended = candidates.size() < window;
-    if (Status s = keep_available(redis, candidates, k, out); !s.ok()) return s;
-    if (out.size() >= k || ended) return {};
-    start += window;
-    window *= 2;
-    const std::string first = std::to_string(start), last = std::to_string(start + window - 1);
-    auto range = redis.command({"ZREVRANGE", zset, first, last, "WITHSCORES"});
-    if (!range.ok()) return Error{"redis: ZREVRANGE " + zset + ": " + range.error().message};
-    auto next = members(range->get(), zset);
-    if (!next.ok()) return Error{next.error().message};
-    candidates = std::move(next).value();
-  }
-}
-
 Result<Recommendations> RecommendationReader::read(RedisConnection& redis, std::string_view user_id, size_t k,
                                                    bool explain) const {
-  Recommendations result;
   const std::string rankings = keys_.user_rankings(user_id);
   const std::string features = keys_.user_features(user_id);
-  const std::string model = keys_.model();
-  const std::string last = std::to_string(first_window(k) - 1);
-  // One round trip for the ranking's first window, its age and the model.
-  redis.append({"ZREVRANGE", rankings, "0", last, "WITHSCORES"});
-  redis.append({"HGET", features, "rec_ts"});
-  redis.append({"HMGET", model, "version", "updated_ts"});
+  const std::string why = keys_.user_explanations(user_id);
+  char k_text[24], window_text[24];
+  const std::string_view k_arg(k_text, std::to_chars(k_text, k_text + sizeof k_text, k).ptr - k_text);
+  const std::string_view window_arg(
+      window_text, std::to_chars(window_text, window_text + sizeof window_text, first_window(k)).ptr - window_text);
+  std::vector<std::string_view> args = {"EVALSHA",         sha_,       "6",        rankings,
+                                        features,          model_key_, popularity_key_, why,
+                                        availability_key_, k_arg,      window_arg, item_key_start_,
+                                        item_key_end_,     explain ? "1" : "0"};
+  redis.append(args);
   auto replies = redis.read_replies();
-  if (!replies.ok()) return replies.error();
-  for (const auto& reply : *replies)
-    if (reply->type == REDIS_REPLY_ERROR) return Error{reply_error(reply.get(), "reading " + rankings).message()};
-  const redisReply* model_fields = (*replies)[2].get();
-  if (model_fields->type == REDIS_REPLY_ARRAY && model_fields->elements == 2) {
-    result.model_version = integer(model_fields->element[0]);
-    result.model_updated_ms = integer(model_fields->element[1]);
+  if (!replies.ok()) return Error{"redis: reading " + rankings + ": " + replies.error().message};
+  if (const redisReply* r = (*replies)[0].get();
+      r->type == REDIS_REPLY_ERROR && reply_text(r).rfind("NOSCRIPT", 0) == 0) {
+    // A Redis restarted or flushed since: EVAL sends the script and caches it again.
+    args[0] = "EVAL";
+    args[1] = kScript;
+    redis.append(args);
+    replies = redis.read_replies();
+    if (!replies.ok()) return Error{"redis: reading " + rankings + ": " + replies.error().message};
   }
-  auto ranked = members((*replies)[0].get(), rankings);
-  if (!ranked.ok()) return ranked.error();
-  if (!ranked->empty()) {
-    result.source = "personal";
-    result.ranked_at_ms = integer((*replies)[1].get());
-    if (Status s = read_available(redis, rankings, std::move(ranked).value(), k, result.items); !s.ok())
-      return Error{s.message()};
-    if (explain && !result.items.empty()) {
-      const std::string why = keys_.user_explanations(user_id);
-      std::vector<std::string_view> hmget = {"HMGET", why};
-      for (const Recommendation& r : result.items) hmget.push_back(r.item_id);
-      auto reply = redis.command(hmget);
-      if (!reply.ok()) return Error{"redis: HMGET " + why + ": " + reply.error().message};
-      const redisReply* fields = reply->get();
-      if (fields->type == REDIS_REPLY_ARRAY && fields->elements == result.items.size())
-        for (size_t i = 0; i < fields->elements; ++i)
-          if (const redisReply* f = fields->element[i]; f->type == REDIS_REPLY_STRING)
-            result.items[i].why = explanation_json(std::string_view(f->str, f->len));  // nullopt: not the learner's format
-    }
-    return result;
+  const redisReply* reply = (*replies)[0].get();
+  if (reply->type == REDIS_REPLY_ERROR)
+    return Error{"redis: reading " + rankings + ": " + std::string(reply_text(reply))};
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
+      reply->element[4]->type != REDIS_REPLY_ARRAY || reply->element[5]->type != REDIS_REPLY_ARRAY)
+    return Error{"redis: reading " + rankings + ": unexpected reply of the read script"};
+
+  Recommendations result;
+  const bool personal = reply->element[0]->integer == 1;
+  result.source = personal ? "personal" : "popular";
+  if (personal) result.ranked_at_ms = integer(reply->element[1]);
+  result.model_version = integer(reply->element[2]);
+  result.model_updated_ms = integer(reply->element[3]);
+  const redisReply* kept = reply->element[4];
+  const redisReply* explanations = reply->element[5];
+  result.items.reserve(kept->elements / 2);
+  for (size_t i = 0; i + 1 < kept->elements; i += 2) {
+    const redisReply* member = kept->element[i];
+    const redisReply* score = kept->element[i + 1];
+    Recommendation& r = result.items.emplace_back();
+    r.item_id.assign(member->str, member->len);
+    std::from_chars(score->str, score->str + score->len, r.score);
   }
-  result.source = "popular";
-  const std::string popularity = keys_.popularity();
-  auto range = redis.command({"ZREVRANGE", popularity, "0", last, "WITHSCORES"});
-  if (!range.ok()) return Error{"redis: ZREVRANGE " + popularity + ": " + range.error().message};
-  auto popular = members(range->get(), popularity);
-  if (!popular.ok()) return popular.error();
-  if (Status s = read_available(redis, popularity, std::move(popular).value(), k, result.items); !s.ok())
-    return Error{s.message()};
+  if (explanations->elements == result.items.size())
+    for (size_t i = 0; i < explanations->elements; ++i)
+      if (const redisReply* f = explanations->element[i]; f->type == REDIS_REPLY_STRING)
+        result.items[i].why = explanation_json(std::string_view(f->str, f->len));  // nullopt: not the learner's format
   return result;
 }
 

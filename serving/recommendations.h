@@ -1,10 +1,19 @@
 // Reads what to show a user: their ranking (sr:{u:<id>}:rec, source
 // "personal"), or the most popular items (sr:pop, source "popular") when
-// they have none, without the items that are no longer available
-// (sr:{i:<id>}:f available = 0), with the model version and the ranking's
-// age; asked to explain, with why each personal item is ranked (the
-// learner's sr:{u:<id>}:why, one more round trip). Key names come from
-// feature_store/RedisKeys.
+// they have none, without the items that are no longer available, with the
+// model version and the ranking's age; asked to explain, with why each
+// personal item is ranked (the learner's sr:{u:<id>}:why). Key names come
+// from feature_store/RedisKeys.
+//
+// One round trip, one command: a read-only Lua script (EVALSHA, loaded with
+// EVAL when Redis lacks it) reads the ranking's first window, checks it
+// against sr:available in one HMGET (an item missing there: its hash's
+// `available`, sr:{i:<id>}:f, as written before sr:available existed), reads
+// further, doubling windows only while too few are left, and returns the
+// items with rec_ts, the model and the explanations. So a reader sees one
+// moment of Redis, never a ranking from one write and `available` from
+// another. The script touches keys of several hash slots: like the learner's
+// writes, it needs a standalone Redis (docs/redis-keys.md).
 //
 // Threads: const and stateless beyond the keys; call from any thread, each
 // with its own connection. Errors: a Redis failure is an Error; the
@@ -39,7 +48,7 @@ struct Recommendations {
 
 class RecommendationReader {
  public:
-  explicit RecommendationReader(RedisKeys keys) : keys_(std::move(keys)) {}
+  explicit RecommendationReader(RedisKeys keys);
 
   // The best `k` available items for `user_id`: from the user's ranking if
   // it has any member, else from sr:pop. Fewer than k when fewer are left.
@@ -47,18 +56,17 @@ class RecommendationReader {
   Result<Recommendations> read(RedisConnection& redis, std::string_view user_id, size_t k,
                                bool explain = false) const;
 
+  // The Lua script and its SHA1 (what EVALSHA names it by).
+  static std::string_view script();
+  const std::string& script_sha() const { return sha_; }
+
  private:
   static size_t first_window(size_t k);
-  // Appends to `out` the available ones of `candidates` (the first window
-  // of `zset`), then of further, doubling windows, until `k` are kept or
-  // the set ends.
-  Status read_available(RedisConnection& redis, const std::string& zset, std::vector<Recommendation> candidates,
-                        size_t k, std::vector<Recommendation>& out) const;
-  // One round trip: the items' `available` fields; appends the available.
-  Status keep_available(RedisConnection& redis, std::vector<Recommendation>& candidates, size_t k,
-                        std::vector<Recommendation>& out) const;
 
   const RedisKeys keys_;
+  const std::string sha_;
+  const std::string model_key_, popularity_key_, availability_key_;
+  std::string item_key_start_, item_key_end_;  // an item's hash name around its id: sr:{i: and }:f
 };
 
 }  // namespace streamrec::serving

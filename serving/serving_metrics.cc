@@ -4,11 +4,15 @@
 
 namespace streamrec::serving {
 
-void ServingMetrics::request(const std::string& route, int status, std::chrono::nanoseconds latency) {
+void ServingMetrics::request(std::string_view route, int status, std::chrono::nanoseconds latency) {
   const double seconds = std::chrono::duration<double>(latency).count();
   std::lock_guard lock(mutex_);
-  ++requests_[{route, status}];
-  Latency& l = latency_[route];
+  auto by_code = requests_.find(route);
+  if (by_code == requests_.end()) by_code = requests_.emplace(std::string(route), std::map<int, uint64_t>{}).first;
+  ++by_code->second[status];
+  auto latency_of = latency_.find(route);
+  if (latency_of == latency_.end()) latency_of = latency_.emplace(std::string(route), Latency{}).first;
+  Latency& l = latency_of->second;
   for (size_t i = 0; i < kBoundsSeconds.size(); ++i) {
     if (seconds <= kBoundsSeconds[i]) {
       ++l.buckets[i];
@@ -27,9 +31,10 @@ void ServingMetrics::events(int64_t accepted, const std::map<std::string, int64_
 
 void ServingMetrics::expose(PrometheusText& out) const {
   std::lock_guard lock(mutex_);
-  for (auto& [key, n] : requests_)
-    out.counter("streamrec_http_requests_total", "HTTP requests answered, by route and status code",
-                static_cast<double>(n), {{"route", key.first}, {"code", std::to_string(key.second)}});
+  for (auto& [route, by_code] : requests_)
+    for (auto& [code, n] : by_code)
+      out.counter("streamrec_http_requests_total", "HTTP requests answered, by route and status code",
+                  static_cast<double>(n), {{"route", route}, {"code", std::to_string(code)}});
   const std::vector<double> bounds(kBoundsSeconds.begin(), kBoundsSeconds.end());
   for (auto& [route, l] : latency_) {
     std::vector<uint64_t> cumulative;

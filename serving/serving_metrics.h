@@ -12,7 +12,7 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <utility>
+#include <string_view>
 
 #include "serving/prometheus_text.h"
 
@@ -22,7 +22,7 @@ class ServingMetrics {
  public:
   // `route` is the route's pattern ("/v1/users/{id}/recommendations"), or
   // "unknown": a bounded set of label values, never the raw path.
-  void request(const std::string& route, int status, std::chrono::nanoseconds latency);
+  void request(std::string_view route, int status, std::chrono::nanoseconds latency);
   void events(int64_t accepted, const std::map<std::string, int64_t>& rejected_by_reason);
   void redis_error() { std::lock_guard lock(mutex_); ++redis_errors_; }
   void kafka_error() { std::lock_guard lock(mutex_); ++kafka_errors_; }
@@ -39,9 +39,11 @@ class ServingMetrics {
     double sum_seconds = 0;
   };
 
+  // By route, then status code. Transparent (std::less<>): counting a
+  // request builds no string once its route and code were seen.
   mutable std::mutex mutex_;
-  std::map<std::pair<std::string, int>, uint64_t> requests_;
-  std::map<std::string, Latency> latency_;
+  std::map<std::string, std::map<int, uint64_t>, std::less<>> requests_;
+  std::map<std::string, Latency, std::less<>> latency_;
   int64_t events_accepted_ = 0;
   std::map<std::string, int64_t> events_rejected_;
   int64_t redis_errors_ = 0;

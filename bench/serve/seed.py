@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints Redis commands (RESP, for redis-cli --pipe) that leave what the
 learner leaves for serve to read: rankings of 50 items for users u1..uN,
-their rec_ts, item hashes (1 in 20 off sale), sr:pop and sr:model. The key
+their rec_ts, item hashes and sr:available (1 in 20 off sale), sr:pop and
+sr:model. The key
 names are those of docs/redis-keys.md (feature_store/redis_keys.h)."""
 import argparse
 import random
@@ -28,6 +29,7 @@ def main():
     w = sys.stdout.write
     for i in range(a.items):
         w(resp("HSET", f"sr:{{i:i{i}}}:f", "available", "0" if i % 20 == 7 else "1", "category", f"c{i % 20}"))
+    w(resp("HSET", "sr:available", *[x for i in range(a.items) for x in (f"i{i}", "0" if i % 20 == 7 else "1")]))
     w(resp("ZADD", "sr:pop", *[x for i in range(a.items) for x in (rng.random() * 30, f"i{i}")]))
     w(resp("HSET", "sr:model", "version", 1, "updated_ts", now))
     for u in range(1, a.users + 1):

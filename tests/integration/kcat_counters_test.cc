@@ -49,6 +49,8 @@ TEST_F(PipelineTest, ItemMessagesSetItemAttributesAndTheLatestWins) {
       << redis_.cli("HGETALL 'sr:{i:i1}:f'");
   EXPECT_EQ(redis_.cli("HMGET 'sr:{i:i1}:f' category available"), "books\n0\n");
   EXPECT_EQ(redis_.cli("HMGET 'sr:{i:i2}:f' category price available"), "toys\n3\n0\n");
+  // The same flags in sr:available, the hash serve checks rankings against (i1 was on sale first).
+  EXPECT_EQ(redis_.cli("HMGET sr:available i1 i2"), "0\n0\n");
   EXPECT_EQ(learner->stop(), 0);
 }
 

@@ -75,6 +75,50 @@ TEST_F(ServeTest, AUserWithoutARankingGetsThePopularItemsAvailableNow) {
   EXPECT_TRUE(json["model_version"].is_null());  // no sr:model yet
 }
 
+TEST_F(ServeTest, AvailabilityComesFromSrAvailableThenFromTheItemsOwnHash) {
+  redis({"ZADD", keys_.user_rankings("u3"), "0.9", "a1", "0.8", "a2", "0.7", "a3", "0.6", "a4"});
+  // sr:available is what the learner writes with each item's hash (the two
+  // never disagree there): here they do, to show which one the read uses.
+  redis({"HSET", keys_.availability(), "a1", "0", "a2", "1"});
+  redis({"HSET", keys_.item_features("a1"), "available", "1"});
+  redis({"HSET", keys_.item_features("a2"), "available", "0"});
+  // Not in sr:available (written before it existed): the item's hash says.
+  redis({"HSET", keys_.item_features("a3"), "available", "0"});
+  HttpClient client(start_serve());
+  auto answer = client.get("/v1/users/u3/recommendations?k=4");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(item_ids(answer.json()), (std::vector<std::string>{"a2", "a4"}));
+}
+
+TEST_F(ServeTest, ReadsGoOnWhenRedisLostTheReadScript) {
+  redis({"ZADD", keys_.user_rankings("u1"), "0.9", "i1", "0.8", "i2"});
+  HttpClient client(start_serve());
+  ASSERT_EQ(item_ids(client.get("/v1/users/u1/recommendations").json()), (std::vector<std::string>{"i1", "i2"}));
+  redis({"SCRIPT", "FLUSH"});  // as after a restart: EVALSHA answers NOSCRIPT
+  auto answer = client.get("/v1/users/u1/recommendations");
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(item_ids(answer.json()), (std::vector<std::string>{"i1", "i2"}));
+  EXPECT_EQ(client.get("/v1/users/u1/recommendations").status, 200);
+}
+
+TEST_F(ServeTest, ReadsNeedOnlyTheLeastPrivilegeUserOfTheDocs) {
+  // docs/serving.md, "Redis access": the read script needs +evalsha and +eval.
+  ASSERT_EQ(redis_->cli("ACL SETUSER streamrec-serve on '>serve-pw' resetkeys '~sr:*' resetchannels -@all +auth "
+                        "+hello +ping +select +zrevrange +hget +hmget +hgetall +lrange +del +evalsha +eval"),
+            "OK\n");
+  redis({"ZADD", keys_.user_rankings("u1"), "0.9", "i1", "0.8", "i2"});
+  redis({"HSET", keys_.availability(), "i2", "0"});
+  redis({"SCRIPT", "FLUSH"});  // the first read loads it (EVAL), the next ones name it (EVALSHA)
+  std::string url = redis_->url();
+  url.replace(0, std::string_view("redis://").size(), "redis://streamrec-serve:serve-pw@");
+  HttpClient client(start_serve({{"STREAMREC_REDIS_URL", url}}));
+  for (int i = 0; i < 2; ++i) {
+    auto answer = client.get("/v1/users/u1/recommendations");
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    EXPECT_EQ(item_ids(answer.json()), (std::vector<std::string>{"i1"}));
+  }
+}
+
 TEST_F(ServeTest, FeaturesComeWithTypedFieldsAndEmbeddingsAsArrays) {
   const std::vector<float> emb = {0.25f, -1.5f, 3.0e-3f};
   redis({"HSET", keys_.user_features("u%/1"), "impressions", "12", "clicks", "3", "purchases", "1", "ts",
