@@ -95,6 +95,18 @@ std::string report_json(const EvaluateOptions& o, const EvaluationReport& r, boo
     append_number(j, ranked ? static_cast<double>(r.top_k_sources[i].second) / static_cast<double>(ranked) : 0.0);
   }
   j += "},\n";
+  j += "  \"candidate_recall\": {\"all\": ";
+  append_number(j, r.held_out_clicks ? static_cast<double>(r.candidate_hits) / static_cast<double>(r.held_out_clicks) : 0.0);
+  j += ", \"new_items\": ";
+  const uint64_t new_clicks = r.recommenders.empty() ? 0 : r.recommenders[0].new_items.events;
+  append_number(j, new_clicks ? static_cast<double>(r.candidate_hits_new) / static_cast<double>(new_clicks) : 0.0);
+  j += ", \"by_source\": {";
+  for (size_t i = 0; i < r.candidate_hits_by_source.size(); ++i) {
+    const auto& [name, hits] = r.candidate_hits_by_source[i];
+    j += std::string(i ? ", " : "") + "\"" + name + "\": {\"all\": " + std::to_string(hits[0]) +
+         ", \"new_items\": " + std::to_string(hits[1]) + "}";
+  }
+  j += "}},\n";
   if (!r.blend_weights.empty()) {
     j += "  \"blend_clicks_learned\": " + std::to_string(r.blend_clicks_learned) + ",\n";
     j += "  \"blend_weights\": {";
@@ -141,6 +153,13 @@ void print_table(const EvaluationReport& r) {
   std::printf("streamrec's top K by source:");
   for (const auto& [name, n] : r.top_k_sources)
     std::printf(" %s %.1f%%", name.c_str(), ranked ? 100.0 * static_cast<double>(n) / static_cast<double>(ranked) : 0.0);
+  std::printf("\n");
+  const uint64_t new_clicks = r.recommenders.empty() ? 0 : r.recommenders[0].new_items.events;
+  auto share = [](uint64_t n, uint64_t of) { return of ? 100.0 * static_cast<double>(n) / static_cast<double>(of) : 0.0; };
+  std::printf("held-out clicks among streamrec's candidates: %.1f%% (new items %.1f%%); by source:",
+              share(r.candidate_hits, r.held_out_clicks), share(r.candidate_hits_new, new_clicks));
+  for (const auto& [name, hits] : r.candidate_hits_by_source)
+    std::printf(" %s %.1f%% (%.1f%%)", name.c_str(), share(hits[0], r.held_out_clicks), share(hits[1], new_clicks));
   std::printf("\n");
   if (!r.blend_weights.empty()) {
     std::printf("learned blend (%llu clicks):", static_cast<unsigned long long>(r.blend_clicks_learned));

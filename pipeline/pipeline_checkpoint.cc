@@ -15,7 +15,7 @@ using learner::ByteReader;
 using learner::ByteWriter;
 
 namespace {
-constexpr uint32_t kPipelineStateVersion = 3;  // 2: the ranker keeps users' histories and co-visits; 3: and the learned blend
+constexpr uint32_t kPipelineStateVersion = 4;  // 2: the ranker keeps users' histories and co-visits; 3: and the learned blend; 4: and items' exposure (a blend feature)
 }
 
 Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,

@@ -12,7 +12,7 @@ constexpr double kMaxWeight = 50;      // keeps exp(w · x) finite whatever the 
 const char* blend_feature_name(size_t feature) {
   static constexpr const char* kNames[kBlendFeatures] = {
       "log_model_score", "recent", "recency", "views", "fresh_view", "covisit_share", "covisit_log",
-      "category_share", "brand_match", "popularity"};
+      "category_share", "brand_match", "popularity", "exposure"};
   return feature < kBlendFeatures ? kNames[feature] : "?";
 }
 
@@ -27,6 +27,11 @@ std::array<double, kBlendFeatures> LearnedBlend::initial_weights() {
   w[kRecency] = 2.03;
   w[kCovisitShare] = 2.4;
   w[kCategoryShare] = 3.0;
+  // The model's score is P(click | shown); the next click also needs the
+  // item to be shown: P(shown) · P(click | shown), so exposure starts at the
+  // model score's weight. Streams without impressions have none (the
+  // feature is 0 for every candidate, so this weight changes nothing there).
+  w[kExposure] = 1.0;
   return w;
 }
 

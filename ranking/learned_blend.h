@@ -12,7 +12,9 @@
 // large weight for the user's own items, and one where nobody re-consumes
 // (MovieLens ratings) learns to rank them low, from its own clicks. The
 // weights start at the log of the hand-tuned fixed blend (`rankings.blend:
-// fixed`), so a fresh learner ranks as that did.
+// fixed`) and at P(shown) · P(click | shown) for exposure (which the fixed
+// blend has not), so a fresh learner ranks as that did on streams without
+// impressions.
 //
 // A plain value: deterministic (no randomness, fixed float order), not
 // thread-safe, never fails; save()/load() carry the weights and their
@@ -41,6 +43,8 @@ enum BlendFeature : size_t {
   kCategoryShare,    // share of the user's recent clicks in its category
   kBrandMatch,       // 1: its brand is that of one of the user's recent clicks
   kPopularity,       // (log2 popularity - the most popular candidate's) / 8, clamped to [-4, 0]
+  kExposure,         // ln(its decayed impressions / the most exposed candidate's), clamped to [-10, 0];
+                     // 0 for every candidate when none was ever shown (streams without impressions)
   kBlendFeatures
 };
 const char* blend_feature_name(size_t feature);

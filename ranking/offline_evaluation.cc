@@ -71,6 +71,7 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
   std::string pair;
   double ranking_seconds = 0;
   std::array<uint64_t, kCandidateSources> top_k_sources{};
+  std::array<std::array<uint64_t, 2>, kCandidateSources> candidate_hits{};
 
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
@@ -89,6 +90,12 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
         auto ranking = ranker.rank(e.user_id, recent, user.context, e.ts_ms);
         ranking_seconds += since(rank_start);
         for (size_t s = 0; s < kCandidateSources; ++s) top_k_sources[s] += ranker.top_k_sources()[s] - sources_before[s];
+        if (auto source = ranker.candidate_source(e.item_id)) {
+          ++report.candidate_hits;
+          report.candidate_hits_new += new_to_user;
+          ++candidate_hits[static_cast<size_t>(*source)][0];
+          candidate_hits[static_cast<size_t>(*source)][1] += new_to_user;
+        }
         served.clear();
         for (size_t j = 0; j < ranking.size() && j < k; ++j) served.push_back(std::move(ranking[j].first));
         if (served.empty()) {
@@ -130,8 +137,10 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
   report.samples_learned = learner.samples_learned();
   for (size_t m = 0; m < metrics.size(); ++m)
     report.recommenders.push_back({names[m], metrics[m].all(), metrics[m].new_items()});
-  for (size_t s = 0; s < kCandidateSources; ++s)
+  for (size_t s = 0; s < kCandidateSources; ++s) {
     report.top_k_sources.emplace_back(source_name(static_cast<CandidateSource>(s)), top_k_sources[s]);
+    report.candidate_hits_by_source.emplace_back(source_name(static_cast<CandidateSource>(s)), candidate_hits[s]);
+  }
   if (ranker.learns_blend()) {
     for (size_t f = 0; f < kBlendFeatures; ++f) report.blend_weights.emplace_back(blend_feature_name(f), ranker.blend().weights()[f]);
     report.blend_clicks_learned = ranker.blend().clicks_learned();

@@ -28,6 +28,7 @@
 // progress callback runs on the caller's thread.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -67,6 +68,12 @@ struct EvaluationReport {
   // streamrec's top K items, by the candidate source that proposed them
   // (source name, items), over every ranking served.
   std::vector<std::pair<std::string, uint64_t>> top_k_sources;  // of the held-out rankings only
+  // Candidate recall: held-out clicks whose item was among streamrec's
+  // candidates (proposed by any source, whether or not it made the top K),
+  // and the same for clicks on items new to the user; then per source (the
+  // source that proposed it: the first, in the ranker's order).
+  uint64_t candidate_hits = 0, candidate_hits_new = 0;
+  std::vector<std::pair<std::string, std::array<uint64_t, 2>>> candidate_hits_by_source;  // source, {all, new}
   // The learned blend at the end of the replay (empty with the fixed blend):
   // feature name, weight; and the clicks it learned from.
   std::vector<std::pair<std::string, double>> blend_weights;

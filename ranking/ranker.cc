@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <numeric>
 #include <optional>
 
@@ -29,6 +30,9 @@ constexpr size_t kNoBrand = SIZE_MAX;
 constexpr size_t kServedKept = 100;
 constexpr double kFreshViewMs = 30 * 60 * 1000.0;
 constexpr double kLeastModelScore = 1e-6;
+// The exposure feature's floor (ln e^-10): an item shown about 20,000 times
+// less than the most exposed candidate, or never, counts as that.
+constexpr double kLeastExposure = -10;
 
 size_t viewed_capacity(const RankingConfig& c) {
   return static_cast<size_t>(std::max({c.recent_candidates, c.covisit_sources, c.covisit_window_items}));
@@ -57,13 +61,14 @@ Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, 
       learned_blend_(config.blend == "learned"), blend_(config.blend_learning_rate) {}
 
 void Ranker::save(ByteWriter& out) const {
-  std::vector<const std::pair<const std::string, double>*> entries;
+  std::vector<const std::pair<const std::string, ItemCounts>*> entries;
   for (auto& entry : popularity_) entries.push_back(&entry);
   std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });  // deterministic bytes
   out.u64(entries.size());
   for (auto* entry : entries) {
     out.str(entry->first);
-    out.f64(entry->second);
+    out.f64(entry->second.popularity);
+    out.f64(entry->second.exposure);
   }
   history_.save(out);
   covisits_.save(out);
@@ -75,7 +80,9 @@ bool Ranker::load(ByteReader& in) {
   uint64_t n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
     std::string id = in.str();
-    popularity_[id] = in.f64();
+    ItemCounts& c = popularity_[id];
+    c.popularity = in.f64();
+    c.exposure = in.f64();
   }
   index_dirty_ = true;
   return in.ok() && history_.load(in) && covisits_.load(in) && blend_.load(in);
@@ -92,8 +99,10 @@ void Ranker::add_event(const Event& event) {
   history_.observe(event);
   if (!learner_.catalog().find(event.item_id)) return;  // not in the catalog: never a candidate
   // The same score sr:pop keeps (feature_store/feature_effects.h).
-  auto [it, fresh] = popularity_.try_emplace(event.item_id, -std::numeric_limits<double>::infinity());
-  it->second = log2_sum(it->second, popularity_exponent(popularity_config_, event.type, event.ts_ms));
+  ItemCounts& counts = popularity_[event.item_id];
+  counts.popularity = log2_sum(counts.popularity, popularity_exponent(popularity_config_, event.type, event.ts_ms));
+  if (event.type == EventType::kImpression)
+    counts.exposure = log2_sum(counts.exposure, static_cast<double>(event.ts_ms) / 1000.0 / popularity_config_.half_life_s);
 }
 
 void Ranker::refresh_index() {
@@ -110,6 +119,7 @@ void Ranker::refresh_index() {
   available_.clear();
   price_.clear();
   available_popularity_.clear();
+  available_exposure_.clear();
   item_keys_.clear();
   category_of_.clear();
   brand_of_.clear();
@@ -122,8 +132,9 @@ void Ranker::refresh_index() {
     const size_t i = available_.size();
     available_.push_back(&item);
     price_.push_back(item.price);
-    auto [it, fresh] = popularity_.try_emplace(item.item_id, -std::numeric_limits<double>::infinity());
-    available_popularity_.push_back(&it->second);
+    ItemCounts& counts = popularity_[item.item_id];
+    available_popularity_.push_back(&counts.popularity);
+    available_exposure_.push_back(&counts.exposure);
     item_keys_.push_back(FeatureEncoder::item_keys(item.item_id, &item));
     item_number_.emplace(item.item_id, i);
     auto [category, new_category] = category_number_.try_emplace(item.category, category_items_.size());
@@ -291,13 +302,13 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
                                                          int64_t ts_ms, std::vector<Explanation>* why) {
   refresh_index();
   if (why) why->clear();
+  candidates_.clear();
+  candidate_sources_.clear();
   std::vector<std::pair<std::string, double>> ranking;
   if (available_.empty()) return ranking;
   const UserHistory* history = history_.find(user_id);
   const bool has_query = query_vector(user_id, recent_clicks);
   if (!has_query && !history) return ranking;
-  candidates_.clear();
-  candidate_sources_.clear();
 
   // The user's own items and what was viewed with them (and what the
   // re-consumption policy leaves out of every source).
@@ -418,6 +429,14 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
   return ranking;
 }
 
+std::optional<CandidateSource> Ranker::candidate_source(const std::string& item_id) const {
+  auto it = item_number_.find(item_id);
+  if (it == item_number_.end()) return std::nullopt;
+  for (size_t j = 0; j < candidates_.size(); ++j)
+    if (candidates_[j] == it->second) return candidate_sources_[j];
+  return std::nullopt;
+}
+
 void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, const UserHistory* history, int click,
                      int ctcvr, double most_covisits, std::vector<Explanation>& why) const {
   constexpr size_t kMostBecause = 3;
@@ -471,7 +490,11 @@ void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, co
 
 void Ranker::candidate_features(double most_covisits, int click, int ctcvr, int64_t ts_ms) {
   double most_popular = -std::numeric_limits<double>::infinity();
-  for (size_t i : candidates_) most_popular = std::max(most_popular, *available_popularity_[i]);
+  double most_exposed = -std::numeric_limits<double>::infinity();
+  for (size_t i : candidates_) {
+    most_popular = std::max(most_popular, *available_popularity_[i]);
+    most_exposed = std::max(most_exposed, *available_exposure_[i]);
+  }
   features_.resize(candidates_.size());
   for (size_t j = 0; j < candidates_.size(); ++j) {
     const auto c = static_cast<Eigen::Index>(j);
@@ -495,6 +518,11 @@ void Ranker::candidate_features(double most_covisits, int click, int ctcvr, int6
     x[kPopularity] = std::isfinite(popularity) && std::isfinite(most_popular)
                          ? static_cast<float>(std::clamp((popularity - most_popular) / 8, -4.0, 0.0))
                          : -4.0f;
+    const double exposure = *available_exposure_[i];
+    x[kExposure] = !std::isfinite(most_exposed) ? 0.0f  // nothing shown: no exposure to tell apart
+                   : std::isfinite(exposure)
+                       ? static_cast<float>(std::clamp((exposure - most_exposed) * std::numbers::ln2, kLeastExposure, 0.0))
+                       : static_cast<float>(kLeastExposure);
   }
 }
 

@@ -68,6 +68,7 @@
 #include <chrono>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -127,6 +128,13 @@ class Ranker {
     return history_.erase(user_id);
   }
 
+  // The source that proposed `item_id` as a candidate in the last rank()
+  // call (whether or not it made the top K); nothing when it was not a
+  // candidate (or rank() returned early). For measuring what the candidate
+  // sources find (`streamrec evaluate`'s candidate recall); valid until the
+  // next rank().
+  std::optional<CandidateSource> candidate_source(const std::string& item_id) const;
+
   size_t available_items() const { return available_.size(); }
   size_t popularity_items() const { return popularity_.size(); }
   const CoVisitation& covisitation() const { return covisits_; }
@@ -169,10 +177,15 @@ class Ranker {
   UserScorer scorer_;
   int dim_;
 
-  // log2 of each item's decayed weight sum, as sr:pop, for the catalog's
-  // items. Entries are erased only by refresh_index() (an item the catalog
-  // evicted), which also rebuilds the pointers to them.
-  std::unordered_map<std::string, double> popularity_;
+  // Per catalog item: popularity, log2 of its decayed weight sum, as sr:pop;
+  // exposure, log2 of its decayed impressions (same half-life; the learned
+  // blend's P(shown)). Entries are erased only by refresh_index() (an item
+  // the catalog evicted), which also rebuilds the pointers to them.
+  struct ItemCounts {
+    double popularity = -std::numeric_limits<double>::infinity();
+    double exposure = -std::numeric_limits<double>::infinity();
+  };
+  std::unordered_map<std::string, ItemCounts> popularity_;
   UserHistories history_;
   CoVisitation covisits_;
   std::array<uint64_t, kCandidateSources> top_k_sources_{};
@@ -192,6 +205,7 @@ class Ranker {
   // items are numbered by their column of item_matrix_.
   std::vector<const Item*> available_;
   std::vector<const double*> available_popularity_;  // live popularity of the same items
+  std::vector<const double*> available_exposure_;    // and their live exposure
   std::vector<double> price_;             // their prices (read per candidate: no pointer chase)
   std::vector<learner::ItemKeys> item_keys_;       // their feature keys
   ItemSnapshot snapshot_;                 // their side of the model, and the dense model, as of the rebuild

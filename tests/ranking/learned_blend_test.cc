@@ -180,6 +180,39 @@ TEST(LearnedBlendInRanker, ReconsumptionStreamKeepsViewedItemsFirst) {
   EXPECT_EQ(top3, (std::set<std::string>{"i37", "i38", "i39"}));
 }
 
+// The next click needs the item shown first: P(shown) · P(click | shown).
+// A fresh blend puts an item that was shown a lot above where it ranks
+// without impressions; impressions of every item alike change nothing (the
+// exposure feature is relative to the most exposed candidate, and it is 0
+// for all on a stream without impressions).
+TEST(LearnedBlendInRanker, ItemsShownMoreRankHigherForTheNextClick) {
+  auto learner = learner_with_catalog();
+  RankingConfig config = learned_config();
+  config.top_k = 40;
+  config.popular_candidates = 40;  // every item a candidate
+  EXPECT_EQ(LearnedBlend::initial_weights()[kExposure], LearnedBlend::initial_weights()[kLogModelScore]);
+  Ranker plain(config, PopularityConfig{}, *learner), shown(config, PopularityConfig{}, *learner),
+      all_shown(config, PopularityConfig{}, *learner);
+  int n = 0;
+  for (Ranker* r : {&plain, &shown, &all_shown})
+    for (const char* item : {"i0", "i1"}) r->add_event(make_event("v" + std::to_string(n++), EventType::kClick, "v", item, 1000));
+  for (int j = 0; j < 50; ++j) shown.add_event(make_event("s" + std::to_string(j), EventType::kImpression, "o", "i25", 2000));
+  for (int i = 0; i < 40; ++i)
+    for (int j = 0; j < 3; ++j)
+      all_shown.add_event(make_event("a" + std::to_string(i * 3 + j), EventType::kImpression, "o", "i" + std::to_string(i), 2000));
+  const std::vector<std::string> recent = {"i1", "i0"};
+  auto position = [](const std::vector<std::pair<std::string, double>>& ranking, const std::string& item) {
+    return std::find_if(ranking.begin(), ranking.end(), [&](const auto& r) { return r.first == item; }) - ranking.begin();
+  };
+  auto before = plain.rank("v", recent, {}, 3000);
+  auto after = shown.rank("v", recent, {}, 3000);
+  ASSERT_EQ(before.size(), 40u);
+  ASSERT_EQ(after.size(), 40u);
+  EXPECT_GT(position(before, "i25"), 5);
+  EXPECT_LT(position(after, "i25"), 3);  // only the user's own two items may stay above it
+  EXPECT_EQ(all_shown.rank("v", recent, {}, 3000), before);
+}
+
 TEST(LearnedBlendInRanker, TheFixedBlendLearnsNothing) {
   auto learner = learner_with_catalog();
   RankingConfig config = learned_config();

@@ -258,6 +258,53 @@ TEST(OfflineEvaluation, DeterministicForASeed) {
     EXPECT_EQ(a->blend_weights[f].second, b->blend_weights[f].second) << a->blend_weights[f].first;
 }
 
+// Candidate recall: with the recent source alone, the held-out clicks whose
+// item was a candidate are exactly the re-views of one of the user's last 3
+// distinct clicked items that they have not bought (the re-consumption
+// policy), counted from the events before each click.
+TEST(OfflineEvaluation, CandidateRecallCountsTheClicksASourceProposed) {
+  Config config = small_config();
+  config.rankings.recent_candidates = 3;
+  config.rankings.covisit_candidates = 0;
+  config.rankings.category_candidates = 0;
+  config.rankings.brand_candidates = 0;
+  config.rankings.retrieval_candidates = 0;
+  config.rankings.popular_candidates = 0;
+  EvaluationSettings settings;
+  settings.k = 5;
+  settings.index_rebuild_events = 50;
+  const std::vector<Event> events = stream();
+  auto report = evaluate_offline(config, settings, items(), events);
+  ASSERT_TRUE(report.ok());
+
+  const std::map<std::string, std::string> no_categories;
+  const size_t split = static_cast<size_t>(static_cast<double>(events.size()) * 0.8);
+  uint64_t expected = 0, clicks = 0;
+  for (size_t j = 0; j < events.size(); ++j) {
+    const Event& e = events[j];
+    if (e.ts_ms < events[split].ts_ms || e.type != EventType::kClick) continue;
+    ++clicks;
+    BruteForce brute{events, no_categories, config.popularity, j, 5};
+    auto viewed = brute.viewed(e.user_id, j);
+    bool bought = false;
+    for (size_t b = 0; b < j; ++b)
+      bought |= events[b].user_id == e.user_id && events[b].item_id == e.item_id && events[b].type == EventType::kPurchase;
+    for (size_t p = 0; p < viewed.size() && p < 3; ++p) expected += !bought && viewed[p].first == e.item_id;
+  }
+  ASSERT_EQ(report->held_out_clicks, clicks);
+  EXPECT_GT(expected, 0u);
+  EXPECT_EQ(report->candidate_hits, expected);
+  uint64_t by_source = 0;
+  for (const auto& [name, hits] : report->candidate_hits_by_source) {
+    by_source += hits[0];
+    if (name != "recent") {
+      EXPECT_EQ(hits[0], 0u) << name;
+    }
+  }
+  EXPECT_EQ(by_source, expected);
+  EXPECT_EQ(report->candidate_hits_new, 0u);  // a recent item is never new to the user
+}
+
 TEST(OfflineEvaluation, EventsOutOfOrderAreSortedAndCounted) {
   std::vector<Event> events = stream();
   std::swap(events[10], events[11]);
