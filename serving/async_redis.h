@@ -3,9 +3,10 @@
 // others are in flight goes out in the same write, behind them (pipelining),
 // and each reply comes back to its own callback, in order.
 //
-// Threads: not thread-safe. Construct it, call command() and destroy it on
-// the thread that runs `io` (or after that thread stopped); callbacks run on
-// that thread, from within io.run(), or from the destructor.
+// Threads: not thread-safe. Construct it anywhere, call command() only on
+// the one thread that runs `io`, and destroy it after io.run() returned
+// (HttpServer destroys its handlers after joining its threads); callbacks
+// run on that thread, from within io.run(), or from the destructor.
 // Ownership: owns its hiredis context (and the socket in it); borrows `io`,
 // which must outlive it. The reply handed to a callback belongs to hiredis
 // and lives only until the callback returns: copy what you keep.
