@@ -41,9 +41,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
     server_options.max_body_bytes = static_cast<uint64_t>(config.serving.max_body_bytes);
     server_options.idle_timeout = std::chrono::seconds(config.serving.idle_timeout_s);
     auto server = serving::HttpServer::start(
-        server_options, [&api](serving::HttpRequest&& request, serving::Respond respond) {
-          api.handle(std::move(request), std::move(respond));
-        });
+        server_options, [&api](boost::asio::io_context& thread_io) { return api.handler_for(thread_io); });
     if (!server.ok()) {
       spdlog::error("serve: {}", server.error().message);
       exit_code = 1;

@@ -42,6 +42,10 @@ void append_json_score(std::string& out, double v) {
 
 // Compares every byte: how long it takes says nothing about how much of a
 // guessed token was right.
+// The 200 answer of a recommendations read.
+HttpResponse recommendations_json(std::string_view user_id, const Recommendations& result, bool explain,
+                                  unsigned version);
+
 bool same_secret(std::string_view presented, std::string_view secret) {
   if (presented.size() != secret.size() || secret.empty()) return false;
   unsigned char diff = 0;
@@ -81,7 +85,14 @@ ServingApi::ServingApi(const Config& config, RedisPool& redis, EventPublisher* p
     forgetter_.emplace(config.kafka.events_topic, RedisKeys(config.redis.prefix), *publisher_, redis_);
 }
 
-void ServingApi::handle(HttpRequest&& request, Respond respond) {
+Handler ServingApi::handler_for(boost::asio::io_context& thread_io) {
+  auto reads = std::make_shared<AsyncRedis>(thread_io, config_.redis.url, static_cast<int>(config_.redis.timeout_ms));
+  return [this, reads](HttpRequest&& request, Respond respond) {
+    handle(std::move(request), std::move(respond), *reads);
+  };
+}
+
+void ServingApi::handle(HttpRequest&& request, Respond respond, AsyncRedis& reads) {
   const auto started = std::chrono::steady_clock::now();
   const std::string_view target(request.target().data(), request.target().size());
   const size_t question = target.find('?');
@@ -161,12 +172,13 @@ void ServingApi::handle(HttpRequest&& request, Respond respond) {
       return finish(error_response(http::status::bad_request, "bad_id",
                                    std::string(kind) + " id holds a control character", version));
   }
-  if (route == "/v1/users/{id}/recommendations") return finish(recommendations(request, *id, query));
+  if (route == "/v1/users/{id}/recommendations") return recommendations(request, *id, query, reads, std::move(finish));
   if (route == "/v1/users/{id}") return forget_user(request, *id, std::move(finish));
   return finish(features(request, kind, *id));
 }
 
-HttpResponse ServingApi::recommendations(const HttpRequest& request, std::string_view user_id, std::string_view query) {
+void ServingApi::recommendations(const HttpRequest& request, std::string_view user_id, std::string_view query,
+                                 AsyncRedis& reads, Respond respond) {
   const unsigned version = request.version();
   int64_t k = 10;
   bool explain = false;
@@ -179,69 +191,79 @@ HttpResponse ServingApi::recommendations(const HttpRequest& request, std::string
     std::string_view name = param.substr(0, eq), value = eq == std::string_view::npos ? "" : param.substr(eq + 1);
     if (name == "explain") {
       if (value != "true" && value != "false") {
-        return error_response(http::status::bad_request, "bad_explain",
-                              "explain must be true or false, got \"" + std::string(value) + "\"", version);
+        return respond(error_response(http::status::bad_request, "bad_explain",
+                              "explain must be true or false, got \"" + std::string(value) + "\"", version));
       }
       explain = value == "true";
       continue;
     }
     if (name != "k") {
-      return error_response(http::status::bad_request, "unknown_parameter",
-                            "unknown query parameter \"" + std::string(name) + "\" (recommendations take k and explain)",
-                            version);
+      return respond(error_response(http::status::bad_request, "unknown_parameter",
+                                    "unknown query parameter \"" + std::string(name) +
+                                        "\" (recommendations take k and explain)",
+                                    version));
     }
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), k);
     if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
-      return error_response(http::status::bad_request, "bad_k",
-                            "k must be an integer, got \"" + std::string(value) + "\"", version);
+      return respond(error_response(http::status::bad_request, "bad_k",
+                                    "k must be an integer, got \"" + std::string(value) + "\"", version));
     }
   }
   if (k < 1 || k > config_.serving.max_k) {
-    return error_response(http::status::bad_request, "k_out_of_range",
-                          fmt::format("k must be between 1 and {} (serving.max_k), got {}", config_.serving.max_k, k),
-                          version);
+    return respond(error_response(
+        http::status::bad_request, "k_out_of_range",
+        fmt::format("k must be between 1 and {} (serving.max_k), got {}", config_.serving.max_k, k), version));
   }
-  auto redis = redis_.lease();
-  if (!redis.ok()) {
-    metrics_.redis_error();
-    return error_response(http::status::service_unavailable, "redis_unavailable", redis.error().message, version);
-  }
-  auto result = recommendation_reader_.read(**redis, user_id, static_cast<size_t>(k), explain);
-  if (!result.ok()) {
-    metrics_.redis_error();
-    return error_response(http::status::service_unavailable, "redis_unavailable", result.error().message, version);
-  }
+  recommendation_reader_.read(
+      reads, user_id, static_cast<size_t>(k), explain,
+      [this, user = std::string(user_id), explain, version, respond = std::move(respond)](
+          Result<Recommendations> result) {
+        if (!result.ok()) {
+          metrics_.redis_error();
+          return respond(
+              error_response(http::status::service_unavailable, "redis_unavailable", result.error().message, version));
+        }
+        respond(recommendations_json(user, *result, explain, version));
+      });
+}
+
+namespace {
+
+HttpResponse recommendations_json(std::string_view user_id, const Recommendations& result, bool explain,
+                                  unsigned version) {
   const int64_t now = wall_clock_ms();
   std::string body;
-  body.reserve(160 + 48 * result->items.size());
+  body.reserve(160 + 48 * result.items.size());
   body += "{\"user_id\":";
   append_json_string(body, user_id);
   body += ",\"source\":\"";
-  body += result->source;
+  body += result.source;
   body += "\",\"items\":[";
-  for (size_t i = 0; i < result->items.size(); ++i) {
+  for (size_t i = 0; i < result.items.size(); ++i) {
     if (i) body += ',';
     body += "{\"item_id\":";
-    append_json_string(body, result->items[i].item_id);
+    append_json_string(body, result.items[i].item_id);
     body += ",\"score\":";
-    append_json_score(body, result->items[i].score);
+    append_json_score(body, result.items[i].score);
     if (explain) {
       // The learner's explanation; a popular fall-back item says so; an item
       // ranked before the learner wrote explanations has none (null).
       body += ",\"why\":";
-      if (result->items[i].why) body += *result->items[i].why;
-      else if (result->source == "popular") body += "{\"source\":\"popular_fallback\"}";
+      if (result.items[i].why) body += *result.items[i].why;
+      else if (result.source == "popular") body += "{\"source\":\"popular_fallback\"}";
       else body += "null";
     }
     body += "}";
   }
   std::optional<int64_t> age;
-  if (result->ranked_at_ms) age = std::max<int64_t>(0, now - *result->ranked_at_ms);
+  if (result.ranked_at_ms) age = std::max<int64_t>(0, now - *result.ranked_at_ms);
   fmt::format_to(std::back_inserter(body), "],\"model_version\":{},\"model_updated_ts\":{},\"ranked_ts\":{},\"ranking_age_ms\":{}}}",
-                      json_optional(result->model_version), json_optional(result->model_updated_ms),
-                      json_optional(result->ranked_at_ms), json_optional(age));
+                      json_optional(result.model_version), json_optional(result.model_updated_ms),
+                      json_optional(result.ranked_at_ms), json_optional(age));
   return json_response(http::status::ok, std::move(body), version);
 }
+
+}  // namespace
 
 HttpResponse ServingApi::features(const HttpRequest& request, std::string_view kind, std::string_view id) {
   const unsigned version = request.version();

@@ -11,16 +11,20 @@
 //   GET  /                                    the dashboard (serving/dashboard/index.html, built in)
 //   GET  /v1/stats?minutes=N                  LearnerStatsReader: the dashboard's series
 //
-// Threads: handle() is called from the HTTP threads, concurrently; every
-// member is thread-safe or per call. Ownership: borrows the pool, the
-// publisher (may be null: then POST answers 503 and /readyz checks Redis
-// only) and the metrics, which must outlive it.
+// Threads: the handlers of handler_for() run on the HTTP threads,
+// concurrently; every member is thread-safe or per call, and each thread
+// reads recommendations through its own AsyncRedis (pipelined, never
+// blocking the thread). The other reads lease a connection of the pool.
+// Ownership: borrows the pool, the publisher (may be null: then POST answers
+// 503 and /readyz checks Redis only) and the metrics, which must outlive it
+// and the handlers.
 #pragma once
 
 #include <functional>
 #include <string>
 
 #include "core/config.h"
+#include "serving/async_redis.h"
 #include "serving/event_publisher.h"
 #include "serving/feature_json.h"
 #include "serving/http_server.h"
@@ -36,10 +40,14 @@ class ServingApi {
  public:
   ServingApi(const Config& config, RedisPool& redis, EventPublisher* publisher, ServingMetrics& metrics);
 
-  void handle(HttpRequest&& request, Respond respond);
+  // The handler of one HTTP thread (HttpServer's HandlerFactory): it owns
+  // an AsyncRedis on `thread_io` for that thread's recommendation reads.
+  Handler handler_for(boost::asio::io_context& thread_io);
 
  private:
-  HttpResponse recommendations(const HttpRequest& request, std::string_view user_id, std::string_view query);
+  void handle(HttpRequest&& request, Respond respond, AsyncRedis& reads);
+  void recommendations(const HttpRequest& request, std::string_view user_id, std::string_view query,
+                       AsyncRedis& reads, Respond respond);
   HttpResponse features(const HttpRequest& request, std::string_view kind, std::string_view id);
   void events(HttpRequest&& request, Respond respond);
   void forget_user(const HttpRequest& request, const std::string& user_id, Respond respond);

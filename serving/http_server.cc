@@ -2,8 +2,10 @@
 
 #include <pthread.h>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
 
@@ -119,22 +121,34 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+// One thread: its io_context (single-threaded, so no locks inside Asio),
+// its connections and its handler.
+struct Worker {
+  net::io_context io{1};
+  // run() returns when it has nothing to do: a thread whose connections all
+  // closed (or that got none yet) keeps waiting for the next one.
+  net::executor_work_guard<net::io_context::executor_type> keep_running = net::make_work_guard(io);
+  Handler handler;
+  std::thread thread;
+};
+
 struct HttpServer::State {
   HttpServerOptions options;
-  Handler handler;
-  net::io_context io;
-  std::optional<tcp::acceptor> acceptor;
-  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::optional<tcp::acceptor> acceptor;  // on the first worker's io_context
+  size_t next_worker = 0;
   std::atomic<bool> stopped{false};
 
-  State(HttpServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)), io(options.threads) {}
+  explicit State(HttpServerOptions o) : options(std::move(o)) {}
 
   void accept() {
-    acceptor->async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    Worker& worker = *workers[next_worker];
+    next_worker = (next_worker + 1) % workers.size();
+    acceptor->async_accept(worker.io, [this, &worker](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), options, handler)->start();
+        std::make_shared<Session>(std::move(socket), options, worker.handler)->start();
       } else {
         spdlog::warn("http: accept failed: {}", ec.message());
       }
@@ -144,23 +158,32 @@ struct HttpServer::State {
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options, Handler handler) {
-  auto state = std::make_unique<State>(options, std::move(handler));
+  return start(options, [handler = std::move(handler)](net::io_context&) { return handler; });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const HttpServerOptions& options, HandlerFactory make_handler) {
+  auto state = std::make_unique<State>(options);
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->handler = make_handler(worker->io);
+    state->workers.push_back(std::move(worker));
+  }
   const std::string where = options.address + ":" + std::to_string(options.port);
   beast::error_code ec;
   auto address = net::ip::make_address(options.address, ec);
   if (ec) return Error{"serving.listen: not an IP address: \"" + options.address + "\""};
   tcp::endpoint endpoint(address, options.port);
-  state->acceptor.emplace(state->io);
+  state->acceptor.emplace(state->workers.front()->io);
   state->acceptor->open(endpoint.protocol(), ec);
   if (!ec) state->acceptor->set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) state->acceptor->bind(endpoint, ec);
   if (!ec) state->acceptor->listen(net::socket_base::max_listen_connections, ec);
   if (ec) return Error{"http: cannot listen on " + where + ": " + ec.message()};
   state->accept();
-  for (int i = 0; i < std::max(1, options.threads); ++i) {
-    state->threads.emplace_back([s = state.get()] {
+  for (auto& worker : state->workers) {
+    worker->thread = std::thread([io = &worker->io] {
       pthread_setname_np(pthread_self(), "streamrec-http");
-      s->io.run();
+      io->run();
     });
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
@@ -178,13 +201,16 @@ uint16_t HttpServer::port() const {
 
 void HttpServer::stop() {
   if (state_->stopped.exchange(true)) return;
-  net::post(state_->io, [s = state_.get()] {
+  net::post(state_->workers.front()->io, [s = state_.get()] {
     beast::error_code ignored;
     s->acceptor->close(ignored);
   });
-  state_->io.stop();
-  for (auto& t : state_->threads)
-    if (t.joinable()) t.join();
+  for (auto& worker : state_->workers) worker->io.stop();
+  for (auto& worker : state_->workers)
+    if (worker->thread.joinable()) worker->thread.join();
+  // The handlers' per-thread state (its callbacks answer into the stopped
+  // io_contexts, which drop those answers) goes before the io_contexts.
+  for (auto& worker : state_->workers) worker->handler = nullptr;
 }
 
 }  // namespace streamrec::serving

@@ -1,13 +1,18 @@
 // An HTTP/1.1 server on Boost.Beast: asynchronous, keep-alive, one request
-// at a time per connection, run by a fixed number of threads.
+// at a time per connection, run by a fixed number of threads, each with its
+// own io_context and its own connections.
 //
 // Threads: start() binds and returns a running server; its own threads
-// (`threads` of them, named streamrec-http) accept connections, read
-// requests and call the Handler. A handler may answer at once or later,
-// from any thread, by calling its Respond exactly once; the connection waits
-// for that answer before it reads the next request. stop() and the
-// destructor close the listener and every connection and join the threads;
-// a Respond called after that is dropped.
+// (`threads` of them, named streamrec-http) accept connections (handed out
+// round-robin, a connection stays on its thread), read requests and call
+// the Handler of their thread. start() makes one Handler per thread with the
+// HandlerFactory, giving it that thread's io_context: a handler may keep
+// per-thread state driven by it (an asynchronous Redis connection) without
+// locks. A handler may answer at once or later, from any thread, by calling
+// its Respond exactly once; the connection waits for that answer before it
+// reads the next request. stop() and the destructor close the listener and
+// every connection, join the threads, and then destroy the handlers (while
+// their io_contexts still exist); a Respond called after that is dropped.
 //
 // Limits: a request body larger than max_body_bytes gets 413, a request
 // Beast cannot parse gets 400 (both as error JSON, then the connection is
@@ -17,6 +22,7 @@
 // Errors: start() returns an Error naming the address when it cannot bind.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/http.hpp>
 
 #include <chrono>
@@ -33,6 +39,7 @@ using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 using Respond = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest&& request, Respond respond)>;
+using HandlerFactory = std::function<Handler(boost::asio::io_context& thread_io)>;
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
@@ -44,6 +51,8 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
+  static Result<std::unique_ptr<HttpServer>> start(const HttpServerOptions& options, HandlerFactory make_handler);
+  // The same handler on every thread.
   static Result<std::unique_ptr<HttpServer>> start(const HttpServerOptions& options, Handler handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

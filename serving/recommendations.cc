@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "feature_store/redis_connection.h"
 #include "serving/explanation_json.h"
 
 namespace streamrec::serving {
@@ -97,8 +98,13 @@ size_t RecommendationReader::first_window(size_t k) {
   return k + k / 2 + 4;
 }
 
-Result<Recommendations> RecommendationReader::read(RedisConnection& redis, std::string_view user_id, size_t k,
-                                                   bool explain) const {
+void RecommendationReader::read(AsyncRedis& redis, std::string_view user_id, size_t k, bool explain,
+                                Done done) const {
+  send(redis, /*by_sha=*/true, std::string(user_id), k, explain, std::move(done));
+}
+
+void RecommendationReader::send(AsyncRedis& redis, bool by_sha, std::string user_id, size_t k, bool explain,
+                                Done done) const {
   const std::string rankings = keys_.user_rankings(user_id);
   const std::string features = keys_.user_features(user_id);
   const std::string why = keys_.user_explanations(user_id);
@@ -106,29 +112,41 @@ Result<Recommendations> RecommendationReader::read(RedisConnection& redis, std::
   const std::string_view k_arg(k_text, std::to_chars(k_text, k_text + sizeof k_text, k).ptr - k_text);
   const std::string_view window_arg(
       window_text, std::to_chars(window_text, window_text + sizeof window_text, first_window(k)).ptr - window_text);
-  std::vector<std::string_view> args = {"EVALSHA",         sha_,       "6",        rankings,
-                                        features,          model_key_, popularity_key_, why,
-                                        availability_key_, k_arg,      window_arg, item_key_start_,
-                                        item_key_end_,     explain ? "1" : "0"};
-  redis.append(args);
-  auto replies = redis.read_replies();
-  if (!replies.ok()) return Error{"redis: reading " + rankings + ": " + replies.error().message};
-  if (const redisReply* r = (*replies)[0].get();
-      r->type == REDIS_REPLY_ERROR && reply_text(r).rfind("NOSCRIPT", 0) == 0) {
-    // A Redis restarted or flushed since: EVAL sends the script and caches it again.
-    args[0] = "EVAL";
-    args[1] = kScript;
-    redis.append(args);
-    replies = redis.read_replies();
-    if (!replies.ok()) return Error{"redis: reading " + rankings + ": " + replies.error().message};
-  }
-  const redisReply* reply = (*replies)[0].get();
-  if (reply->type == REDIS_REPLY_ERROR)
-    return Error{"redis: reading " + rankings + ": " + std::string(reply_text(reply))};
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
-      reply->element[4]->type != REDIS_REPLY_ARRAY || reply->element[5]->type != REDIS_REPLY_ARRAY)
-    return Error{"redis: reading " + rankings + ": unexpected reply of the read script"};
+  const std::vector<std::string_view> args = {by_sha ? "EVALSHA" : "EVAL",
+                                              by_sha ? std::string_view(sha_) : kScript,
+                                              "6",
+                                              rankings,
+                                              features,
+                                              model_key_,
+                                              popularity_key_,
+                                              why,
+                                              availability_key_,
+                                              k_arg,
+                                              window_arg,
+                                              item_key_start_,
+                                              item_key_end_,
+                                              explain ? "1" : "0"};
+  redis.command(args, [this, &redis, by_sha, user_id = std::move(user_id), k, explain,
+                       done = std::move(done)](Result<const redisReply*> answer) mutable {
+    const auto failed = [&](std::string_view why) {
+      done(Error{"redis: reading " + keys_.user_rankings(user_id) + ": " + std::string(why)});
+    };
+    if (!answer.ok()) return failed(answer.error().message);
+    const redisReply* reply = *answer;
+    if (reply->type == REDIS_REPLY_ERROR) {
+      // A Redis restarted or flushed since: EVAL sends the script and caches it again.
+      if (by_sha && reply_text(reply).rfind("NOSCRIPT", 0) == 0)
+        return send(redis, /*by_sha=*/false, std::move(user_id), k, explain, std::move(done));
+      return failed(reply_text(reply));
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6 || reply->element[0]->type != REDIS_REPLY_INTEGER ||
+        reply->element[4]->type != REDIS_REPLY_ARRAY || reply->element[5]->type != REDIS_REPLY_ARRAY)
+      return failed("unexpected reply of the read script");
+    done(parse(reply));
+  });
+}
 
+Recommendations RecommendationReader::parse(const redisReply* reply) {
   Recommendations result;
   const bool personal = reply->element[0]->integer == 1;
   result.source = personal ? "personal" : "popular";

@@ -15,20 +15,21 @@
 // another. The script touches keys of several hash slots: like the learner's
 // writes, it needs a standalone Redis (docs/redis-keys.md).
 //
-// Threads: const and stateless beyond the keys; call from any thread, each
-// with its own connection. Errors: a Redis failure is an Error; the
-// connection may then be broken() (RedisPool drops it).
+// Threads: const and stateless beyond the keys; call from any thread, with
+// that thread's AsyncRedis. Errors: a Redis failure (no connection, an error
+// reply, a reply not of the script) is an Error given to `done`.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
-#include "feature_store/redis_connection.h"
 #include "feature_store/redis_keys.h"
+#include "serving/async_redis.h"
 
 namespace streamrec::serving {
 
@@ -50,11 +51,13 @@ class RecommendationReader {
  public:
   explicit RecommendationReader(RedisKeys keys);
 
+  using Done = std::function<void(Result<Recommendations>)>;
+
   // The best `k` available items for `user_id`: from the user's ranking if
   // it has any member, else from sr:pop. Fewer than k when fewer are left.
-  // `explain`: also each personal item's explanation.
-  Result<Recommendations> read(RedisConnection& redis, std::string_view user_id, size_t k,
-                               bool explain = false) const;
+  // `explain`: also each personal item's explanation. `done` is called once,
+  // on `redis`'s thread, when the answer is there.
+  void read(AsyncRedis& redis, std::string_view user_id, size_t k, bool explain, Done done) const;
 
   // The Lua script and its SHA1 (what EVALSHA names it by).
   static std::string_view script();
@@ -62,6 +65,10 @@ class RecommendationReader {
 
  private:
   static size_t first_window(size_t k);
+  // The read script's reply (checked to have its shape) as Recommendations.
+  static Recommendations parse(const redisReply* reply);
+  // Sends the read script by its SHA1 or, after NOSCRIPT, in full. EVALSHA/EVAL <sha or script> 6.
+  void send(AsyncRedis& redis, bool by_sha, std::string user_id, size_t k, bool explain, Done done) const;
 
   const RedisKeys keys_;
   const std::string sha_;
