@@ -2,7 +2,8 @@
 # Runs the libFuzzer targets (tests/fuzz: the event and item decoders, the
 # config loader, the Redis URL parser, the checkpoint reader) for a number of
 # executions each, with AddressSanitizer and UBSan, and prints executions,
-# exec/s, corpus growth and the outcome per target. A crash stops that target
+# exec/s, coverage (libFuzzer's cov/ft), corpus growth and the outcome per
+# target. A crash stops that target
 # and leaves its input in the work folder; the script then exits 1.
 #
 #   bench/fuzz.sh [--runs 10000000] [--seconds 0] [--work DIR] [TARGET...]
@@ -42,7 +43,7 @@ limit=(-runs="$runs")
 [[ "$seconds" != 0 ]] && limit=(-max_total_time="$seconds")
 
 failed=0
-printf '%-14s %12s %10s %8s %s\n' target executions exec/s corpus outcome
+printf '%-14s %12s %10s %8s %8s %s\n' target executions exec/s cov/ft corpus outcome
 for t in "${targets[@]}"; do
   corpus="$work/$t" log="$work/$t.log"
   mkdir -p "$corpus"
@@ -55,10 +56,13 @@ for t in "${targets[@]}"; do
   elapsed=$(( $(date +%s) - start ))
   executed=$(awk '/stat::number_of_executed_units/ {print $2}' "$log")
   rate=$(awk '/stat::average_exec_per_sec/ {print $2}' "$log")
+  # libFuzzer's last status line: cov = instrumented edges reached, ft =
+  # features (edges with hit counts), the measure its corpus grows by.
+  cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 | awk '{print $2 "/" $4}')
   size=$(ls "$corpus" | wc -l)
   outcome="ok (${elapsed} s)"
   if [[ $rc -ne 0 ]]; then outcome="CRASH: $(grep -m1 -E 'ERROR|SUMMARY|runtime error' "$log"); see $log"; failed=1; fi
-  printf '%-14s %12s %10s %8s %s\n' "$t" "${executed:-?}" "${rate:-?}" "$size" "$outcome"
+  printf '%-14s %12s %10s %8s %8s %s\n' "$t" "${executed:-?}" "${rate:-?}" "${cov:-?}" "$size" "$outcome"
 done
 [[ $failed -eq 0 ]] && [[ "$work" == /tmp/streamrec-fuzz.* ]] && rm -rf "$work"
 exit $failed

@@ -194,8 +194,12 @@ Status StreamPipeline::tick() {
   if (!write_failed_ && effects_.write_due())
     if (Status s = submit_writes(effects_.summary_due()); !s.ok() && status.ok()) status = s;
   auto now = Clock::now();
+  // A write that failed waits for the next interval too: each try flushes
+  // the effects, waits for the model thread and serializes the whole model,
+  // so retrying on every tick would all but stop learning (a full disk).
   if (!config_.checkpoint.path.empty() && positions_changed_ &&
-      now - last_checkpoint_ >= std::chrono::seconds(config_.checkpoint.interval_s)) {
+      now - last_checkpoint_attempt_ >= std::chrono::seconds(config_.checkpoint.interval_s)) {
+    last_checkpoint_attempt_ = now;
     if (Status s = save_checkpoint(); !s.ok() && status.ok()) status = s;
   }
   if (now - last_status_ >= std::chrono::seconds(5)) {

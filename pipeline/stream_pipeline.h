@@ -13,7 +13,8 @@
 //    batch twice). Nothing is dropped.
 //  - Rankings, embeddings and sr:model are recomputed state: written
 //    asynchronously, a failed ranking write tried again, never counted twice.
-//  - Checkpoints (checkpoint.path, every checkpoint.interval_s and at
+//  - Checkpoints (checkpoint.path, every checkpoint.interval_s -- a failed
+//    write, too, is tried again an interval later -- and at
 //    save_checkpoint()): create() restores the file if it exists -- a damaged
 //    one is an Error -- and start_offset() then makes the consumer re-read
 //    from its positions; positions of another Kafka cluster are ignored (the
@@ -142,7 +143,10 @@ class StreamPipeline : public EventSink {
   // (learned from the consumer at assignment, or restored).
   StreamPositions positions_;
   bool positions_changed_ = false;
-  std::chrono::steady_clock::time_point last_checkpoint_{};
+  std::chrono::steady_clock::time_point last_checkpoint_{};  // the last one written
+  // The last one tried on the interval, written or not: a failing write (a
+  // full disk) is retried one interval later, not on every tick.
+  std::chrono::steady_clock::time_point last_checkpoint_attempt_{};
   std::chrono::steady_clock::time_point last_status_{};
 
   // Last: stopped (after learning what is queued) before anything above goes.

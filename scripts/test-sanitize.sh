@@ -52,6 +52,14 @@ export LSAN_OPTIONS="$common:suppressions=$supp/lsan.supp"
 export UBSAN_OPTIONS="$common:print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
 export TSAN_OPTIONS="$common:halt_on_error=0:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
 
+# Instrumented children are several times slower (ASan about 2-4x, TSan
+# 5-15x, and LeakSanitizer scans the heap at exit): every wait of the test
+# support (tests/support/subprocess.h: eventually, a child's wait and its
+# SIGTERM grace) is multiplied by this. The tests' own bounds stay those of
+# a plain build; an exported value wins.
+if [[ "$mode" == thread ]]; then default_scale=10; else default_scale=4; fi
+export STREAMREC_TEST_TIME_SCALE="${STREAMREC_TEST_TIME_SCALE:-$default_scale}"
+
 status=0
 if [[ "$mode" == thread ]]; then
   # Run the binaries themselves: their gtest names are shared with tests

@@ -46,7 +46,7 @@ TEST_F(PipelineTest, ThreeClicksInOneCategoryRaiseItWithinOneSecond) {
   ASSERT_TRUE(eventually([&] { return top().size() == 10; }, std::chrono::seconds(60))) << "no ranking for " << user;
   // Let the backlog drain, so that what follows is the clicks' doing.
   ASSERT_TRUE(eventually([&] { return redis_.cli("HGET sr:model events_trained") != "\n"; }, std::chrono::seconds(30)));
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::this_thread::sleep_for(scaled(std::chrono::seconds(2)));
 
   // The category with at least three items that is least present now.
   auto share = [&](const std::string& category) {

@@ -25,6 +25,7 @@
 #include "producers/kafka_producer.h"
 #include "producers/produce.h"
 #include "producers/synthetic_files.h"
+#include "tests/support/subprocess.h"
 
 extern char** environ;
 
@@ -264,14 +265,14 @@ TEST_F(ProduceKafkaTest, InterruptStopsSendingAndDeliversWhatWasSent) {
   pid_t pid = spawn({"produce", "--synthetic", "--impressions", "100000", "--users", "100", "--items", "50", "--rate",
                      "200", "--set", "kafka.bootstrap_servers=" + bootstrap()});
   // Interrupt once the stream is visibly flowing.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto deadline = std::chrono::steady_clock::now() + testing::scaled(std::chrono::seconds(20));
   while (consume("events").size() < 50 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(wait_exit(pid), 130);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, testing::scaled(std::chrono::seconds(5)));
   // The whole stream is ~105,000 events, 500 s at this rate.
   auto events = consume("events");
   EXPECT_GE(events.size(), 50u);

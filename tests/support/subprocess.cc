@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,20 @@
 extern char** environ;
 
 namespace streamrec::testing {
+
+double time_scale() {
+  static const double scale = [] {
+    const char* text = std::getenv("STREAMREC_TEST_TIME_SCALE");
+    char* end = nullptr;
+    double value = text ? std::strtod(text, &end) : 1;
+    return text && end != text && *end == '\0' && value > 0 && value < 1000 ? value : 1.0;
+  }();
+  return scale;
+}
+
+std::chrono::milliseconds scaled(std::chrono::milliseconds timeout) {
+  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(timeout.count()) * time_scale()));
+}
 
 Subprocess::Subprocess(std::vector<std::string> argv, std::map<std::string, std::string> env,
                        std::string stdout_path, std::string stderr_path) {
@@ -32,9 +47,15 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::map<std::string, std:
   for (auto& e : env_strings) cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // Dies with the test: a test process stopped by a sanitizer report runs
+    // no destructor, and a server left behind would hold ctest's output pipe
+    // (and the test) until its timeout. Kept across exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the test died before prctl
     // The test may block signals (StopSignal does); the child starts clean.
     sigset_t none;
     sigemptyset(&none);
@@ -75,7 +96,7 @@ void Subprocess::signal(int sig) {
 }
 
 int Subprocess::wait(std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = std::chrono::steady_clock::now() + scaled(timeout);
   while (running()) {
     if (std::chrono::steady_clock::now() >= deadline) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
