@@ -99,20 +99,21 @@ void AsyncRankingWriter::write(RedisLink& redis) {
   batch_.swap(failed);
 }
 
-void AsyncRankingWriter::erase_user(const std::string& user_id) {
-  const std::string key = keys_.user_rankings(user_id);
+void AsyncRankingWriter::erase_users(const std::vector<std::string>& user_ids) {
   std::unique_lock lock(thread_.mutex());
   // A failed write comes back into waiting_ at finish(): wait for it first.
   thread_.changed().wait(lock, [&] { return !writing_; });
-  auto slot = slot_of_key_.find(key);
-  if (slot == slot_of_key_.end()) return;
-  const size_t gone = slot->second;
-  slot_of_key_.erase(slot);
-  if (gone != waiting_.size() - 1) {
-    waiting_[gone] = std::move(waiting_.back());
-    slot_of_key_[waiting_[gone].ranking.key] = gone;
+  for (const std::string& user_id : user_ids) {
+    auto slot = slot_of_key_.find(keys_.user_rankings(user_id));
+    if (slot == slot_of_key_.end()) continue;
+    const size_t gone = slot->second;
+    slot_of_key_.erase(slot);
+    if (gone != waiting_.size() - 1) {
+      waiting_[gone] = std::move(waiting_.back());
+      slot_of_key_[waiting_[gone].ranking.key] = gone;
+    }
+    waiting_.pop_back();
   }
-  waiting_.pop_back();
 }
 
 bool AsyncRankingWriter::finish(bool stopping) {

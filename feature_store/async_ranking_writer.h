@@ -66,7 +66,8 @@ class AsyncRankingWriter {
   // flight (which may hold one) is acknowledged or failed: afterwards
   // nothing of this user reaches Redis unless submitted again. For
   // forgetting a user; blocks for at most one round trip.
-  void erase_user(const std::string& user_id);
+  void erase_user(const std::string& user_id) { erase_users({user_id}); }
+  void erase_users(const std::vector<std::string>& user_ids);  // one wait for all
   // Written, failed and freshness so far (rankings_skipped is not counted here).
   RankingStats stats() const;
 

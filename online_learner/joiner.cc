@@ -114,12 +114,13 @@ void Joiner::unlink(Pending& p) {
   else by_key_.erase(key);
 }
 
-size_t Joiner::drop_pending_of(const std::string& user_id, std::vector<std::string>& dropped) {
-  // A scan: forgetting is rare, and pending_ has no index by user. Their
+size_t Joiner::drop_pending_of(const std::unordered_set<std::string>& user_ids, std::vector<std::string>& dropped) {
+  // One scan for all of them: forgetting is rare, and pending_ has no index
+  // by user. Their
   // deadlines_ entries go stale and are skipped.
   size_t n = 0;
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.sample.user_id != user_id) {
+    if (!user_ids.contains(it->second.sample.user_id)) {
       ++it;
       continue;
     }

@@ -51,6 +51,7 @@
 #include <map>
 #include <queue>
 #include <string>
+#include <unordered_set>
 #include <unordered_map>
 #include <vector>
 
@@ -124,10 +125,10 @@ class Joiner {
   // next add() or flush().
   const Sample* last_impression() const;
 
-  // Drops the user's pending impressions without emitting them (no sample is
-  // learned from them) and appends their event ids to `dropped`; returns
-  // how many. For forgetting a user (privacy).
-  size_t drop_pending_of(const std::string& user_id, std::vector<std::string>& dropped);
+  // Drops the users' pending impressions without emitting them (no sample
+  // is learned from them) and appends their event ids to `dropped`; returns
+  // how many. For forgetting users (privacy, or a rebalance).
+  size_t drop_pending_of(const std::unordered_set<std::string>& user_ids, std::vector<std::string>& dropped);
 
   const JoinerCounters& counters() const { return counters_; }
   const JoinerSettings& settings() const { return settings_; }

@@ -172,25 +172,26 @@ std::vector<Parameter*> Learner::dense_parameters() {
   return params;
 }
 
-void Learner::forget_user(const std::string& user_id) {
-  joiner_.erase_user(user_id);
+void Learner::forget_users(const std::unordered_set<std::string>& user_ids) {
+  if (user_ids.empty()) return;
+  for (const std::string& id : user_ids) joiner_.erase_user(id);
   std::vector<std::string> dropped;
-  joiner_.drop_pending_of(user_id, dropped);
+  joiner_.drop_pending_of(user_ids, dropped);
   // Joined samples not learned yet, and impressions waiting for their scores:
   // removed keeping the others' order (train() pairs shown_ with the batch's
   // shown copies in order).
   std::erase_if(queue_, [&](const Sample& s) {
-    if (s.user_id != user_id) return false;
+    if (!user_ids.contains(s.user_id)) return false;
     dropped.push_back(s.event_id);
     return true;
   });
   for (size_t i = 0; i < shown_count_; ++i)
-    if (shown_[i].user_id == user_id) dropped.push_back(shown_[i].event_id);
+    if (user_ids.contains(shown_[i].user_id)) dropped.push_back(shown_[i].event_id);
   auto shown_end = std::remove_if(shown_.begin(), shown_.begin() + static_cast<std::ptrdiff_t>(shown_count_),
-                                  [&](const Sample& s) { return s.user_id == user_id; });
+                                  [&](const Sample& s) { return user_ids.contains(s.user_id); });
   shown_count_ = static_cast<size_t>(shown_end - shown_.begin());
   for (const std::string& event_id : dropped) scores_.erase(event_id);
-  table_.erase(FeatureEncoder::user_key(user_id));
+  for (const std::string& id : user_ids) table_.erase(FeatureEncoder::user_key(id));
 }
 
 void Learner::add_event(const Event& event) {

@@ -40,6 +40,7 @@
 #include <span>
 #include <unordered_map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/config.h"
@@ -103,7 +104,10 @@ class Learner {
   // now), their scores, and its user_id embedding row. What the model learned
   // from the user before stays in the shared weights and item rows, as in
   // any model trained on many users. add_event() of a kForget calls this.
-  void forget_user(const std::string& user_id);
+  void forget_user(const std::string& user_id) { forget_users({user_id}); }
+  // The same for many users at once, in one pass over what is pending (a
+  // rebalance hands a partition's users to another learner).
+  void forget_users(const std::unordered_set<std::string>& user_ids);
   // End of stream: emits every pending impression and trains what is left.
   void finish();
   void set_sink(Sink sink) { sink_ = std::move(sink); }

@@ -68,20 +68,22 @@ void ModelThread::wait_until_learned() {
   queue_changed_.wait(lock, [&] { return events_.empty() && !busy_; });
 }
 
-void ModelThread::forget_user(const std::string& user_id) {
+void ModelThread::forget_users(const std::vector<std::string>& user_ids) {
+  if (user_ids.empty()) return;
+  const std::unordered_set<std::string> users(user_ids.begin(), user_ids.end());
   // Holding the queue with nothing queued and no round in progress, this
   // thread has the model's thread idle: its own state (unknown_) may be
   // touched, and nothing it ranked is on its way to the writer.
   std::unique_lock queue_lock(queue_mutex_);
   queue_changed_.wait(queue_lock, [&] { return events_.empty() && !busy_; });
-  std::erase_if(requests_, [&](const QueuedRequest& r) { return r.request.user_id == user_id; });
-  unknown_.erase(user_id);  // unknown_order_ may name it: skipped when not in unknown_
+  std::erase_if(requests_, [&](const QueuedRequest& r) { return users.contains(r.request.user_id); });
+  for (const std::string& id : user_ids) unknown_.erase(id);  // unknown_order_ may name it: skipped when not in unknown_
   {
     auto model_lock = lock();
-    learner_.forget_user(user_id);
-    ranker_.erase_user(user_id);
+    learner_.forget_users(users);
+    for (const std::string& id : user_ids) ranker_.erase_user(id);
   }
-  ranking_writer_.erase_user(user_id);
+  ranking_writer_.erase_users(user_ids);
 }
 
 std::unique_lock<std::mutex> ModelThread::lock() const {

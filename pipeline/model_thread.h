@@ -36,6 +36,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/config.h"
@@ -71,7 +72,9 @@ class ModelThread {
   // drops their ranking waiting for Redis after the write in flight. Once
   // it returns, no ranking of the user reaches Redis unless asked for again.
   // The caller must not queue the user's older events afterwards.
-  void forget_user(const std::string& user_id);
+  void forget_user(const std::string& user_id) { forget_users({user_id}); }
+  // The same for many users at once (one wait, one pass).
+  void forget_users(const std::vector<std::string>& user_ids);
 
   // Holds the Learner and the Ranker for the calling thread.
   std::unique_lock<std::mutex> lock() const;

@@ -15,7 +15,11 @@ using learner::ByteReader;
 using learner::ByteWriter;
 
 namespace {
-constexpr uint32_t kPipelineStateVersion = 4;  // 2: the ranker keeps users' histories and co-visits; 3: and the learned blend; 4: and items' exposure (a blend feature)
+// 2: the ranker keeps users' histories and co-visits; 3: and the learned
+// blend; 4: and items' exposure (a blend feature); 5: and each user's events
+// partition. Version 4 still loads (users' partitions then unknown).
+constexpr uint32_t kPipelineStateVersion = 5;
+constexpr uint32_t kOldestLoadableVersion = 4;
 }
 
 Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,
@@ -34,9 +38,10 @@ Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& 
   // restores their recency (learner.max_users); checkpoints written before
   // the bound existed list them by id, which restores as well.
   out.u64(users.users());
-  users.for_each_user([&](const std::string& id, const ranking::RealtimeUser& user) {
+  users.for_each_user([&](const std::string& id, const RankingDebouncer::User& user) {
     out.str(id);
     out.i64(user.last_ts_ms);
+    out.i64(user.partition);
     out.u64(user.recent.size());
     for (auto& item : user.recent) out.str(item);
     out.u64(user.context.size());
@@ -61,9 +66,10 @@ Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamP
   if (!(*newest)->skipped.empty())
     spdlog::error("learn: {}; restoring the previous checkpoint {} instead", (*newest)->skipped, (*newest)->file);
   ByteReader in((*newest)->payload);
-  if (uint32_t version = in.u32(); version != kPipelineStateVersion)
+  const uint32_t version = in.u32();
+  if (version < kOldestLoadableVersion || version > kPipelineStateVersion)
     return Error{"checkpoint " + path + ": pipeline state version " + std::to_string(version) + ", expected " +
-                 std::to_string(kPipelineStateVersion)};
+                 std::to_string(kOldestLoadableVersion) + " to " + std::to_string(kPipelineStateVersion)};
   positions.cluster_id = in.str();
   for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
     TopicPartition tp;
@@ -72,8 +78,9 @@ Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamP
     positions.next[tp] = in.i64();
   }
   for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
-    ranking::RealtimeUser& user = users.restore(in.str());
+    RankingDebouncer::User& user = users.restore(in.str());
     user.last_ts_ms = in.i64();
+    if (version >= 5) user.partition = static_cast<int32_t>(in.i64());
     for (uint64_t r = in.u64(), j = 0; j < r && in.ok(); ++j) user.recent.push_back(in.str());
     for (uint64_t c = in.u64(), j = 0; j < c && in.ok(); ++j) {
       ContextFeature f;

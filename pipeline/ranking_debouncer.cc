@@ -1,5 +1,6 @@
 #include "pipeline/ranking_debouncer.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace streamrec::pipeline {
@@ -18,8 +19,10 @@ void RankingDebouncer::take_evicted(std::vector<std::string>& out) {
   evicted_.clear();
 }
 
-const ranking::RealtimeUser* RankingDebouncer::observe(const Event& event, int64_t kafka_ts_ms, Clock::time_point now) {
+const ranking::RealtimeUser* RankingDebouncer::observe(const Event& event, int32_t partition, int64_t kafka_ts_ms,
+                                                      Clock::time_point now) {
   User& user = touch(event.user_id);
+  user.partition = partition;
   const bool recent_changed = user.observe(event, recent_clicks_);
   // A click changes what the ranking is computed from (the recent clicks,
   // their categories): it asks for a fresh ranking. An impression (what the
@@ -34,6 +37,15 @@ const ranking::RealtimeUser* RankingDebouncer::observe(const Event& event, int64
     asked_.push_back(event.user_id);
   }
   return recent_changed ? &user : nullptr;
+}
+
+void RankingDebouncer::take_users_of(const std::vector<int32_t>& partitions, std::vector<std::string>& out) {
+  if (partitions.empty()) return;
+  const size_t first = out.size();
+  users_.for_each_oldest_first([&](const std::string& id, const User& user) {
+    if (std::find(partitions.begin(), partitions.end(), user.partition) != partitions.end()) out.push_back(id);
+  });
+  for (size_t i = first; i < out.size(); ++i) users_.erase(out[i]);  // asked_ skips them (take_due)
 }
 
 void RankingDebouncer::take_due(Clock::time_point now, std::vector<RankRequest>& out) {

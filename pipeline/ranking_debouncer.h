@@ -9,8 +9,12 @@
 // event is the oldest is evicted, and handed out by take_evicted() so that
 // the caller forgets them everywhere else too.
 //
+// Each user also remembers the events partition of their latest event, so
+// that a rebalance that takes partitions away can hand out the users they
+// carried (take_users_of): their state belongs to the partition's new owner.
+//
 // A plain value: not thread-safe (the consumer's thread owns it). Never
-// fails; users are kept in checkpoints, with their recency.
+// fails; users are kept in checkpoints, with their recency and partition.
 #pragma once
 
 #include <chrono>
@@ -37,16 +41,18 @@ class RankingDebouncer {
     bool asked = false;
     int64_t oldest_asked_kafka_ms = -1;  // of the first event since the last ranking
     Clock::time_point last_ranked{};
+    int32_t partition = -1;  // of the latest event; -1: not known (restored from an older checkpoint)
   };
 
   RankingDebouncer(const RankingConfig& rankings, int64_t recent_clicks, int64_t max_users = 1'000'000)
       : rankings_(rankings), recent_clicks_(recent_clicks), max_users_(static_cast<size_t>(std::max<int64_t>(1, max_users))) {}
 
-  // Takes `event` (consumed with Kafka timestamp `kafka_ts_ms`) into its
-  // user's state and marks the user asked for when the event asks for a
-  // ranking. Returns the user's state when the event changed their recent
-  // clicks (a click), nullptr otherwise.
-  const ranking::RealtimeUser* observe(const Event& event, int64_t kafka_ts_ms, Clock::time_point now);
+  // Takes `event` (consumed from events partition `partition` with Kafka
+  // timestamp `kafka_ts_ms`) into its user's state and marks the user asked
+  // for when the event asks for a ranking. Returns the user's state when the
+  // event changed their recent clicks (a click), nullptr otherwise.
+  const ranking::RealtimeUser* observe(const Event& event, int32_t partition, int64_t kafka_ts_ms,
+                                       Clock::time_point now);
   // Appends to `out` the users asked for whose debounce interval has passed,
   // and forgets that they were asked for.
   void take_due(Clock::time_point now, std::vector<RankRequest>& out);
@@ -56,17 +62,20 @@ class RankingDebouncer {
   // Forgets `user_id` (its state and any ranking it asked for); false when
   // it was not kept.
   bool erase(const std::string& user_id) { return users_.erase(user_id); }
+  // Forgets every user whose latest event came from one of `partitions`
+  // (events partitions), appending their ids to `out`.
+  void take_users_of(const std::vector<int32_t>& partitions, std::vector<std::string>& out);
   size_t users() const { return users_.size(); }
   uint64_t evicted_users() const { return evicted_users_; }  // since construction
 
-  // The checkpoint's view: f(id, const RealtimeUser&) for every user, least
+  // The checkpoint's view: f(id, const User&) for every user, least
   // recently active first; and a user's to restore into, in that order (the
   // newest last), which evicts beyond the bound.
   template <class F>
   void for_each_user(F f) const {
     users_.for_each_oldest_first([&](const std::string& id, const User& user) { f(id, user); });
   }
-  ranking::RealtimeUser& restore(const std::string& user_id) { return touch(user_id); }
+  User& restore(const std::string& user_id) { return touch(user_id); }
 
  private:
   // The user's state, now the most recent, evicting beyond max_users_.

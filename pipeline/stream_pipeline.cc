@@ -74,7 +74,7 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
     effects_.add(consumed.event, origin);
     covisits_.add(consumed.event, origin, effects_);
     merger_.push({origin.topic, origin.partition}, origin.offset, consumed.event);
-    if (const ranking::RealtimeUser* user = users_.observe(consumed.event, origin.kafka_ts_ms, now))
+    if (const ranking::RealtimeUser* user = users_.observe(consumed.event, origin.partition, origin.kafka_ts_ms, now))
       effects_.add_recent_clicks(consumed.event.user_id, recent_json(user->recent), origin);
   }
   forget_evicted_users();
@@ -100,12 +100,7 @@ void StreamPipeline::forget_user(const Event& tombstone, const MessageOrigin& or
   // are never learned; nothing asks for their ranking any more.
   merger_.erase_user(user);
   users_.erase(user);
-  covisits_.erase_user(user);
-  model_->forget_user(user);
-  {
-    auto lock = model_->lock();
-    embeddings_.erase_user(user);
-  }
+  drop_user_state({user});
   // Their keys: deleted exactly once, in order with their effects before and
   // after (marks); their recomputed state deleted with the same write. The
   // write goes now and is waited for: nothing computed from the user's
@@ -117,6 +112,13 @@ void StreamPipeline::forget_user(const Event& tombstone, const MessageOrigin& or
     spdlog::warn("learn: the deletes of a forgotten user wait for Redis (retried with the next write): {}", s.message());
   // The id is personal data: not logged.
   spdlog::info("learn: forgot a user (tombstone {} at {}@{})", tombstone.event_id, origin.source, origin.offset);
+}
+
+void StreamPipeline::drop_user_state(const std::vector<std::string>& user_ids) {
+  for (const std::string& id : user_ids) covisits_.erase_user(id);
+  model_->forget_users(user_ids);
+  auto lock = model_->lock();
+  for (const std::string& id : user_ids) embeddings_.erase_user(id);
 }
 
 void StreamPipeline::load_catalog(const std::vector<Item>& items, const std::string& source) {
@@ -250,7 +252,25 @@ void StreamPipeline::partitions_revoked(const std::vector<TopicPartition>& parti
     if (!closing) positions_.next.erase(p);
     merger_.forget(p);
   }
+  if (!closing) drop_users_of(partitions);
   positions_changed_ = true;
+}
+
+void StreamPipeline::drop_users_of(const std::vector<TopicPartition>& revoked) {
+  // A user's events, tombstone included, go to one partition (keyed by
+  // user): its new owner learns them from now on, and a tombstone reaches
+  // only that owner. What this learner kept of the user would outlive the
+  // user's forgetting (and its checkpoints would keep it): dropped here,
+  // without touching Redis, whose keys the new owner now writes.
+  std::vector<int32_t> events_partitions;
+  for (const TopicPartition& p : revoked)
+    if (p.topic == config_.kafka.events_topic) events_partitions.push_back(p.partition);
+  std::vector<std::string> dropped;
+  users_.take_users_of(events_partitions, dropped);
+  drop_user_state(dropped);
+  if (!dropped.empty())
+    spdlog::info("learn: dropped the state of {} users of {} revoked events partitions", dropped.size(),
+                 events_partitions.size());
 }
 
 Status StreamPipeline::save_checkpoint() {

@@ -122,6 +122,14 @@ class StreamPipeline : public EventSink {
   // Forgets the users the debouncer evicted (learner.max_users) everywhere
   // else: co-visit effects, the joiner, the ranker's histories.
   void forget_evicted_users();
+  // Drops what this learner keeps of the users besides the debouncer's
+  // state and the merger's held events: co-visit histories, everything the
+  // model's thread keeps (Learner::forget_users, the ranker's, waiting
+  // rankings), pending embedding exports. Redis is not touched.
+  void drop_user_state(const std::vector<std::string>& user_ids);
+  // After a rebalance took `revoked` away: drops the users whose latest
+  // event came from a revoked events partition (their new owner keeps them).
+  void drop_users_of(const std::vector<TopicPartition>& revoked);
 
   Config config_;
   // Used on the model's thread; elsewhere only under model_->lock().

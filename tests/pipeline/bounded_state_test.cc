@@ -30,10 +30,10 @@ Event event(EventType type, const std::string& user, const std::string& item, in
 TEST(RankingDebouncerBound, BeyondMaxUsersTheLeastRecentlyActiveUserIsEvictedAndHandedOut) {
   RankingDebouncer users(RankingConfig{}, 5, /*max_users=*/2);
   const Clock::time_point t0 = Clock::now();
-  users.observe(event(EventType::kClick, "u1", "a"), 1, t0);
-  users.observe(event(EventType::kClick, "u2", "b"), 2, t0);
-  users.observe(event(EventType::kImpression, "u1", "c"), 3, t0);  // u1 active again
-  users.observe(event(EventType::kClick, "u3", "d"), 4, t0);       // evicts u2
+  users.observe(event(EventType::kClick, "u1", "a"), 0, 1, t0);
+  users.observe(event(EventType::kClick, "u2", "b"), 0, 2, t0);
+  users.observe(event(EventType::kImpression, "u1", "c"), 0, 3, t0);  // u1 active again
+  users.observe(event(EventType::kClick, "u3", "d"), 0, 4, t0);       // evicts u2
   EXPECT_EQ(users.users(), 2u);
   EXPECT_EQ(users.evicted_users(), 1u);
   std::vector<std::string> evicted;
@@ -51,7 +51,7 @@ TEST(RankingDebouncerBound, BeyondMaxUsersTheLeastRecentlyActiveUserIsEvictedAnd
   EXPECT_EQ(ids, (std::vector<std::string>{"u1", "u3"}));
 
   // Back after eviction: a new user, without the old recent clicks.
-  const ranking::RealtimeUser* back = users.observe(event(EventType::kClick, "u2", "z"), 5, t0);
+  const ranking::RealtimeUser* back = users.observe(event(EventType::kClick, "u2", "z"), 0, 5, t0);
   ASSERT_NE(back, nullptr);
   EXPECT_EQ(std::vector<std::string>(back->recent.begin(), back->recent.end()), std::vector<std::string>{"z"});
 }
@@ -59,7 +59,7 @@ TEST(RankingDebouncerBound, BeyondMaxUsersTheLeastRecentlyActiveUserIsEvictedAnd
 TEST(RankingDebouncerBound, EraseForgetsTheUserAndAnyRankingItAskedFor) {
   RankingDebouncer users(RankingConfig{}, 5);
   const Clock::time_point t0 = Clock::now();
-  users.observe(event(EventType::kClick, "u1", "a"), 1, t0);
+  users.observe(event(EventType::kClick, "u1", "a"), 0, 1, t0);
   EXPECT_TRUE(users.erase("u1"));
   EXPECT_FALSE(users.erase("u1"));
   std::vector<RankRequest> due;
@@ -71,13 +71,13 @@ TEST(RankingDebouncerBound, EraseForgetsTheUserAndAnyRankingItAskedFor) {
 TEST(RankingDebouncerBound, RestoringInTheSavedOrderKeepsTheRecency) {
   RankingDebouncer users(RankingConfig{}, 5, 3);
   const Clock::time_point t0 = Clock::now();
-  for (const char* u : {"b", "a", "c"}) users.observe(event(EventType::kClick, u, "x"), 1, t0);
+  for (const char* u : {"b", "a", "c"}) users.observe(event(EventType::kClick, u, "x"), 0, 1, t0);
   std::vector<std::string> order;
   users.for_each_user([&](const std::string& id, const ranking::RealtimeUser&) { order.push_back(id); });
   EXPECT_EQ(order, (std::vector<std::string>{"b", "a", "c"}));
   RankingDebouncer restored(RankingConfig{}, 5, 3);
   for (const std::string& id : order) restored.restore(id);
-  restored.observe(event(EventType::kClick, "d", "x"), 1, t0);
+  restored.observe(event(EventType::kClick, "d", "x"), 0, 1, t0);
   std::vector<std::string> evicted;
   restored.take_evicted(evicted);
   EXPECT_EQ(evicted, std::vector<std::string>{"b"});

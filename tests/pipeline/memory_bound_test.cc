@@ -105,7 +105,7 @@ TEST(MemoryBound, AMillionDistinctUsersAndItemsKeepTheLearnerUnderItsDocumentedB
     e.request_id = "r" + id;
     e.context = {{"device", n % 2 ? "ios" : "android", false}, {"page", "home", false}};
     // Consumer's side.
-    users.observe(e, e.ts_ms, t0);
+    users.observe(e, 0, e.ts_ms, t0);
     const TopicPartition& p = partitions[n % 3];
     merger.push(p, n / 3, e);
     if (n % 1000 == 999) {

@@ -30,7 +30,7 @@ RankingConfig rankings() {
 TEST(RankingDebouncerTest, AClickAsksAtOnceAndRepeatsWithinTheIntervalWait) {
   RankingDebouncer users(rankings(), 5);
   const Clock::time_point t0 = Clock::now();
-  EXPECT_NE(users.observe(event(EventType::kClick, "u", "a"), 100, t0), nullptr);  // recent changed
+  EXPECT_NE(users.observe(event(EventType::kClick, "u", "a"), 0, 100, t0), nullptr);  // recent changed
   std::vector<RankRequest> due;
   users.take_due(t0, due);
   ASSERT_EQ(due.size(), 1u);
@@ -39,8 +39,8 @@ TEST(RankingDebouncerTest, AClickAsksAtOnceAndRepeatsWithinTheIntervalWait) {
   EXPECT_EQ(due[0].asked_at_kafka_ms, 100);
 
   // Two clicks within the interval: one ranking after it, asked at the first.
-  users.observe(event(EventType::kClick, "u", "b"), 200, t0 + milliseconds(1));
-  users.observe(event(EventType::kClick, "u", "c"), 300, t0 + milliseconds(2));
+  users.observe(event(EventType::kClick, "u", "b"), 0, 200, t0 + milliseconds(1));
+  users.observe(event(EventType::kClick, "u", "c"), 0, 300, t0 + milliseconds(2));
   due.clear();
   users.take_due(t0 + milliseconds(10), due);
   EXPECT_TRUE(due.empty());
@@ -53,15 +53,15 @@ TEST(RankingDebouncerTest, AClickAsksAtOnceAndRepeatsWithinTheIntervalWait) {
 TEST(RankingDebouncerTest, AnImpressionAsksOnlyWhenTheRankingIsOld) {
   RankingDebouncer users(rankings(), 5);
   const Clock::time_point t0 = Clock::now();
-  users.observe(event(EventType::kClick, "u", "a"), 100, t0);
+  users.observe(event(EventType::kClick, "u", "a"), 0, 100, t0);
   std::vector<RankRequest> due;
   users.take_due(t0, due);
   ASSERT_EQ(due.size(), 1u);
-  EXPECT_EQ(users.observe(event(EventType::kImpression, "u", "b"), 200, t0 + milliseconds(1000)), nullptr);
+  EXPECT_EQ(users.observe(event(EventType::kImpression, "u", "b"), 0, 200, t0 + milliseconds(1000)), nullptr);
   due.clear();
   users.take_due(t0 + milliseconds(2000), due);
   EXPECT_TRUE(due.empty());
-  users.observe(event(EventType::kImpression, "u", "b"), 300, t0 + milliseconds(30000));
+  users.observe(event(EventType::kImpression, "u", "b"), 0, 300, t0 + milliseconds(30000));
   users.take_due(t0 + milliseconds(30000), due);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].asked_at_kafka_ms, 300);

@@ -1,0 +1,108 @@
+// A rebalance that takes an events partition away hands its users to the
+// partition's new owner: this learner drops everything it kept of the users
+// whose events came from it (real-time state, the joiner's bag and pending
+// impressions, the ranker's and co-visit histories, the user's embedding
+// row), so that a tombstone, which only the new owner reads, leaves no copy
+// behind. The users of the partitions it keeps stay; Redis, which the new
+// owner writes now, is not touched; a learner that is closing keeps all
+// (its last checkpoint carries them). StreamPipeline in-process against a
+// real redis-server.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "pipeline/stream_pipeline.h"
+#include "tests/support/servers.h"
+
+namespace streamrec::pipeline {
+namespace {
+
+// The "entries" of one structure in the stats' "memory" object; -1 if absent.
+int64_t entries(const std::string& stats, const std::string& structure) {
+  std::smatch m;
+  if (!std::regex_search(stats, m, std::regex("\"" + structure + "\":\\{\"entries\":([0-9]+)"))) return -1;
+  return std::stoll(m[1]);
+}
+
+ConsumedEvent consumed(EventType type, const std::string& user, const std::string& item, int32_t partition,
+                       int64_t offset) {
+  ConsumedEvent c;
+  c.event.event_id = user + "-" + std::to_string(offset);
+  c.event.type = type;
+  c.event.user_id = user;
+  c.event.item_id = item;
+  c.event.ts_ms = 1'767'225'600'000 + 1000 * offset;
+  c.origin.source = "test/events/" + std::to_string(partition);
+  c.origin.topic = "events";
+  c.origin.partition = partition;
+  c.origin.offset = offset;
+  c.origin.kafka_ts_ms = c.event.ts_ms;
+  return c;
+}
+
+template <class F>
+std::string wait_for_stats(const StreamPipeline& pipeline, F done) {
+  std::string stats = pipeline.stats_json(false);
+  for (int i = 0; i < 1200 && !done(stats); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stats = pipeline.stats_json(false);
+  }
+  return stats;
+}
+
+TEST(RevokedPartition, ARebalanceDropsTheUsersOfTheRevokedPartitionEverywhereAndKeepsTheOthersAndRedis) {
+  testing::RedisServer redis;
+  Config config;
+  config.redis.url = redis.url();
+  config.learner.batch_size = 1;  // every sample learned at once: the users' embedding rows exist
+  auto created = StreamPipeline::create(config);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  StreamPipeline& pipeline = **created;
+  const TopicPartition p0{"events", 0}, p1{"events", 1};
+  ASSERT_FALSE(pipeline.start_offset("test", p0).has_value());
+  ASSERT_FALSE(pipeline.start_offset("test", p1).has_value());
+
+  // u1's events come from partition 0, u2's from partition 1: each is shown
+  // an item, clicks it, and is shown another (left pending in the joiner).
+  ConsumedBatch batch;
+  batch.items.push_back({Item{"a", "c", 1, true, 0}, {}});
+  batch.items.push_back({Item{"b", "c", 1, true, 0}, {}});
+  batch.events = {consumed(EventType::kImpression, "u1", "a", 0, 0), consumed(EventType::kClick, "u1", "a", 0, 1),
+                  consumed(EventType::kImpression, "u1", "b", 0, 2), consumed(EventType::kImpression, "u2", "b", 1, 0),
+                  consumed(EventType::kClick, "u2", "b", 1, 1), consumed(EventType::kImpression, "u2", "a", 1, 2)};
+  ASSERT_TRUE(pipeline.apply(batch).ok());
+  pipeline.partition_end(p0, 3);
+  pipeline.partition_end(p1, 3);
+  std::string stats = wait_for_stats(pipeline, [](const std::string& s) {
+    return entries(s, "joiner_users") == 2 && entries(s, "user_histories") == 2 && entries(s, "embedding_rows") > 0;
+  });
+  ASSERT_EQ(entries(stats, "realtime_users"), 2) << stats;
+  ASSERT_EQ(entries(stats, "covisit_effect_users"), 2) << stats;
+  const int64_t rows_before = entries(stats, "embedding_rows");
+  ASSERT_TRUE(pipeline.flush().ok());
+  ASSERT_EQ(redis.cli("HGET 'sr:{u:u1}:f' clicks"), "1\n");
+
+  // A rebalance takes partition 0 away.
+  pipeline.partitions_revoked({p0}, /*closing=*/false);
+  stats = pipeline.stats_json(false);
+  EXPECT_EQ(entries(stats, "realtime_users"), 1) << stats;
+  EXPECT_EQ(entries(stats, "joiner_users"), 1) << stats;
+  EXPECT_EQ(entries(stats, "user_histories"), 1) << stats;
+  EXPECT_EQ(entries(stats, "covisit_effect_users"), 1) << stats;
+  EXPECT_EQ(entries(stats, "embedding_rows"), rows_before - 1) << stats;  // u1's row
+  // Redis is the new owner's to write: u1's keys stay.
+  EXPECT_EQ(redis.cli("HGET 'sr:{u:u1}:f' clicks"), "1\n");
+
+  // Closing keeps what it has: u2 stays for the checkpoint written at the stop.
+  pipeline.partitions_revoked({p1}, /*closing=*/true);
+  stats = pipeline.stats_json(false);
+  EXPECT_EQ(entries(stats, "realtime_users"), 1) << stats;
+  EXPECT_EQ(entries(stats, "joiner_users"), 1) << stats;
+  EXPECT_EQ(entries(stats, "embedding_rows"), rows_before - 1) << stats;
+}
+
+}  // namespace
+}  // namespace streamrec::pipeline
