@@ -16,9 +16,6 @@
 // releases the oldest ones down to the bound without waiting for the other
 // partitions (counted in released_over_bound()); a partition far behind
 // (or an idle one never caught up) then costs ordering, never memory.
-// holds_user() says whether any event of a user is still held: a ranking
-// asked for by such an event waits for its release (StreamPipeline), else
-// it would answer a model that has not learned the event yet.
 // Plain value; not thread-safe.
 #pragma once
 
@@ -27,8 +24,6 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/consumed.h"
@@ -59,7 +54,6 @@ class EventTimeMerger {
     lane.next_offset = offset + 1;
     lane.caught_up = false;
     ++held_;
-    ++held_by_user_[event.user_id];
   }
 
   // Appends every event at or below the watermark to `out`, oldest first;
@@ -90,7 +84,6 @@ class EventTimeMerger {
     auto it = lanes_.find(partition);
     if (it == lanes_.end()) return;
     held_ -= it->second.held.size();
-    for (const Held& h : it->second.held) unhold(h.event.user_id);
     lanes_.erase(it);
   }
 
@@ -101,13 +94,10 @@ class EventTimeMerger {
     for (auto& [p, lane] : lanes_)
       n += std::erase_if(lane.held, [&](const Held& h) { return h.event.user_id == user_id; });
     held_ -= n;
-    held_by_user_.erase(user_id);
     return n;
   }
 
   size_t held() const { return held_; }
-  // Whether an event of `user_id` is held (pushed, not yet released).
-  bool holds_user(const std::string& user_id) const { return held_by_user_.contains(user_id); }
   // Events released past max_held before the watermark reached them.
   uint64_t released_over_bound() const { return released_over_bound_; }
 
@@ -131,22 +121,15 @@ class EventTimeMerger {
         if (!lane.held.empty() && (!next || lane.held.front().event.ts_ms < next->held.front().event.ts_ms))
           next = &lane;
       if (!next || next->held.front().event.ts_ms > watermark) return;
-      unhold(next->held.front().event.user_id);
       out.push_back(std::move(next->held.front().event));
       next->held.pop_front();
       --held_;
     }
   }
 
-  void unhold(const std::string& user_id) {
-    auto it = held_by_user_.find(user_id);
-    if (it != held_by_user_.end() && --it->second == 0) held_by_user_.erase(it);
-  }
-
   size_t max_held_;
   std::map<TopicPartition, Lane> lanes_;
   size_t held_ = 0;
-  std::unordered_map<std::string, uint32_t> held_by_user_;  // users with held events: how many
   uint64_t released_over_bound_ = 0;
 };
 

@@ -84,10 +84,7 @@ void StreamPipeline::forget_evicted_users() {
   evicted_users_.clear();
   users_.take_evicted(evicted_users_);
   if (evicted_users_.empty()) return;
-  for (const std::string& id : evicted_users_) {
-    covisits_.erase_user(id);
-    waiting_for_events_.erase(id);
-  }
+  for (const std::string& id : evicted_users_) covisits_.erase_user(id);
   // Once per batch, not per user: the model thread steps aside for it.
   std::unique_lock<std::mutex> lock;
   if (model_) lock = model_->lock();  // none yet while restoring
@@ -102,7 +99,6 @@ void StreamPipeline::forget_user(const Event& tombstone, const MessageOrigin& or
   // The user's events before the tombstone that the learner has not seen
   // are never learned; nothing asks for their ranking any more.
   merger_.erase_user(user);
-  waiting_for_events_.erase(user);
   users_.erase(user);
   covisits_.erase_user(user);
   model_->forget_user(user);
@@ -181,37 +177,13 @@ void StreamPipeline::feed_learner(bool everything) {
   ready_.clear();
   if (everything) merger_.pop_all(ready_);
   else merger_.pop_ready(ready_);
-  released_users_.clear();
-  if (!waiting_for_events_.empty())
-    for (const Event& event : ready_)
-      if (waiting_for_events_.contains(event.user_id) && !merger_.holds_user(event.user_id))
-        released_users_.push_back(event.user_id);
   model_->learn(ready_);
-  // After the events: the model thread ranks them once it has learned them.
-  for (const std::string& user : released_users_) {
-    auto it = waiting_for_events_.find(user);
-    if (it == waiting_for_events_.end()) continue;  // a user released twice in ready_
-    model_->rank(std::move(it->second));
-    waiting_for_events_.erase(it);
-  }
 }
 
 void StreamPipeline::request_rankings() {
   users_.take_due(Clock::now(), due_);
-  for (RankRequest& request : due_) ask_ranking(std::move(request));
+  for (RankRequest& request : due_) model_->rank(std::move(request));
   due_.clear();
-}
-
-void StreamPipeline::ask_ranking(RankRequest request) {
-  if (!merger_.holds_user(request.user_id)) {
-    model_->rank(std::move(request));
-    return;
-  }
-  auto [it, fresh] = waiting_for_events_.try_emplace(request.user_id);
-  // The newest state answers; freshness counts from the oldest event that asked.
-  const int64_t oldest = fresh ? request.asked_at_kafka_ms : it->second.asked_at_kafka_ms;
-  it->second = std::move(request);
-  if (oldest >= 0) it->second.asked_at_kafka_ms = oldest;
 }
 
 Status StreamPipeline::tick() {

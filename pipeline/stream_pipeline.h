@@ -33,8 +33,7 @@
 //                      the ranking is older than rankings.impression_refresh_ms;
 //                      at most every rankings.refresh_interval_ms)
 //   EventTimeMerger    puts the partitions back in event-time order for the
-//                      learner; a ranking asked for by an event it still
-//                      holds waits until it releases the user's events
+//                      learner
 //   ModelThread        learns, ranks, hands rankings to AsyncRankingWriter
 //   CoVisitEffects     each click's co-visits, for sr:{i:<id>}:cv
 //   EffectsScheduler   effects summed over redis.write_interval_ms, written
@@ -50,7 +49,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/config.h"
@@ -114,12 +112,8 @@ class StreamPipeline : public EventSink {
   // Queues for the model's thread what the merger releases (or everything
   // it holds); waits while its queue is full.
   void feed_learner(bool everything);
-  // Asks the model's thread for the rankings that are due; those of users
-  // with events the merger holds wait for them (waiting_for_events_).
+  // Asks the model's thread for the rankings that are due.
   void request_rankings();
-  // Queues `request` for the model's thread, or keeps it in
-  // waiting_for_events_ while the merger holds an event of its user.
-  void ask_ranking(RankRequest request);
   // Hands the effects held back, and the model summary when asked, to the
   // writer; an Error is the write before's (retried with these).
   Status submit_writes(bool with_summary);
@@ -137,12 +131,6 @@ class StreamPipeline : public EventSink {
   RankingDebouncer users_;
   std::vector<std::string> evicted_users_;  // forget_evicted_users()'s scratch
   std::vector<RankRequest> due_;
-  // Rankings asked for by events the merger still holds, per user (the
-  // newest state, with the oldest Kafka timestamp that asked): queued for
-  // the model once the merger releases the user's events, so the ranking
-  // answers them (their first click is learned, not "unknown user").
-  std::unordered_map<std::string, RankRequest> waiting_for_events_;
-  std::vector<std::string> released_users_;  // feed_learner()'s scratch
   EffectsScheduler effects_;
   CoVisitEffects covisits_;
   EmbeddingExport embeddings_;

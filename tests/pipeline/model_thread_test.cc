@@ -1,14 +1,11 @@
-// A ranking answers the events that asked for it: a user's first click makes
-// their first ranking, never an "unknown user" skip, wherever the click
-// waits -- behind a long queue of other users' events in the model thread
-// (pipeline/model_thread.h), or held by the event-time merger until the
-// other partitions catch up (pipeline/stream_pipeline.h) -- and a user the
-// model did not know when asked is ranked when the learner stops. ModelThread
-// and StreamPipeline against a real redis-server (rankings are written there).
+// A ranking answers the events queued before it (pipeline/model_thread.h):
+// a user's first click behind a long queue of other users' events makes
+// their first ranking, never an "unknown user" skip; and a user the model
+// did not know when asked is ranked when the thread stops. ModelThread
+// against a real redis-server (rankings are written there).
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,7 +13,6 @@
 #include "core/config.h"
 #include "online_learner/learner.h"
 #include "pipeline/model_thread.h"
-#include "pipeline/stream_pipeline.h"
 #include "ranking/ranker.h"
 #include "tests/support/servers.h"
 
@@ -109,58 +105,6 @@ TEST(ModelThread, AUserUnknownWhenAskedIsRankedWhenTheThreadStops) {
     model.learn(events);
   }
   EXPECT_GT(std::stoi(redis.cli("ZCARD 'sr:{u:late}:rec'")), 0);
-}
-
-ConsumedEvent consumed_click(const std::string& user, const std::string& item, int partition, int64_t offset) {
-  ConsumedEvent c;
-  c.event = click(user, item, 1000 * offset);
-  c.event.event_id = user + "-" + std::to_string(partition) + "-" + std::to_string(offset);
-  c.origin.source = "test/events/" + std::to_string(partition);
-  c.origin.topic = "events";
-  c.origin.partition = partition;
-  c.origin.offset = offset;
-  c.origin.kafka_ts_ms = c.event.ts_ms;
-  return c;
-}
-
-int64_t stat(const std::string& stats, const std::string& name) {
-  std::smatch m;
-  if (!std::regex_search(stats, m, std::regex("\"" + name + "\":([0-9]+)"))) return -1;
-  return std::stoll(m[1]);
-}
-
-TEST(StreamPipelineRankings, AClickTheMergerHoldsIsLearnedBeforeItsRankingNotSkipped) {
-  testing::RedisServer redis;
-  Config config;
-  config.redis.url = redis.url();
-  auto created = StreamPipeline::create(config);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  StreamPipeline& pipeline = **created;
-  const TopicPartition p0{"events", 0}, p1{"events", 1};
-  ASSERT_FALSE(pipeline.start_offset("test", p0).has_value());
-  ASSERT_FALSE(pipeline.start_offset("test", p1).has_value());
-
-  // A newcomer clicks on partition 0; partition 1 has delivered nothing
-  // yet, so the merger holds the click (partition 1's first events may be
-  // older). The click asks for a ranking at once.
-  ConsumedBatch batch;
-  for (int i = 0; i < 20; ++i) batch.items.push_back({Item{"i" + std::to_string(i), "c", 1, true, 0}, {}});
-  batch.events = {consumed_click("newcomer", "i3", 0, 0)};
-  ASSERT_TRUE(pipeline.apply(batch).ok());
-  // Partition 1 turns out empty: the merger releases the click.
-  pipeline.partition_end(p1, 0);
-  ASSERT_TRUE(pipeline.tick().ok());
-  std::string stats = pipeline.stats_json(false);
-  for (int i = 0; i < 1200 && stat(stats, "rankings_written") < 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ASSERT_TRUE(pipeline.tick().ok());
-    stats = pipeline.stats_json(false);
-  }
-  ASSERT_EQ(stat(stats, "rankings_written"), 1) << stats;
-  // Ranked once, after the click was learned: not first skipped as unknown.
-  EXPECT_EQ(stat(stats, "rankings_skipped"), 0) << stats;
-  EXPECT_GT(std::stoi(redis.cli("ZCARD 'sr:{u:newcomer}:rec'")), 0);
-  EXPECT_TRUE(pipeline.flush().ok());
 }
 
 }  // namespace
