@@ -9,6 +9,12 @@
 //   Joiner             events through the joiner, end to end.
 //   Rank               one Ranker::rank call (a ranking refresh): retrieval
 //                      over 2000 items, 140 candidates scored by the model.
+//   RankLargeCatalog   the same over 85,000 items in 4,000 categories (the
+//                      Taobao sample's catalog), the index rebuilt as in
+//                      `streamrec learn` (once a second): rankings/s of the
+//                      model thread on a large catalog.
+//   RankIndexRefresh   a ranking with the index's periodic refresh over
+//                      85,000 items (no catalog change) before it, each call.
 //   Auc/N              MetricSeries AUC of N (prediction, label) pairs (the
 //                      stats file scores the whole series every few seconds);
 //   AucComparisonSort/N  the same by sorting indices with std::sort, as it
@@ -29,29 +35,29 @@ namespace {
 
 using ranking::Ranker;
 
-std::vector<Sample> make_samples(size_t n, uint64_t seed) {
+std::vector<Sample> make_samples(size_t n, uint64_t seed, uint64_t items = 2000) {
   SplitMix rng(seed);
   std::vector<Sample> out(n);
   for (size_t i = 0; i < n; ++i) {
     Sample& s = out[i];
     s.event_id = "e" + std::to_string(i);
     s.user_id = "u" + std::to_string(rng.below(10000));
-    s.item_id = "i" + std::to_string(rng.below(2000));
+    s.item_id = "i" + std::to_string(rng.below(items));
     s.context = {{"device", rng.below(2) ? "ios" : "android", false},
                  {"hour", std::to_string(rng.below(24)), true},
                  {"page", rng.below(2) ? "home" : "search", false}};
-    for (int r = 0; r < 5; ++r) s.recent_clicks.push_back("i" + std::to_string(rng.below(2000)));
+    for (int r = 0; r < 5; ++r) s.recent_clicks.push_back("i" + std::to_string(rng.below(items)));
     s.clicked = rng.uniform() < 0.05;
     s.purchased = s.clicked && rng.uniform() < 0.1;
   }
   return out;
 }
 
-std::unique_ptr<Learner> make_learner() {
+std::unique_ptr<Learner> make_learner(int items = 2000, int categories = 20) {
   LearnerConfig config;  // the defaults of configs/default.yaml
   auto l = Learner::create(config);
-  for (int i = 0; i < 2000; ++i)
-    (*l)->add_item(Item{"i" + std::to_string(i), "c" + std::to_string(i % 20), 1.0 + i % 100, true, 0});
+  for (int i = 0; i < items; ++i)
+    (*l)->add_item(Item{"i" + std::to_string(i), "c" + std::to_string(i % categories), 1.0 + i % 100, true, 0});
   return std::move(l).value();
 }
 
@@ -198,6 +204,68 @@ void Rank(benchmark::State& state) {
   state.counters["ranked"] = static_cast<double>(candidates) / static_cast<double>(state.iterations());
 }
 BENCHMARK(Rank)->Unit(benchmark::kMicrosecond);
+
+// A learner that has seen 100 k samples of 10 k users over an 85 k-item
+// catalog (4 000 categories), and a ranker that counted them.
+struct LargeCatalog {
+  static constexpr int kItems = 85000;
+  std::unique_ptr<Learner> learner = make_learner(kItems, 4000);
+  std::vector<Sample> samples = make_samples(100000, 6, kItems);
+  std::unique_ptr<Ranker> ranker;
+  LargeCatalog() {
+    Batch batch;
+    for (size_t i = 0; i + 256 <= samples.size(); i += 256) {
+      std::vector<Sample> chunk(samples.begin() + static_cast<std::ptrdiff_t>(i),
+                                samples.begin() + static_cast<std::ptrdiff_t>(i + 256));
+      learner->prepare(chunk, batch);
+      learner->forward_backward(batch);
+      learner->apply(batch);
+    }
+    ranker = std::make_unique<Ranker>(RankingConfig{}, PopularityConfig{}, *learner);
+    for (const Sample& s : samples) ranker->add_event(event_of(s));
+  }
+  static Event event_of(const Sample& s) {
+    Event e;
+    e.type = s.clicked ? EventType::kClick : EventType::kImpression;
+    e.user_id = s.user_id;
+    e.item_id = s.item_id;
+    e.ts_ms = 1000;
+    return e;
+  }
+};
+
+void RankLargeCatalog(benchmark::State& state) {
+  LargeCatalog large;
+  Ranker& ranker = *large.ranker;
+  size_t i = 0, ranked = 0;
+  for (auto _ : state) {
+    const Sample& s = large.samples[i++ % large.samples.size()];
+    auto ranking = ranker.rank(s.user_id, s.recent_clicks, s.context, s.ts_ms);
+    ranked += ranking.size();
+    benchmark::DoNotOptimize(ranking.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["ranked"] = static_cast<double>(ranked) / static_cast<double>(state.iterations());
+}
+BENCHMARK(RankLargeCatalog)->Unit(benchmark::kMicrosecond)->MinTime(3.0);
+
+void RankIndexRefresh(benchmark::State& state) {
+  LargeCatalog large;
+  Ranker& ranker = *large.ranker;
+  ranker.rebuild_index_every(1);  // each event given makes the next rank() refresh the index
+  size_t i = 0;
+  std::vector<std::pair<std::string, double>> ranking;
+  // Each iteration: one event, the refresh, one ranking (RankLargeCatalog's
+  // time per call): the refresh is the difference.
+  for (auto _ : state) {
+    const Sample& s = large.samples[i++ % large.samples.size()];
+    ranker.add_event(LargeCatalog::event_of(s));
+    ranking = ranker.rank(s.user_id, s.recent_clicks, s.context, s.ts_ms);
+    benchmark::DoNotOptimize(ranking.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(RankIndexRefresh)->Unit(benchmark::kMillisecond);
 
 // Predictions and labels like a click series': a few percent positives,
 // scores that rise with them.

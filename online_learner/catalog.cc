@@ -37,6 +37,7 @@ size_t Catalog::evict_least_recent() {
 }
 
 void Catalog::update(const Item& item) {
+  ++changes_;
   size_t i;
   bool fresh = false;
   if (auto it = index_.find(std::string_view(item.item_id)); it != index_.end()) {
@@ -133,6 +134,7 @@ bool Catalog::load(ByteReader& in) {
 }
 
 void Catalog::clear_slots() {
+  ++changes_;
   items_.clear();
   index_.clear();
   available_.clear();

@@ -35,6 +35,9 @@ class Catalog {
   void update(const Item& item);
   const Item* find(std::string_view item_id) const;
   size_t size() const { return index_.size(); }
+  // Counts every change (update(), load()): a copy of the items made when it
+  // read n is current while it still reads n.
+  uint64_t changes() const { return changes_; }
   uint64_t evicted_items() const { return evicted_items_; }  // since construction
   // Calls f(const Item&) for every available item, in slot order (first
   // appearance, an evicted item's slot reused by the item that took its
@@ -80,6 +83,7 @@ class Catalog {
 
   size_t max_items_;
   uint64_t evicted_items_ = 0;
+  uint64_t changes_ = 0;
   std::vector<Item> items_;  // by slot
   // Slots by recency, a doubly linked list through these vectors (kNoSlot
   // ends it): no allocation per update.

@@ -104,6 +104,7 @@ void ModelThread::run() {
   std::vector<Event> events;
   std::vector<RankRequest> requests;
   std::vector<UserRanking> rankings;
+  bool last_round = false;  // stopping, everything learned: the unknown users' last try
   for (;;) {
     {
       std::unique_lock queue_lock(queue_mutex_);
@@ -111,7 +112,13 @@ void ModelThread::run() {
       // Unknown users are tried again after a pause, not in a busy loop.
       if (unknown_.empty()) queue_changed_.wait(queue_lock, work);
       else queue_changed_.wait_for(queue_lock, std::chrono::milliseconds(100), work);
-      if (stopping_ && events_.empty() && requests_.empty()) return;
+      if (stopping_ && events_.empty() && requests_.empty()) {
+        // Every event is learned now: a user unknown when asked (say, whose
+        // click came after the request) is tried once more, all of them,
+        // before the thread ends, so that none is left without a ranking.
+        if (last_round || unknown_.empty()) return;
+        last_round = true;
+      }
       size_t n = std::min(events_.size(), kEventsPerRound);
       events.assign(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.begin() + n));
       events_.erase(events_.begin(), events_.begin() + n);
@@ -135,7 +142,7 @@ void ModelThread::run() {
       samples_learned_.store(learner_.samples_learned(), std::memory_order_relaxed);
     }
     events.clear();
-    add_retries(requests);
+    add_retries(requests, /*all=*/last_round);
     for (size_t first = 0; first < requests.size(); first += kRankingsPerGroup) {
       {
         auto model_lock = lock_after_others();
@@ -159,13 +166,13 @@ std::unique_lock<std::mutex> ModelThread::lock_after_others() {
   return std::unique_lock(model_mutex_);
 }
 
-void ModelThread::add_retries(std::vector<RankRequest>& requests) {
+void ModelThread::add_retries(std::vector<RankRequest>& requests, bool all) {
   // After the fresh requests, a few unknown users.
   auto now = Clock::now();
-  for (size_t budget = kUnknownPerRound; budget > 0 && !unknown_order_.empty();) {
+  for (size_t budget = all ? SIZE_MAX : kUnknownPerRound; budget > 0 && !unknown_order_.empty();) {
     auto it = unknown_.find(unknown_order_.front());
     if (it != unknown_.end()) {
-      if (now - it->second.tried < kUnknownRetry) break;
+      if (!all && now - it->second.tried < kUnknownRetry) break;
       requests.push_back(std::move(it->second.request));
       unknown_.erase(it);
       --budget;

@@ -15,7 +15,8 @@
 // Errors: a ranking write that Redis does not acknowledge is counted and
 // tried again by the writer. A user the model knows nothing of yet gets
 // no ranking (apps read sr:pop); such users are ranked again, a few per
-// round and each at most every second, until it does.
+// round and each at most every second, until it does, and all of them once
+// more when the thread stops, after the last events are learned.
 //
 // Why a thread of its own: training and ranking are the two costs that need
 // the model; the consumer's thread keeps decoding, writing effects and
@@ -51,7 +52,8 @@ namespace streamrec::pipeline {
 class ModelThread {
  public:
   ModelThread(const Config& config, learner::Learner& learner, ranking::Ranker& ranker);
-  // Learns and ranks what is queued, then stops the thread.
+  // Learns and ranks what is queued, tries the users it did not know once
+  // more, then stops the thread.
   ~ModelThread();
   ModelThread(const ModelThread&) = delete;
   ModelThread& operator=(const ModelThread&) = delete;
@@ -86,8 +88,8 @@ class ModelThread {
   void run();
   // The model lock, for this thread, once no other thread waits for it.
   std::unique_lock<std::mutex> lock_after_others();
-  // Appends the unknown users due to be tried again.
-  void add_retries(std::vector<RankRequest>& requests);
+  // Appends the unknown users due to be tried again (`all`: every one).
+  void add_retries(std::vector<RankRequest>& requests, bool all);
   // Ranks requests [first, last) (the model lock held) into `rankings`.
   void rank_all(std::vector<RankRequest>& requests, size_t first, size_t last,
                 std::vector<UserRanking>& rankings);

@@ -106,16 +106,49 @@ void Ranker::add_event(const Event& event) {
 }
 
 void Ranker::refresh_index() {
+  const bool catalog_changed = index_dirty_ || learner_.catalog().changes() != catalog_changes_;
   if (rebuild_every_events_ > 0) {
-    if (!index_dirty_ && events_since_build_ < rebuild_every_events_) return;
+    if (!catalog_changed && events_since_build_ < rebuild_every_events_) return;
   } else {
     auto now = std::chrono::steady_clock::now();
-    if (!index_dirty_ && now - index_built_ < kIndexRefresh) return;
+    if (!catalog_changed && now - index_built_ < kIndexRefresh) return;
     index_built_ = now;
   }
   events_since_build_ = 0;
-  index_dirty_ = false;
+  // Most refreshes find the catalog as it was: only the model's part moves.
+  if (catalog_changed) rebuild_catalog_index();
 
+  const EmbeddingTable& table = learner_.table();
+  const bool has_bias = learner_.config().bias_terms;
+  const auto n = static_cast<Eigen::Index>(available_.size());
+  if (item_matrix_.cols() != n) item_matrix_.resize(dim_, n);
+  if (item_bias_.size() != n) item_bias_.resize(n);
+  for (Eigen::Index c = 0; c < n; ++c) {
+    uint32_t row = table.find(item_keys_[static_cast<size_t>(c)].item);
+    if (row == EmbeddingTable::kNoRow) {
+      item_matrix_.col(c).setZero();
+      item_bias_(c) = 0;
+      continue;
+    }
+    const float* w = table.row(row);
+    item_matrix_.col(c) = Eigen::Map<const Eigen::VectorXf>(w, dim_);
+    item_bias_(c) = has_bias ? w[dim_] : 0.0f;
+  }
+  snapshot_items(learner_, item_keys_, snapshot_);
+
+  popular_.resize(available_.size());
+  std::iota(popular_.begin(), popular_.end(), 0);
+  size_t m = std::min<size_t>(popular_.size(), static_cast<size_t>(config_.popular_candidates));
+  std::partial_sort(popular_.begin(), popular_.begin() + m, popular_.end(), [&](size_t a, size_t b) {
+    double pa = *available_popularity_[a], pb = *available_popularity_[b];
+    return pa != pb ? pa > pb : a < b;
+  });
+  popular_.resize(m);
+}
+
+void Ranker::rebuild_catalog_index() {
+  index_dirty_ = false;
+  catalog_changes_ = learner_.catalog().changes();
   available_.clear();
   price_.clear();
   available_popularity_.clear();
@@ -161,54 +194,55 @@ void Ranker::refresh_index() {
   share_.assign(category_items_.size(), 0.0);
   brand_taken_.assign(brand_items_.size(), 0);
   recent_categories_.clear();
-
-  const EmbeddingTable& table = learner_.table();
-  const bool has_bias = learner_.config().bias_terms;
-  item_matrix_.setZero(dim_, static_cast<Eigen::Index>(available_.size()));
-  item_bias_.setZero(static_cast<Eigen::Index>(available_.size()));
-  for (size_t c = 0; c < available_.size(); ++c) {
-    uint32_t row = table.find(item_keys_[c].item);
-    if (row == EmbeddingTable::kNoRow) continue;
-    const float* w = table.row(row);
-    item_matrix_.col(static_cast<Eigen::Index>(c)) = Eigen::Map<const Eigen::VectorXf>(w, dim_);
-    if (has_bias) item_bias_(static_cast<Eigen::Index>(c)) = w[dim_];
-  }
-  snapshot_items(learner_, item_keys_, snapshot_);
-
-  popular_.resize(available_.size());
-  std::iota(popular_.begin(), popular_.end(), 0);
-  size_t m = std::min<size_t>(popular_.size(), static_cast<size_t>(config_.popular_candidates));
-  std::partial_sort(popular_.begin(), popular_.begin() + m, popular_.end(), [&](size_t a, size_t b) {
-    double pa = *available_popularity_[a], pb = *available_popularity_[b];
-    return pa != pb ? pa > pb : a < b;
-  });
-  popular_.resize(m);
 }
 
 void Ranker::select_best(size_t n) {
-  // The n-th best key is found bit by bit, from the top: each step counts
-  // the keys at or above a candidate threshold, a loop without branches the
-  // compiler vectorizes. A sort-based selection mispredicts about half of
-  // its comparisons and cost more than the model's matrix products here.
+  // One pass: an item is kept only when its key reaches `least`, the key the
+  // n-th best kept so far beats (ties go to the lower item number, as a full
+  // sort would order them, and items come in ascending number); the kept
+  // ones are cut back to the n best whenever they reach 4n. After the first
+  // few thousand items almost no block of 64 has an item that reaches it,
+  // and a block is ruled out by a loop the compiler vectorizes. (A
+  // bit-by-bit search of the n-th key took 32 passes over all the keys.)
   by_affinity_.clear();
+  best_keys_.clear();
   if (n == 0) return;
-  affinity_keys_.resize(static_cast<size_t>(affinity_.size()));
-  for (size_t i = 0; i < affinity_keys_.size(); ++i) affinity_keys_[i] = float_order_key(affinity_(static_cast<Eigen::Index>(i)));
-  auto at_least = [&](uint32_t t) {
-    uint32_t count = 0;  // 32-bit lanes: twice the keys per instruction
-    for (uint32_t k : affinity_keys_) count += k >= t;
-    return size_t{count};
+  const size_t items = static_cast<size_t>(affinity_.size());
+  affinity_keys_.resize(items);
+  for (size_t i = 0; i < items; ++i) affinity_keys_[i] = float_order_key(affinity_(static_cast<Eigen::Index>(i)));
+  auto better = [](const std::pair<uint32_t, uint32_t>& a, const std::pair<uint32_t, uint32_t>& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
   };
-  uint32_t nth = 0;
-  for (int bit = 31; bit >= 0; --bit)
-    if (uint32_t candidate = nth | (1u << bit); at_least(candidate) >= n) nth = candidate;
-  // Everything above the n-th best, then ties at it by item number (as a
-  // full sort by affinity, then item, would take them).
-  size_t ties = n - (nth == UINT32_MAX ? 0 : at_least(nth + 1));
-  for (size_t i = 0; i < affinity_keys_.size(); ++i) {
-    uint32_t k = affinity_keys_[i];
-    if (k > nth || (k == nth && ties > 0 && ties--)) by_affinity_.emplace_back(affinity_(static_cast<Eigen::Index>(i)), i);
+  const size_t cut_at = 4 * n;
+  constexpr size_t kBlock = 64;
+  uint32_t least = 0;
+  bool closed = false;  // the n kept all have the largest key: nothing later beats them
+  for (size_t b = 0; b < items && !closed; b += kBlock) {
+    const size_t e = std::min(items, b + kBlock);
+    uint32_t reaches = 0;
+    for (size_t i = b; i < e; ++i) reaches |= affinity_keys_[i] >= least ? 1u : 0u;
+    if (!reaches) continue;
+    for (size_t i = b; i < e; ++i) {
+      if (affinity_keys_[i] < least) continue;
+      best_keys_.emplace_back(affinity_keys_[i], static_cast<uint32_t>(i));
+      if (best_keys_.size() < cut_at) continue;
+      std::nth_element(best_keys_.begin(), best_keys_.begin() + static_cast<std::ptrdiff_t>(n - 1), best_keys_.end(),
+                       better);
+      best_keys_.resize(n);
+      const uint32_t nth = best_keys_[n - 1].first;  // the least key kept
+      if (nth == UINT32_MAX) {
+        closed = true;
+        break;
+      }
+      least = nth + 1;
+    }
   }
+  if (best_keys_.size() > n) {
+    std::nth_element(best_keys_.begin(), best_keys_.begin() + static_cast<std::ptrdiff_t>(n - 1), best_keys_.end(),
+                     better);
+    best_keys_.resize(n);
+  }
+  for (const auto& [key, i] : best_keys_) by_affinity_.emplace_back(affinity_(static_cast<Eigen::Index>(i)), i);
   std::sort(by_affinity_.begin(), by_affinity_.end(),
             [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
 }

@@ -48,10 +48,12 @@
 // items of the rankings by the source that proposed them.
 //
 // Item attributes and availability come from the learner's catalog (one
-// copy of the catalog in the process). The item index (embeddings of
-// available items, popular list, each item's feature keys and category, and
-// an ItemSnapshot (item_snapshot.h): the dense model and the items' part of its first layer)
-// is rebuilt after every catalog change and once it is a second old. So a
+// copy of the catalog in the process). The item index has two parts: the
+// catalog's (the available items, each item's feature keys, category and
+// brand, the lookups by id), rebuilt after every catalog change; and the
+// model's (embeddings of available items, popular list, and an ItemSnapshot
+// (item_snapshot.h): the dense model and the items' part of its first
+// layer), refreshed with it and once it is a second old. So a
 // ranking scores with the model and item embeddings of at most a second
 // ago, while the user's side (embedding rows, context, recent clicks) is
 // always live; and it costs one small matrix-vector product and one scoring
@@ -153,6 +155,8 @@ class Ranker {
 
  private:
   void refresh_index();
+  // The catalog's part of the index (refresh_index()).
+  void rebuild_catalog_index();
   // Fills by_affinity_ with the n items of highest affinity_, best first.
   void select_best(size_t n);
   // Fills query_; false when the user has neither a row nor recent clicks with rows.
@@ -220,6 +224,7 @@ class Ranker {
   Eigen::VectorXf item_bias_;             // click bias per available item
   std::vector<size_t> popular_;           // the most popular items, most popular first
   bool index_dirty_ = true;
+  uint64_t catalog_changes_ = UINT64_MAX;  // Catalog::changes() the catalog's part was built at
   std::chrono::steady_clock::time_point index_built_{};
   uint64_t rebuild_every_events_ = 0;  // 0: by the clock
   uint64_t events_since_build_ = 0;
@@ -227,6 +232,7 @@ class Ranker {
   // Scratch of rank(), kept between calls.
   Eigen::VectorXf query_, clicked_, affinity_;
   std::vector<uint32_t> affinity_keys_;  // affinity_ as order-preserving integers
+  std::vector<std::pair<uint32_t, uint32_t>> best_keys_;  // select_best()'s: order key, item
   std::vector<std::pair<float, size_t>> by_affinity_;  // the best by affinity, best first
   std::vector<size_t> candidates_;        // items, in scoring order
   std::vector<CandidateSource> candidate_sources_;  // the source of each

@@ -225,6 +225,48 @@ TEST_F(ProduceKafkaTest, ADatasetFileSendsItsCatalogThenItsEventsInEventTimeOrde
   EXPECT_EQ(by_key(consume("events")), expected);
 }
 
+TEST_F(ProduceKafkaTest, NoItemsSendsTheDatasetsEventsButNotItsCatalog) {
+  {
+    std::ofstream out(path("taobao.csv"));
+    out << "u1,i1,c1,pv,1511658002\n"
+        << "u1,i2,c2,buy,1511658001\n"
+        << "u2,i3,c3,cart,1511658003\n";
+  }
+  ASSERT_EQ(run({"produce", "--replay", path("taobao.csv"), "--format", "taobao", "--no-items", "--set",
+                 "kafka.bootstrap_servers=" + bootstrap()}),
+            0);
+  // The learners load the catalog themselves (learn --catalog): the items
+  // topic stays empty, the events are all there, as without --no-items.
+  EXPECT_TRUE(consume("items").empty());
+  std::map<std::string, std::vector<std::string>> expected = {
+      {"u1",
+       {R"({"event_id":"taobao:2","type":"purchase","user_id":"u1","item_id":"i2","ts":1511658001000})",
+        R"({"event_id":"taobao:1","type":"click","user_id":"u1","item_id":"i1","ts":1511658002000})"}},
+      {"u2", {R"({"event_id":"taobao:3","type":"click","user_id":"u2","item_id":"i3","ts":1511658003000})"}}};
+  EXPECT_EQ(by_key(consume("events")), expected);
+}
+
+TEST_F(ProduceKafkaTest, NoItemsWithJsonlIsBadUsageThatNamesTheFlagAndSendsNothing) {
+  {
+    std::ofstream out(path("events.jsonl"));
+    out << R"({"event_id":"e1","type":"click","user_id":"u1","item_id":"i1","ts":1})" << "\n";
+  }
+  // stderr is read here, so not through spawn() (which discards it).
+  std::string command = std::string(STREAMREC_BINARY) + " produce --replay " + path("events.jsonl") +
+                        " --no-items --set kafka.bootstrap_servers=" + bootstrap() + " 2>&1";
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+  int status = ::pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 2) << output;
+  EXPECT_NE(output.find("--no-items"), std::string::npos) << output;
+  EXPECT_NE(output.find("--format"), std::string::npos) << output;
+  EXPECT_TRUE(consume("events").empty());
+}
+
 TEST_F(ProduceKafkaTest, ReplayOfAProducedStreamYieldsTheSameMessages) {
   Config c = config();
   c.producer.synthetic.impressions = 5000;

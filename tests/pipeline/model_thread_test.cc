@@ -1,0 +1,111 @@
+// A ranking answers the events queued before it (pipeline/model_thread.h):
+// a user's first click behind a long queue of other users' events makes
+// their first ranking, never an "unknown user" skip; and a user the model
+// did not know when asked is ranked when the thread stops. ModelThread
+// against a real redis-server (rankings are written there).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config.h"
+#include "online_learner/learner.h"
+#include "pipeline/model_thread.h"
+#include "ranking/ranker.h"
+#include "tests/support/servers.h"
+
+namespace streamrec::pipeline {
+namespace {
+
+constexpr int64_t kStartMs = 1'767'225'600'000;
+
+Event click(const std::string& user, const std::string& item, int64_t n) {
+  Event e;
+  e.event_id = "e" + std::to_string(n);
+  e.type = EventType::kClick;
+  e.user_id = user;
+  e.item_id = item;
+  e.ts_ms = kStartMs + n;
+  return e;
+}
+
+// Waits (generously: no timing assertion) until `done()` holds.
+template <class F>
+bool wait_until(F done) {
+  for (int i = 0; i < 1200; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return done();
+}
+
+TEST(ModelThread, AFirstClickBehindALongQueueGetsARankingNotAnUnknownUserSkip) {
+  testing::RedisServer redis;
+  Config config;
+  config.redis.url = redis.url();
+  auto created = learner::Learner::create(config.learner);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  learner::Learner& learner = **created;
+  ranking::Ranker ranker(config.rankings, config.popularity, learner);
+  for (int i = 0; i < 200; ++i) learner.add_item(Item{"i" + std::to_string(i), "c" + std::to_string(i % 10), 1, true, 0});
+  // Clicked by the newcomer alone, and unavailable (never drawn as another
+  // click's negative): no embedding row, so only their learned click (their
+  // history) tells the ranker anything about them.
+  learner.add_item(Item{"fresh", "c0", 1, /*available=*/false, 0});
+  ranker.catalog_changed();
+
+  {
+    ModelThread model(config, learner, ranker);
+    // Thousands of other users' clicks, then the newcomer's first click,
+    // then the request for the newcomer's ranking. Queued while holding the
+    // model, so the thread has learned at most its first round when it
+    // sees the request: the click is thousands of events behind it.
+    constexpr int kQueued = 20000;
+    std::vector<Event> events;
+    for (int n = 0; n < kQueued; ++n)
+      events.push_back(click("u" + std::to_string(n % 5000), "i" + std::to_string((n * 7) % 200), n));
+    events.push_back(click("newcomer", "fresh", kQueued));
+    RankRequest request{"newcomer", {"fresh"}, {}, kStartMs + kQueued, kStartMs + kQueued};
+    {
+      auto held = model.lock();
+      model.learn(events);
+      model.rank(request);
+    }
+    ASSERT_TRUE(wait_until([&] { return model.ranking_stats().rankings_written >= 1; }))
+        << "no ranking written in 120 s";
+    RankingStats stats = model.ranking_stats();
+    // Ranked once, with the click learned: no skip, and measured for freshness
+    // (a skipped user's later ranking is not).
+    EXPECT_EQ(stats.rankings_skipped, 0);
+    EXPECT_EQ(stats.rankings_written, 1);
+    EXPECT_EQ(stats.freshness_ms.count(), 1u);
+  }
+  EXPECT_GT(std::stoi(redis.cli("ZCARD 'sr:{u:newcomer}:rec'")), 0);
+}
+
+TEST(ModelThread, AUserUnknownWhenAskedIsRankedWhenTheThreadStops) {
+  testing::RedisServer redis;
+  Config config;
+  config.redis.url = redis.url();
+  auto created = learner::Learner::create(config.learner);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  learner::Learner& learner = **created;
+  ranking::Ranker ranker(config.rankings, config.popularity, learner);
+  for (int i = 0; i < 20; ++i) learner.add_item(Item{"i" + std::to_string(i), "c", 1, true, 0});
+  ranker.catalog_changed();
+  {
+    ModelThread model(config, learner, ranker);
+    // Asked before anything of the user is queued: unknown, tried again later.
+    model.rank(RankRequest{"late", {}, {}, kStartMs, -1});
+    ASSERT_TRUE(wait_until([&] { return model.ranking_stats().rankings_skipped == 1; }));
+    // Their click comes, and the learner stops at once (no retry due yet).
+    std::vector<Event> events = {click("late", "i3", 1)};
+    model.learn(events);
+  }
+  EXPECT_GT(std::stoi(redis.cli("ZCARD 'sr:{u:late}:rec'")), 0);
+}
+
+}  // namespace
+}  // namespace streamrec::pipeline
