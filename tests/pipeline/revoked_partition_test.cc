@@ -9,49 +9,18 @@
 // real redis-server.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <regex>
 #include <string>
-#include <thread>
 
 #include "pipeline/stream_pipeline.h"
+#include "tests/pipeline/pipeline_probe.h"
 #include "tests/support/servers.h"
 
 namespace streamrec::pipeline {
 namespace {
 
-// The "entries" of one structure in the stats' "memory" object; -1 if absent.
-int64_t entries(const std::string& stats, const std::string& structure) {
-  std::smatch m;
-  if (!std::regex_search(stats, m, std::regex("\"" + structure + "\":\\{\"entries\":([0-9]+)"))) return -1;
-  return std::stoll(m[1]);
-}
-
-ConsumedEvent consumed(EventType type, const std::string& user, const std::string& item, int32_t partition,
-                       int64_t offset) {
-  ConsumedEvent c;
-  c.event.event_id = user + "-" + std::to_string(offset);
-  c.event.type = type;
-  c.event.user_id = user;
-  c.event.item_id = item;
-  c.event.ts_ms = 1'767'225'600'000 + 1000 * offset;
-  c.origin.source = "test/events/" + std::to_string(partition);
-  c.origin.topic = "events";
-  c.origin.partition = partition;
-  c.origin.offset = offset;
-  c.origin.kafka_ts_ms = c.event.ts_ms;
-  return c;
-}
-
-template <class F>
-std::string wait_for_stats(const StreamPipeline& pipeline, F done) {
-  std::string stats = pipeline.stats_json(false);
-  for (int i = 0; i < 1200 && !done(stats); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    stats = pipeline.stats_json(false);
-  }
-  return stats;
-}
+using testing_probe::consumed;
+using testing_probe::entries;
+using testing_probe::wait_for_stats;
 
 TEST(RevokedPartition, ARebalanceDropsTheUsersOfTheRevokedPartitionEverywhereAndKeepsTheOthersAndRedis) {
   testing::RedisServer redis;

@@ -6,49 +6,18 @@
 // real redis-server (its effects and rankings are written there).
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <regex>
 #include <string>
-#include <thread>
 
 #include "pipeline/stream_pipeline.h"
+#include "tests/pipeline/pipeline_probe.h"
 #include "tests/support/servers.h"
 
 namespace streamrec::pipeline {
 namespace {
 
-// The "entries" of one structure in the stats' "memory" object; -1 if absent.
-int64_t entries(const std::string& stats, const std::string& structure) {
-  std::smatch m;
-  if (!std::regex_search(stats, m, std::regex("\"" + structure + "\":\\{\"entries\":([0-9]+)"))) return -1;
-  return std::stoll(m[1]);
-}
-
-ConsumedEvent consumed(EventType type, const std::string& user, const std::string& item, int64_t offset) {
-  ConsumedEvent c;
-  c.event.event_id = user + "-" + std::to_string(offset);
-  c.event.type = type;
-  c.event.user_id = user;
-  c.event.item_id = item;
-  c.event.ts_ms = 1'767'225'600'000 + 1000 * offset;
-  c.origin.source = "test/events/0";
-  c.origin.topic = "events";
-  c.origin.partition = 0;
-  c.origin.offset = offset;
-  c.origin.kafka_ts_ms = c.event.ts_ms;
-  return c;
-}
-
-// Waits (generously: no timing assertion) until `done(stats)` holds.
-template <class F>
-std::string wait_for_stats(const StreamPipeline& pipeline, F done) {
-  std::string stats = pipeline.stats_json(false);
-  for (int i = 0; i < 1200 && !done(stats); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    stats = pipeline.stats_json(false);
-  }
-  return stats;
-}
+using testing_probe::consumed;
+using testing_probe::entries;
+using testing_probe::wait_for_stats;
 
 TEST(UserEviction, AnEvictedUserIsGoneFromEveryPerUserStructureAndTheMostRecentStay) {
   testing::RedisServer redis;
@@ -65,7 +34,7 @@ TEST(UserEviction, AnEvictedUserIsGoneFromEveryPerUserStructureAndTheMostRecentS
   ConsumedBatch first;
   first.items.push_back({Item{"a", "c", 1, true, 0}, {}});
   first.items.push_back({Item{"b", "c", 1, true, 0}, {}});
-  first.events = {consumed(EventType::kClick, "u1", "a", 0), consumed(EventType::kClick, "u2", "b", 1)};
+  first.events = {consumed(EventType::kClick, "u1", "a", 0, 0), consumed(EventType::kClick, "u2", "b", 0, 1)};
   ASSERT_TRUE(pipeline.apply(first).ok());
   pipeline.partition_end(partition, 2);  // caught up: the merger releases both
   std::string stats = wait_for_stats(pipeline, [](const std::string& s) {
@@ -79,7 +48,7 @@ TEST(UserEviction, AnEvictedUserIsGoneFromEveryPerUserStructureAndTheMostRecentS
   // real-time state evicts u1, then u2, and the pipeline forgets them
   // everywhere, though the joiner and the histories had room for both.
   ConsumedBatch second;
-  second.events = {consumed(EventType::kImpression, "u3", "a", 2), consumed(EventType::kImpression, "u4", "b", 3)};
+  second.events = {consumed(EventType::kImpression, "u3", "a", 0, 2), consumed(EventType::kImpression, "u4", "b", 0, 3)};
   ASSERT_TRUE(pipeline.apply(second).ok());
   stats = pipeline.stats_json(false);
   EXPECT_EQ(entries(stats, "realtime_users"), 2) << stats;
@@ -90,7 +59,7 @@ TEST(UserEviction, AnEvictedUserIsGoneFromEveryPerUserStructureAndTheMostRecentS
 
   // The most recent user clicks: kept everywhere.
   ConsumedBatch third;
-  third.events = {consumed(EventType::kClick, "u4", "a", 4)};
+  third.events = {consumed(EventType::kClick, "u4", "a", 0, 4)};
   ASSERT_TRUE(pipeline.apply(third).ok());
   pipeline.partition_end(partition, 5);
   stats = wait_for_stats(pipeline, [](const std::string& s) {
