@@ -29,11 +29,31 @@ void snapshot_items(const learner::Learner& learner, std::span<const learner::It
       for (int k = 0; k < bias_dim; ++k) snapshot.wide(k, c) += in[d + k];
     }
   }
-  snapshot.model->varying_part(kItemFields, snapshot.inputs, snapshot.first);
+  snapshot.first_ready.assign(static_cast<size_t>(n), false);
+}
+
+void UserScorer::fill_first(ItemSnapshot& items, std::span<const size_t> columns) {
+  missing_.clear();
+  for (size_t c : columns)
+    if (!items.first_ready[c]) {
+      items.first_ready[c] = true;  // a column given twice is computed once
+      missing_.push_back(c);
+    }
+  if (missing_.empty()) return;
+  const auto m = static_cast<Eigen::Index>(missing_.size());
+  missing_inputs_.resize(items.inputs.rows(), m);
+  for (Eigen::Index j = 0; j < m; ++j)
+    missing_inputs_.col(j) = items.inputs.col(static_cast<Eigen::Index>(missing_[static_cast<size_t>(j)]));
+  items.model->varying_part(kItemFields, missing_inputs_, missing_first_);
+  // Kept across refreshes while the catalog's size stays: its pages are
+  // mapped once.
+  if (items.first.cols() != items.inputs.cols()) items.first.resize(missing_first_.rows(), items.inputs.cols());
+  for (Eigen::Index j = 0; j < m; ++j)
+    items.first.col(static_cast<Eigen::Index>(missing_[static_cast<size_t>(j)])) = missing_first_.col(j);
 }
 
 void UserScorer::score(std::string_view user_id, const std::vector<ContextFeature>& context,
-                       const std::vector<std::string>& recent_clicks, const ItemSnapshot& items,
+                       const std::vector<std::string>& recent_clicks, ItemSnapshot& items,
                        std::span<const size_t> columns, learner::Batch& b) {
   const learner::FeatureEncoder& encoder = learner_.encoder();
   const EmbeddingTable& table = learner_.table();
@@ -66,8 +86,9 @@ void UserScorer::score(std::string_view user_id, const std::vector<ContextFeatur
     if (count > 0) bag /= static_cast<float>(count);
   }
 
-  // Then the items' columns of the snapshot: the model multiplies only what
-  // depends on both sides (Model::forward_varying).
+  // Then the items' columns of the snapshot: their own part of the first
+  // layer, once per refresh, and what depends on both sides.
+  fill_first(items, columns);
   const auto n = static_cast<Eigen::Index>(columns.size());
   b.size = columns.size();
   b.wide.resize(tasks, n);

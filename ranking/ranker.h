@@ -52,8 +52,9 @@
 // catalog's (the available items, each item's feature keys, category and
 // brand, the lookups by id), rebuilt after every catalog change; and the
 // model's (embeddings of available items, popular list, and an ItemSnapshot
-// (item_snapshot.h): the dense model and the items' part of its first
-// layer), refreshed with it and once it is a second old. So a
+// (item_snapshot.h): the dense model and the items' inputs, whose part of
+// the first layer is computed for an item the first time it is scored),
+// refreshed with it and once it is a second old. So a
 // ranking scores with the model and item embeddings of at most a second
 // ago, while the user's side (embedding rows, context, recent clicks) is
 // always live; and it costs one small matrix-vector product and one scoring

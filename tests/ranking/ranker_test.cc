@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "online_learner/joiner.h"
@@ -193,6 +194,40 @@ TEST(Ranker, ScoresWithTheModelOfTheLastIndexRebuild) {
   auto want = general_path_scores(*learner, ranking, "u3", {}, unseen, available);
   ASSERT_EQ(after.size(), available.size());
   for (const auto& [item, score] : after) EXPECT_NEAR(score, want[item], 1e-6 * std::max(1.0, std::abs(want[item]))) << item;
+}
+
+// Each ranking scores a few candidates: an item's part of the first layer
+// is computed when a ranking first scores it, and a later ranking that
+// scores it again, or scores it beside items not yet computed, gets the
+// general path's scores too.
+TEST(Ranker, ScoresAsTheGeneralPathWhenRankingsShareSomeCandidates) {
+  auto learner = trained_learner(LearnerConfig{});
+  RankingConfig ranking;
+  ranking.blend = "fixed";  // the formula general_path_scores() computes
+  ranking.retrieval_candidates = 5;
+  ranking.popular_candidates = 0;
+  ranking.category_candidates = 0;
+  ranking.top_k = 5;
+  Ranker ranker(ranking, PopularityConfig{}, *learner);
+  ranker.rebuild_index_every(std::numeric_limits<uint64_t>::max());  // one snapshot for every ranking below
+  const std::vector<ContextFeature> context = {{"device", "ios", false}, {"page", "home", false}};
+  std::set<std::string> scored;
+  size_t scored_again = 0;
+  for (const auto& [user, recent] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"u4", {}}, {"u3", {"i8"}}, {"u7", {}}, {"u11", {"i2", "i9"}}, {"u4", {}}}) {
+    auto got = ranker.rank(user, recent, context, 2'000'000);
+    ASSERT_EQ(got.size(), 5u) << user;
+    std::vector<std::string> items;
+    for (const auto& entry : got) items.push_back(entry.first);
+    auto want = general_path_scores(*learner, ranking, user, recent, context, items);
+    for (const auto& [item, score] : got) {
+      EXPECT_NEAR(score, want[item], 1e-6 * std::max(1.0, std::abs(want[item]))) << user << " " << item;
+      scored_again += !scored.insert(item).second;
+    }
+  }
+  // The rankings overlap in part: both paths of the snapshot were taken.
+  EXPECT_GT(scored_again, 0u);
+  EXPECT_GT(scored.size(), 5u);
 }
 
 TEST(Ranker, AUserWithoutRowOrClicksGetsNoRanking) {
