@@ -77,6 +77,9 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
   const uint64_t samples_learned = learner.samples_learned();
   const uint64_t joiner_duplicates = learner.joiner_counters().duplicates;
   const std::array<uint64_t, ranking::kCandidateSources> top_k_sources = ranker.top_k_sources();
+  const std::string blend_json =
+      fmt::format("{{\"clicks_learned\":{},\"rankings_kept\":{},\"rankings_out_of_step\":{}}}",
+                  ranker.blend().clicks_learned(), ranker.blend_rankings_kept(), ranker.blend_rankings_out_of_step());
   const ranking::CoVisitation& covisits = ranker.covisitation();
   const std::string covisit_json =
       fmt::format("{{\"items\":{},\"neighbours\":{},\"evicted_items\":{},\"evicted_neighbours\":{}}}",
@@ -144,12 +147,12 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
       "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f},\"sum\":{:.1f},\"le\":{{{}}}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
       "\"held_for_event_time\":{},\"joiner_duplicates\":{},\"tasks\":{{\"click\":{},\"ctcvr\":{}}},\"checkpoint_age_s\":{},"
-      "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"covisitation\":{},\"memory\":{{{}}},\"redis_write_ms\":{}}}",
+      "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"blend\":{},\"covisitation\":{},\"memory\":{{{}}},\"redis_write_ms\":{}}}",
       samples_learned, r.rankings_written, r.rankings_skipped, r.ranking_write_failures, effects_write_failures,
       f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), f.sum(), freshness_le, json_number(click_window.auc),
       json_number(ctcvr_window.auc), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
       whole_auc_.samples, held_for_event_time, joiner_duplicates, task_json(click_window), task_json(ctcvr_window),
-      json_number(checkpoint_age_s), sources_json, share_json, covisit_json, memory_json, redis_write_json);
+      json_number(checkpoint_age_s), sources_json, share_json, blend_json, covisit_json, memory_json, redis_write_json);
 }
 
 }  // namespace streamrec::pipeline

@@ -61,7 +61,9 @@ class StatsReporter {
   // none written) from the pipeline.
   // The ranker's figures (under the same lock): the items of the rankings
   // by the candidate source that proposed them ("top_k_sources", counts
-  // and "top_k_share", fractions), and the co-visitation memory.
+  // and "top_k_share", fractions), the learned blend's "clicks_learned" and
+  // rankings kept for it or not ("rankings_kept", "rankings_out_of_step":
+  // ranking/ranker.h), and the co-visitation memory.
   // "memory": `pipeline_bounds` (the consumer thread's structures) and the
   // learner's and ranker's, each {"entries", "bound", "evicted"}.
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,

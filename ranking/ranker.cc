@@ -435,7 +435,12 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
                                 : available_[candidates_[a.second]]->item_id < available_[candidates_[b.second]]->item_id;
     };
     size_t k = std::min<size_t>(scored_.size(), static_cast<size_t>(config_.top_k));
-    const bool keep_served = learned_blend_ && config_.blend_served_users > 0;
+    bool keep_served = learned_blend_ && config_.blend_served_users > 0;
+    if (keep_served && !knows_the_same_clicks(history, recent_clicks)) {
+      keep_served = false;
+      ++blend_rankings_out_of_step_;
+    }
+    blend_rankings_kept_ += keep_served;
     const size_t kept = keep_served ? std::max(k, std::min(scored_.size(), kServedKept)) : k;
     if (kept < scored_.size()) std::nth_element(scored_.begin(), scored_.begin() + kept, scored_.end(), better);
     std::partial_sort(scored_.begin(), scored_.begin() + k, scored_.begin() + kept, better);
@@ -558,6 +563,20 @@ void Ranker::candidate_features(double most_covisits, int click, int ctcvr, int6
                        ? static_cast<float>(std::clamp((exposure - most_exposed) * std::numbers::ln2, kLeastExposure, 0.0))
                        : static_cast<float>(kLeastExposure);
   }
+}
+
+bool Ranker::knows_the_same_clicks(const UserHistory* history, const std::vector<std::string>& recent_clicks) const {
+  // In `learn` the recent clicks come with the rank request from the
+  // consumer's thread, ahead of the event-time merger that feeds add_event():
+  // a ranking made from a click this ranker has not taken in yet would teach
+  // the blend, when that click arrives, that what the click itself raised
+  // (its category's share, the query) predicts it. The newest click on both
+  // sides tells whether they agree (a repeat of the newest item slips by:
+  // it moves nothing but that item's own features).
+  if (viewed_capacity(config_) == 0) return true;  // no history to tell by
+  const bool viewed = history && !history->viewed.empty();
+  if (recent_clicks.empty()) return !viewed;
+  return viewed && history->viewed.front().item_id == recent_clicks.front();
 }
 
 void Ranker::remember_served(const std::string& user_id, size_t best) {

@@ -38,7 +38,10 @@
 //   score = exp(w · features), w learned online from the clicks: rank()
 //   keeps the best candidates it served each of the last
 //   `blend_served_users` users (their features), and the user's next click
-//   (add_event()) on one of them is a softmax example against the others;
+//   (add_event()) on one of them is a softmax example against the others
+//   (only rankings made from the clicks add_event() has taken in are kept:
+//   one that already knew the next click would teach the blend its own
+//   echo);
 // and the top `top_k` are the ranking. The boosts (factors, so they keep
 // their meaning whatever the scale of the model's scores) and the sources
 // that read the user's history make a view count at once, whatever the
@@ -144,6 +147,11 @@ class Ranker {
   const UserHistories& histories() const { return history_; }
   const LearnedBlend& blend() const { return blend_; }
   bool learns_blend() const { return learned_blend_; }
+  // Rankings kept for the blend to learn from, and those not kept because
+  // they were made from clicks add_event() had not taken in (or no longer
+  // held): with the learned blend, since construction.
+  uint64_t blend_rankings_kept() const { return blend_rankings_kept_; }
+  uint64_t blend_rankings_out_of_step() const { return blend_rankings_out_of_step_; }
   // Items ranked so far (the whole top_k of every ranking), by source.
   const std::array<uint64_t, kCandidateSources>& top_k_sources() const { return top_k_sources_; }
 
@@ -169,6 +177,9 @@ class Ranker {
   void choose(size_t item, CandidateSource source);
   // Fills features_ for candidates_ (rank()'s scratch set).
   void candidate_features(double most_covisits, int click, int ctcvr, int64_t ts_ms);
+  // Whether a ranking from `recent_clicks` may teach the blend: they end
+  // with the click the user's history (add_event()) ends with.
+  bool knows_the_same_clicks(const UserHistory* history, const std::vector<std::string>& recent_clicks) const;
   // Keeps the best served candidates' features for the user's next click.
   void remember_served(const std::string& user_id, size_t best);
   void learn_click(const Event& click);
@@ -205,6 +216,7 @@ class Ranker {
   std::unordered_map<std::string, Served> served_;
   std::deque<std::pair<std::string, uint64_t>> served_order_;  // user, seq: oldest first (may hold stale entries)
   uint64_t served_seq_ = 0;
+  uint64_t blend_rankings_kept_ = 0, blend_rankings_out_of_step_ = 0;
 
   // The index over the learner's available items, rebuilt by refresh_index();
   // items are numbered by their column of item_matrix_.

@@ -213,6 +213,27 @@ TEST(LearnedBlendInRanker, ItemsShownMoreRankHigherForTheNextClick) {
   EXPECT_EQ(all_shown.rank("v", recent, {}, 3000), before);
 }
 
+// In `learn` a rank request's recent clicks come from the consumer's
+// thread, ahead of what the ranker has taken in (add_event): a ranking made
+// from the next click itself teaches nothing when that click arrives; the
+// ranking made before it does.
+TEST(LearnedBlendInRanker, ARankingThatAlreadyKnewTheClickTeachesNothing) {
+  auto learner = learner_with_catalog();
+  Ranker ranker(learned_config(), PopularityConfig{}, *learner);
+  ranker.add_event(make_event("a0", EventType::kClick, "a", "i0", 1000));
+  ASSERT_FALSE(ranker.rank("a", {"i1", "i0"}, {}, 2000).empty());  // i1 not taken in yet
+  ranker.add_event(make_event("a1", EventType::kClick, "a", "i1", 2000));
+  EXPECT_EQ(ranker.blend().clicks_learned(), 0u);
+  EXPECT_EQ(ranker.blend().weights(), LearnedBlend::initial_weights());
+
+  ASSERT_FALSE(ranker.rank("a", {"i1", "i0"}, {}, 3000).empty());        // in step: served
+  ASSERT_FALSE(ranker.rank("a", {"i2", "i1", "i0"}, {}, 3500).empty());  // ahead again: not
+  ranker.add_event(make_event("a2", EventType::kClick, "a", "i2", 4000));
+  EXPECT_EQ(ranker.blend().clicks_learned(), 1u);
+  EXPECT_EQ(ranker.blend_rankings_kept(), 1u);
+  EXPECT_EQ(ranker.blend_rankings_out_of_step(), 2u);
+}
+
 TEST(LearnedBlendInRanker, TheFixedBlendLearnsNothing) {
   auto learner = learner_with_catalog();
   RankingConfig config = learned_config();
