@@ -93,59 +93,42 @@ rec_key=$(r --scan --pattern 'sr:{u:*}:rec' | head -1 || true)
 user=${rec_key#sr:\{u:}; user=${user%\}:rec}
 item_key=$(r --scan --pattern 'sr:{i:*}:f' | grep -v ':f:m$' | head -1 || true)
 fields() { local key=$1; shift; for f in "$@"; do printf '             %-12s %s\n' "$f" "$(r hget "$key" "$f")"; done; }
-# The generator's truth for the same stream (same settings, same seed) gives
-# the oracle's AUC to compare the learner's with, and the final labels for a
-# per-item counter that knows each impression's labels at once (a yardstick
-# no online learner can reach; the model should beat it).
+# The generator's truth for the same stream (same settings, same seed), and
+# the same stream through `streamrec train` (offline, same settings, a
+# second or two): its report puts the model beside the oracle and a per-item
+# counter that knows each impression's labels at once (a yardstick no online
+# learner can reach early on), over the whole stream and over its last 20%
+# of impressions (an online learner's first minutes are its cold start).
 truth_args=(produce --synthetic --config configs/local.yaml --to-file "$run/stream")
 [[ -n "$impressions" ]] && truth_args+=(--impressions "$impressions")
 "$bin" "${truth_args[@]}" >/dev/null 2>&1 || true
-report=$(python3 - "$run/stats.json" "$run/stream/truth.csv" "$elapsed" "$run/stream/events.jsonl" <<'PY'
-import csv, json, sys
-stats = json.load(open(sys.argv[1])) if sys.argv[1] else {}
+"$bin" train --config configs/local.yaml --events "$run/stream/events.jsonl" --items "$run/stream/items.jsonl" \
+  --truth "$run/stream/truth.csv" --at-once-baseline --report-json "$run/train.json" >"$run/train.log" 2>&1 || true
+report=$(python3 - "$run/stats.json" "$run/train.json" "$elapsed" <<'PY'
+import json, sys
+def load(path):
+    try: return json.load(open(path))
+    except (OSError, ValueError): return {}
+stats, train = load(sys.argv[1]), load(sys.argv[2])
 consumer, sink = stats.get("consumer", {}), stats.get("sink", {})
-def auc(pairs):
-    pairs.sort()
-    pos = sum(1 for _, y in pairs if y)
-    neg = len(pairs) - pos
-    if not pos or not neg: return float("nan")
-    rank_sum, i = 0.0, 0
-    while i < len(pairs):  # average ranks over ties
-        j = i
-        while j < len(pairs) and pairs[j][0] == pairs[i][0]: j += 1
-        rank_sum += (i + j + 1) / 2 * sum(1 for k in range(i, j) if pairs[k][1])
-        i = j
-    return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
-def counter(items, labels, prior=20.0):
-    # Each impression scored by its item's smoothed rate of the labels of the
-    # impressions before it, its own and later ones learned at once.
-    seen, hits, total, out = {}, {}, 0.0, []
-    for n, (item, y) in enumerate(zip(items, labels)):
-        rate = (total + 0.5) / (n + 10.0)
-        out.append(((hits.get(item, 0.0) + prior * rate) / (seen.get(item, 0) + prior), y))
-        seen[item] = seen.get(item, 0) + 1
-        hits[item] = hits.get(item, 0.0) + y
-        total += y
-    return out
-try:
-    rows = list(csv.DictReader(open(sys.argv[2])))
-    oracle_click = auc([(float(r["p_click"]), r["clicked"] == "1") for r in rows])
-    oracle_ctcvr = auc([(float(r["p_ctcvr"]), r["purchased"] == "1") for r in rows])
-    items = [json.loads(line)["item_id"] for line in open(sys.argv[4]) if '"impression"' in line]
-    counter_click = auc(counter(items, [int(r["clicked"]) for r in rows]))
-    counter_ctcvr = auc(counter(items, [int(r["purchased"]) for r in rows]))
-except OSError:
-    oracle_click = oracle_ctcvr = counter_click = counter_ctcvr = float("nan")
+metrics = train.get("metrics", {})
+one = lambda v: "n/a" if v is None or v != v else f"{v:.3f}"
+def cell(series, field="auc"):
+    m = metrics.get(series, {})
+    return f"{one(m.get('whole', {}).get(field))} ({one(m.get('last_20pct', {}).get(field))})".ljust(17)
 f = sink.get("freshness_ms", {})
-fmt = lambda v: "n/a" if v is None or v != v else f"{v:.3f}"
 print(f"events         : {consumer.get('events', 0)} in {sys.argv[3]} s "
       f"({consumer.get('events', 0) / max(float(sys.argv[3]), 1e-9):,.0f} events/s, waits included); "
       f"{consumer.get('dead_letters', 0)} dead-lettered")
-print(f"learned        : {sink.get('samples_learned', 0)} samples; {sink.get('rankings_written', 0)} rankings written")
+print(f"learned        : {sink.get('samples_learned', 0)} samples; {sink.get('rankings_written', 0)} rankings written; "
+      f"progressive AUC click {one(sink.get('auc_click'))}, CTCVR {one(sink.get('auc_ctcvr'))}")
 print(f"freshness      : p50 {f.get('p50', 0):.0f} ms, p99 {f.get('p99', 0):.0f} ms (Kafka timestamp -> ranking in Redis)")
-print("               model   per-item counter (labels at once)   oracle (true probabilities)")
-print(f"click AUC      : {fmt(sink.get('auc_click'))}   {fmt(counter_click)}{' ' * 29}{fmt(oracle_click)}")
-print(f"CTCVR AUC      : {fmt(sink.get('auc_ctcvr'))}   {fmt(counter_ctcvr)}{' ' * 29}{fmt(oracle_ctcvr)}")
+print("accuracy       : the same stream through `streamrec train`, whole stream (last 20% of impressions)")
+print("                 model            per-item counter, labels at once   oracle (true probabilities)")
+print(f"click AUC      : {cell('click')}{cell('baseline_click_at_once')}{' ' * 18}{cell('oracle_click')}")
+print(f"CTCVR AUC      : {cell('ctcvr')}{cell('baseline_ctcvr_at_once')}{' ' * 18}{cell('oracle_ctcvr')}")
+print(f"calibration    : {cell('click', 'calibration')}{' ' * 35}{cell('oracle_click', 'calibration')}  (click: mean prediction / mean label)")
+print(f"                 {cell('ctcvr', 'calibration')}{' ' * 35}{cell('oracle_ctcvr', 'calibration')}  (CTCVR)")
 PY
 )
 
