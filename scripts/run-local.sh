@@ -89,9 +89,20 @@ elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
 
 r() { redis-cli -p "$redis_port" "$@"; }
 # A user that has a ranking, and an item of the catalog.
-rec_key=$(r --scan --pattern 'sr:{u:*}:rec' | head -1 || true)
+# A user with a ranking and clicks, and an item of the catalog with clicks
+# (the first of each that the scan finds; the first key when none has).
+# Reads keys on stdin; $1 is the suffix to replace by :f for the hash.
+first_with_clicks() {
+  local first="" key
+  while read -r key; do
+    [[ -z "$first" ]] && first=$key
+    [[ -n "$(r hget "${key%"$1"}:f" clicks)" ]] && { echo "$key"; return; }
+  done
+  echo "$first"
+}
+rec_key=$(r --scan --pattern 'sr:{u:*}:rec' | head -200 | first_with_clicks ':rec' || true)
 user=${rec_key#sr:\{u:}; user=${user%\}:rec}
-item_key=$(r --scan --pattern 'sr:{i:*}:f' | grep -v ':f:m$' | head -1 || true)
+item_key=$(r --scan --pattern 'sr:{i:*}:f' | grep -v ':f:m$' | head -200 | first_with_clicks ':f' || true)
 fields() { local key=$1; shift; for f in "$@"; do printf '             %-12s %s\n' "$f" "$(r hget "$key" "$f")"; done; }
 # The generator's truth for the same stream (same settings, same seed), and
 # the same stream through `streamrec train` (offline, same settings, a
