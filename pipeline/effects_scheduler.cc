@@ -6,10 +6,11 @@ namespace streamrec::pipeline {
 namespace {
 
 // The effects' writer with the config's bounds on what they grow: the user
-// keys' TTL.
+// keys' TTL, the co-visit keys' members.
 IdempotentWriter effects_writer(const Config& config, std::string marks_key) {
   IdempotentWriter writer(std::move(marks_key));
   writer.expire_user_keys(RedisKeys(config.redis.prefix).user_key_start(), config.redis.user_ttl_s);
+  writer.cap_zsets(RedisKeys::item_covisits_end(), config.rankings.covisit_redis_max_members);
   return writer;
 }
 
