@@ -300,6 +300,9 @@ const std::vector<Setting>& schema() {
       setting("rankings.covisit_max_neighbours", &C::rankings, &RankingConfig::covisit_max_neighbours,
               positive<int64_t>()),
       setting("rankings.covisit_max_items", &C::rankings, &RankingConfig::covisit_max_items, positive<int64_t>()),
+      // A billion members per key is past any use, and keeps the script's arithmetic exact.
+      setting("rankings.covisit_redis_max_members", &C::rankings, &RankingConfig::covisit_redis_max_members,
+              between<int64_t>(0, 1'000'000'000)),
       setting("rankings.refresh_interval_ms", &C::rankings, &RankingConfig::refresh_interval_ms, at_least<int64_t>(0)),
       setting("rankings.impression_refresh_ms", &C::rankings, &RankingConfig::impression_refresh_ms,
               at_least<int64_t>(0)),

@@ -202,7 +202,10 @@ struct RankingConfig {
   int64_t covisit_window_items = 5;     // a view co-visits the viewer's last this many distinct items...
   int64_t covisit_window_s = 3600;      // ...viewed at most this long before
   int64_t covisit_max_neighbours = 50;  // the learner keeps at most this many co-visited items per item...
-  int64_t covisit_max_items = 100000;   // ...for at most this many items (Redis keeps every count)
+  int64_t covisit_max_items = 100000;   // ...for at most this many items
+  // Redis keeps the counts too (sr:{i:<id>}:cv), each key its this many most
+  // co-visited items (trimmed past a quarter more; 0 = every pair, unbounded).
+  int64_t covisit_redis_max_members = 200;
   int64_t refresh_interval_ms = 25;     // at most one refresh per user this often (debounce)
   int64_t impression_refresh_ms = 30000;  // impressions and purchases refresh only rankings older than this
   bool explain = true;                  // write why each item is ranked beside the ranking (sr:{u:<id>}:why)

@@ -6,10 +6,8 @@
 
 namespace streamrec {
 
-AsyncEffectsWriter::AsyncEffectsWriter(std::string redis_url, int timeout_ms, std::string marks_key,
-                                       std::string user_key_start, int64_t user_ttl_s)
-    : writer_(std::move(marks_key)), thread_("streamrec-count", std::move(redis_url), timeout_ms) {
-  writer_.expire_user_keys(std::move(user_key_start), user_ttl_s);  // before the thread's first write
+AsyncEffectsWriter::AsyncEffectsWriter(std::string redis_url, int timeout_ms, IdempotentWriter writer)
+    : writer_(std::move(writer)), thread_("streamrec-count", std::move(redis_url), timeout_ms) {
   thread_.start({[this] { return in_flight_; }, [this](bool) { take(); },
                  [this](RedisLink& redis) { write(redis); }, [this](bool) {
                    finish();

@@ -40,10 +40,9 @@ namespace streamrec {
 
 class AsyncEffectsWriter {
  public:
-  // `user_key_start` and `user_ttl_s`: user keys expire that long after a
-  // write (IdempotentWriter::expire_user_keys; 0 = never).
-  AsyncEffectsWriter(std::string redis_url, int timeout_ms, std::string marks_key, std::string user_key_start = {},
-                     int64_t user_ttl_s = 0);
+  // Writes with `writer`, set up by the caller (its marks key, the user
+  // keys' TTL, the capped ZSETs: IdempotentWriter).
+  AsyncEffectsWriter(std::string redis_url, int timeout_ms, IdempotentWriter writer);
   ~AsyncEffectsWriter();
   AsyncEffectsWriter(const AsyncEffectsWriter&) = delete;
   AsyncEffectsWriter& operator=(const AsyncEffectsWriter&) = delete;

@@ -4,7 +4,10 @@
 //   sr:{i:<item>}:f  impressions|clicks|purchases += 1
 //   sr:pop           the item's decayed popularity grows by the type's weight
 // a co-visit of items a and b (a click's, ranking/covisitation.h)
-//   sr:{i:<a>}:cv    member b += 1, and sr:{i:<b>}:cv member a += 1
+//   sr:{i:<a>}:cv    member b += 1, and sr:{i:<b>}:cv member a += 1; the
+//                    writer trims each to its most co-visited members
+//                    (rankings.covisit_redis_max_members,
+//                    IdempotentWriter::cap_zsets)
 // an item message
 //   sr:{i:<item>}:f  category, brand, price, available (1 or 0) = the message's
 //   sr:available     field <item> = available (1 or 0), the same flag for serve

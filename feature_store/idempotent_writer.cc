@@ -13,14 +13,18 @@ namespace {
 
 // KEYS: the marks hash, then the slice's data keys.
 // ARGV: ns, the user keys' TTL in seconds (0: none) and how their names
-// start (prefix .. '{u:'), then ns times (source, expected mark, new mark); then per data
-// key: n, then n times (op, field, argument), already summed up per field.
+// start (prefix .. '{u:'), how capped ZSET keys' names end ('}:cv'), their
+// bound (0: none) and the size past which they are trimmed to it
+// (IdempotentWriter::cap_zsets), then ns times (source, expected mark, new
+// mark); then per data key: n, then n times (op, field, argument), already
+// summed up per field.
 // A key's fields are all ZSET members (ops l, z) or all HASH fields (i, m, s);
 // a key to delete first (op d, a forgotten user) has the d triple first.
 constexpr std::string_view kScript = R"lua(
 -- Phase 1 checks and reads everything and computes the new values; phase 2
--- only writes. Redis does not roll a failed script back, so a script that
--- fails must fail before its first write. Flat arrays and index ranges, no
+-- only writes (its one read, ZCARD of a ZSET it just wrote, cannot fail).
+-- Redis does not roll a failed script back, so a script that fails must
+-- fail before its first write. Flat arrays and index ranges, no
 -- table per key: this runs for every key of every slice.
 -- unpack() fails past a few thousand values ("too many results to unpack":
 -- Lua's C stack holds about 8000), and a key may carry far more fields (sr:pop
@@ -46,7 +50,8 @@ end
 local marks = KEYS[1]
 local ns = tonumber(ARGV[1])
 local user_ttl, user_key_start = tonumber(ARGV[2]), ARGV[3]
-local a = 4
+local capped_end, cap, trim_above = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local a = 7
 local new_marks = {}
 for s = 1, ns do
   local source, expected = ARGV[a], ARGV[a + 1]
@@ -120,6 +125,11 @@ for k = 2, #KEYS do
   if deleted[k] then redis.call('DEL', KEYS[k]) end
   if to[k] >= from[k] then
     write_pairs(zset[k] and 'ZADD' or 'HSET', KEYS[k], values, from[k], to[k])
+    if zset[k] and cap > 0 and string.sub(KEYS[k], -#capped_end) == capped_end then
+      -- Past the slack, down to the bound: the lowest scores go (cap_zsets says why).
+      local members = redis.call('ZCARD', KEYS[k])
+      if members > trim_above then redis.call('ZREMRANGEBYRANK', KEYS[k], 0, members - cap - 1) end
+    end
     if user_ttl > 0 and string.sub(KEYS[k], 1, #user_key_start) == user_key_start then
       redis.call('EXPIRE', KEYS[k], user_ttl)  -- redis.user_ttl_s: from the user's last write
     end
@@ -289,6 +299,9 @@ std::vector<IdempotentWriter::Call> IdempotentWriter::slices(const EffectBatch& 
     call.args.push_back(std::to_string(advanced.size()));
     call.args.push_back(std::to_string(user_ttl_s_));
     call.args.push_back(user_key_start_);
+    call.args.push_back(capped_key_end_);
+    call.args.push_back(std::to_string(capped_key_end_.empty() ? 0 : capped_max_members_));
+    call.args.push_back(std::to_string(zset_trim_above(capped_max_members_)));
     for (uint32_t source : advanced) {
       call.args.insert(call.args.end(), {batch.sources_[source], std::to_string(mark[source]), std::to_string(top[source])});
       call.marks[batch.sources_[source]] = mark[source] = top[source];

@@ -45,6 +45,7 @@
 // to Redis 1000 at a time, since Lua's unpack() fails past a few thousand.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -131,6 +132,33 @@ class IdempotentWriter {
     user_key_start_ = std::move(user_key_start);
     user_ttl_s_ = ttl_s;
   }
+  // Every ZSET key whose name ends with `key_end` (RedisKeys'
+  // item_covisits_end(): the co-visit keys) keeps at most
+  // zset_trim_above(max_members) members after a write that changed it: in
+  // the same script, once a key holds more, its lowest-scored members
+  // (ties: the lexicographically smallest) are removed down to
+  // `max_members` (rankings.covisit_redis_max_members); 0: unbounded.
+  //
+  // Why trim only past a slack above the bound: a member new to a full key
+  // has the lowest score (its first co-visits), so trimming at the bound
+  // itself would remove every newcomer in the script that added it, and
+  // the key's members could never change again. With the slack a newcomer
+  // has until a quarter of the bound more have come to earn its place. And
+  // a full key is trimmed once per that many newcomers, not on each:
+  // between trims a write costs the key one ZCARD, O(1).
+  //
+  // Exactly once still: the trim runs only in a script that applies new
+  // effects, after them, and depends only on the key's contents then; a
+  // replayed message's effects are skipped before any script touches the
+  // key. What survives a trim does depend on how the effects were cut into
+  // writes, so a member's count is exact only while it has never been
+  // trimmed (one trimmed and co-visited again starts from its new co-visits).
+  void cap_zsets(std::string key_end, int64_t max_members) {
+    capped_key_end_ = std::move(key_end);
+    capped_max_members_ = max_members;
+  }
+  // The most members a key capped at `max_members` keeps between writes.
+  static int64_t zset_trim_above(int64_t max_members) { return max_members + std::max<int64_t>(1, max_members / 4); }
 
   // Applies `batch` in one pipelined round trip (plus one to read the marks
   // of sources it has not seen yet). Loads the script on first use and again
@@ -165,6 +193,8 @@ class IdempotentWriter {
   size_t keys_per_call_;
   std::string user_key_start_;
   int64_t user_ttl_s_ = 0;
+  std::string capped_key_end_;
+  int64_t capped_max_members_ = 0;
   std::string sha_;
   std::map<std::string, int64_t> marks_;  // source -> its mark in Redis (-1: none yet)
   std::map<std::string, int64_t> floor_;  // source -> the highest mark Redis has held (never forgotten)

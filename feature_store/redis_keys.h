@@ -27,6 +27,9 @@ class RedisKeys {
   std::string item_features(std::string_view item_id) const { return tagged("i:", item_id, ":f"); }
   // The items co-visited with this one: neighbour -> co-visits.
   std::string item_covisits(std::string_view item_id) const { return tagged("i:", item_id, ":cv"); }
+  // How every co-visit key's name ends (and no other key's: each name ends
+  // with its own suffix, after the hash tag's "}").
+  static std::string item_covisits_end() { return "}:cv"; }
   std::string popularity() const { return prefix_ + "pop"; }
   // Every item's `available` (item_id -> 1 or 0), written with the item's
   // hash: what serve checks a ranking against, in one HMGET.

@@ -145,7 +145,8 @@ TEST(Config, AGroupInstanceIdIsKafkasLegalNameOrEmpty) {
 
 TEST(Config, MemoryBoundsAreCheckedWithAMessageNamingTheKey) {
   for (const char* set : {"learner.max_users=0", "learner.max_items=-1", "learner.max_embedding_rows=3000000000",
-                          "learner.max_held_events=0", "redis.user_ttl_s=-5", "learner.max_users=lots"}) {
+                          "learner.max_held_events=0", "redis.user_ttl_s=-5", "learner.max_users=lots",
+                          "rankings.covisit_redis_max_members=-1"}) {
     auto c = load_config({"", {}, {set}});
     ASSERT_FALSE(c.ok()) << set;
     const std::string key = std::string(set).substr(0, std::string(set).find('='));
@@ -158,6 +159,9 @@ TEST(Config, MemoryBoundsAreCheckedWithAMessageNamingTheKey) {
   EXPECT_EQ(c->redis.user_ttl_s, 86400);
   EXPECT_EQ(c->learner.max_held_events, 1000);
   EXPECT_EQ(LearnerConfig{}.max_items, 500000);
+  auto unbounded = load_config({"", {"STREAMREC_RANKINGS_COVISIT_REDIS_MAX_MEMBERS=0"}, {}});
+  ASSERT_TRUE(unbounded.ok()) << unbounded.error().message;
+  EXPECT_EQ(unbounded->rankings.covisit_redis_max_members, 0);
 }
 
 TEST(Config, UnknownEnvironmentVariablesAreWarningsNamingThemWithoutTheirValues) {

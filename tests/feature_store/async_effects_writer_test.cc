@@ -22,7 +22,7 @@ class AsyncEffectsWriterTest : public ::testing::Test {
   std::string clicks_in_redis() { return redis_.cli("HGET 'sr:{u:a}:f' clicks"); }
 
   testing::RedisServer redis_;
-  AsyncEffectsWriter writer_{redis_.url(), 2000, "sr:marks"};
+  AsyncEffectsWriter writer_{redis_.url(), 2000, IdempotentWriter("sr:marks")};
 };
 
 TEST_F(AsyncEffectsWriterTest, SubmissionsBecomeDurableInOrder) {

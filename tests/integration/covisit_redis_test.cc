@@ -2,14 +2,20 @@
 // `streamrec learn` with a checkpoint is killed mid-stream and restarted,
 // so Kafka re-delivers clicks whose co-visits are already in Redis, and
 // producer retries (the same event_id again) come on top. Every item's
-// co-visits must equal a brute-force count over the events sent once.
+// co-visits must equal a brute-force count over the events sent once (the
+// keys stay below rankings.covisit_redis_max_members, which is on). With a
+// bound they reach, every key stays within it and its slack, and no count
+// exceeds the brute-force one.
 #include <signal.h>
 
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 
+#include "core/config.h"
+#include "feature_store/idempotent_writer.h"
 #include "tests/integration/pipeline_fixture.h"
 
 namespace streamrec::testing {
@@ -76,6 +82,9 @@ TEST_F(CoVisitRedisTest, CountsAreExactAfterAKillARestartFromTheCheckpointAndPro
   for (const Event& e : events) items.insert(e.item_id);
   const CoVisits expected = brute_force_covisits(events);
   ASSERT_GT(expected.size(), 80u);
+  // The default bound is on, and never reached here: the counts stay exact.
+  for (auto& [item, neighbours] : expected)
+    ASSERT_LE(static_cast<int64_t>(neighbours.size()), RankingConfig{}.covisit_redis_max_members) << item;
 
   const std::vector<std::string> settings = {"--set", "checkpoint.interval_s=1", "--set", "redis.write_interval_ms=100",
                                              "--set", "consumer.batch_max_messages=500", "--checkpoint",
@@ -138,6 +147,50 @@ TEST_F(CoVisitRedisTest, CountsAreExactAfterAKillARestartFromTheCheckpointAndPro
   }
   EXPECT_EQ(mismatches, 0);
   EXPECT_GT(total, 100000) << "too few co-visits to mean anything";
+}
+
+TEST_F(CoVisitRedisTest, ABoundKeepsEveryKeyWithinItAndItsSlackWithoutOverCounting) {
+  // Clicks only, 200 users, each clicking 60 of 90 items at random: every
+  // item co-visits most others, far more than the bound.
+  std::vector<Event> events = make_events(12000, 200, 90);
+  std::mt19937 random(7);
+  for (Event& e : events) {
+    e.type = EventType::kClick;
+    e.value.reset();
+    e.item_id = "i" + std::to_string(random() % 90);
+  }
+  std::set<std::string> items;
+  for (const Event& e : events) items.insert(e.item_id);
+  const CoVisits expected = brute_force_covisits(events);
+  constexpr int64_t kBound = 10;
+  const int64_t most = IdempotentWriter::zset_trim_above(kBound);  // 12
+
+  produce_events(events);
+  auto learner = start_learner({"--set", "rankings.covisit_redis_max_members=" + std::to_string(kBound), "--set",
+                                "redis.write_interval_ms=100", "--set", "consumer.batch_max_messages=500",
+                                "--stop-after-idle", "3"});
+  ASSERT_EQ(learner->wait(std::chrono::seconds(180)), 0);
+  expect_exact_counters();
+
+  const CoVisits in_redis = read_covisits(items);
+  int trimmed_items = 0;
+  for (const std::string& item : items) {
+    auto want = expected.count(item) ? expected.at(item) : std::map<std::string, int64_t>{};
+    auto got = in_redis.count(item) ? in_redis.at(item) : std::map<std::string, int64_t>{};
+    const auto neighbours = static_cast<int64_t>(want.size());
+    if (neighbours > most) ++trimmed_items;
+    EXPECT_LE(static_cast<int64_t>(got.size()), most) << item;
+    // Trimmed down to the bound, then only growing; never trimmed: all of them.
+    EXPECT_GE(static_cast<int64_t>(got.size()), std::min(neighbours, kBound)) << item;
+    for (auto& [neighbour, n] : got) {
+      ASSERT_TRUE(want.count(neighbour)) << item << " co-visited with " << neighbour << " in Redis only";
+      EXPECT_LE(n, want.at(neighbour)) << item << " neighbour " << neighbour;
+      if (neighbours <= most) {
+        EXPECT_EQ(n, want.at(neighbour)) << item << " (never trimmed) neighbour " << neighbour;
+      }
+    }
+  }
+  EXPECT_GT(trimmed_items, 80) << "the bound was hardly reached: the test means little";
 }
 
 }  // namespace

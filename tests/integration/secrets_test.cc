@@ -68,7 +68,7 @@ TEST_F(PipelineTest, ALearnerLogsInWithAPercentEncodedPasswordAndNeverLogsIt) {
 // docs/operations.md, "A least-privilege Redis user": keep the two in step.
 const char* const kLeastPrivilegeUser =
     "ACL SETUSER streamrec on '>learner-pw' resetkeys '~sr:*' resetchannels -@all "
-    "+auth +hello +ping +select +multi +exec +del +hdel +zadd +hset +hget +hmget +zmscore +lpush +ltrim +evalsha '+script|load'";
+    "+auth +hello +ping +select +multi +exec +del +hdel +zadd +hset +hget +hmget +zmscore +zcard +zremrangebyrank +lpush +ltrim +evalsha '+script|load'";
 
 TEST_F(PipelineTest, ALearnerNeedsOnlyTheLeastPrivilegeUserWithTheDefaultUserDisabled) {
   // The fixture's own connection, which reads the counters, logged in as the
