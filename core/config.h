@@ -205,7 +205,7 @@ struct RankingConfig {
   int64_t covisit_max_items = 100000;   // ...for at most this many items
   // Redis keeps the counts too (sr:{i:<id>}:cv), each key its this many most
   // co-visited items (trimmed past a quarter more; 0 = every pair, unbounded).
-  int64_t covisit_redis_max_members = 200;
+  int64_t covisit_redis_max_members = 100;
   int64_t refresh_interval_ms = 25;     // at most one refresh per user this often (debounce)
   int64_t impression_refresh_ms = 30000;  // impressions and purchases refresh only rankings older than this
   bool explain = true;                  // write why each item is ranked beside the ranking (sr:{u:<id>}:why)
