@@ -571,8 +571,8 @@ bool Ranker::knows_the_same_clicks(const UserHistory* history, const std::vector
   // a ranking made from a click this ranker has not taken in yet would teach
   // the blend, when that click arrives, that what the click itself raised
   // (its category's share, the query) predicts it. The newest click on both
-  // sides tells whether they agree (a repeat of the newest item slips by:
-  // it moves nothing but that item's own features).
+  // sides tells whether they agree (a repeat click on the newest item slips
+  // by: its echo is of an item the ranking's inputs held already).
   if (viewed_capacity(config_) == 0) return true;  // no history to tell by
   const bool viewed = history && !history->viewed.empty();
   if (recent_clicks.empty()) return !viewed;
