@@ -139,6 +139,23 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
       out.counter("streamrec_learn_covisit_evicted_neighbours_total",
                   "Co-visited neighbours dropped to stay within rankings.covisit_max_neighbours", *v);
   }
+  // The learned blend (ranking/ranker.h): the clicks it learned from, and the
+  // rankings kept for it or not (made from a click the model had not taken in).
+  if (object blend; !sink["blend"].get(blend)) {
+    if (auto v = field(blend, "clicks_learned"))
+      out.counter("streamrec_learn_blend_clicks_learned_total",
+                  "Clicks the learned blend learned from (a click on an item of the user's last kept ranking)", *v);
+    if (auto v = field(blend, "rankings_kept"))
+      out.counter("streamrec_learn_blend_rankings_total",
+                  "Rankings computed with the learned blend: kept for it to learn from, or not (out of step: made "
+                  "from a click the model's thread had not taken in yet)",
+                  *v, {{"kept", "true"}});
+    if (auto v = field(blend, "rankings_out_of_step"))
+      out.counter("streamrec_learn_blend_rankings_total",
+                  "Rankings computed with the learned blend: kept for it to learn from, or not (out of step: made "
+                  "from a click the model's thread had not taken in yet)",
+                  *v, {{"kept", "false"}});
+  }
   // Bounded memory (learner.max_*): per structure, its entries, its bound and
   // what it evicted to stay within it.
   if (object memory; !sink["memory"].get(memory))

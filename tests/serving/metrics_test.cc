@@ -114,6 +114,11 @@ TEST_F(ServeTest, LearnerMetricsCountWhatTheLearnerDidAndParse) {
   EXPECT_NEAR(shares, 1.0, 1e-3) << text;
   EXPECT_GE(sample(text, "streamrec_learn_covisit_items"), 0) << text;
   EXPECT_EQ(sample(text, "streamrec_learn_covisit_evicted_items_total"), 0) << text;
+  // The learned blend: every ranking kept for it or not; it learns at most one click a kept ranking.
+  const double kept = sample(text, R"(streamrec_learn_blend_rankings_total{kept="true"})"),
+               out_of_step = sample(text, R"(streamrec_learn_blend_rankings_total{kept="false"})");
+  EXPECT_GE(kept + out_of_step, sample(text, "streamrec_learn_rankings_written_total")) << text;
+  EXPECT_LE(sample(text, "streamrec_learn_blend_clicks_learned_total"), kept) << text;
   // Bounded memory: each structure's entries, bound and evictions.
   EXPECT_GE(sample(text, R"(streamrec_learn_memory_entries{structure="realtime_users"})"), 1) << text;
   EXPECT_EQ(sample(text, R"(streamrec_learn_memory_bound{structure="realtime_users"})"), 1e6) << text;
