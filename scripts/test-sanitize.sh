@@ -3,9 +3,10 @@
 # (scripts/build-sanitize.sh), with the suppressions of tests/sanitizers/.
 #   scripts/test-sanitize.sh                 # ASan + UBSan: builds the unit tests, runs ctest -L unit
 #   scripts/test-sanitize.sh --all           # ASan + UBSan: builds everything, runs the whole suite
-#   scripts/test-sanitize.sh --thread        # TSan: the tests of our threads (docs/testing.md;
-#                                            # so far run by hand for the writers only)
-#   scripts/test-sanitize.sh ... -R Joiner   # further arguments go to ctest
+#   scripts/test-sanitize.sh --thread        # TSan: the test binaries of our threads, whole
+#                                            # (docs/testing.md, "ThreadSanitizer")
+#   scripts/test-sanitize.sh ... -R Joiner   # further arguments go to ctest (with --thread: to
+#                                            # each binary, e.g. --gtest_filter=Serve*)
 # Every report goes to <build>/sanitizer-reports/ as well as failing its
 # process: a `streamrec` child that a test only stops would otherwise take
 # its report to a log nobody reads. The script fails when a report was
