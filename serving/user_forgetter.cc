@@ -29,17 +29,23 @@ void UserForgetter::forget(const std::string& user_id, std::function<void(Forget
       outcome->kafka_error = errors[0];
       return done(std::move(*outcome));
     }
-    auto redis = redis_.lease();
-    if (!redis.ok()) {
-      outcome->redis_error = redis.error().message;
-      return done(std::move(*outcome));
+    // The lease goes back to the pool before `done`: the caller may destroy
+    // the pool once `done` ran (`streamrec forget` does, at once), and a
+    // lease given back after that writes into a freed pool (ThreadSanitizer,
+    // docs/testing.md).
+    {
+      auto redis = redis_.lease();
+      if (!redis.ok()) {
+        outcome->redis_error = redis.error().message;
+      } else {
+        std::vector<std::string> keys = keys_.user_keys(user_id);
+        std::vector<std::string_view> args{"DEL"};
+        args.insert(args.end(), keys.begin(), keys.end());
+        auto deleted = (*redis)->command(args);
+        if (!deleted.ok()) outcome->redis_error = deleted.error().message;
+        else outcome->keys_deleted = deleted->get()->integer;
+      }
     }
-    std::vector<std::string> keys = keys_.user_keys(user_id);
-    std::vector<std::string_view> args{"DEL"};
-    args.insert(args.end(), keys.begin(), keys.end());
-    auto deleted = (*redis)->command(args);
-    if (!deleted.ok()) outcome->redis_error = deleted.error().message;
-    else outcome->keys_deleted = deleted->get()->integer;
     done(std::move(*outcome));
   });
 }

@@ -9,7 +9,8 @@
 // Threads: forget() may be called from any thread; `done` is called exactly
 // once, on the publisher's acknowledgement thread (or in forget() when
 // nothing could be queued). Ownership: borrows the publisher and the pool,
-// which must outlive every `done`. Errors are values in the outcome: a
+// which must outlive every `done`; the pool is not touched once `done` was
+// called (its lease is back), so it may go as soon as `done` ran. Errors are values in the outcome: a
 // tombstone the broker did not acknowledge (send it again: a second
 // tombstone is harmless), or Redis refusing the immediate delete (the
 // learners delete the keys when they reach the tombstone).
