@@ -88,7 +88,6 @@ fi
 elapsed=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")
 
 r() { redis-cli -p "$redis_port" "$@"; }
-# A user that has a ranking, and an item of the catalog.
 # A user with a ranking and clicks, and an item of the catalog with clicks
 # (the first of each that the scan finds; the first key when none has).
 # Reads keys on stdin; $1 is the suffix to replace by :f for the hash.
