@@ -145,9 +145,15 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // Rankings first: the writes below may wait for the write in flight and
   // for the model (the summary), and a ranking asked for must not.
   request_rankings();
-  if (write_failed_ || effects_.write_due()) {
+  // A write that failed in tick() is tried here too, so that its failure
+  // reaches the consumer, which then retries this batch and pauses its
+  // partitions: without it, a Redis outage found by tick() alone (the usual
+  // case on an idle machine) let the consumer take batch after batch into
+  // memory, none of them durable.
+  if (write_failed_ || tick_write_failed_ || effects_.write_due()) {
     Status written = submit_writes(effects_.summary_due());
     write_failed_ = !written.ok();
+    tick_write_failed_ = false;
     if (!written.ok()) return written;
   }
   return {};
@@ -193,8 +199,11 @@ Status StreamPipeline::tick() {
   request_rankings();
   Status status;
   // A stream that pauses must not leave effects (and commits) waiting.
-  if (!write_failed_ && effects_.write_due())
-    if (Status s = submit_writes(effects_.summary_due()); !s.ok() && status.ok()) status = s;
+  if (!write_failed_ && effects_.write_due()) {
+    Status s = submit_writes(effects_.summary_due());
+    tick_write_failed_ = !s.ok();
+    if (!s.ok() && status.ok()) status = s;
+  }
   auto now = Clock::now();
   // A write that failed waits for the next interval too: each try flushes
   // the effects, waits for the model thread and serializes the whole model,

@@ -146,6 +146,7 @@ class StreamPipeline : public EventSink {
   StatsReporter stats_;
   std::string stats_sample_;  // publish_stats()'s, until the next summary takes it
   bool write_failed_ = false;  // the last apply() took its batch but the write before failed
+  bool tick_write_failed_ = false;  // tick()'s last write failed: the next apply() writes first
 
   // Next offset per partition of everything applied, in its cluster
   // (learned from the consumer at assignment, or restored).

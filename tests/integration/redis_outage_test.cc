@@ -37,10 +37,17 @@ TEST_F(RedisOutageTest, RedisDownLongerThanTheMaxPollIntervalKeepsTheGroupMember
                          std::chrono::seconds(10)));
 
   // Redis goes away (cleanly: its append-only file keeps what it had) for
-  // twice the poll interval, while more events arrive.
+  // twice the poll interval, while more events arrive throughout: in 7
+  // slices, 2 s apart (all at once, an idle learner consumed them within
+  // half a second, before any write had failed, and had nothing left to
+  // pause).
   redis_.stop(/*clean=*/true);
-  produce_events(make_events(20000, 1500, 400, /*first_id=*/20000));
-  std::this_thread::sleep_for(std::chrono::seconds(14));
+  const std::vector<Event> more = make_events(21000, 1500, 400, /*first_id=*/20000);
+  for (size_t first = 0; first < more.size(); first += 3000) {
+    produce_events(std::vector<Event>(more.begin() + static_cast<std::ptrdiff_t>(first),
+                                      more.begin() + static_cast<std::ptrdiff_t>(first + 3000)));
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
   EXPECT_TRUE(learner->running());
   redis_.start();
   reconnect_redis();
