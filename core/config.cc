@@ -289,6 +289,8 @@ const std::vector<Setting>& schema() {
       setting("rankings.recent_boost", &C::rankings, &RankingConfig::recent_boost, at_least(0.0)),
       setting("rankings.covisit_candidates", &C::rankings, &RankingConfig::covisit_candidates, at_least<int64_t>(0)),
       setting("rankings.covisit_boost", &C::rankings, &RankingConfig::covisit_boost, at_least(0.0)),
+      setting("rankings.covisit_second_step", &C::rankings, &RankingConfig::covisit_second_step,
+              at_least<int64_t>(0)),
       setting("rankings.blend", &C::rankings, &RankingConfig::blend, one_of({"learned", "fixed"})),
       setting("rankings.blend_learning_rate", &C::rankings, &RankingConfig::blend_learning_rate, at_least(0.0)),
       setting("rankings.blend_served_users", &C::rankings, &RankingConfig::blend_served_users, at_least<int64_t>(0)),

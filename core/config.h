@@ -192,6 +192,7 @@ struct RankingConfig {
   double recent_boost = 30;             // score * (1 + this / (1 + position in the user's viewed list) + ...)
   int64_t covisit_candidates = 50;      // items most co-visited with the user's last viewed items
   double covisit_boost = 10;            // ... + this * co-visits / the most co-visits of any candidate)
+  int64_t covisit_second_step = 10;     // the most co-visited items whose own co-visits count, at half strength
   // How the signals above are weighed: "learned" (online, from the clicks
   // that follow served rankings: ranking/learned_blend.h; the boosts above
   // are then only its starting point) or "fixed" (the formula above).

@@ -280,12 +280,13 @@ void Ranker::choose(size_t i, CandidateSource source) {
   candidate_sources_.push_back(source);
 }
 
+std::optional<size_t> Ranker::number(const std::string& item) const {
+  auto it = item_number_.find(item);
+  if (it == item_number_.end()) return std::nullopt;
+  return it->second;
+}
+
 void Ranker::history_candidates(const UserHistory& history) {
-  auto number = [&](const std::string& item) -> std::optional<size_t> {
-    auto it = item_number_.find(item);
-    if (it == item_number_.end()) return std::nullopt;
-    return it->second;
-  };
   auto exclude = [&](const std::string& item) {
     if (auto i = number(item); i && !chosen_[*i]) {
       chosen_[*i] = 1;
@@ -316,9 +317,10 @@ void Ranker::history_candidates(const UserHistory& history) {
         covisits_of_[*i] += count;
       }
   }
+  covisit_second_step(history, sources);
   covisited_.clear();
   for (size_t i : boosted_)
-    if (covisits_of_[i] > 0 && !chosen_[i]) covisited_.emplace_back(static_cast<uint64_t>(covisits_of_[i]), i);
+    if (covisits_of_[i] > 0 && !chosen_[i]) covisited_.emplace_back(covisits_of_[i], i);
   std::sort(covisited_.begin(), covisited_.end());
   covisited_.erase(std::unique(covisited_.begin(), covisited_.end()), covisited_.end());  // boosted_ may repeat
   const size_t m = std::min(covisited_.size(), static_cast<size_t>(config_.covisit_candidates));
@@ -328,6 +330,42 @@ void Ranker::history_candidates(const UserHistory& history) {
     return pa != pb ? pa > pb : a.second < b.second;
   });
   for (size_t j = 0; j < m; ++j) choose(covisited_[j].second, CandidateSource::kCovisit);
+}
+
+// Co-visits are sparse: on a short log most items the user views next were
+// never viewed together with their last few. One more step of the walk finds
+// items viewed with what was viewed with them: each of the
+// `covisit_second_step` items most co-visited so far passes its weight on to
+// its own neighbours, in proportion to their share of its co-visits, at half
+// strength (a first-step count of 1 outweighs a second-step share of it).
+// The walk does not come back to the items it started from: the user's own
+// items are the recent source's, and a return would only echo the first step.
+void Ranker::covisit_second_step(const UserHistory& history, size_t sources) {
+  constexpr double kStrength = 0.5;
+  first_step_.clear();
+  if (config_.covisit_second_step <= 0) return;
+  for (size_t i : boosted_)
+    if (covisits_of_[i] > 0) first_step_.emplace_back(covisits_of_[i], i);
+  std::sort(first_step_.begin(), first_step_.end());
+  first_step_.erase(std::unique(first_step_.begin(), first_step_.end()), first_step_.end());
+  const size_t m = std::min(first_step_.size(), static_cast<size_t>(config_.covisit_second_step));
+  std::partial_sort(first_step_.begin(), first_step_.begin() + m, first_step_.end(),
+                    [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  first_step_.resize(m);
+  for (const auto& [weight, i] : first_step_) {
+    const CoVisitation::Row* row = covisits_.row(available_[i]->item_id);
+    if (!row) continue;
+    double total = 0;
+    for (const auto& entry : *row) total += entry.second;
+    for (const auto& [other, count] : *row) {
+      auto j = number(other);
+      if (!j || std::any_of(history.viewed.begin(), history.viewed.begin() + static_cast<std::ptrdiff_t>(sources),
+                            [&](const ViewedItem& v) { return v.item_id == other; }))
+        continue;
+      if (covisits_of_[*j] == 0) boosted_.push_back(*j);
+      covisits_of_[*j] += kStrength * weight * count / total;
+    }
+  }
 }
 
 std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user_id,
@@ -517,8 +555,18 @@ void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, co
     if (recency_[i] > 0) add(item.item_id);  // the user viewed it
     if (covisits_of_[i] > 0 && history) {
       const size_t sources = std::min(history->viewed.size(), static_cast<size_t>(config_.covisit_sources));
+      const size_t before = e.because.size();
       for (size_t p = 0; p < sources; ++p)
         if (covisits_.count(history->viewed[p].item_id, item.item_id) > 0) add(history->viewed[p].item_id);
+      if (e.because.size() == before)  // reached by the walk's second step: through which of the user's items
+        for (size_t p = 0; p < sources; ++p) {
+          const std::string& mine = history->viewed[p].item_id;
+          auto through = [&](const std::pair<double, size_t>& step) {
+            const std::string& via = available_[step.second]->item_id;
+            return covisits_.count(mine, via) > 0 && covisits_.count(via, item.item_id) > 0;
+          };
+          if (std::any_of(first_step_.begin(), first_step_.end(), through)) add(mine);
+        }
     }
     if (e.category_share > 0)
       for (const std::string& clicked : recent_clicks)

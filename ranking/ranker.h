@@ -14,7 +14,10 @@
 //    (re-consumption; UserHistory, kept from add_event());
 //  - covisit: the `covisit_candidates` items most co-visited
 //    (ranking/covisitation.h, kept from add_event()) with the user's last
-//    `covisit_sources` viewed items, by the sum of their co-visits;
+//    `covisit_sources` viewed items, by the sum of their co-visits, plus a
+//    second step of the walk: the `covisit_second_step` items most
+//    co-visited with them pass half their weight on to their own
+//    neighbours, in proportion to each one's share of their co-visits;
 //  - category: the `category_candidates` most popular items of the
 //    categories the user just clicked;
 //  - brand: the `brand_candidates` most popular items of the brands the
@@ -174,6 +177,11 @@ class Ranker {
   // excludes, proposes the recent and co-visited items, and fills recency_
   // and covisits_of_ for them.
   void history_candidates(const UserHistory& history);
+  // The available item's index (in available_), if it is one.
+  std::optional<size_t> number(const std::string& item) const;
+  // Adds the second step of the co-visit walk from the user's first
+  // `sources` viewed items to covisits_of_.
+  void covisit_second_step(const UserHistory& history, size_t sources);
   void choose(size_t item, CandidateSource source);
   // Fills features_ for candidates_ (rank()'s scratch set).
   void candidate_features(double most_covisits, int click, int ctcvr, int64_t ts_ms);
@@ -255,7 +263,8 @@ class Ranker {
   std::vector<const ViewedItem*> viewed_;  // per item: the user's view of it (recent ones); null between calls
   std::vector<BlendFeatures> features_;   // per candidate (as candidates_)
   std::vector<size_t> boosted_;           // items with recency_ or covisits_of_ set
-  std::vector<std::pair<uint64_t, size_t>> covisited_;  // co-visits, item
+  std::vector<std::pair<double, size_t>> covisited_;  // co-visits, item
+  std::vector<std::pair<double, size_t>> first_step_;  // covisit_second_step()'s: co-visits, item
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
   std::vector<size_t> recent_categories_; // those with a share
   std::vector<size_t> same_category_;

@@ -109,20 +109,47 @@ TEST(CandidateSources, RecentBoostPutsTheLatestViewFirst) {
   EXPECT_EQ(got[1].first, "i1");
 }
 
-TEST(CandidateSources, CovisitedItemsAreCandidates) {
-  auto learner = trained_learner();
-  RankingConfig config;
-  config.retrieval_candidates = config.popular_candidates = config.category_candidates = 0;
-  config.recent_candidates = 0;
-  Ranker ranker(config, PopularityConfig{}, *learner);
-  // Others viewed i7 right after i1, and i9 after i7.
+// Others viewed i7 right after i1, and i9 after i7; "v" viewed i1.
+void feed_covisits(Ranker& ranker) {
   ranker.add_event(make_event("a1", EventType::kClick, "a", "i1", 1'000'000));
   ranker.add_event(make_event("a2", EventType::kClick, "a", "i7", 1'001'000));
   ranker.add_event(make_event("b1", EventType::kClick, "b", "i7", 1'002'000));
   ranker.add_event(make_event("b2", EventType::kClick, "b", "i9", 1'003'000));
   ranker.add_event(make_event("v1", EventType::kClick, "v", "i1", 2'000'000));
+}
+
+RankingConfig covisits_alone() {
+  RankingConfig config;
+  config.retrieval_candidates = config.popular_candidates = config.category_candidates = 0;
+  config.recent_candidates = 0;
+  return config;
+}
+
+TEST(CandidateSources, CovisitedItemsAreCandidates) {
+  auto learner = trained_learner();
+  RankingConfig config = covisits_alone();
+  config.covisit_second_step = 0;
+  Ranker ranker(config, PopularityConfig{}, *learner);
+  feed_covisits(ranker);
   EXPECT_EQ(ranked(ranker, "v", {}), (std::set<std::string>{"i7"}));
   EXPECT_EQ(ranker.top_k_sources()[static_cast<size_t>(CandidateSource::kCovisit)], 1u);
+}
+
+TEST(CandidateSources, ItemsCovisitedWithTheCovisitedOnesAreCandidatesAfterThem) {
+  auto learner = trained_learner();
+  RankingConfig config = covisits_alone();
+  config.blend = "fixed";
+  config.covisit_boost = 1000;  // the co-visits decide the order, not the model
+  Ranker ranker(config, PopularityConfig{}, *learner);
+  feed_covisits(ranker);
+  std::vector<Explanation> why;
+  auto got = ranker.rank("v", {}, {}, 3'000'000, &why);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, "i7");  // co-visited with i1
+  EXPECT_EQ(got[1].first, "i9");  // co-visited with i7: half of i7's weight times i9's share of i7's co-visits
+  ASSERT_EQ(why.size(), 2u);
+  EXPECT_EQ(why[1].source, "covisit");
+  EXPECT_EQ(why[1].because, (std::vector<std::string>{"i1"}));  // the user's item it was reached from
 }
 
 TEST(CandidateSources, TheBrandsTheUserJustClickedProposeTheirMostPopularItems) {
