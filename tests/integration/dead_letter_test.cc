@@ -1,6 +1,7 @@
 // Malformed and hostile messages (docs/events.md, "Dead letters") go to
 // events.dlq unchanged, each with the reason in an `error` header; the valid
 // messages around them are all counted. On the events topic and on items.
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <sstream>
@@ -98,8 +99,15 @@ struct DeadLetters {
 };
 DeadLetters check_dead_letters(const std::string& bootstrap, const std::string& source_topic,
                                std::map<std::string, Malformed>& by_payload) {
-  std::string dlq = run_shell("kcat -C -b " + bootstrap +
-                              " -t events.dlq -o beginning -e -q -f '%h\\t%s\\n' -X fetch.message.max.bytes=2000000");
+  // The learner acknowledges a dead letter when the topic has it, later than
+  // the counters reach Redis (DeadLetterQueue sends without blocking): read
+  // until every one is there, or a minute has passed.
+  std::string dlq;
+  eventually([&] {
+    dlq = run_shell("kcat -C -b " + bootstrap +
+                    " -t events.dlq -o beginning -e -q -f '%h\\t%s\\n' -X fetch.message.max.bytes=2000000");
+    return static_cast<size_t>(std::count(dlq.begin(), dlq.end(), '\n')) >= by_payload.size();
+  }, std::chrono::seconds(60));
   DeadLetters out;
   std::istringstream lines(dlq);
   for (std::string line; std::getline(lines, line);) {
