@@ -23,12 +23,14 @@ bool CheckpointWriter::busy() const {
   return in_flight_;
 }
 
-void CheckpointWriter::submit(std::string payload, size_t partitions, Clock::duration paused) {
+void CheckpointWriter::submit(std::string payload, size_t partitions, Clock::duration waited,
+                              Clock::duration serialized) {
   {
     std::lock_guard lock(mu_);
     payload_ = std::move(payload);
     partitions_ = partitions;
-    paused_ = paused;
+    waited_ = waited;
+    serialized_ = serialized;
     submitted_ = Clock::now();
     in_flight_ = true;
   }
@@ -61,7 +63,7 @@ void CheckpointWriter::run() {
     std::string payload = std::move(payload_);
     payload_.clear();
     const size_t partitions = partitions_;
-    const Clock::duration paused = paused_;
+    const Clock::duration waited = waited_, serialized = serialized_;
     const Clock::time_point submitted = submitted_;
     lock.unlock();
     const size_t bytes = payload.size();
@@ -69,11 +71,11 @@ void CheckpointWriter::run() {
     payload = std::string();  // its memory back before the next one is made
     const Clock::time_point done = Clock::now();
     if (s.ok()) {
-      spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions), {:.0f} MB; the pipeline paused {:.0f} ms "
-                   "to serialize it",
-                   path_, std::chrono::duration<double, std::milli>(done - submitted).count(), partitions,
-                   static_cast<double>(bytes) / 1e6,
-                   std::chrono::duration<double, std::milli>(paused).count());
+      using ms = std::chrono::duration<double, std::milli>;
+      spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions), {:.0f} MB; the pipeline paused "
+                   "{:.0f} ms for it ({:.0f} waiting for the model, {:.0f} serializing)",
+                   path_, ms(done - submitted).count(), partitions, static_cast<double>(bytes) / 1e6,
+                   ms(waited + serialized).count(), ms(waited).count(), ms(serialized).count());
     } else {
       spdlog::error("learn: {}", s.message());
     }

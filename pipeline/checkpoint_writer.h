@@ -34,9 +34,10 @@ class CheckpointWriter {
   // True while a write is in flight.
   bool busy() const;
   // Writes `payload` (pipeline_checkpoint.h's bytes) to the path on the
-  // writer's thread; `partitions` and `paused` (how long the pipeline waited
-  // to serialize it) are for the log line. Call only when !busy().
-  void submit(std::string payload, size_t partitions, Clock::duration paused);
+  // writer's thread; `partitions`, and how long the pipeline paused for it
+  // (`waited` for the model to learn what was queued, then `serialized`),
+  // are for the log line. Call only when !busy().
+  void submit(std::string payload, size_t partitions, Clock::duration waited, Clock::duration serialized);
   // Waits until no write is in flight; the status of the last one (ok when
   // none was made).
   Status wait();
@@ -54,7 +55,7 @@ class CheckpointWriter {
   bool in_flight_ = false, stopping_ = false;
   std::string payload_;
   size_t partitions_ = 0;
-  Clock::duration paused_{};
+  Clock::duration waited_{}, serialized_{};
   Clock::time_point submitted_{};
   Status last_status_;
   std::optional<Clock::time_point> last_written_;

@@ -302,6 +302,7 @@ Status StreamPipeline::start_checkpoint() {
   // The positions below say what the learner has seen: it must have learned
   // all of it.
   model_->wait_until_learned();
+  auto learned = Clock::now();
   std::string payload;
   {
     auto lock = model_->lock();
@@ -312,7 +313,7 @@ Status StreamPipeline::start_checkpoint() {
     payload = serialize_pipeline_checkpoint(resume, users_, ranker_, *learner_);
   }
   positions_changed_ = false;
-  checkpoint_writer_->submit(std::move(payload), positions_.next.size(), Clock::now() - start);
+  checkpoint_writer_->submit(std::move(payload), positions_.next.size(), learned - start, Clock::now() - learned);
   return {};
 }
 
