@@ -14,20 +14,21 @@
 #    1 outage of the whole Kafka cluster: every broker down for --outage
 #      seconds, then up.
 # It samples the learner's RSS (VmRSS) every 10 s across restarts. When the
-# stream has ended it waits for Redis to hold every event (at most --drain
-# seconds), stops the learner (SIGTERM: it must exit 0) and checks
+# stream has ended it waits for Redis to hold every event (while it keeps
+# growing, at most --drain seconds), stops the learner (SIGTERM: it must exit 0) and checks
 # (bench/soak/check.py): every user and item counter in Redis equal to the
 # truth and nothing counted beyond it; every malformed message in events.dlq
 # with its reason; RSS over the second half of the stream within 10% of its
-# mean, leaving out the samples taken less than --warmup seconds after a
-# learner started (a restarted learner restores its checkpoint and refills
-# its bounded structures: its RSS is not at its level yet); and it prints
+# mean, leaving out the samples taken less than --warmup seconds (120, or a
+# tenth of a shorter stream) after a learner started (a restarted learner
+# restores its checkpoint and catches up: its RSS is not at its level yet);
+# and it prints
 # freshness p50/p99. A learner that exits by itself (not killed here) fails
 # the soak. Exit status 0 when every check passes, 1 otherwise, 2 on bad usage.
 # Everything listens on 127.0.0.1; every process it starts is stopped on exit.
 #
 #   bench/soak.sh [--minutes 60] [--rate 30000] [--seed 1] [--build build] [--keep DIR]
-#                 [--partitions 24] [--outage 20] [--redis-down 3] [--warmup 120] [--drain 300]
+#                 [--partitions 24] [--outage 20] [--redis-down 3] [--warmup S] [--drain 1800]
 #                 [--users 100000] [--items 10000] [--set key=value]...
 #
 #   --partitions  of the events topic: the embedded broker keeps ~5 MiB per
@@ -39,8 +40,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/bench"
 
-minutes=60 rate=30000 seed=1 build="$root/build" keep="" partitions=24 outage=20 redis_down=3 warmup=120
-drain=300 users=100000 items=10000 sets=()
+minutes=60 rate=30000 seed=1 build="$root/build" keep="" partitions=24 outage=20 redis_down=3 warmup=""
+drain=1800 users=100000 items=10000 sets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --minutes) minutes="$2"; shift ;;
@@ -71,6 +72,8 @@ $py -c 'import redis, confluent_kafka' 2>/dev/null || { echo "soak.sh: $py lacks
 
 if [[ -n "$keep" ]]; then mkdir -p "$keep"; dir="$(cd "$keep" && pwd)"; rm -rf "$dir"/*; else dir="$(mktemp -d /tmp/soak.XXXXXX)"; fi
 seconds=$(( minutes * 60 ))
+# 120 s, or a tenth of a shorter stream: a 3-minute run keeps some samples.
+[[ -n "$warmup" ]] || warmup=$(( seconds / 10 < 120 ? seconds / 10 : 120 ))
 pids=()
 redis_pid="" learn_pid="" feed_pid=""
 cleanup() {
@@ -201,6 +204,8 @@ while kill -0 "$feed_pid" 2>/dev/null; do
     next_sample=$(( now + 10 ))
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$learn_pid/status" 2>/dev/null || true)
     [[ -z "$rss" ]] || echo "$now $learners $(( $(date +%s) - learn_started )) $rss" >>"$dir/rss.tsv"
+    lag=$(grep -o '"lag":[0-9]*' "$dir/stats-$learners.json" 2>/dev/null | head -1 | cut -d: -f2 || true)
+    echo "$now $learners ${lag:-}" >>"$dir/lag.tsv"
     if (( now % 60 < 10 )); then
       log "learner $learners RSS $(( ${rss:-0} / 1024 )) MiB; feed $(cat "$dir/feed-status.json" 2>/dev/null)"
     fi
@@ -225,6 +230,7 @@ learn_pid=""
 if (( rc != 0 )); then log "FAIL the last learner did not stop cleanly on SIGTERM (status $rc)"; status=1; fi
 if (( unexpected_exits > 0 )); then log "FAIL $unexpected_exits learner(s) exited by themselves"; status=1; fi
 (( rc == 0 )) || true
+log "largest consumer lag seen (every 10 s, from the stats): $(awk 'NF == 3 && $3 > m { m = $3; t = $1 } END { printf "%d events at +%d s", m, t }' "$dir/lag.tsv")"
 log "faults done: $(grep -c 'SIGKILL learner' "$dir/soak.log") learner kills, $(grep -c 'SIGKILL redis' "$dir/soak.log") Redis crashes, $(grep -c 'every broker down' "$dir/soak.log") broker outages; $learners learners; offset resets (trimmed by the broker): $(cat "$dir"/learn-*.log | grep -c 'Offset out of range' || true); load $(cut -d' ' -f1-3 /proc/loadavg)"
 (( status == 0 )) && log "PASS" || log "FAIL"
 [[ -z "$keep" ]] || echo "soak: logs, samples and truth kept in $dir" >&2
