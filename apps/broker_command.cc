@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "apps/broker_control.h"
 #include "apps/commands.h"
 #include "core/embedded_broker.h"
 #include "core/stop_signal.h"
@@ -16,6 +17,7 @@ struct BrokerOptions {
   int brokers = 3;
   int events_partitions = 6;
   std::string address_file;
+  std::string control;
 };
 }  // namespace
 
@@ -28,6 +30,9 @@ void add_broker_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--events-partitions", options->events_partitions, "Partitions of the events topic")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--address-file", options->address_file, "Also write the bootstrap address to this file");
+  cmd->add_option("--control", options->control,
+                  "Make this named pipe and apply the faults written to it, one a line: down ID, up ID, "
+                  "leader TOPIC PARTITION ID, coordinator GROUP ID (brokers numbered from 1)");
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     StopSignal stop;
@@ -38,6 +43,16 @@ void add_broker_command(CLI::App& app, int& exit_code) {
       spdlog::error("{}", broker.error().message);
       exit_code = 1;
       return;
+    }
+    std::unique_ptr<BrokerControl> control;
+    if (!options->control.empty()) {
+      auto opened = BrokerControl::open(options->control, *broker);
+      if (!opened.ok()) {
+        spdlog::error("{}", opened.error().message);
+        exit_code = 1;
+        return;
+      }
+      control = std::move(opened).value();
     }
     std::printf("%s\n", broker->bootstrap_servers().c_str());
     std::fflush(stdout);
@@ -50,7 +65,11 @@ void add_broker_command(CLI::App& app, int& exit_code) {
     spdlog::info("broker: {} brokers at {}; topics {} ({} partitions), {}, {}; Ctrl-C stops", options->brokers,
                  broker->bootstrap_servers(), config.kafka.events_topic, options->events_partitions,
                  config.kafka.items_topic, config.kafka.dlq_topic);
-    while (!stop.wait_for(std::chrono::seconds(1))) {
+    if (control) {
+      while (!stop.stop_requested()) control->poll(/*timeout_ms=*/200);
+    } else {
+      while (!stop.wait_for(std::chrono::seconds(1))) {
+      }
     }
     spdlog::info("broker: stopping");
     exit_code = 0;

@@ -38,14 +38,29 @@ uint64_t checksum64(std::string_view bytes) {
   return h;
 }
 
-std::string wrap_checkpoint(std::string_view payload) {
+namespace {
+// The file is header, payload, trailer: built apart, so that a write need
+// not copy a payload of hundreds of megabytes into one buffer first.
+std::string checkpoint_header(std::string_view payload) {
   ByteWriter w;
   w.raw(kMagic.data(), kMagic.size());
   w.u32(kCheckpointVersion);
   w.u64(payload.size());
-  w.raw(payload.data(), payload.size());
+  return w.take();
+}
+
+std::string checkpoint_trailer(std::string_view payload) {
+  ByteWriter w;
   w.u64(checksum64(payload));
   return w.take();
+}
+}  // namespace
+
+std::string wrap_checkpoint(std::string_view payload) {
+  std::string file = checkpoint_header(payload);
+  file.append(payload);
+  file += checkpoint_trailer(payload);
+  return file;
 }
 
 Result<std::string> unwrap_checkpoint(std::string_view file, const std::string& name) {
@@ -74,16 +89,18 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Writes all of `bytes` to a new `path` and fsyncs it; on failure removes it.
-Status write_synced(const std::string& path, std::string_view bytes) {
+// Writes all of `parts`, in order, to a new `path` and fsyncs it; on failure removes it.
+Status write_synced(const std::string& path, std::initializer_list<std::string_view> parts) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Error{"cannot create " + path + ": " + errno_text()};
   std::string failure;
-  for (size_t done = 0; done < bytes.size() && failure.empty();) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) failure = "cannot write " + path + ": " + errno_text();
-    else done += static_cast<size_t>(n);
+  for (std::string_view bytes : parts) {
+    for (size_t done = 0; done < bytes.size() && failure.empty();) {
+      ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) failure = "cannot write " + path + ": " + errno_text();
+      else done += static_cast<size_t>(n);
+    }
   }
   if (failure.empty() && ::fsync(fd) != 0) failure = "cannot fsync " + path + ": " + errno_text();
   if (::close(fd) != 0 && failure.empty()) failure = "cannot close " + path + ": " + errno_text();
@@ -109,7 +126,7 @@ Status sync_directory_of(const std::string& path) {
 
 Status write_checkpoint_file(const std::string& path, std::string_view payload) {
   const std::string tmp = path + ".tmp", prev = path + ".prev";
-  if (Status s = write_synced(tmp, wrap_checkpoint(payload)); !s.ok())
+  if (Status s = write_synced(tmp, {checkpoint_header(payload), payload, checkpoint_trailer(payload)}); !s.ok())
     return Error{"checkpoint " + path + " not written (the previous one is kept): " + s.message()};
   if (::access(path.c_str(), F_OK) == 0 && std::rename(path.c_str(), prev.c_str()) != 0)
     return Error{"checkpoint " + path + ": cannot keep the previous one as " + prev + ": " + errno_text()};

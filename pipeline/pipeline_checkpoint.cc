@@ -25,6 +25,11 @@ constexpr uint32_t kOldestLoadableVersion = 4;
 Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,
                                 const RankingDebouncer& users, const ranking::Ranker& ranker,
                                 const learner::Learner& learner) {
+  return learner::write_checkpoint_file(path, serialize_pipeline_checkpoint(positions, users, ranker, learner));
+}
+
+std::string serialize_pipeline_checkpoint(const StreamPositions& positions, const RankingDebouncer& users,
+                                          const ranking::Ranker& ranker, const learner::Learner& learner) {
   ByteWriter out;
   out.u32(kPipelineStateVersion);
   out.str(positions.cluster_id);
@@ -53,7 +58,7 @@ Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& 
   });
   ranker.save(out);
   out.str(learner.checkpoint_bytes(0));
-  return learner::write_checkpoint_file(path, out.take());
+  return out.take();
 }
 
 Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamPositions& positions,

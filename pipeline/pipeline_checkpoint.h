@@ -29,6 +29,11 @@ struct StreamPositions {
   std::map<TopicPartition, int64_t> next;
 };
 
+// The checkpoint's bytes, for learner::write_checkpoint_file (which the
+// caller may run later, on another thread: CheckpointWriter).
+std::string serialize_pipeline_checkpoint(const StreamPositions& positions, const RankingDebouncer& users,
+                                          const ranking::Ranker& ranker, const learner::Learner& learner);
+// serialize_pipeline_checkpoint, written to `path` at once.
 Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,
                                 const RankingDebouncer& users, const ranking::Ranker& ranker,
                                 const learner::Learner& learner);

@@ -47,7 +47,9 @@ StreamPipeline::StreamPipeline(const Config& config, std::unique_ptr<Learner> le
       users_(config.rankings, config.learner.recent_clicks, config.learner.max_users),
       effects_(config),
       covisits_(config.rankings, config.learner.max_users),
-      stats_(config.learner) {}
+      stats_(config.learner),
+      checkpoint_writer_(config.checkpoint.path.empty() ? nullptr
+                                                        : std::make_unique<CheckpointWriter>(config.checkpoint.path)) {}
 
 void StreamPipeline::take(const ConsumedBatch& batch) {
   auto advance = [&](const MessageOrigin& origin) {
@@ -208,10 +210,12 @@ Status StreamPipeline::tick() {
   // A write that failed waits for the next interval too: each try flushes
   // the effects, waits for the model thread and serializes the whole model,
   // so retrying on every tick would all but stop learning (a full disk).
-  if (!config_.checkpoint.path.empty() && positions_changed_ &&
-      now - last_checkpoint_attempt_ >= std::chrono::seconds(config_.checkpoint.interval_s)) {
+  // One write at a time: while one is in flight the next waits for it.
+  if (checkpoint_writer_ && (positions_changed_ || checkpoint_writer_->last_failed()) &&
+      now - last_checkpoint_attempt_ >= std::chrono::seconds(config_.checkpoint.interval_s) &&
+      !checkpoint_writer_->busy()) {
     last_checkpoint_attempt_ = now;
-    if (Status s = save_checkpoint(); !s.ok() && status.ok()) status = s;
+    if (Status s = start_checkpoint(); !s.ok() && status.ok()) status = s;
   }
   if (now - last_status_ >= std::chrono::seconds(5)) {
     last_status_ = now;
@@ -283,7 +287,14 @@ void StreamPipeline::drop_users_of(const std::vector<TopicPartition>& revoked) {
 }
 
 Status StreamPipeline::save_checkpoint() {
-  if (config_.checkpoint.path.empty()) return {};
+  if (!checkpoint_writer_) return {};
+  // The interval's, if one is in flight: its failure is logged; this one is tried anyway.
+  (void)checkpoint_writer_->wait();
+  if (Status s = start_checkpoint(); !s.ok()) return s;
+  return checkpoint_writer_->wait();
+}
+
+Status StreamPipeline::start_checkpoint() {
   // Effects not in Redis yet must not be behind the checkpoint's positions:
   // a restart would skip them.
   if (Status s = flush(); !s.ok()) return Error{"checkpoint not written: " + s.message()};
@@ -291,17 +302,18 @@ Status StreamPipeline::save_checkpoint() {
   // The positions below say what the learner has seen: it must have learned
   // all of it.
   model_->wait_until_learned();
-  auto lock = model_->lock();
-  // A partition resumes at its earliest event the learner has not seen:
-  // what the merger holds is not in the learner's state.
-  StreamPositions resume{positions_.cluster_id, {}};
-  for (auto& [tp, next] : positions_.next) resume.next[tp] = merger_.first_held(tp).value_or(next);
-  if (Status s = save_pipeline_checkpoint(config_.checkpoint.path, resume, users_, ranker_, *learner_); !s.ok())
-    return s;
-  last_checkpoint_ = Clock::now();
+  auto learned = Clock::now();
+  std::string payload;
+  {
+    auto lock = model_->lock();
+    // A partition resumes at its earliest event the learner has not seen:
+    // what the merger holds is not in the learner's state.
+    StreamPositions resume{positions_.cluster_id, {}};
+    for (auto& [tp, next] : positions_.next) resume.next[tp] = merger_.first_held(tp).value_or(next);
+    payload = serialize_pipeline_checkpoint(resume, users_, ranker_, *learner_);
+  }
   positions_changed_ = false;
-  spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions)", config_.checkpoint.path,
-               std::chrono::duration<double, std::milli>(last_checkpoint_ - start).count(), positions_.next.size());
+  checkpoint_writer_->submit(std::move(payload), positions_.next.size(), learned - start, Clock::now() - learned);
   return {};
 }
 
@@ -318,10 +330,9 @@ Status StreamPipeline::restore_checkpoint() {
 }
 
 std::string StreamPipeline::stats_json(bool final) const {
+  const auto last_checkpoint = checkpoint_writer_ ? checkpoint_writer_->last_written() : std::nullopt;
   const double checkpoint_age_s =
-      last_checkpoint_ == Clock::time_point{}
-          ? std::nan("")
-          : std::chrono::duration<double>(Clock::now() - last_checkpoint_).count();
+      last_checkpoint ? std::chrono::duration<double>(Clock::now() - *last_checkpoint).count() : std::nan("");
   const std::vector<MemoryBound> bounds = {
       {"realtime_users", users_.users(), config_.learner.max_users, users_.evicted_users()},
       {"covisit_effect_users", covisits_.users(), config_.learner.max_users, covisits_.evicted_users()},

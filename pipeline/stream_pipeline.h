@@ -40,7 +40,7 @@
 //   EffectsScheduler   effects summed over redis.write_interval_ms, written
 //                      with the model summary (StatsReporter) and the changed
 //                      embeddings (EmbeddingExport) every second
-//   pipeline_checkpoint.h  the checkpoint file
+//   pipeline_checkpoint.h  the checkpoint file, written by CheckpointWriter
 //   StatsReporter      the stats JSON and the whole-run AUCs
 // Freshness is measured per ranking write: from the Kafka timestamp of the
 // oldest event that asked for it, to Redis acknowledging it.
@@ -55,6 +55,7 @@
 #include "core/config.h"
 #include "core/consumed.h"
 #include "online_learner/learner.h"
+#include "pipeline/checkpoint_writer.h"
 #include "pipeline/covisit_effects.h"
 #include "pipeline/effects_scheduler.h"
 #include "pipeline/embedding_export.h"
@@ -97,7 +98,9 @@ class StreamPipeline : public EventSink {
   // for serve's dashboard. Consumer's thread.
   void publish_stats(std::string sample_json) { stats_sample_ = std::move(sample_json); }
 
-  // Writes the checkpoint now (no-op without checkpoint.path).
+  // Writes the checkpoint now and waits for it (no-op without
+  // checkpoint.path); the stop's. The interval's, in tick(), is written on
+  // CheckpointWriter's thread while the pipeline goes on.
   Status save_checkpoint();
 
  private:
@@ -119,6 +122,10 @@ class StreamPipeline : public EventSink {
   // writer; an Error is the write before's (retried with these).
   Status submit_writes(bool with_summary);
   Status restore_checkpoint();
+  // Flushes the effects, waits until the model learned what is queued,
+  // serializes the state (the consumer's and the model's threads wait for
+  // that) and hands it to checkpoint_writer_.
+  Status start_checkpoint();
   // Forgets the users the debouncer evicted (learner.max_users) everywhere
   // else: co-visit effects, the joiner, the ranker's histories.
   void forget_evicted_users();
@@ -152,11 +159,11 @@ class StreamPipeline : public EventSink {
   // (learned from the consumer at assignment, or restored).
   StreamPositions positions_;
   bool positions_changed_ = false;
-  std::chrono::steady_clock::time_point last_checkpoint_{};  // the last one written
   // The last one tried on the interval, written or not: a failing write (a
   // full disk) is retried one interval later, not on every tick.
   std::chrono::steady_clock::time_point last_checkpoint_attempt_{};
   std::chrono::steady_clock::time_point last_status_{};
+  std::unique_ptr<CheckpointWriter> checkpoint_writer_;  // with checkpoint.path
 
   // Last: stopped (after learning what is queued) before anything above goes.
   std::unique_ptr<ModelThread> model_;

@@ -5,12 +5,15 @@
 // every write is durable: the file fsynced before it is renamed into place,
 // the directory fsynced after (seen with strace).
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <thread>
 
 #include "tests/integration/pipeline_fixture.h"
 
@@ -99,6 +102,34 @@ TEST_F(CheckpointFaultsTest, ADamagedNewestCheckpointAtStartFallsBackToThePrevio
   EXPECT_NE(log.find("restoring the previous checkpoint " + checkpoint() + ".prev"), std::string::npos) << log;
   EXPECT_TRUE(std::filesystem::exists(checkpoint() + ".corrupt"));
   EXPECT_NE(log.find("learn: restored checkpoint " + checkpoint() + ".prev ("), std::string::npos) << log;
+}
+
+// bench/soak.sh found it: at 30k events/s each checkpoint (~280 MB, with a
+// million pending impressions) stopped consuming for 5-25 s while its file
+// was written and fsynced. A write that takes long (here: its FILE.tmp a
+// named pipe nobody reads, so it blocks at open) must not stop the learner.
+TEST_F(CheckpointFaultsTest, ASlowCheckpointWriteDoesNotStopTheLearner) {
+  ASSERT_EQ(::mkfifo((checkpoint() + ".tmp").c_str(), 0600), 0);
+  auto learner = start_learner(args());
+  produce_events(make_events(2000, 200, 60));
+  // The first checkpoint (at the items' first position) is due at once.
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == 2000; }, std::chrono::seconds(60)))
+      << "the learner stopped while its checkpoint was being written: Redis holds " << events_in_redis()
+      << " of 2000 events\n" << read_file(dir_ + "/learn-0.log");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_FALSE(std::filesystem::exists(checkpoint())) << "the checkpoint was written past its blocked FILE.tmp";
+  produce_events(make_events(2000, 200, 60, /*first_id=*/2000));
+  EXPECT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(30)))
+      << "the learner stopped while its checkpoint was being written: Redis holds " << events_in_redis() << " of "
+      << expected_.events << " events\n" << read_file(dir_ + "/learn-0.log");
+
+  // The write goes on once the pipe is read (it fails: a pipe cannot be
+  // fsynced), and the next one lands.
+  std::ifstream(checkpoint() + ".tmp", std::ios::binary).ignore(std::numeric_limits<std::streamsize>::max());
+  EXPECT_TRUE(eventually([&] { return std::filesystem::is_regular_file(checkpoint()); }, std::chrono::seconds(30)))
+      << read_file(dir_ + "/learn-0.log");
+  EXPECT_EQ(learner->stop(), 0);
+  expect_exact_counters();
 }
 
 // The system calls of one thread, from `strace -f` output: its lines in order.

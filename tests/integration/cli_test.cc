@@ -2,6 +2,10 @@
 // external client, and bad settings or arguments stop with a clear message.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "tests/support/servers.h"
 
 namespace streamrec::testing {
@@ -26,6 +30,47 @@ TEST(Cli, BrokerServesKafkaToKcatWithTheTopicsStreamrecNeeds) {
   ASSERT_EQ(rc, 0) << sent;
   std::string got = run_shell("kcat -C -b " + broker.bootstrap_servers() + " -t items -e -q -f '%k=%s\\n'", &rc);
   EXPECT_EQ(got, "k1=hello\n");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// bench/soak.sh takes the broker down and back through --control.
+TEST(Cli, BrokerControlTakesTheBrokerDownAndBringsItBack) {
+  const std::string dir = make_scratch_dir("broker-control");
+  const std::string fifo = dir + "/control", log = dir + "/broker.log", address = dir + "/bootstrap";
+  Subprocess broker({STREAMREC_BINARY, "broker", "--brokers", "1", "--control", fifo, "--address-file", address}, {},
+                    dir + "/stdout", log);
+  ASSERT_TRUE(eventually([&] { return !read_file(address).empty(); }, std::chrono::seconds(20))) << read_file(log);
+  std::string bootstrap = read_file(address);
+  bootstrap.pop_back();  // the newline
+  int rc = -1;
+  auto metadata = [&] { return run_shell("kcat -L -m 2 -b " + bootstrap + " 2>&1", &rc); };
+  std::string out = metadata();
+  ASSERT_EQ(rc, 0) << out;
+
+  auto command = [&](const std::string& line, const std::string& logged) {
+    run_shell("echo '" + line + "' > " + fifo);
+    return eventually([&] { return read_file(log).find(logged) != std::string::npos; }, std::chrono::seconds(10));
+  };
+  ASSERT_TRUE(command("down 1", "control: down 1: done")) << read_file(log);
+  out = metadata();
+  EXPECT_NE(rc, 0) << "the broker answered while down: " << out;
+
+  // A command that does not parse, or that the mock refuses, changes nothing.
+  ASSERT_TRUE(command("sideways 1", "unknown command")) << read_file(log);
+  ASSERT_TRUE(command("up 7", "control: up 7: broker: cannot bring broker 7 up")) << read_file(log);
+  EXPECT_TRUE(broker.running());
+
+  ASSERT_TRUE(command("up 1", "control: up 1: done")) << read_file(log);
+  EXPECT_TRUE(eventually([&] { return (metadata(), rc == 0); }, std::chrono::seconds(10))) << metadata();
+  EXPECT_NE(metadata().find("topic \"events\" with 6 partitions"), std::string::npos);
+
+  EXPECT_EQ(broker.stop(), 0);
+  EXPECT_FALSE(std::filesystem::exists(fifo)) << "the named pipe was left behind";
+  remove_scratch_dir_if_passed(dir);
 }
 
 TEST(Cli, BadSettingsStopWithExitStatus2AndNameTheKey) {

@@ -209,6 +209,18 @@ TEST_F(CheckpointFiles, EachWriteKeepsThePreviousCheckpoint) {
   EXPECT_EQ((*newest)->skipped, "");
 }
 
+// The write sends header, payload and trailer apart (no copy of the whole
+// file in memory); the file is still the envelope, byte for byte.
+TEST_F(CheckpointFiles, TheFileWrittenIsTheEnvelopeOfThePayloadByteForByte) {
+  std::string payload(1000003, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 131 % 251);
+  ASSERT_TRUE(write_checkpoint_file(path_, payload).ok());
+  std::ifstream in(path_, std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(file == wrap_checkpoint(payload)) << file.size() << " bytes, expected " << wrap_checkpoint(payload).size();
+  EXPECT_EQ(*read_checkpoint_file(path_), payload);
+}
+
 TEST_F(CheckpointFiles, ACorruptNewestFallsBackToThePreviousWhichTheNextWriteKeeps) {
   ASSERT_TRUE(write_checkpoint_file(path_, "good and older").ok());
   ASSERT_TRUE(write_checkpoint_file(path_, "newest, then damaged").ok());

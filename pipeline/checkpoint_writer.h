@@ -1,0 +1,65 @@
+// Writes the pipeline's checkpoint file on a thread of its own, so that the
+// consumer and the model wait only while the state is serialized, not while
+// hundreds of megabytes are written and fsynced (seconds: consuming stopped
+// that long at every checkpoint, bench/soak.sh).
+//
+// Threads: every call from one thread (the consumer's); the write runs on the
+// writer's thread. Ownership: owns its thread and the bytes handed to it; the
+// destructor waits for the write in flight. Errors: a failed write is logged
+// as an error (learner::write_checkpoint_file's message: the previous file is
+// kept), remembered as last_failed() and returned by wait(); trying again is
+// the caller's (the next interval).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/status.h"
+
+namespace streamrec::pipeline {
+
+class CheckpointWriter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit CheckpointWriter(std::string path);
+  ~CheckpointWriter();
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  // True while a write is in flight.
+  bool busy() const;
+  // Writes `payload` (pipeline_checkpoint.h's bytes) to the path on the
+  // writer's thread; `partitions`, and how long the pipeline paused for it
+  // (`waited` for the model to learn what was queued, then `serialized`),
+  // are for the log line. Call only when !busy().
+  void submit(std::string payload, size_t partitions, Clock::duration waited, Clock::duration serialized);
+  // Waits until no write is in flight; the status of the last one (ok when
+  // none was made).
+  Status wait();
+  // The last write failed (the next one should not wait for new positions).
+  bool last_failed() const;
+  // When the last successful write was in place; nullopt before the first.
+  std::optional<Clock::time_point> last_written() const;
+
+ private:
+  void run();
+
+  const std::string path_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool in_flight_ = false, stopping_ = false;
+  std::string payload_;
+  size_t partitions_ = 0;
+  Clock::duration waited_{}, serialized_{};
+  Clock::time_point submitted_{};
+  Status last_status_;
+  std::optional<Clock::time_point> last_written_;
+  std::thread thread_;  // last: started once the members above exist
+};
+
+}  // namespace streamrec::pipeline
