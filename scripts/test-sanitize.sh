@@ -2,9 +2,12 @@
 # Runs tests under sanitizers, each kind in its own build directory
 # (scripts/build-sanitize.sh), with the suppressions of tests/sanitizers/.
 #   scripts/test-sanitize.sh                 # ASan + UBSan: builds the unit tests, runs ctest -L unit
+#   scripts/test-sanitize.sh --fault         # ASan + UBSan: the unit and the fault tests (CI; the
+#                                            # binary too, which the fault tests run)
 #   scripts/test-sanitize.sh --all           # ASan + UBSan: builds everything, runs the whole suite
 #   scripts/test-sanitize.sh --thread        # TSan: the test binaries of our threads, whole
 #                                            # (docs/testing.md, "ThreadSanitizer")
+#   scripts/test-sanitize.sh ... --build-only  # builds what the mode runs, runs nothing
 #   scripts/test-sanitize.sh ... -R Joiner   # further arguments go to ctest (with --thread: to
 #                                            # each binary, e.g. --gtest_filter=Serve*)
 # Every report goes to <build>/sanitizer-reports/ as well as failing its
@@ -16,11 +19,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 mode=unit
+build_only=0
 ctest_args=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --all) mode=all; shift ;;
+    --fault) mode=fault; shift ;;
     --thread) mode=thread; shift ;;
+    --build-only) build_only=1; shift ;;
     *) ctest_args+=("$1"); shift ;;
   esac
 done
@@ -31,18 +37,27 @@ case "$mode" in
     dir=build-asan
     scripts/build-sanitize.sh --target unit_tests
     select=(-L unit -LE memory) ;;
+  fault)
+    dir=build-asan
+    scripts/build-sanitize.sh --target unit_tests --target fault_tests
+    select=(-L 'unit|fault' -LE memory) ;;
   all)
     dir=build-asan
     scripts/build-sanitize.sh
     select=(-LE memory) ;;
   thread)
     dir=build-tsan
-    # The tests that run our threads: ModelThread, the async Redis writers,
-    # serve's HTTP and publisher threads (in the streamrec child).
-    thread_tests=(async_effects_writer_test async_ranking_writer_test kcat_counters_test
-                  realtime_effect_test serve_events_test serve_forget_test)
+    # The tests that run our threads: in the test process, the async Redis
+    # writers and StreamPipeline with its ModelThread (the pipeline_*
+    # tests); in the streamrec child, the learner's threads and serve's
+    # HTTP and publisher threads (serve_pipelining_test: many clients at once).
+    thread_tests=(async_effects_writer_test async_ranking_writer_test
+                  pipeline_model_thread_test pipeline_revoked_partition_test pipeline_user_eviction_test
+                  kcat_counters_test realtime_effect_test
+                  serve_events_test serve_forget_test serve_pipelining_test)
     scripts/build-sanitize.sh --thread --target streamrec "${thread_tests[@]/#/--target=}" ;;
 esac
+if [[ $build_only -eq 1 ]]; then exit 0; fi
 
 reports="$root/$dir/sanitizer-reports"
 rm -rf "$reports"

@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "pipeline/stream_pipeline.h"
@@ -20,6 +22,14 @@ inline int64_t entries(const std::string& stats, const std::string& structure) {
   return std::stoll(m[1]);
 }
 
+// "test/events/<partition>", kept for the whole test: a MessageOrigin only
+// views its source, as the consumer's views the Kafka message it came in.
+// Called from the test's thread.
+inline std::string_view source_of(int32_t partition) {
+  static std::map<int32_t, std::string> sources;
+  return sources.try_emplace(partition, "test/events/" + std::to_string(partition)).first->second;
+}
+
 // An event of `user` on `item`, consumed from events partition `partition`
 // at `offset`; its time grows with the offset.
 inline ConsumedEvent consumed(EventType type, const std::string& user, const std::string& item, int32_t partition,
@@ -30,7 +40,7 @@ inline ConsumedEvent consumed(EventType type, const std::string& user, const std
   c.event.user_id = user;
   c.event.item_id = item;
   c.event.ts_ms = 1'767'225'600'000 + 1000 * offset;
-  c.origin.source = "test/events/" + std::to_string(partition);
+  c.origin.source = source_of(partition);
   c.origin.topic = "events";
   c.origin.partition = partition;
   c.origin.offset = offset;

@@ -143,11 +143,17 @@ TEST_F(ServeTest, AHeadlessBrowserDrawsEveryPlotFromARealLearnerAndAUsersRanking
                       environment, "", dir_ + "/produce.log");
   ASSERT_EQ(producer.wait(std::chrono::seconds(120)), 0);
   run_shell("printf 'u1\\tnot json\\n' | kcat -P -b " + broker_->bootstrap_servers() + " -t events -K '\\t'");
+  // What every plot below draws: a ranking, a few samples, and in the
+  // newest an AUC over the recent window, which the learner reports only once
+  // that window holds clicks and non-clicks. Four samples alone were not
+  // enough for a slower learner (under AddressSanitizer the AUC plot was
+  // empty).
   std::string user;
   ASSERT_TRUE(eventually(
       [&] {
         user = redis_->cli("--scan --pattern 'sr:{u:*}:rec'");
-        return !user.empty() && redis_->cli("LLEN sr:stats") >= "4";
+        return !user.empty() && std::stoi("0" + redis_->cli("LLEN sr:stats")) >= 4 &&
+               std::regex_search(redis_->cli("LINDEX sr:stats 0"), std::regex("\"auc_click_window\":[0-9]"));
       },
       std::chrono::seconds(60)));
   user = user.substr(std::string("sr:{u:").size());  // the first key scanned
