@@ -148,7 +148,7 @@ TEST(CandidateSources, ItemsCovisitedWithTheCovisitedOnesAreCandidatesAfterThem)
   EXPECT_EQ(got[0].first, "i7");  // co-visited with i1
   EXPECT_EQ(got[1].first, "i9");  // co-visited with i7: half of i7's weight times i9's share of i7's co-visits
   ASSERT_EQ(why.size(), 2u);
-  EXPECT_EQ(why[1].source, "covisit");
+  EXPECT_STREQ(why[1].source, "covisit");
   EXPECT_EQ(why[1].because, (std::vector<std::string>{"i1"}));  // the user's item it was reached from
 }
 
