@@ -318,11 +318,7 @@ void Ranker::history_candidates(const UserHistory& history) {
       }
   }
   covisit_second_step(history, sources);
-  covisited_.clear();
-  for (size_t i : boosted_)
-    if (covisits_of_[i] > 0 && !chosen_[i]) covisited_.emplace_back(covisits_of_[i], i);
-  std::sort(covisited_.begin(), covisited_.end());
-  covisited_.erase(std::unique(covisited_.begin(), covisited_.end()), covisited_.end());  // boosted_ may repeat
+  covisited_items(/*chosen_too=*/false, covisited_);
   const size_t m = std::min(covisited_.size(), static_cast<size_t>(config_.covisit_candidates));
   std::partial_sort(covisited_.begin(), covisited_.begin() + m, covisited_.end(), [&](const auto& a, const auto& b) {
     if (a.first != b.first) return a.first > b.first;
@@ -340,14 +336,22 @@ void Ranker::history_candidates(const UserHistory& history) {
 // strength (a first-step count of 1 outweighs a second-step share of it).
 // The walk does not come back to the items it started from: the user's own
 // items are the recent source's, and a return would only echo the first step.
+void Ranker::covisited_items(bool chosen_too, std::vector<std::pair<double, size_t>>& out) const {
+  out.clear();
+  for (size_t i : boosted_)
+    if (covisits_of_[i] > 0 && (chosen_too || !chosen_[i])) out.emplace_back(covisits_of_[i], i);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());  // boosted_ may repeat
+}
+
 void Ranker::covisit_second_step(const UserHistory& history, size_t sources) {
   constexpr double kStrength = 0.5;
   first_step_.clear();
   if (config_.covisit_second_step <= 0) return;
-  for (size_t i : boosted_)
-    if (covisits_of_[i] > 0) first_step_.emplace_back(covisits_of_[i], i);
-  std::sort(first_step_.begin(), first_step_.end());
-  first_step_.erase(std::unique(first_step_.begin(), first_step_.end()), first_step_.end());
+  covisited_items(/*chosen_too=*/true, first_step_);
+  walk_sources_.clear();  // the user's items, as indices: compared per neighbour below
+  for (size_t p = 0; p < sources; ++p)
+    if (auto i = number(history.viewed[p].item_id)) walk_sources_.push_back(*i);
   const size_t m = std::min(first_step_.size(), static_cast<size_t>(config_.covisit_second_step));
   std::partial_sort(first_step_.begin(), first_step_.begin() + m, first_step_.end(),
                     [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
@@ -359,9 +363,7 @@ void Ranker::covisit_second_step(const UserHistory& history, size_t sources) {
     for (const auto& entry : *row) total += entry.second;
     for (const auto& [other, count] : *row) {
       auto j = number(other);
-      if (!j || std::any_of(history.viewed.begin(), history.viewed.begin() + static_cast<std::ptrdiff_t>(sources),
-                            [&](const ViewedItem& v) { return v.item_id == other; }))
-        continue;
+      if (!j || std::find(walk_sources_.begin(), walk_sources_.end(), *j) != walk_sources_.end()) continue;
       if (covisits_of_[*j] == 0) boosted_.push_back(*j);
       covisits_of_[*j] += kStrength * weight * count / total;
     }

@@ -179,6 +179,9 @@ class Ranker {
   void history_candidates(const UserHistory& history);
   // The available item's index (in available_), if it is one.
   std::optional<size_t> number(const std::string& item) const;
+  // Replaces `out` with (co-visits, item) of each item with co-visits, once,
+  // ascending; only those not chosen yet unless `chosen_too`.
+  void covisited_items(bool chosen_too, std::vector<std::pair<double, size_t>>& out) const;
   // Adds the second step of the co-visit walk from the user's first
   // `sources` viewed items to covisits_of_.
   void covisit_second_step(const UserHistory& history, size_t sources);
@@ -265,6 +268,7 @@ class Ranker {
   std::vector<size_t> boosted_;           // items with recency_ or covisits_of_ set
   std::vector<std::pair<double, size_t>> covisited_;  // co-visits, item
   std::vector<std::pair<double, size_t>> first_step_;  // covisit_second_step()'s: co-visits, item
+  std::vector<size_t> walk_sources_;      // covisit_second_step()'s: the user's items it starts from
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
   std::vector<size_t> recent_categories_; // those with a share
   std::vector<size_t> same_category_;
