@@ -132,13 +132,22 @@ TEST_F(CheckpointFaultsTest, ASlowCheckpointWriteDoesNotStopTheLearner) {
   expect_exact_counters();
 }
 
-// The system calls of one thread, from `strace -f` output: its lines in order.
-std::vector<std::string> calls_of_thread(const std::string& trace, const std::string& tid) {
-  std::vector<std::string> out;
-  std::istringstream lines(trace);
-  for (std::string line; std::getline(lines, line);)
-    if (line.rfind(tid + " ", 0) == 0) out.push_back(line.substr(tid.size() + 1));
-  return out;
+// The system calls of each thread, from `strace -ff -o PREFIX`: one file per
+// thread (PREFIX.<tid>), its lines in order. One file each, because in one
+// shared file a call that another thread interrupts is split in two lines
+// ("fsync(5 <unfinished ...>", "<... fsync resumed>) = 0"), and since the
+// checkpoint is written on a thread of its own, any traced call of the other
+// threads during a slow fsync did that (CI failed on it).
+std::vector<std::vector<std::string>> calls_by_thread(const std::string& prefix) {
+  std::vector<std::vector<std::string>> threads;
+  const std::filesystem::path base(prefix);
+  for (const auto& entry : std::filesystem::directory_iterator(base.parent_path())) {
+    if (entry.path().filename().string().rfind(base.filename().string() + ".", 0) != 0) continue;
+    std::istringstream lines(read_file(entry.path().string()));
+    auto& calls = threads.emplace_back();
+    for (std::string line; std::getline(lines, line);) calls.push_back(line);
+  }
+  return threads;
 }
 
 // The fd an `openat(...) = N` line returned, or -1.
@@ -148,10 +157,11 @@ int returned_fd(const std::string& call) {
 }
 
 TEST_F(CheckpointFaultsTest, ACheckpointIsFsyncedBeforeItIsRenamedIntoPlaceAndItsDirectoryAfter) {
-  const std::string trace = dir_ + "/strace.txt";
+  std::filesystem::create_directory(dir_ + "/strace");
+  const std::string trace = dir_ + "/strace/trace";
   // The learner is strace's child: setpriv ties it to strace (SIGKILL when
   // strace dies, as Subprocess ties strace to the test).
-  std::vector<std::string> argv = {"strace", "-f", "-qq", "-o", trace, "-e",
+  std::vector<std::string> argv = {"strace", "-ff", "-qq", "-o", trace, "-e",
                                    "trace=openat,fsync,fdatasync,rename,renameat,renameat2", "setpriv",
                                    "--pdeathsig", "KILL", STREAMREC_BINARY, "learn", "--stats-file", stats_file()};
   for (const std::string& a : args()) argv.push_back(a);
@@ -181,36 +191,34 @@ TEST_F(CheckpointFaultsTest, ACheckpointIsFsyncedBeforeItIsRenamedIntoPlaceAndIt
 
   // Every write of the checkpoint, on the thread that made it: open FILE.tmp,
   // fsync it, FILE -> FILE.prev, FILE.tmp -> FILE, open the directory, fsync it.
-  const std::string text = read_file(trace);
   const std::string tmp = checkpoint() + ".tmp";
+  std::string text;  // every thread's calls, for the messages
   int writes = 0;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("openat(") == std::string::npos || line.find("\"" + tmp + "\"") == std::string::npos) continue;
-    ++writes;
-    const std::string tid = line.substr(0, line.find(' '));
-    std::vector<std::string> calls = calls_of_thread(text, tid);
-    auto at = std::find_if(calls.begin(), calls.end(), [&](const std::string& c) { return line.find(c) != std::string::npos; });
-    ASSERT_NE(at, calls.end());
-    const int file_fd = returned_fd(*at);
-    ASSERT_GE(file_fd, 0) << *at;
-    std::vector<std::string> after(at + 1, calls.end());
-    auto find = [&](size_t from, const std::string& needle, const std::string& also = "") {
-      for (size_t i = from; i < after.size(); ++i)
-        if (after[i].find(needle) != std::string::npos && after[i].find(also) != std::string::npos) return i;
-      return after.size();
-    };
-    size_t file_sync = find(0, "fsync(" + std::to_string(file_fd) + ")", "= 0");
-    size_t into_place = find(0, "rename", "\"" + tmp + "\", ");
-    ASSERT_LT(file_sync, after.size()) << "FILE.tmp not fsynced:\n" << text;
-    ASSERT_LT(into_place, after.size()) << "FILE.tmp not renamed:\n" << text;
-    EXPECT_LT(file_sync, into_place) << "renamed before it was fsynced";
-    EXPECT_NE(after[into_place].find(", \"" + checkpoint() + "\""), std::string::npos) << after[into_place];
-    EXPECT_NE(after[into_place].find(" = 0"), std::string::npos) << after[into_place];
-    size_t open_dir = find(into_place, "\"" + dir_ + "\", O_RDONLY", "O_DIRECTORY");
-    ASSERT_LT(open_dir, after.size()) << "the directory was not opened after the rename";
-    EXPECT_LT(find(open_dir, "fsync(" + std::to_string(returned_fd(after[open_dir])) + ")", "= 0"), after.size())
-        << "the directory was not fsynced";
+  for (const std::vector<std::string>& calls : calls_by_thread(trace)) {
+    for (const std::string& call : calls) text += call + "\n";
+    for (auto at = calls.begin(); at != calls.end(); ++at) {
+      if (at->find("openat(") == std::string::npos || at->find("\"" + tmp + "\"") == std::string::npos) continue;
+      ++writes;
+      const int file_fd = returned_fd(*at);
+      ASSERT_GE(file_fd, 0) << *at;
+      std::vector<std::string> after(at + 1, calls.end());
+      auto find = [&](size_t from, const std::string& needle, const std::string& also = "") {
+        for (size_t i = from; i < after.size(); ++i)
+          if (after[i].find(needle) != std::string::npos && after[i].find(also) != std::string::npos) return i;
+        return after.size();
+      };
+      size_t file_sync = find(0, "fsync(" + std::to_string(file_fd) + ")", "= 0");
+      size_t into_place = find(0, "rename", "\"" + tmp + "\", ");
+      ASSERT_LT(file_sync, after.size()) << "FILE.tmp not fsynced:\n" << text;
+      ASSERT_LT(into_place, after.size()) << "FILE.tmp not renamed:\n" << text;
+      EXPECT_LT(file_sync, into_place) << "renamed before it was fsynced";
+      EXPECT_NE(after[into_place].find(", \"" + checkpoint() + "\""), std::string::npos) << after[into_place];
+      EXPECT_NE(after[into_place].find(" = 0"), std::string::npos) << after[into_place];
+      size_t open_dir = find(into_place, "\"" + dir_ + "\", O_RDONLY", "O_DIRECTORY");
+      ASSERT_LT(open_dir, after.size()) << "the directory was not opened after the rename";
+      EXPECT_LT(find(open_dir, "fsync(" + std::to_string(returned_fd(after[open_dir])) + ")", "= 0"), after.size())
+          << "the directory was not fsynced";
+    }
   }
   EXPECT_GE(writes, 2) << text;  // at least one on the interval, and the one at the stop
 }
