@@ -19,10 +19,16 @@
 //                      stats file scores the whole series every few seconds);
 //   AucComparisonSort/N  the same by sorting indices with std::sort, as it
 //                      was computed before: the peer of Auc.
+//   BlendLearn/W       one click taught to the learned blend with a window of
+//                      W served lists of 100 candidates, its refits (a Newton
+//                      step over the window every W/8 clicks) included: what
+//                      a click costs the model thread besides its ranking
+//                      (compare with Rank).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -310,6 +316,25 @@ void AucComparisonSort(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(AucComparisonSort)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond);
+
+void BlendLearn(benchmark::State& state) {
+  using ranking::BlendFeatures;
+  std::mt19937 random(3);
+  std::uniform_real_distribution<float> uniform(0, 1);
+  std::vector<std::vector<BlendFeatures>> lists(64, std::vector<BlendFeatures>(100));
+  for (auto& list : lists)
+    for (auto& x : list)
+      for (float& f : x) f = uniform(random);
+  ranking::LearnedBlend blend(static_cast<size_t>(state.range(0)));
+  size_t i = 0;
+  for (auto _ : state) {
+    blend.learn(lists[i % lists.size()], i % 100);
+    ++i;
+  }
+  benchmark::DoNotOptimize(blend.weights().data());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BlendLearn)->Arg(512)->Arg(2048)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace streamrec::learner

@@ -292,7 +292,7 @@ const std::vector<Setting>& schema() {
       setting("rankings.covisit_second_step", &C::rankings, &RankingConfig::covisit_second_step,
               at_least<int64_t>(0)),
       setting("rankings.blend", &C::rankings, &RankingConfig::blend, one_of({"learned", "fixed"})),
-      setting("rankings.blend_learning_rate", &C::rankings, &RankingConfig::blend_learning_rate, at_least(0.0)),
+      setting("rankings.blend_window", &C::rankings, &RankingConfig::blend_window, positive<int64_t>()),
       setting("rankings.blend_served_users", &C::rankings, &RankingConfig::blend_served_users, at_least<int64_t>(0)),
       setting("rankings.covisit_sources", &C::rankings, &RankingConfig::covisit_sources, at_least<int64_t>(0)),
       setting("rankings.covisit_window_items", &C::rankings, &RankingConfig::covisit_window_items,

@@ -197,7 +197,7 @@ struct RankingConfig {
   // that follow served rankings: ranking/learned_blend.h; the boosts above
   // are then only its starting point) or "fixed" (the formula above).
   std::string blend = "learned";
-  double blend_learning_rate = 0.2;     // Adagrad step of the learned blend
+  int64_t blend_window = 512;           // the last served lists (clicks) the learned blend is fitted to
   int64_t blend_served_users = 2048;    // users whose last served candidates are kept to learn from
   int64_t covisit_sources = 5;          // the user's last viewed items whose co-visits count
   int64_t covisit_window_items = 5;     // a view co-visits the viewer's last this many distinct items...

@@ -17,8 +17,9 @@ using learner::ByteWriter;
 namespace {
 // 2: the ranker keeps users' histories and co-visits; 3: and the learned
 // blend; 4: and items' exposure (a blend feature); 5: and each user's events
-// partition. Version 4 still loads (users' partitions then unknown).
-constexpr uint32_t kPipelineStateVersion = 5;
+// partition; 6: and the learned blend's window of examples. Versions 4 and 5
+// still load (4: users' partitions unknown; both: the blend's weights alone).
+constexpr uint32_t kPipelineStateVersion = 6;
 constexpr uint32_t kOldestLoadableVersion = 4;
 }
 
@@ -95,7 +96,7 @@ Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamP
       user.context.push_back(std::move(f));
     }
   }
-  if (!ranker.load(in)) return Error{"checkpoint " + path + ": " + in.error()};
+  if (!ranker.load(in, /*blend_examples=*/version >= 6)) return Error{"checkpoint " + path + ": " + in.error()};
   std::string learner_bytes = in.str();
   if (!in.ok()) return Error{"checkpoint " + path + ": " + in.error()};
   if (auto restored = learner.restore_checkpoint_bytes(learner_bytes, path); !restored.ok())

@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include <Eigen/Dense>
+
 namespace streamrec::ranking {
 namespace {
-constexpr double kAdagradInit = 1e-2;  // initial squared-gradient sum: the first steps are at most ~10 lr
-constexpr double kMaxWeight = 50;      // keeps exp(w · x) finite whatever the stream
+constexpr double kMaxWeight = 50;  // keeps exp(w · x) finite whatever the stream
+constexpr double kMaxStep = 2;     // per weight and Newton step
+constexpr double kPrior = 1;       // the prior's weight, in examples' worth of curvature
+constexpr int kNewtonSteps = 1;    // per fit, from the weights of the fit before (two measured the same)
+constexpr size_t kMinRefit = 16;   // clicks between fits at least
 }  // namespace
 
 const char* blend_feature_name(size_t feature) {
@@ -35,9 +40,7 @@ std::array<double, kBlendFeatures> LearnedBlend::initial_weights() {
   return w;
 }
 
-LearnedBlend::LearnedBlend(double learning_rate) : learning_rate_(learning_rate), weights_(initial_weights()) {
-  squared_gradients_.fill(kAdagradInit);
-}
+LearnedBlend::LearnedBlend(size_t window) : window_(std::max<size_t>(1, window)), weights_(initial_weights()) {}
 
 double LearnedBlend::log_score(const BlendFeatures& x) const {
   double s = 0;
@@ -47,55 +50,98 @@ double LearnedBlend::log_score(const BlendFeatures& x) const {
 
 void LearnedBlend::learn(std::span<const BlendFeatures> served, size_t clicked) {
   if (served.size() < 2 || clicked >= served.size()) return;
-  // Softmax over the served list; the gradient of log p(clicked) is
-  // x(clicked) - E_p[x].
-  probabilities_.resize(served.size());
-  double most = -INFINITY;
-  for (size_t j = 0; j < served.size(); ++j) most = std::max(most, probabilities_[j] = log_score(served[j]));
-  double sum = 0;
-  for (double& p : probabilities_) sum += p = std::exp(p - most);
-  std::array<double, kBlendFeatures> gradient{};
-  for (size_t f = 0; f < kBlendFeatures; ++f) gradient[f] = served[clicked][f];
-  for (size_t j = 0; j < served.size(); ++j) {
-    const double p = probabilities_[j] / sum;
-    for (size_t f = 0; f < kBlendFeatures; ++f) gradient[f] -= p * served[j][f];
-  }
-  for (size_t f = 0; f < kBlendFeatures; ++f) {
-    squared_gradients_[f] += gradient[f] * gradient[f];
-    weights_[f] += learning_rate_ * gradient[f] / std::sqrt(squared_gradients_[f]);
-    weights_[f] = std::clamp(weights_[f], -kMaxWeight, kMaxWeight);
-  }
+  examples_.push_back(Example{std::vector<BlendFeatures>(served.begin(), served.end()), clicked});
+  if (examples_.size() > window_) examples_.pop_front();
   ++clicks_learned_;
+  // Refit after each eighth of the window is new (and at the first
+  // examples): the weights follow the stream, at a cost of one pass over
+  // the window per window / 8 clicks.
+  if (++since_fit_ >= std::max<size_t>(kMinRefit, std::min(examples_.size(), window_) / 8)) fit();
+}
+
+void LearnedBlend::fit() {
+  since_fit_ = 0;
+  using Vector = Eigen::Matrix<double, kBlendFeatures, 1>;
+  using Matrix = Eigen::Matrix<double, kBlendFeatures, kBlendFeatures>;
+  const Vector prior = Eigen::Map<const Vector>(initial_weights().data());
+  Vector w = Eigen::Map<const Vector>(weights_.data());
+  Eigen::Matrix<double, Eigen::Dynamic, kBlendFeatures> x;
+  Eigen::VectorXd p;
+  for (int step = 0; step < kNewtonSteps; ++step) {
+    // The penalized log-likelihood's gradient and (minus) its Hessian: each
+    // example adds x(clicked) - E_p[x] and Cov_p[x]; the prior pulls
+    // towards the fixed blend with the weight of kPriorExamples examples.
+    Vector gradient = -kPrior * (w - prior);
+    Matrix curvature = kPrior * Matrix::Identity();
+    for (const Example& e : examples_) {
+      x = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, kBlendFeatures, Eigen::RowMajor>>(
+              e.served.front().data(), static_cast<Eigen::Index>(e.served.size()), kBlendFeatures)
+              .cast<double>();
+      p = x * w;
+      p = (p.array() - p.maxCoeff()).exp();
+      p /= p.sum();
+      const Vector mean = x.transpose() * p;
+      gradient += x.row(static_cast<Eigen::Index>(e.clicked)).transpose() - mean;
+      curvature += x.transpose() * p.asDiagonal() * x - mean * mean.transpose();
+    }
+    Vector delta = curvature.ldlt().solve(gradient);
+    if (!delta.allFinite()) return;
+    // A Newton step is exact on a quadratic; far from the optimum it may
+    // overshoot: no weight moves more than kMaxStep at a time.
+    if (const double largest = delta.cwiseAbs().maxCoeff(); largest > kMaxStep) delta *= kMaxStep / largest;
+    w = (w + delta).cwiseMax(-kMaxWeight).cwiseMin(kMaxWeight);
+  }
+  Eigen::Map<Vector>(weights_.data()) = w;
 }
 
 void LearnedBlend::save(learner::ByteWriter& out) const {
   out.u32(kBlendFeatures);
-  for (size_t f = 0; f < kBlendFeatures; ++f) {
-    out.f64(weights_[f]);
-    out.f64(squared_gradients_[f]);
-  }
+  for (double w : weights_) out.f64(w);
   out.u64(clicks_learned_);
+  out.u64(since_fit_);
+  out.u64(examples_.size());
+  for (const Example& e : examples_) {
+    out.u32(static_cast<uint32_t>(e.served.size()));
+    out.u32(static_cast<uint32_t>(e.clicked));
+    out.floats(e.served.front().data(), e.served.size() * kBlendFeatures);
+  }
 }
 
-bool LearnedBlend::load(learner::ByteReader& in) {
+bool LearnedBlend::load(learner::ByteReader& in, bool with_examples) {
   if (uint32_t n = in.u32(); n != kBlendFeatures) {
     if (in.ok()) in.fail("learned blend: " + std::to_string(n) + " features, expected " + std::to_string(kBlendFeatures));
     return false;
   }
-  std::array<double, kBlendFeatures> w{}, g{};
+  std::array<double, kBlendFeatures> w{};
   for (size_t f = 0; f < kBlendFeatures; ++f) {
     w[f] = in.f64();
-    g[f] = in.f64();
-    if (!std::isfinite(w[f]) || std::abs(w[f]) > kMaxWeight || !(g[f] > 0) || !std::isfinite(g[f])) {
+    if (!with_examples) (void)in.f64();  // the Adagrad sum of checkpoints before the fit
+    if (!std::isfinite(w[f]) || std::abs(w[f]) > kMaxWeight) {
       if (in.ok()) in.fail("learned blend: implausible weight");
       return false;
     }
   }
   uint64_t clicks = in.u64();
+  std::deque<Example> examples;
+  uint64_t since_fit = 0;
+  if (with_examples) {
+    since_fit = in.u64();
+    for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
+      const uint32_t size = in.u32(), clicked = in.u32();
+      if (in.ok() && (size < 2 || clicked >= size || uint64_t{size} * sizeof(BlendFeatures) > in.remaining())) {
+        if (in.ok()) in.fail("learned blend: implausible served list");
+        return false;
+      }
+      Example& e = examples.emplace_back(Example{std::vector<BlendFeatures>(size), clicked});
+      in.floats(e.served.front().data(), e.served.size() * kBlendFeatures);
+    }
+  }
   if (!in.ok()) return false;
   weights_ = w;
-  squared_gradients_ = g;
   clicks_learned_ = clicks;
+  since_fit_ = since_fit;
+  examples_ = std::move(examples);
+  while (examples_.size() > window_) examples_.pop_front();
   return true;
 }
 

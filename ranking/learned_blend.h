@@ -7,23 +7,31 @@
 // A candidate's score is exp(w · x) over the kBlendFeatures features x
 // below. After a ranking is served, the user's next click on one of its
 // candidates is a softmax (listwise) example: the clicked candidate against
-// the others served with it; one step of Adagrad on the log-likelihood
-// moves w. So a stream whose users come back to what they viewed learns a
-// large weight for the user's own items, and one where nobody re-consumes
-// (MovieLens ratings) learns to rank them low, from its own clicks. The
-// weights start at the log of the hand-tuned fixed blend (`rankings.blend:
-// fixed`) and at P(shown) · P(click | shown) for exposure (which the fixed
-// blend has not), so a fresh learner ranks as that did on streams without
-// impressions.
+// the others served with it. w is the most likely weights given the last
+// `window` examples (a conditional logit; the prior, worth about one
+// example, pulls towards the starting weights so that a signal the window
+// never varies keeps its weight): each time an eighth of the window is new,
+// a Newton step from the weights before refits it, a pass over the window.
+// So a stream whose users come back to what they viewed learns a large
+// weight for the user's own items, one where nobody re-consumes (MovieLens
+// ratings) learns to rank them low, and either follows its users within a
+// window when they change (a learning rate that decays would not: it
+// stayed near the start on REES46). The weights start at the log of the
+// hand-tuned fixed blend (`rankings.blend: fixed`) and at P(shown) ·
+// P(click | shown) for exposure (which the fixed blend has not), so a fresh
+// learner ranks as that did on streams without impressions.
 //
 // A plain value: deterministic (no randomness, fixed float order), not
-// thread-safe, never fails; save()/load() carry the weights and their
-// Adagrad sums in the pipeline checkpoint (load() returns false on damaged
-// bytes, the reader naming the error).
+// thread-safe, never fails; save()/load() carry the weights and the
+// window's examples in the pipeline checkpoint (load() returns false on
+// damaged bytes, the reader naming the error). Memory: the window's lists
+// (the Ranker keeps 100 candidates of each, or top_k if more; 44 bytes a
+// candidate: 2.2 MB at 512 of 100).
 #pragma once
 
 #include <array>
 #include <cstddef>
+#include <deque>
 #include <span>
 #include <vector>
 
@@ -53,13 +61,14 @@ using BlendFeatures = std::array<float, kBlendFeatures>;
 
 class LearnedBlend {
  public:
-  explicit LearnedBlend(double learning_rate = 0.05);
+  // `window`: the examples fitted to (at least 1).
+  explicit LearnedBlend(size_t window = 512);
 
   // w · x: the log of the candidate's score.
   double log_score(const BlendFeatures& x) const;
 
-  // One step on a served list: `served[clicked]` was clicked, the rest were
-  // served with it. Lists of fewer than two candidates teach nothing.
+  // An example: `served[clicked]` was clicked, the rest were served with
+  // it; refits w when due. Lists of fewer than two candidates teach nothing.
   void learn(std::span<const BlendFeatures> served, size_t clicked);
 
   const std::array<double, kBlendFeatures>& weights() const { return weights_; }
@@ -68,14 +77,23 @@ class LearnedBlend {
   static std::array<double, kBlendFeatures> initial_weights();
 
   void save(learner::ByteWriter& out) const;
-  bool load(learner::ByteReader& in);
+  // `with_examples`: bytes of save(); false: of a checkpoint from before the
+  // fit (pipeline state version 5: the weights and their Adagrad sums).
+  bool load(learner::ByteReader& in, bool with_examples = true);
 
  private:
-  double learning_rate_;
+  struct Example {
+    std::vector<BlendFeatures> served;
+    size_t clicked;
+  };
+  // Newton steps on the penalized log-likelihood of the window's examples.
+  void fit();
+
+  size_t window_;
+  std::deque<Example> examples_;  // the last window_ served lists, oldest first
+  size_t since_fit_ = 0;
   std::array<double, kBlendFeatures> weights_;
-  std::array<double, kBlendFeatures> squared_gradients_;
   uint64_t clicks_learned_ = 0;
-  std::vector<double> probabilities_;  // scratch of learn()
 };
 
 }  // namespace streamrec::ranking

@@ -58,7 +58,7 @@ Ranker::Ranker(const RankingConfig& config, const PopularityConfig& popularity, 
       covisits_(static_cast<size_t>(config.covisit_window_items), config.covisit_window_s * 1000,
                 CoVisitLimits{static_cast<size_t>(config.covisit_max_neighbours),
                               static_cast<size_t>(config.covisit_max_items)}),
-      learned_blend_(config.blend == "learned"), blend_(config.blend_learning_rate) {}
+      learned_blend_(config.blend == "learned"), blend_(static_cast<size_t>(config.blend_window)) {}
 
 void Ranker::save(ByteWriter& out) const {
   std::vector<const std::pair<const std::string, ItemCounts>*> entries;
@@ -75,7 +75,7 @@ void Ranker::save(ByteWriter& out) const {
   blend_.save(out);
 }
 
-bool Ranker::load(ByteReader& in) {
+bool Ranker::load(ByteReader& in, bool blend_examples) {
   popularity_.clear();
   uint64_t n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
@@ -85,7 +85,7 @@ bool Ranker::load(ByteReader& in) {
     c.exposure = in.f64();
   }
   index_dirty_ = true;
-  return in.ok() && history_.load(in) && covisits_.load(in) && blend_.load(in);
+  return in.ok() && history_.load(in) && covisits_.load(in) && blend_.load(in, blend_examples);
 }
 
 void Ranker::add_event(const Event& event) {

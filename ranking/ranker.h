@@ -163,7 +163,9 @@ class Ranker {
   // the pipeline's checkpoint (the catalog is the learner's, in its own
   // checkpoint).
   void save(learner::ByteWriter& out) const;
-  bool load(learner::ByteReader& in);
+  // `blend_examples`: false for bytes saved before the learned blend kept
+  // its examples (LearnedBlend::load).
+  bool load(learner::ByteReader& in, bool blend_examples = true);
 
  private:
   void refresh_index();

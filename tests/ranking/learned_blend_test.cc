@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <set>
 #include <vector>
 
@@ -83,7 +85,7 @@ TEST(LearnedBlend, SaveAndLoadRoundTripAndDamageIsRefused) {
   ASSERT_TRUE(restored.load(in)) << in.error();
   EXPECT_EQ(restored.weights(), blend.weights());
   EXPECT_EQ(restored.clicks_learned(), blend.clicks_learned());
-  // The same next steps, bit for bit (the Adagrad sums came along).
+  // The same next fits, bit for bit (the examples came along).
   blend.learn(served, 3);
   restored.learn(served, 3);
   EXPECT_EQ(restored.weights(), blend.weights());
@@ -98,6 +100,66 @@ TEST(LearnedBlend, SaveAndLoadRoundTripAndDamageIsRefused) {
   const std::string first_bytes = out.bytes().substr(0, 20);
   ByteReader truncated(first_bytes);
   EXPECT_FALSE(damaged.load(truncated));
+}
+
+// Clicks drawn from exp(w · x) over lists of random candidates, with the
+// weights `truth`: what a stream whose users choose by those signals shows.
+void learn_clicks_of(LearnedBlend& blend, const std::array<double, kBlendFeatures>& truth, int clicks,
+                     std::mt19937_64& random) {
+  auto uniform = [&] { return static_cast<double>(random() >> 11) * 0x1p-53; };  // same on every libstdc++
+  std::vector<BlendFeatures> served(20);
+  std::vector<double> weight(served.size());
+  for (int n = 0; n < clicks; ++n) {
+    double sum = 0;
+    for (size_t j = 0; j < served.size(); ++j) {
+      for (float& f : served[j]) f = static_cast<float>(uniform());
+      double s = 0;
+      for (size_t f = 0; f < kBlendFeatures; ++f) s += truth[f] * served[j][f];
+      sum += weight[j] = std::exp(s);
+    }
+    double pick = uniform() * sum;
+    size_t clicked = 0;
+    while (clicked + 1 < served.size() && (pick -= weight[clicked]) > 0) ++clicked;
+    blend.learn(served, clicked);
+  }
+}
+
+// The blend's weights are the most likely ones given the window's clicks:
+// on a stream made by known weights it finds them, and when the stream
+// changes its mind it follows within a window, however many clicks came
+// before (a learning rate that decays would not).
+TEST(LearnedBlend, FitsTheWeightsThatMadeTheClicksOfItsWindow) {
+  std::array<double, kBlendFeatures> first{}, second{};
+  for (size_t f = 0; f < kBlendFeatures; ++f) {
+    first[f] = f % 2 == 0 ? 2.0 : -1.0;
+    second[f] = -first[f];
+  }
+  std::mt19937_64 random(7);
+  LearnedBlend blend(2048);
+  learn_clicks_of(blend, first, 4096, random);
+  for (size_t f = 0; f < kBlendFeatures; ++f)
+    EXPECT_NEAR(blend.weights()[f], first[f], 0.35) << blend_feature_name(f);
+  learn_clicks_of(blend, second, 2048, random);
+  for (size_t f = 0; f < kBlendFeatures; ++f)
+    EXPECT_NEAR(blend.weights()[f], second[f], 0.35) << blend_feature_name(f);
+}
+
+// Pipeline checkpoints from before the fit hold the weights with their
+// Adagrad sums and no examples: they load, weights and all.
+TEST(LearnedBlend, LoadsTheWeightsOfACheckpointFromBeforeTheFit) {
+  ByteWriter old;
+  old.u32(kBlendFeatures);
+  for (size_t f = 0; f < kBlendFeatures; ++f) {
+    old.f64(0.25 * static_cast<double>(f));
+    old.f64(3.0);  // the Adagrad sum
+  }
+  old.u64(42);
+  LearnedBlend blend;
+  ByteReader in(old.bytes());
+  ASSERT_TRUE(blend.load(in, /*with_examples=*/false)) << in.error();
+  EXPECT_TRUE(in.at_end());
+  for (size_t f = 0; f < kBlendFeatures; ++f) EXPECT_EQ(blend.weights()[f], 0.25 * static_cast<double>(f));
+  EXPECT_EQ(blend.clicks_learned(), 42u);
 }
 
 // The whole loop through the Ranker: it serves a ranking before each click
