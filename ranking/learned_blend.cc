@@ -8,9 +8,8 @@
 namespace streamrec::ranking {
 namespace {
 constexpr double kMaxWeight = 50;  // keeps exp(w · x) finite whatever the stream
-constexpr double kMaxStep = 2;     // per weight and Newton step
+constexpr double kMaxStep = 2;     // per weight and fit
 constexpr double kPrior = 1;       // the prior's weight, in examples' worth of curvature
-constexpr int kNewtonSteps = 1;    // per fit, from the weights of the fit before (two measured the same)
 constexpr size_t kMinRefit = 16;   // clicks between fits at least
 }  // namespace
 
@@ -56,7 +55,7 @@ void LearnedBlend::learn(std::span<const BlendFeatures> served, size_t clicked) 
   // Refit after each eighth of the window is new (and at the first
   // examples): the weights follow the stream, at a cost of one pass over
   // the window per window / 8 clicks.
-  if (++since_fit_ >= std::max<size_t>(kMinRefit, std::min(examples_.size(), window_) / 8)) fit();
+  if (++since_fit_ >= std::max<size_t>(kMinRefit, examples_.size() / 8)) fit();
 }
 
 void LearnedBlend::fit() {
@@ -64,34 +63,33 @@ void LearnedBlend::fit() {
   using Vector = Eigen::Matrix<double, kBlendFeatures, 1>;
   using Matrix = Eigen::Matrix<double, kBlendFeatures, kBlendFeatures>;
   const Vector prior = Eigen::Map<const Vector>(initial_weights().data());
-  Vector w = Eigen::Map<const Vector>(weights_.data());
+  const Vector w = Eigen::Map<const Vector>(weights_.data());
+  // The penalized log-likelihood's gradient and (minus) its Hessian at w:
+  // each example adds x(clicked) - E_p[x] and Cov_p[x]; the prior pulls
+  // towards the starting weights with the curvature of kPrior examples.
+  Vector gradient = -kPrior * (w - prior);
+  Matrix curvature = kPrior * Matrix::Identity();
   Eigen::Matrix<double, Eigen::Dynamic, kBlendFeatures> x;
   Eigen::VectorXd p;
-  for (int step = 0; step < kNewtonSteps; ++step) {
-    // The penalized log-likelihood's gradient and (minus) its Hessian: each
-    // example adds x(clicked) - E_p[x] and Cov_p[x]; the prior pulls
-    // towards the fixed blend with the weight of kPriorExamples examples.
-    Vector gradient = -kPrior * (w - prior);
-    Matrix curvature = kPrior * Matrix::Identity();
-    for (const Example& e : examples_) {
-      x = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, kBlendFeatures, Eigen::RowMajor>>(
-              e.served.front().data(), static_cast<Eigen::Index>(e.served.size()), kBlendFeatures)
-              .cast<double>();
-      p = x * w;
-      p = (p.array() - p.maxCoeff()).exp();
-      p /= p.sum();
-      const Vector mean = x.transpose() * p;
-      gradient += x.row(static_cast<Eigen::Index>(e.clicked)).transpose() - mean;
-      curvature += x.transpose() * p.asDiagonal() * x - mean * mean.transpose();
-    }
-    Vector delta = curvature.ldlt().solve(gradient);
-    if (!delta.allFinite()) return;
-    // A Newton step is exact on a quadratic; far from the optimum it may
-    // overshoot: no weight moves more than kMaxStep at a time.
-    if (const double largest = delta.cwiseAbs().maxCoeff(); largest > kMaxStep) delta *= kMaxStep / largest;
-    w = (w + delta).cwiseMax(-kMaxWeight).cwiseMin(kMaxWeight);
+  for (const Example& e : examples_) {
+    x = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, kBlendFeatures, Eigen::RowMajor>>(
+            e.served.front().data(), static_cast<Eigen::Index>(e.served.size()), kBlendFeatures)
+            .cast<double>();
+    p = x * w;
+    p = (p.array() - p.maxCoeff()).exp();
+    p /= p.sum();
+    const Vector mean = x.transpose() * p;
+    gradient += x.row(static_cast<Eigen::Index>(e.clicked)).transpose() - mean;
+    curvature += x.transpose() * p.asDiagonal() * x - mean * mean.transpose();
   }
-  Eigen::Map<Vector>(weights_.data()) = w;
+  // One Newton step: from the weights of the fit before, which an eighth
+  // of the window ago were the optimum, it lands near the new one (two
+  // steps measured the same). Far from it (the first fits) a step may
+  // overshoot: no weight moves more than kMaxStep at a time.
+  Vector delta = curvature.ldlt().solve(gradient);
+  if (!delta.allFinite()) return;
+  if (const double largest = delta.cwiseAbs().maxCoeff(); largest > kMaxStep) delta *= kMaxStep / largest;
+  Eigen::Map<Vector>(weights_.data()) = (w + delta).cwiseMax(-kMaxWeight).cwiseMin(kMaxWeight);
 }
 
 void LearnedBlend::save(learner::ByteWriter& out) const {
