@@ -21,7 +21,7 @@
 //                      was computed before: the peer of Auc.
 //   BlendLearn/W       one click taught to the learned blend with a window of
 //                      W served lists of 100 candidates, its refits (a Newton
-//                      step over the window every W/8 clicks) included: what
+//                      step over the window every W/2 clicks) included: what
 //                      a click costs the model thread besides its ranking
 //                      (compare with Rank).
 #include <benchmark/benchmark.h>

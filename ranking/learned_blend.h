@@ -10,8 +10,8 @@
 // the others served with it. w is the most likely weights given the last
 // `window` examples (a conditional logit; the prior, worth about one
 // example, pulls towards the starting weights so that a signal the window
-// never varies keeps its weight): each time an eighth of the window is new,
-// a Newton step from the weights before refits it, a pass over the window.
+// never varies keeps its weight): each time half of the window is new, a
+// Newton step from the weights before refits it, a pass over the window.
 // So a stream whose users come back to what they viewed learns a large
 // weight for the user's own items, one where nobody re-consumes (MovieLens
 // ratings) learns to rank them low, and either follows its users within a

