@@ -1,14 +1,23 @@
 #include "ranking/explanation.h"
 
-#include <fmt/format.h>
-
+#include <charconv>
 #include <cmath>
 
 namespace streamrec::ranking {
 
 namespace {
 
-std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.4g}", v) : ""; }
+// '|' and `v` as printf's "%.4g" writes it (std::to_chars with a precision
+// is specified so), nothing for NaN. Appended in place: a ranking encodes
+// 50 explanations of 6 numbers on the model's thread, and a string
+// formatted per number (fmt) cost that thread ~10% of its time at 30k
+// events/s (perf).
+void append_number(std::string& out, double v) {
+  out += '|';
+  if (!std::isfinite(v)) return;
+  char buffer[32];
+  out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::general, 4).ptr);
+}
 
 void append_escaped(std::string& out, const std::string& text) {
   for (char c : text) {
@@ -22,7 +31,9 @@ void append_escaped(std::string& out, const std::string& text) {
 }  // namespace
 
 std::string encode(const Explanation& why) {
-  std::string out = why.source;
+  std::string out;
+  out.reserve(96);
+  out += why.source;
   out += '|';
   for (size_t i = 0; i < why.because.size(); ++i) {
     if (i) out += ',';
@@ -30,8 +41,8 @@ std::string encode(const Explanation& why) {
   }
   out += '|';
   if (why.category_share > 0) append_escaped(out, why.category);
-  fmt::format_to(std::back_inserter(out), "|{}|{}|{}|{}|{}|{}", number(why.category_share), number(why.pctr),
-                 number(why.pcvr), number(why.model_score), number(why.category_factor), number(why.history_factor));
+  for (double v : {why.category_share, why.pctr, why.pcvr, why.model_score, why.category_factor, why.history_factor})
+    append_number(out, v);
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 
 #include "ranking/ranker.h"
 #include "tests/online_learner/test_stream.h"
@@ -130,3 +132,30 @@ TEST(Explanations, ACategoryItemIsBecauseOfTheRecentClicksOfItsCategory) {
 
 }  // namespace
 }  // namespace streamrec::ranking
+
+namespace streamrec::ranking {
+namespace {
+
+// The wire format's numbers are printf's "%.4g" (serving/explanation_json.h
+// reads them back), NaN and infinities empty.
+TEST(Explanations, NumbersAreEncodedAsPrintfWritesThemWithFourDigits) {
+  const double values[] = {0,      1,        -1,      0.5,     1.0 / 3,  2.0 / 3, 12345.678, 1234.5,
+                           9.9995, 0.000123456, 1e-5,  1.5e-7,  123456789, -0.25,  1e300,     30.0};
+  for (double v : values) {
+    Explanation why;
+    why.source = "recent";
+    why.pctr = v;
+    char expected[64];
+    std::snprintf(expected, sizeof expected, "%.4g", v);
+    EXPECT_EQ(encode(why), std::string("recent|||0|") + expected + "|0|0|1|1") << v;
+  }
+  Explanation why;
+  why.source = "popular";
+  why.pctr = std::nan("");
+  why.pcvr = INFINITY;
+  EXPECT_EQ(encode(why), "popular|||0|||0|1|1");
+}
+
+}  // namespace
+}  // namespace streamrec::ranking
+
