@@ -184,7 +184,7 @@ struct RankingConfig {
   double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
   double recent_category_boost = 30.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)
   int64_t brand_candidates = 20;        // candidates from the brands of the user's recent clicks
-  int64_t category_candidates = 50;     // candidates from the categories of the user's recent clicks
+  int64_t category_candidates = 200;    // candidates from the categories of the user's recent clicks
   // The user's own items (re-consumption) and what was viewed with them.
   int64_t recent_candidates = 10;       // the user's last distinct viewed items
   bool reshow_viewed = true;            // viewed items may be ranked again
