@@ -128,8 +128,9 @@ bool LearnedBlend::load(learner::ByteReader& in, bool with_examples) {
     since_fit = in.u64();
     for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) {
       const uint32_t size = in.u32(), clicked = in.u32();
-      if (in.ok() && (size < 2 || clicked >= size || uint64_t{size} * sizeof(BlendFeatures) > in.remaining())) {
-        if (in.ok()) in.fail("learned blend: implausible served list");
+      if (!in.ok()) return false;
+      if (size < 2 || clicked >= size || uint64_t{size} * sizeof(BlendFeatures) > in.remaining()) {
+        in.fail("learned blend: implausible served list");
         return false;
       }
       Example& e = examples.emplace_back(Example{std::vector<BlendFeatures>(size), clicked});
