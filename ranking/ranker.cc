@@ -313,7 +313,7 @@ void Ranker::history_candidates(const UserHistory& history) {
     if (!row) continue;
     for (const auto& [other, count] : *row)
       if (auto i = number(other)) {
-        if (covisits_of_[*i] == 0) boosted_.push_back(*i);
+        if (covisits_of_[*i] == 0 && recency_[*i] == 0) boosted_.push_back(*i);  // not listed yet
         covisits_of_[*i] += count;
       }
   }
@@ -328,6 +328,14 @@ void Ranker::history_candidates(const UserHistory& history) {
   for (size_t j = 0; j < m; ++j) choose(covisited_[j].second, CandidateSource::kCovisit);
 }
 
+// No sort: each caller picks its best with a total order (ties by index),
+// so the order boosted_ lists them in changes nothing.
+void Ranker::covisited_items(bool chosen_too, std::vector<std::pair<double, size_t>>& out) const {
+  out.clear();
+  for (size_t i : boosted_)
+    if (covisits_of_[i] > 0 && (chosen_too || !chosen_[i])) out.emplace_back(covisits_of_[i], i);
+}
+
 // Co-visits are sparse: on a short log most items the user views next were
 // never viewed together with their last few. One more step of the walk finds
 // items viewed with what was viewed with them: each of the
@@ -336,14 +344,6 @@ void Ranker::history_candidates(const UserHistory& history) {
 // strength (a first-step count of 1 outweighs a second-step share of it).
 // The walk does not come back to the items it started from: the user's own
 // items are the recent source's, and a return would only echo the first step.
-void Ranker::covisited_items(bool chosen_too, std::vector<std::pair<double, size_t>>& out) const {
-  out.clear();
-  for (size_t i : boosted_)
-    if (covisits_of_[i] > 0 && (chosen_too || !chosen_[i])) out.emplace_back(covisits_of_[i], i);
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());  // boosted_ may repeat
-}
-
 void Ranker::covisit_second_step(const UserHistory& history, size_t sources) {
   constexpr double kStrength = 0.5;
   first_step_.clear();
@@ -364,7 +364,7 @@ void Ranker::covisit_second_step(const UserHistory& history, size_t sources) {
     for (const auto& [other, count] : *row) {
       auto j = number(other);
       if (!j || std::find(walk_sources_.begin(), walk_sources_.end(), *j) != walk_sources_.end()) continue;
-      if (covisits_of_[*j] == 0) boosted_.push_back(*j);
+      if (covisits_of_[*j] == 0 && recency_[*j] == 0) boosted_.push_back(*j);  // not listed yet
       covisits_of_[*j] += kStrength * weight * count / total;
     }
   }

@@ -182,7 +182,7 @@ class Ranker {
   // The available item's index (in available_), if it is one.
   std::optional<size_t> number(const std::string& item) const;
   // Replaces `out` with (co-visits, item) of each item with co-visits, once,
-  // ascending; only those not chosen yet unless `chosen_too`.
+  // in no particular order; only those not chosen yet unless `chosen_too`.
   void covisited_items(bool chosen_too, std::vector<std::pair<double, size_t>>& out) const;
   // Adds the second step of the co-visit walk from the user's first
   // `sources` viewed items to covisits_of_.
@@ -267,7 +267,7 @@ class Ranker {
   std::vector<double> recency_, covisits_of_;  // per item: its boost inputs; all 0 between calls
   std::vector<const ViewedItem*> viewed_;  // per item: the user's view of it (recent ones); null between calls
   std::vector<BlendFeatures> features_;   // per candidate (as candidates_)
-  std::vector<size_t> boosted_;           // items with recency_ or covisits_of_ set
+  std::vector<size_t> boosted_;           // items with recency_ or covisits_of_ set, each once
   std::vector<std::pair<double, size_t>> covisited_;  // co-visits, item
   std::vector<std::pair<double, size_t>> first_step_;  // covisit_second_step()'s: co-visits, item
   std::vector<size_t> walk_sources_;      // covisit_second_step()'s: the user's items it starts from
