@@ -66,6 +66,12 @@ TEST_F(BrokerOutageTest, TheLeaderAndTheGroupCoordinatorDownAndBackLoseNothingAn
 
   ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)))
       << "Redis holds " << events_in_redis() << " of " << expected_.events << " events";
+  // The events can all be in Redis before the session even times out (the
+  // partitions' leaders kept serving fetches): the rejoin is waited for,
+  // not raced by the stop below.
+  ASSERT_TRUE(eventually([&] { return count(read_log(dir_ + "/learn-0.log"), "partition(s) assigned") >= 2; },
+                         std::chrono::seconds(60)))
+      << "the outage did not make the learner join again";
   // Settled: whatever came again after the rejoin was skipped.
   ASSERT_TRUE(eventually([&] { return stats_number(stats_file(), "lag") == 0 && stats_number(stats_file(), "held_for_event_time") == 0; },
                          std::chrono::seconds(30)));
