@@ -88,7 +88,7 @@ void Baselines::covisitation(const std::string& user, size_t k, std::vector<std:
   const size_t n = std::min(settings_.covisit_sources, h->viewed.size());
   for (size_t i = 0; i < n; ++i)
     if (const CoVisitation::Row* row = covisits_.row(h->viewed[i].item_id))
-      for (const auto& [other, count] : *row) sums[other] += count;
+      for (const CoVisitation::Cell& cell : *row) sums[covisits_.item(cell.neighbour)] += cell.count;
   struct Scored {
     uint64_t sum;
     double popularity;

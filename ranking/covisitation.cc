@@ -22,43 +22,88 @@ CoVisitation::CoVisitation(size_t window_items, int64_t window_ms, CoVisitLimits
   limits_.max_items = std::max<size_t>(1, limits_.max_items);
 }
 
-CoVisitation::Entry& CoVisitation::touch(const std::string& item) {
-  auto it = rows_.find(item);
-  if (it != rows_.end()) {
-    recency_.splice(recency_.begin(), recency_, it->second.recency);
-    return it->second;
+CoVisitation::Key CoVisitation::intern(const std::string& item) {
+  if (auto it = key_of_.find(item); it != key_of_.end()) return it->second;
+  Key key;
+  if (!free_.empty()) {
+    key = free_.back();
+    free_.pop_back();
+  } else {
+    key = static_cast<Key>(slots_.size());
+    slots_.emplace_back();
   }
-  if (rows_.size() >= limits_.max_items) {
-    const std::string* oldest = recency_.back();
-    recency_.pop_back();
-    auto victim = rows_.find(*oldest);
-    cells_ -= victim->second.row.size();
-    rows_.erase(victim);
-    ++evicted_items_;
-  }
-  it = rows_.try_emplace(item).first;
-  recency_.push_front(&it->first);
-  it->second.recency = recency_.begin();
-  return it->second;
+  Slot& slot = slots_[key];
+  slot.item = item;
+  slot.stamp = ++stamps_;
+  key_of_.emplace(slot.item, key);
+  return key;
 }
 
-void CoVisitation::add(Entry& entry, const std::string& neighbour) {
-  Row& row = entry.row;
-  if (auto it = row.find(neighbour); it != row.end()) {
-    ++it->second;
-    return;
+void CoVisitation::release(Key key) {
+  Slot& slot = slots_[key];
+  if (--slot.holders > 0) return;
+  key_of_.erase(slot.item);
+  slot.item.clear();
+  free_.push_back(key);
+}
+
+CoVisitation::Key CoVisitation::touch(const std::string& item) {
+  const Key key = intern(item);
+  Slot& slot = slots_[key];
+  if (slot.has_row) {
+    recency_.splice(recency_.begin(), recency_, slot.recency);
+    return key;
   }
+  ++slot.holders;  // held before an eviction below could release it
+  slot.has_row = true;
+  if (recency_.size() >= limits_.max_items) {
+    evict_row(recency_.back());
+    ++evicted_items_;
+  }
+  recency_.push_front(key);
+  slot.recency = recency_.begin();
+  return key;
+}
+
+void CoVisitation::evict_row(Key key) {
+  Slot& slot = slots_[key];
+  for (const Cell& cell : slot.row) release(cell.neighbour);
+  cells_ -= slot.row.size();
+  slot.row.clear();
+  slot.has_row = false;
+  recency_.erase(slot.recency);
+  release(key);
+}
+
+void CoVisitation::drop_cell(Slot& slot, size_t cell) {
+  const Key neighbour = slot.row[cell].neighbour;
+  slot.row[cell] = slot.row.back();
+  slot.row.pop_back();
+  --cells_;
+  release(neighbour);
+}
+
+bool CoVisitation::goes_first(const Cell& a, const Cell& b) const {
+  return a.count != b.count ? a.count < b.count : item(a.neighbour) > item(b.neighbour);
+}
+
+void CoVisitation::add(Key key, const std::string& neighbour) {
+  const Key other = intern(neighbour);
+  Row& row = slots_[key].row;
+  for (Cell& cell : row)
+    if (cell.neighbour == other) {
+      ++cell.count;
+      return;
+    }
+  ++slots_[other].holders;
   if (row.size() >= limits_.max_neighbours) {
-    // The fewest co-visits go; of those the greatest id, so that the choice
-    // does not depend on the hash table's order.
-    auto victim = row.begin();
-    for (auto it = row.begin(); it != row.end(); ++it)
-      if (it->second < victim->second || (it->second == victim->second && it->first > victim->first)) victim = it;
-    row.erase(victim);
-    --cells_;
+    size_t victim = 0;
+    for (size_t c = 1; c < row.size(); ++c)
+      if (goes_first(row[c], row[victim])) victim = c;
+    drop_cell(slots_[key], victim);
     ++evicted_neighbours_;
   }
-  row.emplace(neighbour, 1);
+  row.push_back({other, 1});
   ++cells_;
 }
 
@@ -70,72 +115,97 @@ void CoVisitation::observe(const Event& event, const UserHistory* before) {
   }
 }
 
-uint32_t CoVisitation::count(const std::string& a, const std::string& b) const {
-  auto row = rows_.find(a);
-  if (row == rows_.end()) return 0;
-  auto it = row->second.row.find(b);
-  return it == row->second.row.end() ? 0 : it->second;
+CoVisitation::Key CoVisitation::key(std::string_view item) const {
+  auto it = key_of_.find(item);
+  return it == key_of_.end() ? kNoKey : it->second;
 }
 
-const CoVisitation::Row* CoVisitation::row(const std::string& item) const {
-  auto it = rows_.find(item);
-  return it == rows_.end() ? nullptr : &it->second.row;
+const CoVisitation::Row* CoVisitation::row(Key key) const {
+  return key != kNoKey && slots_[key].has_row ? &slots_[key].row : nullptr;
+}
+
+const CoVisitation::Row* CoVisitation::row(std::string_view item) const { return row(key(item)); }
+
+uint32_t CoVisitation::count(const Row* row, Key neighbour) {
+  if (!row) return 0;
+  for (const Cell& cell : *row)
+    if (cell.neighbour == neighbour) return cell.count;
+  return 0;
+}
+
+uint32_t CoVisitation::count(const std::string& a, const std::string& b) const {
+  const Key other = key(b);
+  return other == kNoKey ? 0 : count(row(a), other);
 }
 
 // Items most recent first (the eviction order, itself a function of the
 // events), each item's neighbours by id: the same state gives the same bytes.
 void CoVisitation::save(learner::ByteWriter& out) const {
-  out.u64(rows_.size());
-  std::vector<const std::pair<const std::string, uint32_t>*> cells;
-  for (const std::string* item : recency_) {
-    const Row& row = rows_.at(*item).row;
-    out.str(*item);
+  out.u64(recency_.size());
+  std::vector<const Cell*> cells;
+  for (Key key : recency_) {
+    const Row& row = slots_[key].row;
+    out.str(item(key));
     cells.clear();
-    for (auto& cell : row) cells.push_back(&cell);
-    std::sort(cells.begin(), cells.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    for (const Cell& cell : row) cells.push_back(&cell);
+    std::sort(cells.begin(), cells.end(), [&](auto* a, auto* b) { return item(a->neighbour) < item(b->neighbour); });
     out.u64(cells.size());
-    for (auto* cell : cells) {
-      out.str(cell->first);
-      out.u32(cell->second);
+    for (const Cell* cell : cells) {
+      out.str(item(cell->neighbour));
+      out.u32(cell->count);
     }
   }
 }
 
-bool CoVisitation::load(learner::ByteReader& in) {
-  rows_.clear();
+void CoVisitation::clear() {
+  slots_.clear();
+  free_.clear();
+  key_of_.clear();
   recency_.clear();
   cells_ = 0;
   evicted_items_ = evicted_neighbours_ = 0;
+}
+
+bool CoVisitation::load(learner::ByteReader& in) {
+  clear();
   const uint64_t n = in.u64();
   for (uint64_t i = 0; i < n && in.ok(); ++i) {
-    auto [it, fresh] = rows_.try_emplace(in.str());
-    if (fresh) {
-      recency_.push_back(&it->first);
-      it->second.recency = std::prev(recency_.end());
+    const Key key = intern(in.str());
+    Slot& slot = slots_[key];
+    if (!slot.has_row) {
+      ++slot.holders;
+      slot.has_row = true;
+      recency_.push_back(key);
+      slot.recency = std::prev(recency_.end());
     }
-    Row& row = it->second.row;
     const uint64_t cells = in.u64();
     for (uint64_t j = 0; j < cells && in.ok(); ++j) {
-      std::string other = in.str();
-      row[std::move(other)] = in.u32();
+      const Key other = intern(in.str());
+      const uint32_t count = in.u32();
+      Row& row = slot.row;
+      auto cell = std::find_if(row.begin(), row.end(), [&](const Cell& c) { return c.neighbour == other; });
+      if (cell != row.end()) {
+        cell->count = count;
+        continue;
+      }
+      ++slots_[other].holders;
+      row.push_back({other, count});
+      ++cells_;
     }
   }
   // A checkpoint of a run with larger bounds: cut down to these, by the
   // same rules.
-  while (rows_.size() > limits_.max_items) {
-    rows_.erase(*recency_.back());
-    recency_.pop_back();
-  }
-  for (auto& [item, entry] : rows_) {
-    std::vector<std::pair<uint32_t, std::string>> order;  // the ones that go first sort first
-    if (entry.row.size() > limits_.max_neighbours) {
-      for (auto& [other, n] : entry.row) order.emplace_back(n, other);
-      std::sort(order.begin(), order.end(),
-                [](auto& a, auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; });
-      for (size_t k = 0; k < order.size() - limits_.max_neighbours; ++k) entry.row.erase(order[k].second);
+  while (recency_.size() > limits_.max_items) evict_row(recency_.back());
+  for (Key key : recency_) {
+    Slot& slot = slots_[key];
+    while (slot.row.size() > limits_.max_neighbours) {
+      size_t victim = 0;
+      for (size_t c = 1; c < slot.row.size(); ++c)
+        if (goes_first(slot.row[c], slot.row[victim])) victim = c;
+      drop_cell(slot, victim);
     }
-    cells_ += entry.row.size();
   }
+  evicted_items_ = evicted_neighbours_ = 0;
   return in.ok();
 }
 

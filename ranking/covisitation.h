@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <list>
 #include <string>
 #include <string_view>
@@ -48,7 +49,18 @@ struct CoVisitLimits {
 
 class CoVisitation {
  public:
-  using Row = std::unordered_map<std::string, uint32_t>;
+  // An item as the counts number it: the same number while the item has
+  // neighbours or is someone's neighbour. A number freed then may later name
+  // another item; stamp() tells the two apart, so that a caller may keep
+  // what it derived from a number (the ranker: the item's place in its
+  // index) and check it is still about the same item.
+  using Key = uint32_t;
+  static constexpr Key kNoKey = UINT32_MAX;
+  struct Cell {
+    Key neighbour;
+    uint32_t count;
+  };
+  using Row = std::vector<Cell>;  // at most max_neighbours, in no particular order
 
   CoVisitation(size_t window_items, int64_t window_ms, CoVisitLimits limits = {});
 
@@ -59,11 +71,19 @@ class CoVisitation {
   const CoVisitPairs& last_pairs() const { return last_pairs_; }
 
   uint32_t count(const std::string& a, const std::string& b) const;
+  // The number of an item in the counts, kNoKey when it is in none.
+  Key key(std::string_view item) const;
+  // A number's item and stamp (the number must name one: from key() or a Cell).
+  const std::string& item(Key key) const { return slots_[key].item; }
+  uint64_t stamp(Key key) const { return slots_[key].stamp; }
   // The items co-visited with `item` and their counts; nullptr when none.
-  const Row* row(const std::string& item) const;
+  const Row* row(std::string_view item) const;
+  const Row* row(Key key) const;
+  // The count of `neighbour` in `row` (either may be missing: 0).
+  static uint32_t count(const Row* row, Key neighbour);
   // Items with neighbours (at most limits.max_items), and neighbours kept
   // over all of them (at most max_items * max_neighbours).
-  size_t items() const { return rows_.size(); }
+  size_t items() const { return recency_.size(); }
   size_t cells() const { return cells_; }
   // Items and neighbours evicted so far (since construction or load()).
   uint64_t evicted_items() const { return evicted_items_; }
@@ -73,20 +93,42 @@ class CoVisitation {
   bool load(learner::ByteReader& in);
 
  private:
-  struct Entry {
+  // Numbers rather than strings in the rows: a ranking walks a few hundred
+  // neighbours, and a count is bumped per click; comparing numbers in a row
+  // of 50 is cheaper than hashing strings. A slot is held by its item's own
+  // row and by each row listing it as a neighbour; when none does, its
+  // number is free for the next new item.
+  struct Slot {
+    std::string item;  // empty when free
+    uint64_t stamp = 0;
+    uint32_t holders = 0;
+    bool has_row = false;
     Row row;
-    std::list<const std::string*>::iterator recency;  // in recency_
+    std::list<Key>::iterator recency;  // in recency_, while has_row
   };
-  // `item`'s entry, made the most recent (created, evicting the least
-  // recent one when the items are at their bound).
-  Entry& touch(const std::string& item);
-  void add(Entry& entry, const std::string& neighbour);
+  // `item`'s number, a new one (held by no one yet) if it has none.
+  Key intern(const std::string& item);
+  void release(Key key);
+  // `item`'s row, made the most recent (created, evicting the least recent
+  // one when the items are at their bound).
+  Key touch(const std::string& item);
+  void evict_row(Key key);
+  void drop_cell(Slot& slot, size_t cell);
+  void add(Key key, const std::string& neighbour);
+  // Whether cell a goes before cell b when a full row makes room: the
+  // fewest co-visits; of those, the greatest id, so that the choice does
+  // not depend on the order of the row.
+  bool goes_first(const Cell& a, const Cell& b) const;
+  void clear();
 
   size_t window_items_;
   int64_t window_ms_;
   CoVisitLimits limits_;
-  std::unordered_map<std::string, Entry> rows_;
-  std::list<const std::string*> recency_;  // keys of rows_ (stable node addresses), most recent first
+  std::deque<Slot> slots_;                            // by number (a deque: items' addresses stay put)
+  std::vector<Key> free_;                             // numbers no one holds
+  std::unordered_map<std::string_view, Key> key_of_;  // views into slots_' items
+  std::list<Key> recency_;                            // items with rows, most recent first
+  uint64_t stamps_ = 0;                               // the last stamp given (never reset: not even by load())
   size_t cells_ = 0;
   uint64_t evicted_items_ = 0, evicted_neighbours_ = 0;
   CoVisitPairs last_pairs_;

@@ -148,6 +148,7 @@ void Ranker::refresh_index() {
 
 void Ranker::rebuild_catalog_index() {
   index_dirty_ = false;
+  ++index_builds_;
   catalog_changes_ = learner_.catalog().changes();
   available_.clear();
   price_.clear();
@@ -286,6 +287,18 @@ std::optional<size_t> Ranker::number(const std::string& item) const {
   return it->second;
 }
 
+// A ranking walks a few hundred co-visited neighbours: each is looked up by
+// its id once per index build (or when its number names a new item), not
+// once per ranking.
+std::optional<size_t> Ranker::number(CoVisitation::Key key) {
+  if (key >= key_numbers_.size()) key_numbers_.resize(key + 1);
+  KeyNumber& known = key_numbers_[key];
+  if (known.build != index_builds_ || known.stamp != covisits_.stamp(key))
+    known = {covisits_.stamp(key), index_builds_, number(covisits_.item(key)).value_or(kNotAvailable)};
+  if (known.number == kNotAvailable) return std::nullopt;
+  return known.number;
+}
+
 void Ranker::history_candidates(const UserHistory& history) {
   auto exclude = [&](const std::string& item) {
     if (auto i = number(item); i && !chosen_[*i]) {
@@ -311,10 +324,10 @@ void Ranker::history_candidates(const UserHistory& history) {
   for (size_t p = 0; p < sources; ++p) {
     const CoVisitation::Row* row = covisits_.row(history.viewed[p].item_id);
     if (!row) continue;
-    for (const auto& [other, count] : *row)
-      if (auto i = number(other)) {
+    for (const CoVisitation::Cell& cell : *row)
+      if (auto i = number(cell.neighbour)) {
         if (covisits_of_[*i] == 0 && recency_[*i] == 0) boosted_.push_back(*i);  // not listed yet
-        covisits_of_[*i] += count;
+        covisits_of_[*i] += cell.count;
       }
   }
   covisit_second_step(history, sources);
@@ -360,12 +373,12 @@ void Ranker::covisit_second_step(const UserHistory& history, size_t sources) {
     const CoVisitation::Row* row = covisits_.row(available_[i]->item_id);
     if (!row) continue;
     double total = 0;
-    for (const auto& entry : *row) total += entry.second;
-    for (const auto& [other, count] : *row) {
-      auto j = number(other);
+    for (const CoVisitation::Cell& cell : *row) total += cell.count;
+    for (const CoVisitation::Cell& cell : *row) {
+      auto j = number(cell.neighbour);
       if (!j || std::find(walk_sources_.begin(), walk_sources_.end(), *j) != walk_sources_.end()) continue;
       if (covisits_of_[*j] == 0 && recency_[*j] == 0) boosted_.push_back(*j);  // not listed yet
-      covisits_of_[*j] += kStrength * weight * count / total;
+      covisits_of_[*j] += kStrength * weight * cell.count / total;
     }
   }
 }
@@ -521,6 +534,19 @@ void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, co
   constexpr size_t kMostBecause = 3;
   const double nan = std::nan("");
   why.reserve(k);
+  // What the co-visit walk went through, as rows and numbers: the user's
+  // items it started from, and the first step's items (via) it went on from.
+  const size_t sources = history ? std::min(history->viewed.size(), static_cast<size_t>(config_.covisit_sources)) : 0;
+  std::vector<const CoVisitation::Row*> source_rows, via_rows;
+  std::vector<uint8_t> linked;  // [p * vias + v]: the user's p-th item co-visited via v
+  for (size_t p = 0; p < sources; ++p) source_rows.push_back(covisits_.row(history->viewed[p].item_id));
+  std::vector<CoVisitation::Key> via_keys;
+  for (const auto& step : first_step_) via_keys.push_back(covisits_.key(available_[step.second]->item_id));
+  for (CoVisitation::Key via : via_keys) via_rows.push_back(covisits_.row(via));
+  const size_t vias = via_keys.size();
+  for (size_t p = 0; p < sources; ++p)
+    for (CoVisitation::Key via : via_keys) linked.push_back(CoVisitation::count(source_rows[p], via) > 0);
+  std::vector<uint8_t> reaches(vias);  // per item below: via v co-visited it
   for (size_t j = 0; j < k; ++j) {
     const size_t candidate = scored_[j].second;
     const auto c = static_cast<Eigen::Index>(candidate);
@@ -556,19 +582,19 @@ void Ranker::explain(size_t k, const std::vector<std::string>& recent_clicks, co
     };
     if (recency_[i] > 0) add(item.item_id);  // the user viewed it
     if (covisits_of_[i] > 0 && history) {
-      const size_t sources = std::min(history->viewed.size(), static_cast<size_t>(config_.covisit_sources));
+      const CoVisitation::Key key = covisits_.key(item.item_id);
       const size_t before = e.because.size();
       for (size_t p = 0; p < sources; ++p)
-        if (covisits_.count(history->viewed[p].item_id, item.item_id) > 0) add(history->viewed[p].item_id);
-      if (e.because.size() == before)  // reached by the walk's second step: through which of the user's items
-        for (size_t p = 0; p < sources; ++p) {
-          const std::string& mine = history->viewed[p].item_id;
-          auto through = [&](const std::pair<double, size_t>& step) {
-            const std::string& via = available_[step.second]->item_id;
-            return covisits_.count(mine, via) > 0 && covisits_.count(via, item.item_id) > 0;
-          };
-          if (std::any_of(first_step_.begin(), first_step_.end(), through)) add(mine);
-        }
+        if (CoVisitation::count(source_rows[p], key) > 0) add(history->viewed[p].item_id);
+      if (e.because.size() == before) {  // reached by the walk's second step: through which of the user's items
+        for (size_t v = 0; v < vias; ++v) reaches[v] = CoVisitation::count(via_rows[v], key) > 0;
+        for (size_t p = 0; p < sources; ++p)
+          for (size_t v = 0; v < vias; ++v)
+            if (linked[p * vias + v] && reaches[v]) {
+              add(history->viewed[p].item_id);
+              break;
+            }
+      }
     }
     if (e.category_share > 0)
       for (const std::string& clicked : recent_clicks)

@@ -181,6 +181,7 @@ class Ranker {
   void history_candidates(const UserHistory& history);
   // The available item's index (in available_), if it is one.
   std::optional<size_t> number(const std::string& item) const;
+  std::optional<size_t> number(CoVisitation::Key key);
   // Replaces `out` with (co-visits, item) of each item with co-visits, once,
   // in no particular order; only those not chosen yet unless `chosen_too`.
   void covisited_items(bool chosen_too, std::vector<std::pair<double, size_t>>& out) const;
@@ -249,6 +250,15 @@ class Ranker {
   Eigen::MatrixXf item_matrix_;           // dim x available, zero for items without a row
   Eigen::VectorXf item_bias_;             // click bias per available item
   std::vector<size_t> popular_;           // the most popular items, most popular first
+  // Per CoVisitation number: the index of the item it named (stamp) as of
+  // index build `build`; kNotAvailable when not an available item.
+  static constexpr size_t kNotAvailable = SIZE_MAX;
+  struct KeyNumber {
+    uint64_t stamp = 0, build = 0;
+    size_t number = kNotAvailable;
+  };
+  std::vector<KeyNumber> key_numbers_;
+  uint64_t index_builds_ = 0;  // catalog index builds so far (the first is 1)
   bool index_dirty_ = true;
   uint64_t catalog_changes_ = UINT64_MAX;  // Catalog::changes() the catalog's part was built at
   std::chrono::steady_clock::time_point index_built_{};

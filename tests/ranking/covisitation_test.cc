@@ -3,7 +3,10 @@
 // eviction rules, and carries them across save()/load().
 #include <gtest/gtest.h>
 
+#include <list>
+#include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +114,87 @@ TEST(CoVisitationBounds, ARestoredCopyEvictsAsTheOriginalWould) {
   restored.save(b);
   EXPECT_EQ(a.bytes(), b.bytes());
   EXPECT_EQ(restored.items(), 25u);
+}
+
+// The documented rules, written the plain way (strings, ordered maps, a
+// list for recency): what CoVisitation must agree with, cell for cell.
+struct PlainCoVisits {
+  CoVisitLimits limits;
+  std::map<std::string, std::map<std::string, uint32_t>> rows;
+  std::list<std::string> recency;  // most recent first
+
+  std::map<std::string, uint32_t>& touch(const std::string& item) {
+    recency.remove(item);
+    if (!rows.count(item) && rows.size() >= limits.max_items) {
+      rows.erase(recency.back());
+      recency.pop_back();
+    }
+    recency.push_front(item);
+    return rows[item];
+  }
+  void add(std::map<std::string, uint32_t>& row, const std::string& neighbour) {
+    if (auto it = row.find(neighbour); it != row.end()) {
+      ++it->second;
+      return;
+    }
+    if (row.size() >= limits.max_neighbours) {
+      auto victim = row.begin();  // the fewest; of those the greatest id
+      for (auto it = row.begin(); it != row.end(); ++it)
+        if (it->second <= victim->second) victim = it;
+      row.erase(victim);
+    }
+    row[neighbour] = 1;
+  }
+  void observe(const CoVisitPairs& pairs) {
+    for (const auto& [earlier, item] : pairs) {
+      add(touch(earlier), item);
+      add(touch(item), earlier);
+    }
+  }
+};
+
+// Items evicted give up their numbers to new ones: no count may then be
+// credited to the wrong item, and a reused number gets a new stamp.
+TEST(CoVisitationBounds, NumbersFreedByEvictionNameNewItemsWithoutMixingThemUp) {
+  const CoVisitLimits limits{3, 12};
+  CoVisitation covisits(5, 3'600'000, limits);
+  PlainCoVisits plain{limits, {}, {}};
+  Feeder feed(covisits);
+  std::map<CoVisitation::Key, std::pair<std::string, uint64_t>> named;  // number -> item, stamp, as last seen
+  size_t reused = 0;
+  const int kItems = 300;
+  for (auto& [user, item, ts] : random_clicks(6000, 30, kItems)) {
+    feed.click(user, item, ts);
+    plain.observe(covisits.last_pairs());
+    ASSERT_EQ(covisits.items(), plain.rows.size());
+    for (int i = 0; i < kItems; ++i) {
+      const std::string id = "i" + std::to_string(i);
+      const CoVisitation::Row* row = covisits.row(id);
+      auto expected = plain.rows.find(id);
+      ASSERT_EQ(row != nullptr, expected != plain.rows.end()) << id;
+      if (!row) continue;
+      std::map<std::string, uint32_t> cells;
+      for (const CoVisitation::Cell& cell : *row) cells[covisits.item(cell.neighbour)] = cell.count;
+      ASSERT_EQ(cells, expected->second) << id;
+      const CoVisitation::Key key = covisits.key(id);
+      auto [seen, fresh] = named.try_emplace(key, id, covisits.stamp(key));
+      if (!fresh && seen->second.first != id) {
+        EXPECT_NE(seen->second.second, covisits.stamp(key)) << "number " << key << " named " << seen->second.first
+                                                             << " and now " << id << " with the same stamp";
+        seen->second = {id, covisits.stamp(key)};
+        ++reused;
+      }
+    }
+  }
+  EXPECT_GT(reused, 0u) << "the stream is long enough for numbers to be reused";
+  size_t known = 0;  // items with a number: those with rows or listed in one, nothing else
+  std::set<std::string> listed;
+  for (auto& [item, row] : plain.rows) {
+    listed.insert(item);
+    for (auto& [other, n] : row) listed.insert(other);
+  }
+  for (int i = 0; i < kItems; ++i) known += covisits.key("i" + std::to_string(i)) != CoVisitation::kNoKey;
+  EXPECT_EQ(known, listed.size());
 }
 
 TEST(CoVisitationBounds, ACheckpointOfLargerBoundsIsCutDownOnLoad) {
