@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <future>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -21,6 +22,9 @@
 #include "pipeline/pipeline_checkpoint.h"
 #include "pipeline/ranking_debouncer.h"
 #include "ranking/ranker.h"
+#include "serving/event_publisher.h"
+#include "serving/redis_pool.h"
+#include "serving/user_forgetter.h"
 #include "tests/serving/serve_fixture.h"
 
 namespace streamrec::testing {
@@ -58,6 +62,40 @@ class ServeForgetTest : public ServeTest {
            R"(","ts":)" + std::to_string(ts) + "}";
   }
 };
+
+// UserForgetter gives its Redis connection back to the pool before it calls
+// `done`, which may end the pool (`streamrec forget` does at once): with a
+// pool of one connection, `done` can lease it straight away. (Given back
+// after `done`, the lease would write into a freed pool; that race shows
+// under ThreadSanitizer, and here as a lease that does not come.)
+TEST_F(ServeForgetTest, ThePoolHasItsConnectionBackWhenDoneIsCalled) {
+  KafkaConfig kafka;
+  kafka.bootstrap_servers = broker_->bootstrap_servers();
+  auto publisher = serving::EventPublisher::create(kafka);
+  ASSERT_TRUE(publisher.ok()) << publisher.error().message;
+  serving::RedisPool pool(redis_->url(), 5000, 1);
+  serving::UserForgetter forgetter(kafka.events_topic, keys_, **publisher, pool);
+  give_keys("u1");
+
+  // The lease is tried on a thread of its own, so that a lease still held
+  // by the caller of `done` delays it instead of deadlocking the test.
+  auto leased = std::make_shared<std::promise<bool>>();
+  std::future<bool> leased_later = leased->get_future();
+  std::promise<std::pair<serving::ForgetOutcome, bool>> finished;
+  forgetter.forget("u1", [&](serving::ForgetOutcome outcome) {
+    std::thread([&pool, leased] {
+      const bool ok = pool.lease().ok();  // the lease is back before the test may end the pool
+      leased->set_value(ok);
+    }).detach();
+    const bool at_once = leased_later.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+    finished.set_value({std::move(outcome), at_once});
+  });
+  auto [outcome, at_once] = finished.get_future().get();
+  EXPECT_EQ(outcome.kafka_error, "");
+  EXPECT_EQ(outcome.keys_deleted, 3);
+  EXPECT_TRUE(at_once) << "the pool's one connection was still leased when done was called";
+  EXPECT_TRUE(leased_later.get());  // the pool outlives the thread that leases from it
+}
 
 TEST_F(ServeForgetTest, DeleteNeedsTheTokenAndAGoodId) {
   HttpClient client(start_serve());
