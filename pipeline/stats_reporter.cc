@@ -77,9 +77,14 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
   const uint64_t samples_learned = learner.samples_learned();
   const uint64_t joiner_duplicates = learner.joiner_counters().duplicates;
   const std::array<uint64_t, ranking::kCandidateSources> top_k_sources = ranker.top_k_sources();
+  std::string blend_weights;
+  for (size_t f = 0; f < ranking::kBlendFeatures; ++f)
+    blend_weights += fmt::format("{}\"{}\":{}", f ? "," : "", ranking::blend_feature_name(f),
+                                 json_number(ranker.blend().weights()[f]));
   const std::string blend_json =
-      fmt::format("{{\"clicks_learned\":{},\"rankings_kept\":{},\"rankings_out_of_step\":{}}}",
-                  ranker.blend().clicks_learned(), ranker.blend_rankings_kept(), ranker.blend_rankings_out_of_step());
+      fmt::format("{{\"clicks_learned\":{},\"rankings_kept\":{},\"rankings_out_of_step\":{},\"weights\":{{{}}}}}",
+                  ranker.blend().clicks_learned(), ranker.blend_rankings_kept(), ranker.blend_rankings_out_of_step(),
+                  blend_weights);
   const ranking::CoVisitation& covisits = ranker.covisitation();
   const std::string covisit_json =
       fmt::format("{{\"items\":{},\"neighbours\":{},\"evicted_items\":{},\"evicted_neighbours\":{}}}",
