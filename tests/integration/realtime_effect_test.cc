@@ -1,10 +1,11 @@
 // A click changes the user's recommendations at once: after three clicks on
-// items of one category, that category rises in the user's ranking (all of
-// its rankings.top_k items) within a second of wall time, long before any
-// label window closes. The whole ranking, not its top 10: where the
-// category lands depends on the weights the learned blend took from the
-// stream (they differ run to run with the pipeline's timing), that it
-// rises does not.
+// items of one category, that category's other items rise in the user's
+// ranking (all of its rankings.top_k items) within a second of wall time,
+// long before any label window closes. The whole ranking, not its top 10:
+// where the category lands depends on the weights the learned blend took
+// from the stream (they differ run to run with the pipeline's timing), that
+// it rises does not. Its other items, not the clicked ones: where those go
+// is re-consumption, which the blend learns per stream (ranking/learned_blend.h).
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -81,21 +82,32 @@ TEST_F(PipelineTest, ThreeClicksInOneCategoryRaiseItWithinOneSecond) {
       << "the model learned " << redis_.cli("HGET sr:model events_trained") << " of " << impressions << " impressions";
   std::this_thread::sleep_for(scaled(std::chrono::seconds(1)));
 
-  // The category least present now, among those with six available items
-  // or more: three are clicked, and the others can rise too. (A category
-  // with three, all of them clicked, could rise only through the clicked
-  // items, which the learned blend may rank low: users of the synthetic
-  // stream seldom click an item twice.)
-  auto share = [&](const std::string& category) {
+  // Three clicks on the first three available items of a category with
+  // six or more, the one whose other items are least present now (and not
+  // all present, so that one can rise). Those others are counted, not the
+  // clicked items: whether a user gets back what they just clicked is
+  // re-consumption, which the blend fits to the stream either way, and here
+  // it often ranks them last: in event time the clicks come after a day of
+  // sparse late events, so they make their items the most popular by far
+  // (half-life an hour), and the popularity weight fitted to this stream is
+  // negative in most runs (beside exposure's it reads as clicks per
+  // impression). The others rise through the category's share of the
+  // user's recent clicks.
+  auto others_ranked = [&](const std::string& category) {
+    const std::vector<std::string>& ids = stream.available_in.at(category);
+    const std::set<std::string> others(ids.begin() + 3, ids.end());
     int n = 0;
-    for (auto& id : top()) n += stream.category_of.at(id) == category;
+    for (auto& id : top()) n += others.count(id);
     return n;
   };
   std::string chosen;
   int lowest = 1 << 30;
-  for (auto& [category, ids] : stream.available_in)
-    if (ids.size() >= 6 && share(category) < lowest) lowest = share(category), chosen = category;
-  ASSERT_FALSE(chosen.empty());
+  for (auto& [category, ids] : stream.available_in) {
+    if (ids.size() < 6) continue;
+    const int n = others_ranked(category);
+    if (n < lowest && n < static_cast<int>(ids.size()) - 3) lowest = n, chosen = category;
+  }
+  ASSERT_FALSE(chosen.empty()) << "every category's other items are all in the ranking: nothing can rise";
 
   std::vector<Event> clicks;
   for (int i = 0; i < 3; ++i)
@@ -103,11 +115,15 @@ TEST_F(PipelineTest, ThreeClicksInOneCategoryRaiseItWithinOneSecond) {
                       1767312000000 + i, "", {}, std::nullopt});
   auto clicked_at = std::chrono::steady_clock::now();
   produce_events(clicks);
-  bool rose = eventually([&] { return share(chosen) > lowest; }, std::chrono::milliseconds(1000));
+  bool rose = eventually([&] { return others_ranked(chosen) > lowest; }, std::chrono::milliseconds(1000));
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - clicked_at);
-  EXPECT_TRUE(rose) << chosen << " had " << lowest << " of the ranking and still has " << share(chosen) << " after "
-                    << waited.count() << " ms; recent " << redis_.cli("HGET 'sr:{u:u7}:f' recent")
-                    << "ranking " << redis_.cli("ZREVRANGE '" + key + "' 0 -1 WITHSCORES");
+  std::ifstream stats(stats_file());
+  EXPECT_TRUE(rose) << "the other items of " << chosen << " had " << lowest << " places of the ranking and still have "
+                    << others_ranked(chosen) << " after " << waited.count() << " ms; recent "
+                    << redis_.cli("HGET 'sr:{u:u7}:f' recent") << "ranking "
+                    << redis_.cli("ZREVRANGE '" + key + "' 0 -1 WITHSCORES") << "why "
+                    << redis_.cli("HGETALL 'sr:{u:u7}:why'") << "stats "
+                    << std::string(std::istreambuf_iterator<char>(stats), {});
   EXPECT_EQ(learner->stop(), 0);
 }
 
