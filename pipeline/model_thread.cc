@@ -58,9 +58,14 @@ void ModelThread::learn(std::vector<Event>& events) {
 void ModelThread::rank(RankRequest request) {
   {
     std::lock_guard lock(queue_mutex_);
-    requests_.push_back(QueuedRequest{std::move(request), events_queued_});
+    requests_.push_back(QueuedRequest{std::move(request), events_queued_, Clock::now()});
   }
   queue_changed_.notify_all();
+}
+
+Clock::duration ModelThread::ranking_wait(Clock::time_point now) {
+  std::lock_guard lock(queue_mutex_);
+  return requests_.empty() ? Clock::duration::zero() : now - requests_.front().asked_at;
 }
 
 void ModelThread::wait_until_learned() {

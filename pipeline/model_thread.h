@@ -65,6 +65,9 @@ class ModelThread {
   // learned, so it answers them (a user's first click makes their first
   // ranking, not "unknown user"), however long the event queue.
   void rank(RankRequest request);
+  // How long the oldest ranking request not yet taken by a round has waited
+  // (zero when none): it grows while the thread is behind the events.
+  std::chrono::steady_clock::duration ranking_wait(std::chrono::steady_clock::time_point now);
   // Waits until every event queued so far is learned.
   void wait_until_learned();
   // Forgets `user_id` everywhere the model's side keeps it: waits until
@@ -111,6 +114,7 @@ class ModelThread {
   struct QueuedRequest {
     RankRequest request;
     uint64_t after_events;  // events_queued_ when asked: ranked once a round has taken them
+    std::chrono::steady_clock::time_point asked_at;
   };
   std::deque<QueuedRequest> requests_;  // in the order asked, so after_events never decreases
   bool busy_ = false;  // learning events taken from events_

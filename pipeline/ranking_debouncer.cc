@@ -28,9 +28,12 @@ const ranking::RealtimeUser* RankingDebouncer::observe(const Event& event, int32
   // their categories): it asks for a fresh ranking. An impression (what the
   // app just showed) or a purchase (of an item clicked before) changes it
   // only through the model, which learns from them later: they ask only
-  // when the ranking is missing or old (rankings.impression_refresh_ms).
-  const bool asks_for_ranking = event.type == EventType::kClick ||
-                                now - user.last_ranked >= std::chrono::milliseconds(rankings_.impression_refresh_ms);
+  // when the ranking is missing or old (rankings.impression_refresh_ms),
+  // and not while refreshes are shed.
+  const bool refresh_due = event.type != EventType::kClick &&
+                           now - user.last_ranked >= std::chrono::milliseconds(rankings_.impression_refresh_ms);
+  if (refresh_due && shed_refreshes_ && !user.asked) ++refreshes_shed_;
+  const bool asks_for_ranking = event.type == EventType::kClick || (refresh_due && !shed_refreshes_);
   if (asks_for_ranking && !user.asked) {
     user.asked = true;
     user.oldest_asked_kafka_ms = kafka_ts_ms;

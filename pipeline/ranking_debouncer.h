@@ -4,6 +4,9 @@
 // rankings.impression_refresh_ms; a user asked for is ranked at most every
 // rankings.refresh_interval_ms (debounced), and the ranking remembers the
 // Kafka timestamp of the oldest event that asked for it, for freshness.
+// While refreshes are shed (shed_refreshes(), set by the pipeline while the
+// model's thread is behind), impressions and purchases ask for nothing: the
+// model's time goes to the rankings clicks changed, and to catching up.
 //
 // At most learner.max_users users are kept: beyond, the user whose last
 // event is the oldest is evicted, and handed out by take_evicted() so that
@@ -57,6 +60,10 @@ class RankingDebouncer {
   // and forgets that they were asked for.
   void take_due(Clock::time_point now, std::vector<RankRequest>& out);
 
+  // While `shed` holds, impressions and purchases ask for no ranking, not
+  // even a missing or old one; each that would have is counted.
+  void shed_refreshes(bool shed) { shed_refreshes_ = shed; }
+  uint64_t refreshes_shed() const { return refreshes_shed_; }  // since construction
   // Moves the ids of the users evicted since the last call to `out`.
   void take_evicted(std::vector<std::string>& out);
   // Forgets `user_id` (its state and any ranking it asked for); false when
@@ -88,6 +95,8 @@ class RankingDebouncer {
   std::vector<std::string> asked_;  // users with User::asked, in the order asked (evicted ones skipped)
   std::vector<std::string> evicted_;  // since the last take_evicted()
   uint64_t evicted_users_ = 0;
+  bool shed_refreshes_ = false;
+  uint64_t refreshes_shed_ = 0;
 };
 
 }  // namespace streamrec::pipeline

@@ -56,8 +56,9 @@ class StatsReporter {
   // Its fields, for sr:model: version, events_trained, auc_click, auc_ctcvr, updated_ts.
   static std::vector<std::pair<std::string, std::string>> summary_fields(const ModelSummary& summary);
 
-  // `effects_write_failures` and `held_for_event_time` come from the
-  // effects scheduler and the event-time merger; `checkpoint_age_s` (NaN:
+  // `effects_write_failures`, `held_for_event_time` and
+  // `ranking_refreshes_shed` come from the effects scheduler, the
+  // event-time merger and the ranking debouncer; `checkpoint_age_s` (NaN:
   // none written) from the pipeline.
   // The ranker's figures (under the same lock): the items of the rankings
   // by the candidate source that proposed them ("top_k_sources", counts
@@ -69,7 +70,7 @@ class StatsReporter {
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,
                          const ranking::Ranker& ranker, int64_t effects_write_failures,
                          const LatencyHistogram& effects_write_ms, size_t held_for_event_time,
-                         double checkpoint_age_s, const std::vector<MemoryBound>& pipeline_bounds = {}) const;
+                         uint64_t ranking_refreshes_shed, double checkpoint_age_s, const std::vector<MemoryBound>& pipeline_bounds = {}) const;
 
  private:
   static constexpr std::chrono::seconds kWholeAucInterval{30};

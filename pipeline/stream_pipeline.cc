@@ -15,6 +15,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A ranking asked for this long ago and not yet taken up: the model's
+// thread is behind the events, and refreshes that no click asked for are
+// shed until it has caught up (RankingDebouncer::shed_refreshes).
+constexpr auto kShedRefreshesAfter = std::chrono::seconds(1);
+
 std::string recent_json(const learner::RecentClicks& recent) {
   std::string out = "[";
   for (size_t i = 0; i < recent.size(); ++i) {
@@ -141,6 +146,7 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // After a failed write the consumer hands the same batch again: the
   // learner and the real-time state already have it, only the write is left.
   if (!write_failed_) {
+    users_.shed_refreshes(model_->ranking_wait(Clock::now()) > kShedRefreshesAfter);
     take(batch);
     feed_learner(/*everything=*/false);
   }
@@ -338,7 +344,7 @@ std::string StreamPipeline::stats_json(bool final) const {
       {"covisit_effect_users", covisits_.users(), config_.learner.max_users, covisits_.evicted_users()},
       {"held_events", merger_.held(), config_.learner.max_held_events, merger_.released_over_bound()}};
   return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), effects_.write_ms(),
-                           merger_.held(), checkpoint_age_s, bounds);
+                           merger_.held(), users_.refreshes_shed(), checkpoint_age_s, bounds);
 }
 
 }  // namespace streamrec::pipeline

@@ -31,7 +31,8 @@
 // The parts, in the order a batch meets them:
 //   RankingDebouncer   each user's real-time state; whose ranking is due
 //                      (a click at once; an impression or purchase only when
-//                      the ranking is older than rankings.impression_refresh_ms;
+//                      the ranking is older than rankings.impression_refresh_ms,
+//                      and not while the model's thread is behind;
 //                      at most every rankings.refresh_interval_ms)
 //   EventTimeMerger    puts the partitions back in event-time order for the
 //                      learner

@@ -106,6 +106,8 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
             {"rankings_written", "streamrec_learn_rankings_written_total", "User rankings Redis acknowledged"},
             {"rankings_skipped", "streamrec_learn_rankings_skipped_total",
              "Rankings not computed: the model knew nothing of the user yet"},
+            {"ranking_refreshes_shed", "streamrec_learn_ranking_refreshes_shed_total",
+             "Ranking refreshes no click asked for, not made while the model was behind"},
             {"ranking_write_failures", "streamrec_learn_ranking_write_failures_total",
              "Ranking writes Redis did not acknowledge"},
             {"effects_write_failures", "streamrec_learn_effects_write_failures_total",

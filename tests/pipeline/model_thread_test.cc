@@ -85,6 +85,37 @@ TEST(ModelThread, AFirstClickBehindALongQueueGetsARankingNotAnUnknownUserSkip) {
   EXPECT_GT(std::stoi(redis.cli("ZCARD 'sr:{u:newcomer}:rec'")), 0);
 }
 
+// ranking_wait() is how long the oldest ranking request not yet taken up
+// has waited: it grows while the thread is held behind its events (what the
+// pipeline sheds refreshes on), and is zero once everything is learned.
+TEST(ModelThread, TheRankingWaitGrowsWhileTheThreadIsBehindAndEndsWhenItCatchesUp) {
+  testing::RedisServer redis;
+  Config config;
+  config.redis.url = redis.url();
+  auto created = learner::Learner::create(config.learner);
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  learner::Learner& learner = **created;
+  ranking::Ranker ranker(config.rankings, config.popularity, learner);
+  for (int i = 0; i < 20; ++i) learner.add_item(Item{"i" + std::to_string(i), "c", 1, true, 0});
+  ranker.catalog_changed();
+  ModelThread model(config, learner, ranker);
+  EXPECT_EQ(model.ranking_wait(std::chrono::steady_clock::now()), std::chrono::steady_clock::duration::zero());
+  {
+    // Held: the thread takes at most one round of these events and waits
+    // for the model, so a request asked after all of them stays queued.
+    auto held = model.lock();
+    std::vector<Event> events;
+    for (int n = 0; n < 2000; ++n) events.push_back(click("u" + std::to_string(n % 50), "i" + std::to_string(n % 20), n));
+    model.learn(events);
+    model.rank(RankRequest{"u1", {"i1"}, {}, kStartMs + 2000, kStartMs + 2000});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_GE(model.ranking_wait(std::chrono::steady_clock::now()), std::chrono::milliseconds(200));
+  }
+  model.wait_until_learned();
+  ASSERT_TRUE(wait_until([&] { return model.ranking_stats().rankings_written >= 1; }));
+  EXPECT_EQ(model.ranking_wait(std::chrono::steady_clock::now()), std::chrono::steady_clock::duration::zero());
+}
+
 TEST(ModelThread, AUserUnknownWhenAskedIsRankedWhenTheThreadStops) {
   testing::RedisServer redis;
   Config config;

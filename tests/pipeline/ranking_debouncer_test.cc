@@ -67,5 +67,34 @@ TEST(RankingDebouncerTest, AnImpressionAsksOnlyWhenTheRankingIsOld) {
   EXPECT_EQ(due[0].asked_at_kafka_ms, 300);
 }
 
+// While the model's thread is behind, impressions ask for nothing, not even
+// a missing or old ranking, and each that would have is counted; clicks
+// still ask; once it has caught up, impressions ask again.
+TEST(RankingDebouncerTest, WhileRefreshesAreShedOnlyClicksAsk) {
+  RankingDebouncer users(rankings(), 5);
+  const Clock::time_point t0 = Clock::now();
+  std::vector<RankRequest> due;
+  users.shed_refreshes(true);
+  users.observe(event(EventType::kImpression, "new", "a"), 0, 100, t0);  // no ranking yet
+  users.observe(event(EventType::kPurchase, "new", "a"), 0, 110, t0);
+  users.take_due(t0, due);
+  EXPECT_TRUE(due.empty());
+  EXPECT_EQ(users.refreshes_shed(), 2u);
+  users.observe(event(EventType::kClick, "u", "a"), 0, 120, t0);
+  users.take_due(t0, due);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].user_id, "u");
+  EXPECT_EQ(users.refreshes_shed(), 2u);
+
+  users.shed_refreshes(false);
+  due.clear();
+  users.observe(event(EventType::kImpression, "new", "b"), 0, 130, t0 + milliseconds(50));
+  users.take_due(t0 + milliseconds(50), due);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].user_id, "new");
+  EXPECT_EQ(due[0].asked_at_kafka_ms, 130);
+  EXPECT_EQ(users.refreshes_shed(), 2u);
+}
+
 }  // namespace
 }  // namespace streamrec::pipeline
