@@ -2,7 +2,10 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <spdlog/spdlog.h>
 
 namespace streamrec {
 namespace {
@@ -27,6 +30,9 @@ StopSignal::StopSignal() {
       // A second Ctrl-C means "now": writes are idempotent, so quitting
       // without finishing the batch loses nothing.
       if (signals > 0) _exit(130);
+      // Said, so that a stop that takes long (the last checkpoint, the
+      // model catching up) is seen to have begun.
+      spdlog::info("{}: stopping after the batch in progress (a second signal quits at once)", strsignal(sig));
       request_stop();
     }
   });
