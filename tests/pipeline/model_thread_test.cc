@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +41,24 @@ bool wait_until(F done) {
   }
   return done();
 }
+
+// A redis-server, a learner with 20 available items of one category, and
+// its ranker: what a ModelThread needs.
+struct TwentyItems {
+  TwentyItems() {
+    config.redis.url = redis.url();
+    auto created = learner::Learner::create(config.learner);
+    EXPECT_TRUE(created.ok()) << created.error().message;
+    learner = std::move(created).value();
+    ranker = std::make_unique<ranking::Ranker>(config.rankings, config.popularity, *learner);
+    for (int i = 0; i < 20; ++i) learner->add_item(Item{"i" + std::to_string(i), "c", 1, true, 0});
+    ranker->catalog_changed();
+  }
+  testing::RedisServer redis;
+  Config config;
+  std::unique_ptr<learner::Learner> learner;
+  std::unique_ptr<ranking::Ranker> ranker;
+};
 
 TEST(ModelThread, AFirstClickBehindALongQueueGetsARankingNotAnUnknownUserSkip) {
   testing::RedisServer redis;
@@ -89,16 +108,8 @@ TEST(ModelThread, AFirstClickBehindALongQueueGetsARankingNotAnUnknownUserSkip) {
 // has waited: it grows while the thread is held behind its events (what the
 // pipeline sheds refreshes on), and is zero once everything is learned.
 TEST(ModelThread, TheRankingWaitGrowsWhileTheThreadIsBehindAndEndsWhenItCatchesUp) {
-  testing::RedisServer redis;
-  Config config;
-  config.redis.url = redis.url();
-  auto created = learner::Learner::create(config.learner);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  learner::Learner& learner = **created;
-  ranking::Ranker ranker(config.rankings, config.popularity, learner);
-  for (int i = 0; i < 20; ++i) learner.add_item(Item{"i" + std::to_string(i), "c", 1, true, 0});
-  ranker.catalog_changed();
-  ModelThread model(config, learner, ranker);
+  TwentyItems m;
+  ModelThread model(m.config, *m.learner, *m.ranker);
   EXPECT_EQ(model.ranking_wait(std::chrono::steady_clock::now()), std::chrono::steady_clock::duration::zero());
   {
     // Held: the thread takes at most one round of these events and waits
@@ -117,17 +128,9 @@ TEST(ModelThread, TheRankingWaitGrowsWhileTheThreadIsBehindAndEndsWhenItCatchesU
 }
 
 TEST(ModelThread, AUserUnknownWhenAskedIsRankedWhenTheThreadStops) {
-  testing::RedisServer redis;
-  Config config;
-  config.redis.url = redis.url();
-  auto created = learner::Learner::create(config.learner);
-  ASSERT_TRUE(created.ok()) << created.error().message;
-  learner::Learner& learner = **created;
-  ranking::Ranker ranker(config.rankings, config.popularity, learner);
-  for (int i = 0; i < 20; ++i) learner.add_item(Item{"i" + std::to_string(i), "c", 1, true, 0});
-  ranker.catalog_changed();
+  TwentyItems m;
   {
-    ModelThread model(config, learner, ranker);
+    ModelThread model(m.config, *m.learner, *m.ranker);
     // Asked before anything of the user is queued: unknown, tried again later.
     model.rank(RankRequest{"late", {}, {}, kStartMs, -1});
     ASSERT_TRUE(wait_until([&] { return model.ranking_stats().rankings_skipped == 1; }));
@@ -135,7 +138,7 @@ TEST(ModelThread, AUserUnknownWhenAskedIsRankedWhenTheThreadStops) {
     std::vector<Event> events = {click("late", "i3", 1)};
     model.learn(events);
   }
-  EXPECT_GT(std::stoi(redis.cli("ZCARD 'sr:{u:late}:rec'")), 0);
+  EXPECT_GT(std::stoi(m.redis.cli("ZCARD 'sr:{u:late}:rec'")), 0);
 }
 
 }  // namespace
