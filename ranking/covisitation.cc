@@ -83,8 +83,13 @@ void CoVisitation::drop_cell(Slot& slot, size_t cell) {
   release(neighbour);
 }
 
-bool CoVisitation::goes_first(const Cell& a, const Cell& b) const {
-  return a.count != b.count ? a.count < b.count : item(a.neighbour) > item(b.neighbour);
+size_t CoVisitation::first_to_go(const Row& row) const {
+  size_t victim = 0;
+  for (size_t c = 1; c < row.size(); ++c) {
+    const Cell &a = row[c], &b = row[victim];
+    if (a.count != b.count ? a.count < b.count : item(a.neighbour) > item(b.neighbour)) victim = c;
+  }
+  return victim;
 }
 
 void CoVisitation::add(Key key, const std::string& neighbour) {
@@ -97,10 +102,7 @@ void CoVisitation::add(Key key, const std::string& neighbour) {
     }
   ++slots_[other].holders;
   if (row.size() >= limits_.max_neighbours) {
-    size_t victim = 0;
-    for (size_t c = 1; c < row.size(); ++c)
-      if (goes_first(row[c], row[victim])) victim = c;
-    drop_cell(slots_[key], victim);
+    drop_cell(slots_[key], first_to_go(row));
     ++evicted_neighbours_;
   }
   row.push_back({other, 1});
@@ -198,12 +200,7 @@ bool CoVisitation::load(learner::ByteReader& in) {
   while (recency_.size() > limits_.max_items) evict_row(recency_.back());
   for (Key key : recency_) {
     Slot& slot = slots_[key];
-    while (slot.row.size() > limits_.max_neighbours) {
-      size_t victim = 0;
-      for (size_t c = 1; c < slot.row.size(); ++c)
-        if (goes_first(slot.row[c], slot.row[victim])) victim = c;
-      drop_cell(slot, victim);
-    }
+    while (slot.row.size() > limits_.max_neighbours) drop_cell(slot, first_to_go(slot.row));
   }
   evicted_items_ = evicted_neighbours_ = 0;
   return in.ok();

@@ -115,10 +115,10 @@ class CoVisitation {
   void evict_row(Key key);
   void drop_cell(Slot& slot, size_t cell);
   void add(Key key, const std::string& neighbour);
-  // Whether cell a goes before cell b when a full row makes room: the
-  // fewest co-visits; of those, the greatest id, so that the choice does
-  // not depend on the order of the row.
-  bool goes_first(const Cell& a, const Cell& b) const;
+  // The cell a full row gives up to make room: the fewest co-visits; of
+  // those, the greatest id, so that the choice does not depend on the
+  // order of the row (which must not be empty).
+  size_t first_to_go(const Row& row) const;
   void clear();
 
   size_t window_items_;
