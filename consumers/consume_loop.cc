@@ -51,8 +51,7 @@ ConsumeLoop::ConsumeLoop(const Config& config, EventSink& sink, DeadLetterQueue 
     : config_(config),
       sink_(sink),
       dlq_(std::move(dlq)),
-      decoder_(DecodeLimits{.max_future_skew_ms = config.consumer.max_future_skew_s * 1000}),
-      recent_ids_(static_cast<size_t>(config.consumer.dedupe_window)) {}
+      decoder_(DecodeLimits{.max_future_skew_ms = config.consumer.max_future_skew_s * 1000}) {}
 
 const std::string& ConsumeLoop::cluster_id() {
   if (!cluster_id_) {
@@ -84,13 +83,18 @@ std::optional<int64_t> ConsumeLoop::start_of(const TopicPartition& assigned) {
   // ends before the start (a truncated log: what comes is new).
   auto held = consumer_->watermarks(assigned, 5000);
   if (!held || held->second < *start) return start;
-  // Asked once; if the cluster does not say, each partition re-reads the whole window.
-  if (events_partitions_ == 0) events_partitions_ = std::max(consumer_->partition_count(assigned.topic, 5000), 1);
-  const int64_t rewind = config_.consumer.dedupe_window / events_partitions_;
+  const int64_t rewind = dedupe_window_per_partition();
   const int64_t from = std::max(*start - rewind, held->first);
   if (from >= *start) return start;
   partition.remember_until = *start;
   return from;
+}
+
+int64_t ConsumeLoop::dedupe_window_per_partition() {
+  // Asked once; if the cluster does not say, each partition keeps the whole window.
+  if (events_partitions_ == 0)
+    events_partitions_ = std::max(consumer_->partition_count(config_.kafka.events_topic, 5000), 1);
+  return config_.consumer.dedupe_window / events_partitions_;
 }
 
 ConsumeLoop::Partition& ConsumeLoop::partition_of(std::string_view topic, int32_t partition) {
@@ -104,6 +108,8 @@ ConsumeLoop::Partition& ConsumeLoop::partition_of(std::string_view topic, int32_
   const std::string& cluster = cluster_id();
   p->source = (cluster.empty() ? "" : cluster + "/") + p->topic + "/" + std::to_string(p->partition);
   p->items = topic == config_.kafka.items_topic;
+  if (topic == config_.kafka.events_topic && config_.consumer.dedupe_window > 0)
+    p->recent_ids = RecentIds(static_cast<size_t>(dedupe_window_per_partition()));
   partitions_.push_back(std::move(p));
   return *(last_partition_ = partitions_.back().get());
 }
@@ -134,7 +140,7 @@ void ConsumeLoop::add(KafkaMessage message) {
   if (message->offset < from.remember_until) {
     // Applied (or dead-lettered) before this assignment: only its id counts.
     auto decoded = decoder_.decode_event(payload);
-    if (auto* event = std::get_if<Event>(&decoded)) recent_ids_.seen_before(event->event_id);
+    if (auto* event = std::get_if<Event>(&decoded)) from.recent_ids.seen_before(event->event_id);
     ++stats_.remembered;
     return;
   }
@@ -161,7 +167,7 @@ void ConsumeLoop::add(KafkaMessage message) {
   auto decoded = decoder_.decode_event(payload);
   if (auto* error = std::get_if<DecodeError>(&decoded)) return dead_letter(*error);
   Event& event = std::get<Event>(decoded);
-  if (recent_ids_.seen_before(event.event_id)) {
+  if (from.recent_ids.seen_before(event.event_id)) {
     ++stats_.duplicates;
     return;
   }

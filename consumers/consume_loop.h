@@ -8,7 +8,8 @@
 //      times at most consumer.max_future_skew_s ahead of the clock); a
 //      malformed one goes to the dead-letter topic unchanged with its
 //      reason, a duplicate event_id is dropped (one seen within the last
-//      consumer.dedupe_window events, RecentIds), an event more than
+//      consumer.dedupe_window / P events of its partition, P the events
+//      topic's partitions; RecentIds), an event more than
 //      consumer.late_horizon_s older than the newest is counted as late;
 //   2. hand the valid events to the EventSink; if it fails (Redis down), back
 //      off and retry the same batch until it succeeds or a stop is requested
@@ -118,10 +119,20 @@ class ConsumeLoop {
     // Messages before this offset were consumed before this assignment:
     // they are re-read only to remember their event ids.
     int64_t remember_until = -1;
+    // The ids of its last dedupe_window / P events (an events partition).
+    // Per partition, not one window for all: a retry lands in the partition
+    // of its original (same key), and how many events of other partitions
+    // come between them depends on how fetches interleave partitions -- a
+    // learner catching up reads one partition's backlog in large chunks, and
+    // a shared window then forgot originals a second or two old.
+    RecentIds recent_ids{0};
   };
 
   void add(KafkaMessage message);
   Partition& partition_of(std::string_view topic, int32_t partition);
+  // consumer.dedupe_window / P (the partitions of the events topic, asked
+  // of the broker once: may block up to 5 s the first time).
+  int64_t dedupe_window_per_partition();
   // Where an assigned partition starts: the sink's choice, else the
   // committed offset; for an events partition, up to dedupe_window / P
   // offsets earlier (no earlier than the partition holds), to remember
@@ -161,7 +172,6 @@ class ConsumeLoop {
   std::unique_ptr<GroupConsumer> consumer_;  // the events topic, in the group
   std::unique_ptr<TopicReader> items_;       // every partition of the items topic
   EventDecoder decoder_;
-  RecentIds recent_ids_;
   int64_t newest_event_ms_ = 0;  // the newest event time consumed (late events count against it)
   const StopSignal* stop_ = nullptr;
   std::chrono::milliseconds stop_after_idle_{0};  // the run's

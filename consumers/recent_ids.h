@@ -2,8 +2,9 @@
 // events: the same event_id delivered again at another offset, as a producer
 // retry does. Replays of the same offsets are handled by the idempotent
 // writer instead; this window covers what offsets cannot. It lives in
-// memory: ConsumeLoop refills it after a restart or a takeover by re-reading
-// the messages before each assigned partition's start.
+// memory: ConsumeLoop keeps one per events partition and refills it after a
+// restart or a takeover by re-reading the messages before the partition's
+// start.
 // capacity 0 disables it. Allocates nothing per id once the window is full.
 // Not thread-safe.
 #pragma once

@@ -108,5 +108,58 @@ TEST_F(PipelineTest, TheReReadReachesBackDedupeWindowOverPartitionsOffsets) {
   expect_exact_counters();
 }
 
+// The window is per partition: a retry is dropped when its original is
+// among the last dedupe_window / P events of its partition, however many
+// events of other partitions the learner consumed in between (a learner
+// catching up reads one partition's backlog in large chunks, and a window
+// shared by all partitions forgot originals a second old).
+TEST_F(PipelineTest, ARetryIsDroppedHoweverManyEventsOfOtherPartitionsCameBetween) {
+  auto learner = start_learner({"--set", "consumer.dedupe_window=600", "--status-interval", "0.1"});
+  std::vector<Event> originals = make_events(600, 60, 50);
+  std::map<std::string, Event> by_id;
+  for (const Event& e : originals) by_id[e.event_id] = e;
+  produce_events(originals);
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)));
+
+  // Each user's partition, and partition 0's newest event, as kcat reads them.
+  std::map<std::string, int> partition_of_user;
+  std::string newest_of_partition0;
+  std::istringstream lines(run_shell("kcat -C -e -q -b " + broker_.bootstrap_servers() +
+                                     " -t events -f '%p %k %s\n' 2>/dev/null"));
+  int64_t in_partition0 = 0;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    int partition = 0;
+    std::string user, payload;
+    fields >> partition >> user >> payload;
+    partition_of_user[user] = partition;
+    size_t at = payload.find("\"event_id\":\"");
+    ASSERT_NE(at, std::string::npos) << line;
+    if (partition == 0) {
+      ++in_partition0;
+      newest_of_partition0 = payload.substr(at + 12, payload.find('"', at + 12) - at - 12);
+    }
+  }
+  ASSERT_GT(in_partition0, 0) << "no user of the test lands in partition 0";
+
+  // 2000 events of other partitions: more than the whole window of 600.
+  std::vector<Event> others;
+  for (const Event& e : make_events(4000, 60, 50, /*first_id=*/1000))
+    if (partition_of_user.at(e.user_id) != 0 && others.size() < 2000) others.push_back(e);
+  ASSERT_EQ(others.size(), 2000u);
+  produce_events(others);
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)));
+
+  const Event& original = by_id.at(newest_of_partition0);
+  produce_with_kcat({original.user_id}, {encode_event(original)});
+  ASSERT_TRUE(eventually([&] { return stats_number(stats_file(), "duplicates") + stats_number(stats_file(), "events") ==
+                                      static_cast<double>(originals.size() + others.size() + 1); },
+                         std::chrono::seconds(30)))
+      << "events " << stats_number(stats_file(), "events") << ", duplicates " << stats_number(stats_file(), "duplicates");
+  ASSERT_EQ(learner->stop(), 0);
+  EXPECT_EQ(stats_number(stats_file(), "duplicates"), 1) << "the retry of " << original.event_id;
+  expect_exact_counters();
+}
+
 }  // namespace
 }  // namespace streamrec::testing
