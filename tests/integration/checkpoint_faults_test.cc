@@ -175,7 +175,10 @@ TEST_F(CheckpointFaultsTest, ACheckpointIsFsyncedBeforeItIsRenamedIntoPlaceAndIt
   // strace killed would leave the learner running until strace's exit is
   // noticed, so it is killed first whenever the test ends.
   pid_t learner = 0;
-  ASSERT_TRUE(eventually([&] { return (learner = std::atoi(run_shell("pgrep -P " + std::to_string(traced.pid())).c_str())) > 0; },
+  // By its name: strace forks short-lived children of its own at start (to
+  // probe what ptrace supports), and a SIGTERM sent to one of those reaches
+  // nobody.
+  ASSERT_TRUE(eventually([&] { return (learner = std::atoi(run_shell("pgrep -x streamrec -P " + std::to_string(traced.pid())).c_str())) > 0; },
                          std::chrono::seconds(10)));
   struct KillFirst {
     pid_t pid;
@@ -186,7 +189,13 @@ TEST_F(CheckpointFaultsTest, ACheckpointIsFsyncedBeforeItIsRenamedIntoPlaceAndIt
   // One checkpoint on the interval; the clean stop writes another.
   ASSERT_TRUE(eventually([&] { return std::filesystem::exists(checkpoint()); }, std::chrono::seconds(30)));
   ::kill(learner, SIGTERM);
-  ASSERT_EQ(traced.wait(std::chrono::seconds(30)), 0) << read_file(dir_ + "/learn-traced.log");
+  // Should the stop not come, each thread's signal state says where SIGTERM went.
+  auto signal_state = [&] {
+    return run_shell("grep -H -E 'Name|State|SigQ|SigPnd|ShdPnd|SigBlk|SigCgt|TracerPid' /proc/" +
+                     std::to_string(learner) + "/task/*/status 2>&1");
+  };
+  int status = traced.wait(std::chrono::seconds(30));
+  ASSERT_EQ(status, 0) << (status == -1 ? signal_state() : "") << read_file(dir_ + "/learn-traced.log");
   ASSERT_TRUE(std::filesystem::exists(checkpoint() + ".prev"));
 
   // Every write of the checkpoint, on the thread that made it: open FILE.tmp,
