@@ -17,6 +17,9 @@ namespace streamrec::learner {
 
 class ByteWriter {
  public:
+  ByteWriter() = default;
+  // Goes on after `start` (bytes another writer took).
+  explicit ByteWriter(std::string start) : bytes_(std::move(start)) {}
   void u8(uint8_t v) { raw(&v, 1); }
   void u32(uint32_t v) { raw(&v, 4); }
   void u64(uint64_t v) { raw(&v, 8); }

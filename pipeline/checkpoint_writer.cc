@@ -23,16 +23,19 @@ bool CheckpointWriter::busy() const {
   return in_flight_;
 }
 
-void CheckpointWriter::submit(std::string payload, size_t partitions, Clock::duration waited,
-                              Clock::duration serialized) {
+void CheckpointWriter::reserve() {
+  std::lock_guard lock(mu_);
+  in_flight_ = true;
+}
+
+void CheckpointWriter::submit(std::string payload, size_t partitions, Pauses pauses) {
   {
     std::lock_guard lock(mu_);
     payload_ = std::move(payload);
     partitions_ = partitions;
-    waited_ = waited;
-    serialized_ = serialized;
+    pauses_ = pauses;
     submitted_ = Clock::now();
-    in_flight_ = true;
+    in_flight_ = submitted_payload_ = true;
   }
   cv_.notify_all();
 }
@@ -58,12 +61,13 @@ void CheckpointWriter::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     // A write in flight is finished before stopping: the destructor waits for it.
-    cv_.wait(lock, [this] { return in_flight_ || stopping_; });
-    if (!in_flight_) return;
+    cv_.wait(lock, [this] { return submitted_payload_ || stopping_; });
+    if (!submitted_payload_) return;
+    submitted_payload_ = false;
     std::string payload = std::move(payload_);
     payload_.clear();
     const size_t partitions = partitions_;
-    const Clock::duration waited = waited_, serialized = serialized_;
+    const Pauses pauses = pauses_;
     const Clock::time_point submitted = submitted_;
     lock.unlock();
     const size_t bytes = payload.size();
@@ -72,10 +76,10 @@ void CheckpointWriter::run() {
     const Clock::time_point done = Clock::now();
     if (s.ok()) {
       using ms = std::chrono::duration<double, std::milli>;
-      spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions), {:.0f} MB; the pipeline paused "
-                   "{:.0f} ms for it ({:.0f} waiting for the model, {:.0f} serializing)",
+      spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions), {:.0f} MB; it paused the consumer "
+                   "{:.0f} ms and, {:.0f} ms later, the model's thread {:.0f} ms (serializing)",
                    path_, ms(done - submitted).count(), partitions, static_cast<double>(bytes) / 1e6,
-                   ms(waited + serialized).count(), ms(waited).count(), ms(serialized).count());
+                   ms(pauses.consumer).count(), ms(pauses.catch_up).count(), ms(pauses.model).count());
     } else {
       spdlog::error("learn: {}", s.message());
     }

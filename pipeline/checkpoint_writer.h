@@ -3,12 +3,15 @@
 // hundreds of megabytes are written and fsynced (seconds: consuming stopped
 // that long at every checkpoint, bench/soak.sh).
 //
-// Threads: every call from one thread (the consumer's); the write runs on the
-// writer's thread. Ownership: owns its thread and the bytes handed to it; the
-// destructor waits for the write in flight. Errors: a failed write is logged
-// as an error (learner::write_checkpoint_file's message: the previous file is
-// kept), remembered as last_failed() and returned by wait(); trying again is
-// the caller's (the next interval).
+// A checkpoint is reserved by one thread (the consumer's, at the
+// checkpoint's point) and its bytes submitted later by another (the model's,
+// once it has learned everything before that point); busy() holds from the
+// reservation until the file is written. Threads: every call is
+// thread-safe; reserve() and submit() alternate. Ownership: owns its thread
+// and the bytes handed to it; the destructor waits for the write in flight.
+// Errors: a failed write is logged as an error (learner::write_checkpoint_file's
+// message: the previous file is kept), remembered as last_failed() and
+// returned by wait(); trying again is the caller's (the next interval).
 #pragma once
 
 #include <chrono>
@@ -31,13 +34,20 @@ class CheckpointWriter {
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 
-  // True while a write is in flight.
+  // True from reserve() until the reserved checkpoint is written (or failed).
   bool busy() const;
+  // Reserves the next write. Call only when !busy().
+  void reserve();
+  // What the checkpoint cost the pipeline, for the log line.
+  struct Pauses {
+    Clock::duration consumer{};  // the consumer, serializing its own state
+    Clock::duration catch_up{};  // until the model's thread had learned what was queued (the consumer went on)
+    Clock::duration model{};     // the model's thread, serializing the ranker and the learner
+  };
   // Writes `payload` (pipeline_checkpoint.h's bytes) to the path on the
-  // writer's thread; `partitions`, and how long the pipeline paused for it
-  // (`waited` for the model to learn what was queued, then `serialized`),
-  // are for the log line. Call only when !busy().
-  void submit(std::string payload, size_t partitions, Clock::duration waited, Clock::duration serialized);
+  // writer's thread; `partitions` is for the log line. Call once after each
+  // reserve().
+  void submit(std::string payload, size_t partitions, Pauses pauses);
   // Waits until no write is in flight; the status of the last one (ok when
   // none was made).
   Status wait();
@@ -52,10 +62,11 @@ class CheckpointWriter {
   const std::string path_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool in_flight_ = false, stopping_ = false;
+  bool in_flight_ = false;  // reserved, and not written yet
+  bool submitted_payload_ = false, stopping_ = false;
   std::string payload_;
   size_t partitions_ = 0;
-  Clock::duration waited_{}, serialized_{};
+  Pauses pauses_;
   Clock::time_point submitted_{};
   Status last_status_;
   std::optional<Clock::time_point> last_written_;

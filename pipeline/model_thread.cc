@@ -68,9 +68,17 @@ Clock::duration ModelThread::ranking_wait(Clock::time_point now) {
   return requests_.empty() ? Clock::duration::zero() : now - requests_.front().asked_at;
 }
 
+void ModelThread::at_this_point(std::function<void()> task) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    tasks_.push_back(QueuedTask{std::move(task), events_queued_});
+  }
+  queue_changed_.notify_all();
+}
+
 void ModelThread::wait_until_learned() {
   std::unique_lock lock(queue_mutex_);
-  queue_changed_.wait(lock, [&] { return events_.empty() && !busy_; });
+  queue_changed_.wait(lock, [&] { return events_.empty() && tasks_.empty() && !busy_; });
 }
 
 void ModelThread::forget_users(const std::vector<std::string>& user_ids) {
@@ -109,15 +117,16 @@ void ModelThread::run() {
   std::vector<Event> events;
   std::vector<RankRequest> requests;
   std::vector<UserRanking> rankings;
+  std::vector<std::function<void()>> due_tasks;
   bool last_round = false;  // stopping, everything learned: the unknown users' last try
   for (;;) {
     {
       std::unique_lock queue_lock(queue_mutex_);
-      auto work = [&] { return stopping_ || !events_.empty() || !requests_.empty(); };
+      auto work = [&] { return stopping_ || !events_.empty() || !requests_.empty() || !tasks_.empty(); };
       // Unknown users are tried again after a pause, not in a busy loop.
       if (unknown_.empty()) queue_changed_.wait(queue_lock, work);
       else queue_changed_.wait_for(queue_lock, std::chrono::milliseconds(100), work);
-      if (stopping_ && events_.empty() && requests_.empty()) {
+      if (stopping_ && events_.empty() && requests_.empty() && tasks_.empty()) {
         // Every event is learned now: a user unknown when asked (say, whose
         // click came after the request) is tried once more, all of them,
         // before the thread ends, so that none is left without a ranking.
@@ -125,6 +134,8 @@ void ModelThread::run() {
         last_round = true;
       }
       size_t n = std::min(events_.size(), kEventsPerRound);
+      // Not past the next task's point: it runs after this round's events.
+      if (!tasks_.empty()) n = std::min<size_t>(n, tasks_.front().after_events - events_taken_);
       events.assign(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.begin() + n));
       events_.erase(events_.begin(), events_.begin() + n);
       events_taken_ += n;
@@ -133,6 +144,10 @@ void ModelThread::run() {
       while (!requests_.empty() && requests_.front().after_events <= events_taken_) {
         requests.push_back(std::move(requests_.front().request));
         requests_.pop_front();
+      }
+      while (!tasks_.empty() && tasks_.front().after_events <= events_taken_) {
+        due_tasks.push_back(std::move(tasks_.front().task));
+        tasks_.pop_front();
       }
       busy_ = true;
     }
@@ -145,8 +160,10 @@ void ModelThread::run() {
         ranker_.add_event(event);
       }
       samples_learned_.store(learner_.samples_learned(), std::memory_order_relaxed);
+      for (auto& task : due_tasks) task();
     }
     events.clear();
+    due_tasks.clear();
     add_retries(requests, /*all=*/last_round);
     for (size_t first = 0; first < requests.size(); first += kRankingsPerGroup) {
       {

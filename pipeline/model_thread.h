@@ -33,6 +33,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -68,7 +69,14 @@ class ModelThread {
   // How long the oldest ranking request not yet taken by a round has waited
   // (zero when none): it grows while the thread is behind the events.
   std::chrono::steady_clock::duration ranking_wait(std::chrono::steady_clock::time_point now);
-  // Waits until every event queued so far is learned.
+  // Runs `task` on the model's thread, holding the model lock, once every
+  // event queued before this call is learned and before any event queued
+  // after it: the Learner and the Ranker as of exactly those events, while
+  // the caller goes on queueing (a checkpoint taken without stopping the
+  // consumer). Tasks run in the order given, also when the thread stops.
+  void at_this_point(std::function<void()> task);
+  // Waits until every event queued so far is learned and every task given
+  // to at_this_point() has run.
   void wait_until_learned();
   // Forgets `user_id` everywhere the model's side keeps it: waits until
   // everything queued is learned and the round in progress is done, drops
@@ -117,6 +125,11 @@ class ModelThread {
     std::chrono::steady_clock::time_point asked_at;
   };
   std::deque<QueuedRequest> requests_;  // in the order asked, so after_events never decreases
+  struct QueuedTask {
+    std::function<void()> task;
+    uint64_t after_events;  // events_queued_ when given: run once a round has learned them
+  };
+  std::deque<QueuedTask> tasks_;  // in the order given; a round takes no event past the first one's point
   bool busy_ = false;  // learning events taken from events_
   bool stopping_ = false;
 

@@ -23,14 +23,7 @@ constexpr uint32_t kPipelineStateVersion = 6;
 constexpr uint32_t kOldestLoadableVersion = 4;
 }
 
-Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,
-                                const RankingDebouncer& users, const ranking::Ranker& ranker,
-                                const learner::Learner& learner) {
-  return learner::write_checkpoint_file(path, serialize_pipeline_checkpoint(positions, users, ranker, learner));
-}
-
-std::string serialize_pipeline_checkpoint(const StreamPositions& positions, const RankingDebouncer& users,
-                                          const ranking::Ranker& ranker, const learner::Learner& learner) {
+std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users) {
   ByteWriter out;
   out.u32(kPipelineStateVersion);
   out.str(positions.cluster_id);
@@ -57,6 +50,12 @@ std::string serialize_pipeline_checkpoint(const StreamPositions& positions, cons
       out.u8(f.numeric);
     }
   });
+  return out.take();
+}
+
+std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::Ranker& ranker,
+                                       const learner::Learner& learner) {
+  ByteWriter out(std::move(stream_state));
   ranker.save(out);
   out.str(learner.checkpoint_bytes(0));
   return out.take();

@@ -29,14 +29,15 @@ struct StreamPositions {
   std::map<TopicPartition, int64_t> next;
 };
 
-// The checkpoint's bytes, for learner::write_checkpoint_file (which the
-// caller may run later, on another thread: CheckpointWriter).
-std::string serialize_pipeline_checkpoint(const StreamPositions& positions, const RankingDebouncer& users,
-                                          const ranking::Ranker& ranker, const learner::Learner& learner);
-// serialize_pipeline_checkpoint, written to `path` at once.
-Status save_pipeline_checkpoint(const std::string& path, const StreamPositions& positions,
-                                const RankingDebouncer& users, const ranking::Ranker& ranker,
-                                const learner::Learner& learner);
+// The checkpoint's bytes (for learner::write_checkpoint_file, which
+// CheckpointWriter runs on a thread of its own), made in two steps so that
+// each thread serializes what it owns: the consumer's state (where the
+// stream resumes, the users' real-time state) at the checkpoint's point,
+// then the ranker and the learner once the model's thread has learned
+// exactly the events before that point (ModelThread::at_this_point).
+std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users);
+std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::Ranker& ranker,
+                                       const learner::Learner& learner);
 // Restores into the given objects from the newest good checkpoint of `path`
 // (<path>, or <path>.prev when <path> is missing or damaged; see
 // learner::read_newest_checkpoint) and returns the file it came from. Without

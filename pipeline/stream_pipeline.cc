@@ -304,22 +304,25 @@ Status StreamPipeline::start_checkpoint() {
   // Effects not in Redis yet must not be behind the checkpoint's positions:
   // a restart would skip them.
   if (Status s = flush(); !s.ok()) return Error{"checkpoint not written: " + s.message()};
-  auto start = Clock::now();
-  // The positions below say what the learner has seen: it must have learned
-  // all of it.
-  model_->wait_until_learned();
-  auto learned = Clock::now();
-  std::string payload;
-  {
-    auto lock = model_->lock();
-    // A partition resumes at its earliest event the learner has not seen:
-    // what the merger holds is not in the learner's state.
-    StreamPositions resume{positions_.cluster_id, {}};
-    for (auto& [tp, next] : positions_.next) resume.next[tp] = merger_.first_held(tp).value_or(next);
-    payload = serialize_pipeline_checkpoint(resume, users_, ranker_, *learner_);
-  }
+  const auto asked = Clock::now();
+  // A partition resumes at its earliest event the learner has not been
+  // given: what the merger holds is not in the learner's state.
+  StreamPositions resume{positions_.cluster_id, {}};
+  for (auto& [tp, next] : positions_.next) resume.next[tp] = merger_.first_held(tp).value_or(next);
+  std::string stream_state = serialize_stream_state(resume, users_);
+  const size_t partitions = resume.next.size();
+  const auto consumer_pause = Clock::now() - asked;
   positions_changed_ = false;
-  checkpoint_writer_->submit(std::move(payload), positions_.next.size(), learned - start, Clock::now() - learned);
+  checkpoint_writer_->reserve();
+  // The learner's and the ranker's state as of exactly the events given to
+  // the model so far, serialized on its thread when it gets there, while
+  // this thread goes on consuming (a barrier in the model's queue).
+  model_->at_this_point([this, stream_state = std::move(stream_state), partitions, asked, consumer_pause]() mutable {
+    const auto reached = Clock::now();
+    std::string payload = finish_pipeline_checkpoint(std::move(stream_state), ranker_, *learner_);
+    checkpoint_writer_->submit(std::move(payload), partitions,
+                               {consumer_pause, reached - asked - consumer_pause, Clock::now() - reached});
+  });
   return {};
 }
 

@@ -24,8 +24,9 @@
 // time. Training and ranking run on the model's thread (ModelThread), which
 // owns the Learner and the Ranker under its lock; the consumer's thread
 // touches them (to add an item, read the model, checkpoint) only under
-// ModelThread::lock(). A checkpoint and a revocation first wait until
-// everything queued is learned. Owns every part; the destructor learns and
+// ModelThread::lock(). A revocation first waits until everything queued is
+// learned; a checkpoint does not: the model's thread serializes its state
+// when it has learned what was queued before it. Owns every part; the destructor learns and
 // ranks what is queued, then stops the model's thread.
 //
 // The parts, in the order a batch meets them:
@@ -123,9 +124,9 @@ class StreamPipeline : public EventSink {
   // writer; an Error is the write before's (retried with these).
   Status submit_writes(bool with_summary);
   Status restore_checkpoint();
-  // Flushes the effects, waits until the model learned what is queued,
-  // serializes the state (the consumer's and the model's threads wait for
-  // that) and hands it to checkpoint_writer_.
+  // Flushes the effects and serializes the consumer's state; the model's
+  // thread adds its own once it has learned what is queued (the consumer
+  // goes on meanwhile) and hands the whole to checkpoint_writer_.
   Status start_checkpoint();
   // Forgets the users the debouncer evicted (learner.max_users) everywhere
   // else: co-visit effects, the joiner, the ranker's histories.

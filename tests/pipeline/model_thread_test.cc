@@ -127,6 +127,37 @@ TEST(ModelThread, TheRankingWaitGrowsWhileTheThreadIsBehindAndEndsWhenItCatchesU
   EXPECT_EQ(model.ranking_wait(std::chrono::steady_clock::now()), std::chrono::steady_clock::duration::zero());
 }
 
+// at_this_point() is a barrier in the queue (what a checkpoint taken while
+// the consumer goes on relies on): its task sees the model after exactly the
+// events queued before it, however many are queued after it, and
+// wait_until_learned() returns only once it has run.
+TEST(ModelThread, ATaskSeesTheEventsQueuedBeforeItAndNoneAfter) {
+  TwentyItems m;
+  ModelThread model(m.config, *m.learner, *m.ranker);
+  auto clicks = [](int first, int n) {
+    std::vector<Event> events;
+    for (int k = first; k < first + n; ++k) events.push_back(click("u" + std::to_string(k % 50), "i" + std::to_string(k % 20), k));
+    return events;
+  };
+  std::vector<uint64_t> seen;  // events the learner had when each task ran
+  {
+    // Held: everything below is queued before the thread learns past its
+    // first round, so the tasks' points lie deep in a full queue.
+    auto held = model.lock();
+    for (int part = 0; part < 3; ++part) {
+      std::vector<Event> events = clicks(part * 1500, 1500);
+      model.learn(events);
+      model.at_this_point([&] { seen.push_back(m.learner->joiner_counters().events); });
+    }
+    std::vector<Event> after = clicks(4500, 1500);
+    model.learn(after);
+  }
+  model.wait_until_learned();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{1500, 3000, 4500}));
+  auto held = model.lock();
+  EXPECT_EQ(m.learner->joiner_counters().events, 6000u);
+}
+
 TEST(ModelThread, AUserUnknownWhenAskedIsRankedWhenTheThreadStops) {
   TwentyItems m;
   {
