@@ -40,7 +40,7 @@ class CheckpointWriter {
   void reserve();
   // What the checkpoint cost the pipeline, for the log line.
   struct Pauses {
-    Clock::duration consumer{};  // the consumer, serializing its own state
+    Clock::duration consumer{};  // the consumer, flushing the effects and serializing its own state
     Clock::duration catch_up{};  // until the model's thread had learned what was queued (the consumer went on)
     Clock::duration model{};     // the model's thread, serializing the ranker and the learner
   };

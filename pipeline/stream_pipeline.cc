@@ -301,10 +301,10 @@ Status StreamPipeline::save_checkpoint() {
 }
 
 Status StreamPipeline::start_checkpoint() {
+  const auto asked = Clock::now();
   // Effects not in Redis yet must not be behind the checkpoint's positions:
   // a restart would skip them.
   if (Status s = flush(); !s.ok()) return Error{"checkpoint not written: " + s.message()};
-  const auto asked = Clock::now();
   // A partition resumes at its earliest event the learner has not been
   // given: what the merger holds is not in the learner's state.
   StreamPositions resume{positions_.cluster_id, {}};
