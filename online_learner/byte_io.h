@@ -37,6 +37,8 @@ class ByteWriter {
     raw(v.data(), v.size() * sizeof(T));
   }
   void raw(const void* p, size_t n) { bytes_.append(static_cast<const char*>(p), n); }
+  // Overwrites the u64 written at byte `at` (a length known only later).
+  void patch_u64(size_t at, uint64_t v) { std::memcpy(bytes_.data() + at, &v, sizeof v); }
 
   const std::string& bytes() const { return bytes_; }
   std::string take() { return std::move(bytes_); }

@@ -124,6 +124,10 @@ class Learner {
   // file); `name` is used in error messages.
   Result<uint64_t> restore_checkpoint_bytes(std::string_view bytes, const std::string& name);
   std::string checkpoint_bytes(uint64_t position) const;
+  // Appends checkpoint_bytes() to `out` as ByteWriter::str() would (its
+  // length, then the bytes; ByteReader::str() reads them back), without a
+  // copy of hundreds of megabytes.
+  void append_checkpoint(ByteWriter& out, uint64_t position) const;
 
   // Progressive-validation series, by name: one per task (click, ctcvr,
   // purchase, value), cvr (clicked samples only, when ESMM is on), and the

@@ -57,7 +57,7 @@ std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::
                                        const learner::Learner& learner) {
   ByteWriter out(std::move(stream_state));
   ranker.save(out);
-  out.str(learner.checkpoint_bytes(0));
+  learner.append_checkpoint(out, 0);
   return out.take();
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "online_learner/byte_io.h"
 #include "online_learner/checkpoint.h"
 #include "online_learner/learner.h"
 #include "tests/online_learner/test_stream.h"
@@ -73,6 +74,26 @@ TEST_F(CheckpointTest, SameInputSameBytes) {
     EXPECT_EQ(a->samples_learned(), 3000u) << "every impression's labels are recorded once";
     EXPECT_EQ(a->checkpoint_bytes(7), b->checkpoint_bytes(7));
   }
+}
+
+// append_checkpoint() writes in place what str(checkpoint_bytes()) copies,
+// after whatever the writer holds, and reads back as a checkpoint.
+TEST_F(CheckpointTest, AppendedInPlaceIsTheLengthAndTheBytes) {
+  auto learner = make(small_config());
+  for (const Event& e : events_) learner->add_event(e);
+  ByteWriter copied, in_place;
+  copied.str("before");
+  in_place.str("before");
+  copied.str(learner->checkpoint_bytes(7));
+  learner->append_checkpoint(in_place, 7);
+  EXPECT_EQ(in_place.bytes(), copied.bytes());
+  ByteReader in(in_place.bytes());
+  EXPECT_EQ(in.str(), "before");
+  auto restored = make(small_config());
+  auto position = restored->restore_checkpoint_bytes(in.str(), "appended");
+  ASSERT_TRUE(position.ok()) << position.error().message;
+  EXPECT_EQ(*position, 7u);
+  EXPECT_EQ(restored->checkpoint_bytes(7), learner->checkpoint_bytes(7));
 }
 
 TEST_F(CheckpointTest, RestoreAndContinueIsBitIdentical) {
