@@ -125,8 +125,8 @@ class Learner {
   Result<uint64_t> restore_checkpoint_bytes(std::string_view bytes, const std::string& name);
   std::string checkpoint_bytes(uint64_t position) const;
   // Appends checkpoint_bytes() to `out` as ByteWriter::str() would (its
-  // length, then the bytes; ByteReader::str() reads them back), without a
-  // copy of hundreds of megabytes.
+  // length, then the bytes; ByteReader::str() reads them back), without
+  // building them apart and copying them in.
   void append_checkpoint(ByteWriter& out, uint64_t position) const;
 
   // Progressive-validation series, by name: one per task (click, ctcvr,

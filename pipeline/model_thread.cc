@@ -88,7 +88,8 @@ void ModelThread::forget_users(const std::vector<std::string>& user_ids) {
   // thread has the model's thread idle: its own state (unknown_) may be
   // touched, and nothing it ranked is on its way to the writer.
   std::unique_lock queue_lock(queue_mutex_);
-  queue_changed_.wait(queue_lock, [&] { return events_.empty() && !busy_; });
+  // Tasks too: one queued before this call must see the users as they were.
+  queue_changed_.wait(queue_lock, [&] { return events_.empty() && tasks_.empty() && !busy_; });
   std::erase_if(requests_, [&](const QueuedRequest& r) { return users.contains(r.request.user_id); });
   for (const std::string& id : user_ids) unknown_.erase(id);  // unknown_order_ may name it: skipped when not in unknown_
   {
