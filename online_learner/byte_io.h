@@ -37,6 +37,8 @@ class ByteWriter {
     raw(v.data(), v.size() * sizeof(T));
   }
   void raw(const void* p, size_t n) { bytes_.append(static_cast<const char*>(p), n); }
+  // Room for `bytes` in all, so that a large payload is not copied as it grows.
+  void reserve(size_t bytes) { bytes_.reserve(bytes); }
   // Overwrites the u64 written at byte `at` (a length known only later).
   void patch_u64(size_t at, uint64_t v) { std::memcpy(bytes_.data() + at, &v, sizeof v); }
 

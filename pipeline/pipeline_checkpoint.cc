@@ -54,8 +54,9 @@ std::string serialize_stream_state(const StreamPositions& positions, const Ranki
 }
 
 std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::Ranker& ranker,
-                                       const learner::Learner& learner) {
+                                       const learner::Learner& learner, size_t expected_size) {
   ByteWriter out(std::move(stream_state));
+  out.reserve(expected_size);
   ranker.save(out);
   learner.append_checkpoint(out, 0);
   return out.take();

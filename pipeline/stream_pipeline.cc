@@ -319,7 +319,10 @@ Status StreamPipeline::start_checkpoint() {
   // this thread goes on consuming (a barrier in the model's queue).
   model_->at_this_point([this, stream_state = std::move(stream_state), partitions, asked, consumer_pause]() mutable {
     const auto reached = Clock::now();
-    std::string payload = finish_pipeline_checkpoint(std::move(stream_state), ranker_, *learner_);
+    // A tenth more than the last one: the state grows between checkpoints.
+    std::string payload = finish_pipeline_checkpoint(std::move(stream_state), ranker_, *learner_,
+                                                     last_checkpoint_size_ + last_checkpoint_size_ / 10);
+    last_checkpoint_size_ = payload.size();
     checkpoint_writer_->submit(std::move(payload), partitions,
                                {consumer_pause, reached - asked - consumer_pause, Clock::now() - reached});
   });
