@@ -173,6 +173,9 @@ class Ranker {
   void rebuild_catalog_index();
   // Fills by_affinity_ with the n items of highest affinity_, best first.
   void select_best(size_t n);
+  // Puts the n most popular of `items` (available item numbers) first, most
+  // popular first (ties: the lower number); returns how many that is.
+  size_t most_popular_first(std::vector<size_t>& items, size_t n);
   // Fills query_; false when the user has neither a row nor recent clicks with rows.
   bool query_vector(const std::string& user_id, const std::vector<std::string>& recent);
   // The sources that read the user's history: marks what the policy
@@ -284,6 +287,7 @@ class Ranker {
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
   std::vector<size_t> recent_categories_; // those with a share
   std::vector<size_t> same_category_;
+  std::vector<std::pair<double, size_t>> by_popularity_;  // most_popular_first()'s scratch
   std::vector<uint8_t> brand_taken_;      // per brand: among recent_brands_; all 0 between calls
   std::vector<size_t> recent_brands_;     // the brands of the recent clicks
   std::vector<std::pair<double, size_t>> scored_;  // score, item
