@@ -13,6 +13,8 @@
 //                      Taobao sample's catalog), the index rebuilt as in
 //                      `streamrec learn` (once a second): rankings/s of the
 //                      model thread on a large catalog.
+//   RankSoakCatalog    as `streamrec learn` ranks on bench/soak.sh's stream:
+//                      10,000 items in 50 categories, with explanations.
 //   RankIndexRefresh   a ranking with the index's periodic refresh over
 //                      85,000 items (no catalog change) before it, each call.
 //   Auc/N              MetricSeries AUC of N (prediction, label) pairs (the
@@ -211,14 +213,12 @@ void Rank(benchmark::State& state) {
 }
 BENCHMARK(Rank)->Unit(benchmark::kMicrosecond);
 
-// A learner that has seen 100 k samples of 10 k users over an 85 k-item
-// catalog (4 000 categories), and a ranker that counted them.
+// A learner that has seen 100 k samples of 10 k users over a catalog of
+// `items` in `categories` (by default 85 k in 4 000: the Taobao sample's),
+// and a ranker that counted them.
 struct LargeCatalog {
-  static constexpr int kItems = 85000;
-  std::unique_ptr<Learner> learner = make_learner(kItems, 4000);
-  std::vector<Sample> samples = make_samples(100000, 6, kItems);
-  std::unique_ptr<Ranker> ranker;
-  LargeCatalog() {
+  explicit LargeCatalog(int items = 85000, int categories = 4000)
+      : learner(make_learner(items, categories)), samples(make_samples(100000, 6, static_cast<uint64_t>(items))) {
     Batch batch;
     for (size_t i = 0; i + 256 <= samples.size(); i += 256) {
       std::vector<Sample> chunk(samples.begin() + static_cast<std::ptrdiff_t>(i),
@@ -230,6 +230,9 @@ struct LargeCatalog {
     ranker = std::make_unique<Ranker>(RankingConfig{}, PopularityConfig{}, *learner);
     for (const Sample& s : samples) ranker->add_event(event_of(s));
   }
+  std::unique_ptr<Learner> learner;
+  std::vector<Sample> samples;
+  std::unique_ptr<Ranker> ranker;
   static Event event_of(const Sample& s) {
     Event e;
     e.type = s.clicked ? EventType::kClick : EventType::kImpression;
@@ -254,6 +257,25 @@ void RankLargeCatalog(benchmark::State& state) {
   state.counters["ranked"] = static_cast<double>(ranked) / static_cast<double>(state.iterations());
 }
 BENCHMARK(RankLargeCatalog)->Unit(benchmark::kMicrosecond)->MinTime(3.0);
+
+// As `streamrec learn` ranks on the soak's stream (bench/soak/feed.py:
+// 10 000 items in 50 categories): with the explanations it writes beside
+// each ranking (rankings.explain, on by default).
+void RankSoakCatalog(benchmark::State& state) {
+  LargeCatalog soak(10000, 50);
+  Ranker& ranker = *soak.ranker;
+  std::vector<ranking::Explanation> why;
+  size_t i = 0, ranked = 0;
+  for (auto _ : state) {
+    const Sample& s = soak.samples[i++ % soak.samples.size()];
+    auto ranking = ranker.rank(s.user_id, s.recent_clicks, s.context, s.ts_ms, &why);
+    ranked += ranking.size();
+    benchmark::DoNotOptimize(ranking.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["ranked"] = static_cast<double>(ranked) / static_cast<double>(state.iterations());
+}
+BENCHMARK(RankSoakCatalog)->Unit(benchmark::kMicrosecond)->MinTime(3.0);
 
 void RankIndexRefresh(benchmark::State& state) {
   LargeCatalog large;
