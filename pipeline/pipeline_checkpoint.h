@@ -36,10 +36,10 @@ struct StreamPositions {
 // then the ranker and the learner once the model's thread has learned
 // exactly the events before that point (ModelThread::at_this_point).
 std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users);
-// `expected_size`: about how large the whole will be (the last one's size),
+// `expected_size`: about how large the whole will be (from the last one),
 // reserved at once; 0 if unknown.
 std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::Ranker& ranker,
-                                       const learner::Learner& learner, size_t expected_size = 0);
+                                       const learner::Learner& learner, size_t expected_size);
 // Restores into the given objects from the newest good checkpoint of `path`
 // (<path>, or <path>.prev when <path> is missing or damaged; see
 // learner::read_newest_checkpoint) and returns the file it came from. Without

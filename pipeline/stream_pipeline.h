@@ -26,8 +26,8 @@
 // touches them (to add an item, read the model, checkpoint) only under
 // ModelThread::lock(). A revocation first waits until everything queued is
 // learned; a checkpoint does not: the model's thread serializes its state
-// when it has learned what was queued before it. Owns every part; the destructor learns and
-// ranks what is queued, then stops the model's thread.
+// when it has learned what was queued before it. Owns every part; the
+// destructor learns and ranks what is queued, then stops the model's thread.
 //
 // The parts, in the order a batch meets them:
 //   RankingDebouncer   each user's real-time state; whose ranking is due

@@ -138,12 +138,7 @@ void Ranker::refresh_index() {
 
   popular_.resize(available_.size());
   std::iota(popular_.begin(), popular_.end(), 0);
-  size_t m = std::min<size_t>(popular_.size(), static_cast<size_t>(config_.popular_candidates));
-  std::partial_sort(popular_.begin(), popular_.begin() + m, popular_.end(), [&](size_t a, size_t b) {
-    double pa = *available_popularity_[a], pb = *available_popularity_[b];
-    return pa != pb ? pa > pb : a < b;
-  });
-  popular_.resize(m);
+  popular_.resize(most_popular_first(popular_, static_cast<size_t>(config_.popular_candidates)));
 }
 
 void Ranker::rebuild_catalog_index() {

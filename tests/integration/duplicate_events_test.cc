@@ -9,6 +9,31 @@
 namespace streamrec::testing {
 namespace {
 
+// One message of the events topic, as kcat reads it.
+struct ReadBack {
+  int partition = 0;
+  int64_t offset = 0;
+  std::string key, event_id;
+};
+
+// Every message of the events topic, each partition in offset order.
+std::vector<ReadBack> read_events_topic(const std::string& bootstrap_servers) {
+  std::vector<ReadBack> read;
+  std::istringstream lines(run_shell("kcat -C -e -q -b " + bootstrap_servers +
+                                     " -t events -f '%p %o %k %s\n' 2>/dev/null"));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    ReadBack m;
+    std::string payload;
+    fields >> m.partition >> m.offset >> m.key >> payload;
+    size_t at = payload.find("\"event_id\":\"");
+    EXPECT_NE(at, std::string::npos) << line;
+    if (at != std::string::npos) m.event_id = payload.substr(at + 12, payload.find('"', at + 12) - at - 12);
+    read.push_back(std::move(m));
+  }
+  return read;
+}
+
 TEST_F(PipelineTest, ARetryOfAnEventConsumedBeforeARestartIsDroppedAfterIt) {
   std::vector<Event> originals = make_events(2000, 200, 50);
   std::string first_stats = dir_ + "/first-stats.json";
@@ -61,20 +86,11 @@ TEST_F(PipelineTest, TheReReadReachesBackDedupeWindowOverPartitionsOffsets) {
   ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)));
   ASSERT_EQ(first->stop(), 0);
 
-  // Where each event landed, as kcat reads it: "<partition> <offset> <key>".
+  // Where each event landed.
   std::map<int, std::vector<std::string>> ids_by_partition;  // in offset order
-  std::istringstream lines(run_shell("kcat -C -e -q -b " + broker_.bootstrap_servers() +
-                                     " -t events -f '%p %o %k %s\n' 2>/dev/null"));
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    int partition = 0;
-    int64_t offset = 0;
-    std::string key, payload;
-    fields >> partition >> offset >> key >> payload;
-    size_t at = payload.find("\"event_id\":\"");
-    ASSERT_NE(at, std::string::npos) << line;
-    ASSERT_EQ(static_cast<int64_t>(ids_by_partition[partition].size()), offset) << line;
-    ids_by_partition[partition].push_back(payload.substr(at + 12, payload.find('"', at + 12) - at - 12));
+  for (const ReadBack& m : read_events_topic(broker_.bootstrap_servers())) {
+    ASSERT_EQ(static_cast<int64_t>(ids_by_partition[m.partition].size()), m.offset) << m.event_id;
+    ids_by_partition[m.partition].push_back(m.event_id);
   }
   ASSERT_EQ(ids_by_partition.size(), 6u);
 
@@ -121,23 +137,15 @@ TEST_F(PipelineTest, ARetryIsDroppedHoweverManyEventsOfOtherPartitionsCameBetwee
   produce_events(originals);
   ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)));
 
-  // Each user's partition, and partition 0's newest event, as kcat reads them.
+  // Each user's partition, and partition 0's newest event.
   std::map<std::string, int> partition_of_user;
   std::string newest_of_partition0;
-  std::istringstream lines(run_shell("kcat -C -e -q -b " + broker_.bootstrap_servers() +
-                                     " -t events -f '%p %k %s\n' 2>/dev/null"));
   int64_t in_partition0 = 0;
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream fields(line);
-    int partition = 0;
-    std::string user, payload;
-    fields >> partition >> user >> payload;
-    partition_of_user[user] = partition;
-    size_t at = payload.find("\"event_id\":\"");
-    ASSERT_NE(at, std::string::npos) << line;
-    if (partition == 0) {
+  for (const ReadBack& m : read_events_topic(broker_.bootstrap_servers())) {
+    partition_of_user[m.key] = m.partition;
+    if (m.partition == 0) {
       ++in_partition0;
-      newest_of_partition0 = payload.substr(at + 12, payload.find('"', at + 12) - at - 12);
+      newest_of_partition0 = m.event_id;
     }
   }
   ASSERT_GT(in_partition0, 0) << "no user of the test lands in partition 0";
