@@ -27,6 +27,14 @@ constexpr auto kUnknownRetry = std::chrono::seconds(1);
 constexpr size_t kUnknownPerRound = 32;
 // Rankings computed at a time (the lock held), then handed to the writer.
 constexpr size_t kRankingsPerGroup = 64;
+// Working this long without waiting for work, the thread is behind; then
+// rankings get at most this share of its time while events are queued.
+constexpr auto kBehindAfter = std::chrono::seconds(1);
+constexpr double kRankingShareBehind = 0.5;
+// What learning earns the rankings while behind is banked up to this much,
+// so that a long task (a checkpoint's serialization) or a slow round does
+// not pay for a burst of rankings later.
+constexpr auto kMostRankingCredit = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -58,14 +66,19 @@ void ModelThread::learn(std::vector<Event>& events) {
 void ModelThread::rank(RankRequest request) {
   {
     std::lock_guard lock(queue_mutex_);
-    requests_.push_back(QueuedRequest{std::move(request), events_queued_, Clock::now()});
+    requests_.push_back(QueuedRequest{std::move(request), events_queued_});
   }
   queue_changed_.notify_all();
 }
 
-Clock::duration ModelThread::ranking_wait(Clock::time_point now) {
+bool ModelThread::behind() const {
+  const int64_t since = working_since_.load(std::memory_order_relaxed);
+  return since != kWaiting && Clock::now().time_since_epoch().count() - since >= Clock::duration(kBehindAfter).count();
+}
+
+size_t ModelThread::rankings_queued() {
   std::lock_guard lock(queue_mutex_);
-  return requests_.empty() ? Clock::duration::zero() : now - requests_.front().asked_at;
+  return requests_.size();
 }
 
 void ModelThread::at_this_point(std::function<void()> task) {
@@ -120,13 +133,20 @@ void ModelThread::run() {
   std::vector<UserRanking> rankings;
   std::vector<std::function<void()>> due_tasks;
   bool last_round = false;  // stopping, everything learned: the unknown users' last try
+  Clock::duration ranking_credit{};  // while limited: what rankings may still take
   for (;;) {
+    bool limited;  // behind, with events queued beyond this round's
     {
       std::unique_lock queue_lock(queue_mutex_);
       auto work = [&] { return stopping_ || !events_.empty() || !requests_.empty() || !tasks_.empty(); };
-      // Unknown users are tried again after a pause, not in a busy loop.
-      if (unknown_.empty()) queue_changed_.wait(queue_lock, work);
-      else queue_changed_.wait_for(queue_lock, std::chrono::milliseconds(100), work);
+      if (!work()) {
+        working_since_.store(kWaiting, std::memory_order_relaxed);
+        // Unknown users are tried again after a pause, not in a busy loop.
+        if (unknown_.empty()) queue_changed_.wait(queue_lock, work);
+        else queue_changed_.wait_for(queue_lock, std::chrono::milliseconds(100), work);
+      }
+      if (working_since_.load(std::memory_order_relaxed) == kWaiting)
+        working_since_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
       if (stopping_ && events_.empty() && requests_.empty() && tasks_.empty()) {
         // Every event is learned now: a user unknown when asked (say, whose
         // click came after the request) is tried once more, all of them,
@@ -140,9 +160,13 @@ void ModelThread::run() {
       events.assign(std::make_move_iterator(events_.begin()), std::make_move_iterator(events_.begin() + n));
       events_.erase(events_.begin(), events_.begin() + n);
       events_taken_ += n;
+      // Behind with events queued: rankings get their share of the time only.
+      limited = !events_.empty() && behind();
+      if (!limited) ranking_credit = {};
       // The requests whose events this round learns; the rest wait for a
       // later round (a round's events are few, so they do not wait long).
-      while (!requests_.empty() && requests_.front().after_events <= events_taken_) {
+      while (!requests_.empty() && requests_.front().after_events <= events_taken_ &&
+             (!limited || ranking_credit > Clock::duration::zero())) {
         requests.push_back(std::move(requests_.front().request));
         requests_.pop_front();
       }
@@ -156,9 +180,15 @@ void ModelThread::run() {
 
     {
       auto model_lock = lock_after_others();
+      const auto learning = Clock::now();
       for (const Event& event : events) {
         learner_.add_event(event);
         ranker_.add_event(event);
+      }
+      if (limited) {
+        const auto earned = std::chrono::duration_cast<Clock::duration>(
+            (Clock::now() - learning) * (kRankingShareBehind / (1 - kRankingShareBehind)));
+        ranking_credit = std::min<Clock::duration>(kMostRankingCredit, ranking_credit + earned);
       }
       samples_learned_.store(learner_.samples_learned(), std::memory_order_relaxed);
       for (auto& task : due_tasks) task();
@@ -167,11 +197,17 @@ void ModelThread::run() {
     due_tasks.clear();
     add_retries(requests, /*all=*/last_round);
     for (size_t first = 0; first < requests.size(); first += kRankingsPerGroup) {
+      if (limited && ranking_credit <= Clock::duration::zero()) {
+        put_back(requests, first);
+        break;
+      }
+      const auto ranking = Clock::now();
       {
         auto model_lock = lock_after_others();
         rank_all(requests, first, std::min(requests.size(), first + kRankingsPerGroup), rankings);
       }
       ranking_writer_.submit(rankings);
+      if (limited) ranking_credit -= Clock::now() - ranking;
     }
     requests.clear();
     {
@@ -187,6 +223,12 @@ std::unique_lock<std::mutex> ModelThread::lock_after_others() {
   // back before a waiting thread even wakes up.
   while (others_waiting_.load(std::memory_order_acquire) > 0) std::this_thread::yield();
   return std::unique_lock(model_mutex_);
+}
+
+void ModelThread::put_back(std::vector<RankRequest>& requests, size_t first) {
+  std::lock_guard queue_lock(queue_mutex_);
+  // Their events are learned: they go first, and the order stays by after_events.
+  for (size_t i = requests.size(); i-- > first;) requests_.push_front(QueuedRequest{std::move(requests[i]), events_taken_});
 }
 
 void ModelThread::add_retries(std::vector<RankRequest>& requests, bool all) {

@@ -18,6 +18,15 @@
 // round and each at most every second, until it does, and all of them once
 // more when the thread stops, after the last events are learned.
 //
+// Behind: a thread that has worked for a second without waiting for work
+// is behind the events. Until it next waits, while events are queued,
+// rankings get at most half its time and learning the rest, so that it
+// learns faster than events come and catches up; the requests that do not
+// fit wait in its queue, oldest first (and the caller, seeing behind(),
+// holds further ones back). Without that share, a stream with many clicks
+// kept a thread that fell behind ranking every click and falling further
+// behind, until the broker trimmed what it had not read.
+//
 // Why a thread of its own: training and ranking are the two costs that need
 // the model; the consumer's thread keeps decoding, writing effects and
 // keeping real-time state meanwhile, on the other core. Redis is a third
@@ -66,9 +75,11 @@ class ModelThread {
   // learned, so it answers them (a user's first click makes their first
   // ranking, not "unknown user"), however long the event queue.
   void rank(RankRequest request);
-  // How long the oldest ranking request not yet taken by a round has waited
-  // (zero when none): it grows while the thread is behind the events.
-  std::chrono::steady_clock::duration ranking_wait(std::chrono::steady_clock::time_point now);
+  // Whether the thread is behind (above): it has worked for a second
+  // without waiting for work. Any thread.
+  bool behind() const;
+  // Ranking requests queued and not yet ranked.
+  size_t rankings_queued();
   // Runs `task` on the model's thread, holding the model lock, once every
   // event queued before this call is learned and before any event queued
   // after it: the Learner and the Ranker as of exactly those events, while
@@ -101,6 +112,8 @@ class ModelThread {
   std::unique_lock<std::mutex> lock_after_others();
   // Appends the unknown users due to be tried again (`all`: every one).
   void add_retries(std::vector<RankRequest>& requests, bool all);
+  // Puts requests [first, end) back at the head of the queue, in order.
+  void put_back(std::vector<RankRequest>& requests, size_t first);
   // Ranks requests [first, last) (the model lock held) into `rankings`.
   void rank_all(std::vector<RankRequest>& requests, size_t first, size_t last,
                 std::vector<UserRanking>& rankings);
@@ -122,7 +135,6 @@ class ModelThread {
   struct QueuedRequest {
     RankRequest request;
     uint64_t after_events;  // events_queued_ when asked: ranked once a round has taken them
-    std::chrono::steady_clock::time_point asked_at;
   };
   std::deque<QueuedRequest> requests_;  // in the order asked, so after_events never decreases
   struct QueuedTask {
@@ -132,6 +144,10 @@ class ModelThread {
   std::deque<QueuedTask> tasks_;  // in the order given; a round takes no event past the first one's point
   bool busy_ = false;  // learning events taken from events_
   bool stopping_ = false;
+  // Since when the thread has worked without waiting for work (steady
+  // clock ticks); kWaiting while it waits.
+  static constexpr int64_t kWaiting = INT64_MAX;
+  std::atomic<int64_t> working_since_{kWaiting};
 
   // The model thread's own.
   // Users the model knew nothing of, tried again a few per round, each at

@@ -51,25 +51,27 @@ void RankingDebouncer::take_users_of(const std::vector<int32_t>& partitions, std
   for (size_t i = first; i < out.size(); ++i) users_.erase(out[i]);  // asked_ skips them (take_due)
 }
 
-void RankingDebouncer::take_due(Clock::time_point now, std::vector<RankRequest>& out) {
-  if (asked_.empty()) return;
+void RankingDebouncer::take_due(Clock::time_point now, std::vector<RankRequest>& out, size_t most) {
   const auto interval = std::chrono::milliseconds(rankings_.refresh_interval_ms);
-  std::vector<std::string> waiting;
-  for (const std::string& id : asked_) {
+  std::vector<std::string> waiting;  // ranked within the interval: keep their place
+  for (size_t taken = 0; taken < most && !asked_.empty();) {
+    std::string id = std::move(asked_.front());
+    asked_.pop_front();
     User* found = users_.find(id);
     if (!found || !found->asked) continue;  // evicted (and perhaps back since, not asking)
     User& user = *found;
     if (now - user.last_ranked < interval) {
-      waiting.push_back(id);
+      waiting.push_back(std::move(id));
       continue;
     }
     user.last_ranked = now;
     user.asked = false;
-    out.push_back({id, std::vector<std::string>(user.recent.begin(), user.recent.end()), user.context,
+    out.push_back({std::move(id), std::vector<std::string>(user.recent.begin(), user.recent.end()), user.context,
                    user.last_ts_ms, user.oldest_asked_kafka_ms});
     user.oldest_asked_kafka_ms = -1;
+    ++taken;
   }
-  asked_ = std::move(waiting);
+  asked_.insert(asked_.begin(), std::make_move_iterator(waiting.begin()), std::make_move_iterator(waiting.end()));
 }
 
 }  // namespace streamrec::pipeline

@@ -7,6 +7,9 @@
 // While refreshes are shed (shed_refreshes(), set by the pipeline while the
 // model's thread is behind), impressions and purchases ask for nothing: the
 // model's time goes to the rankings clicks changed, and to catching up.
+// Users asked for wait here, oldest first, until the model's thread has room
+// for their ranking (take_due's `most`): a user's further clicks meanwhile
+// merge into the one ranking, computed from their newest state.
 //
 // At most learner.max_users users are kept: beyond, the user whose last
 // event is the oldest is evicted, and handed out by take_evicted() so that
@@ -24,6 +27,8 @@
 #include <cstdint>
 #include <string>
 #include <algorithm>
+#include <cstddef>
+#include <deque>
 #include <vector>
 
 #include "core/config.h"
@@ -57,8 +62,10 @@ class RankingDebouncer {
   const ranking::RealtimeUser* observe(const Event& event, int32_t partition, int64_t kafka_ts_ms,
                                        Clock::time_point now);
   // Appends to `out` the users asked for whose debounce interval has passed,
-  // and forgets that they were asked for.
-  void take_due(Clock::time_point now, std::vector<RankRequest>& out);
+  // at most `most` of them, the longest asked first, and forgets that they
+  // were asked for; the rest keep their place.
+  void take_due(Clock::time_point now, std::vector<RankRequest>& out, size_t most = SIZE_MAX);
+  size_t asked() const { return asked_.size(); }  // users waiting for a ranking (some perhaps evicted)
 
   // While `shed` holds, impressions and purchases ask for no ranking, not
   // even a missing or old one; each that would have is counted.
@@ -92,7 +99,7 @@ class RankingDebouncer {
   const int64_t recent_clicks_;
   const size_t max_users_;
   LeastRecentMap<std::string, User> users_;  // least recently active first
-  std::vector<std::string> asked_;  // users with User::asked, in the order asked (evicted ones skipped)
+  std::deque<std::string> asked_;  // users with User::asked, in the order asked (evicted ones skipped)
   std::vector<std::string> evicted_;  // since the last take_evicted()
   uint64_t evicted_users_ = 0;
   bool shed_refreshes_ = false;

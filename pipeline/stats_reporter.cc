@@ -64,7 +64,7 @@ std::vector<std::pair<std::string, std::string>> StatsReporter::summary_fields(c
 std::string StatsReporter::stats_json(bool final, const ModelThread& model, const Learner& learner,
                                       const ranking::Ranker& ranker, int64_t effects_write_failures,
                                       const LatencyHistogram& effects_write_ms, size_t held_for_event_time,
-                                      uint64_t ranking_refreshes_shed,
+                                      uint64_t ranking_refreshes_shed, size_t rankings_waiting,
                                       double checkpoint_age_s,
                                       const std::vector<MemoryBound>& pipeline_bounds) const {
   RankingStats r = model.ranking_stats();
@@ -149,12 +149,12 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
                        json_number(s.calibration));
   };
   return fmt::format(
-      "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},\"ranking_refreshes_shed\":{},"
+      "{{\"samples_learned\":{},\"rankings_written\":{},\"rankings_skipped\":{},\"ranking_refreshes_shed\":{},\"rankings_waiting\":{},"
       "\"ranking_write_failures\":{},\"effects_write_failures\":{},\"freshness_ms\":{{\"count\":{},\"p50\":{:.1f},\"p99\":{:.1f},\"max\":{:.1f},\"sum\":{:.1f},\"le\":{{{}}}}},"
       "\"auc_click_window\":{},\"auc_ctcvr_window\":{},\"auc_click\":{},\"auc_ctcvr\":{},\"auc_samples\":{},"
       "\"held_for_event_time\":{},\"joiner_duplicates\":{},\"tasks\":{{\"click\":{},\"ctcvr\":{}}},\"checkpoint_age_s\":{},"
       "\"top_k_sources\":{{{}}},\"top_k_share\":{{{}}},\"blend\":{},\"covisitation\":{},\"memory\":{{{}}},\"redis_write_ms\":{}}}",
-      samples_learned, r.rankings_written, r.rankings_skipped, ranking_refreshes_shed, r.ranking_write_failures, effects_write_failures,
+      samples_learned, r.rankings_written, r.rankings_skipped, ranking_refreshes_shed, rankings_waiting, r.ranking_write_failures, effects_write_failures,
       f.count(), f.percentile(0.5), f.percentile(0.99), f.max(), f.sum(), freshness_le, json_number(click_window.auc),
       json_number(ctcvr_window.auc), json_number(whole_auc_.click), json_number(whole_auc_.ctcvr),
       whole_auc_.samples, held_for_event_time, joiner_duplicates, task_json(click_window), task_json(ctcvr_window),

@@ -58,8 +58,9 @@ class StatsReporter {
 
   // `effects_write_failures`, `held_for_event_time` and
   // `ranking_refreshes_shed` come from the effects scheduler, the
-  // event-time merger and the ranking debouncer; `checkpoint_age_s` (NaN:
-  // none written) from the pipeline.
+  // event-time merger and the ranking debouncer; `rankings_waiting` (users
+  // asked for and not ranked yet: many while the model's thread is behind)
+  // and `checkpoint_age_s` (NaN: none written) from the pipeline.
   // The ranker's figures (under the same lock): the items of the rankings
   // by the candidate source that proposed them ("top_k_sources", counts
   // and "top_k_share", fractions), the learned blend's "clicks_learned" and
@@ -70,7 +71,7 @@ class StatsReporter {
   std::string stats_json(bool final, const ModelThread& model, const learner::Learner& learner,
                          const ranking::Ranker& ranker, int64_t effects_write_failures,
                          const LatencyHistogram& effects_write_ms, size_t held_for_event_time,
-                         uint64_t ranking_refreshes_shed, double checkpoint_age_s, const std::vector<MemoryBound>& pipeline_bounds = {}) const;
+                         uint64_t ranking_refreshes_shed, size_t rankings_waiting, double checkpoint_age_s, const std::vector<MemoryBound>& pipeline_bounds = {}) const;
 
  private:
   static constexpr std::chrono::seconds kWholeAucInterval{30};

@@ -15,10 +15,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A ranking asked for this long ago and not yet taken up: the model's
-// thread is behind the events, and refreshes that no click asked for are
-// shed until it has caught up (RankingDebouncer::shed_refreshes).
-constexpr auto kShedRefreshesAfter = std::chrono::seconds(1);
+// Ranking requests the model's thread holds at most; beyond, users asked
+// for wait in the debouncer, where a user's further clicks merge into their
+// one ranking (the thread behind ranks less than is asked: ModelThread).
+constexpr size_t kMostQueuedRankings = 1024;
 
 std::string recent_json(const learner::RecentClicks& recent) {
   std::string out = "[";
@@ -146,13 +146,15 @@ Status StreamPipeline::apply(const ConsumedBatch& batch) {
   // After a failed write the consumer hands the same batch again: the
   // learner and the real-time state already have it, only the write is left.
   if (!write_failed_) {
-    users_.shed_refreshes(model_->ranking_wait(Clock::now()) > kShedRefreshesAfter);
+    // While the model's thread is behind, refreshes no click asked for are
+    // shed until it has caught up.
+    users_.shed_refreshes(model_->behind());
     take(batch);
     feed_learner(/*everything=*/false);
   }
   // Rankings first: the writes below may wait for the write in flight and
   // for the model (the summary), and a ranking asked for must not.
-  request_rankings();
+  request_rankings(/*everything=*/false);
   // A write that failed in tick() is tried here too, so that its failure
   // reaches the consumer, which then retries this batch and pauses its
   // partitions: without it, a Redis outage found by tick() alone (the usual
@@ -196,15 +198,20 @@ void StreamPipeline::feed_learner(bool everything) {
   model_->learn(ready_);
 }
 
-void StreamPipeline::request_rankings() {
-  users_.take_due(Clock::now(), due_);
+void StreamPipeline::request_rankings(bool everything) {
+  if (everything) {
+    users_.take_due(Clock::time_point::max(), due_);
+  } else {
+    const size_t queued = model_->rankings_queued();
+    users_.take_due(Clock::now(), due_, queued < kMostQueuedRankings ? kMostQueuedRankings - queued : 0);
+  }
   for (RankRequest& request : due_) model_->rank(std::move(request));
   due_.clear();
 }
 
 Status StreamPipeline::tick() {
   feed_learner(/*everything=*/false);
-  request_rankings();
+  request_rankings(/*everything=*/false);
   Status status;
   // A stream that pauses must not leave effects (and commits) waiting.
   if (!write_failed_ && effects_.write_due()) {
@@ -258,6 +265,9 @@ void StreamPipeline::partitions_revoked(const std::vector<TopicPartition>& parti
   // Their batches are applied and committed. What the merger still holds is
   // learned now, slightly out of order, rather than not at all.
   feed_learner(/*everything=*/true);
+  // Closing: every user still waiting for a ranking gets it (the model's
+  // thread ranks what is queued before it stops).
+  if (closing) request_rankings(/*everything=*/true);
   model_->wait_until_learned();
   for (const TopicPartition& p : partitions) {
     // Taken by a rebalance: another consumer continues them, and this one
@@ -350,7 +360,8 @@ std::string StreamPipeline::stats_json(bool final) const {
       {"covisit_effect_users", covisits_.users(), config_.learner.max_users, covisits_.evicted_users()},
       {"held_events", merger_.held(), config_.learner.max_held_events, merger_.released_over_bound()}};
   return stats_.stats_json(final, *model_, *learner_, ranker_, effects_.write_failures(), effects_.write_ms(),
-                           merger_.held(), users_.refreshes_shed(), checkpoint_age_s, bounds);
+                           merger_.held(), users_.refreshes_shed(), users_.asked() + model_->rankings_queued(),
+                           checkpoint_age_s, bounds);
 }
 
 }  // namespace streamrec::pipeline

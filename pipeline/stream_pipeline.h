@@ -118,8 +118,9 @@ class StreamPipeline : public EventSink {
   // Queues for the model's thread what the merger releases (or everything
   // it holds); waits while its queue is full.
   void feed_learner(bool everything);
-  // Asks the model's thread for the rankings that are due.
-  void request_rankings();
+  // Asks the model's thread for the rankings that are due, as many as it
+  // has room for (`everything`: every user waiting, due or not).
+  void request_rankings(bool everything);
   // Hands the effects held back, and the model summary when asked, to the
   // writer; an Error is the write before's (retried with these).
   Status submit_writes(bool with_summary);

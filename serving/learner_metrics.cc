@@ -178,6 +178,9 @@ void expose_learner_metrics(std::string_view stats_json, double stats_age_s, Pro
   if (auto held = field(sink, "held_for_event_time"))
     out.gauge("streamrec_learn_held_for_event_time_events",
               "Events held until every partition has passed their event time", *held);
+  if (auto waiting = field(sink, "rankings_waiting"))
+    out.gauge("streamrec_learn_rankings_waiting_users",
+              "Users asked for and not ranked yet (many while the model's thread is behind)", *waiting);
 
   // Progressive validation: per task, over the recent window and the whole run.
   struct Auc {

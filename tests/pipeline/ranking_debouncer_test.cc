@@ -96,5 +96,34 @@ TEST(RankingDebouncerTest, WhileRefreshesAreShedOnlyClicksAsk) {
   EXPECT_EQ(users.refreshes_shed(), 2u);
 }
 
+// With room for only some rankings (the model's thread is behind), the
+// users asked for longest go first and the rest keep their place; a user's
+// further clicks while waiting merge into their one ranking, computed from
+// their newest clicks and measured from the first click that asked.
+TEST(RankingDebouncerTest, WithoutRoomTheLongestAskedGoFirstAndTheOthersMergeTheirClicks) {
+  RankingDebouncer users(rankings(), 5);
+  const Clock::time_point t0 = Clock::now();
+  for (int u = 0; u < 5; ++u) users.observe(event(EventType::kClick, "u" + std::to_string(u), "a"), 0, 100 + u, t0);
+  std::vector<RankRequest> due;
+  users.take_due(t0, due, 2);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].user_id, "u0");
+  EXPECT_EQ(due[1].user_id, "u1");
+  EXPECT_EQ(users.asked(), 3u);
+
+  users.observe(event(EventType::kClick, "u3", "b"), 0, 200, t0 + milliseconds(1));  // waiting: merges
+  due.clear();
+  users.take_due(t0 + milliseconds(2), due, 0);
+  EXPECT_TRUE(due.empty());
+  users.take_due(t0 + milliseconds(2), due);
+  ASSERT_EQ(due.size(), 3u);
+  EXPECT_EQ(due[0].user_id, "u2");
+  EXPECT_EQ(due[1].user_id, "u3");
+  EXPECT_EQ(due[1].recent_clicks, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(due[1].asked_at_kafka_ms, 103);
+  EXPECT_EQ(due[2].user_id, "u4");
+  EXPECT_EQ(users.asked(), 0u);
+}
+
 }  // namespace
 }  // namespace streamrec::pipeline
