@@ -22,8 +22,9 @@
 // is behind the events. Until it next waits, while events are queued,
 // rankings get at most half its time and learning the rest, so that it
 // learns faster than events come and catches up; the requests that do not
-// fit wait in its queue, oldest first (and the caller, seeing behind(),
-// holds further ones back). Without that share, a stream with many clicks
+// fit wait in its queue, oldest first (the caller keeps the queue short,
+// rankings_queued(), and holds further requests where they can merge).
+// Without that share, a stream with many clicks
 // kept a thread that fell behind ranking every click and falling further
 // behind, until the broker trimmed what it had not read.
 //
