@@ -28,10 +28,11 @@ void CheckpointWriter::reserve() {
   in_flight_ = true;
 }
 
-void CheckpointWriter::submit(std::string payload, size_t partitions, Pauses pauses) {
+void CheckpointWriter::submit(std::string payload, size_t partitions, Pauses pauses, std::function<bool()> durable) {
   {
     std::lock_guard lock(mu_);
     payload_ = std::move(payload);
+    durable_ = std::move(durable);
     partitions_ = partitions;
     pauses_ = pauses;
     submitted_ = Clock::now();
@@ -66,19 +67,40 @@ void CheckpointWriter::run() {
     submitted_payload_ = false;
     std::string payload = std::move(payload_);
     payload_.clear();
+    const std::function<bool()> durable = std::move(durable_);
     const size_t partitions = partitions_;
     const Pauses pauses = pauses_;
     const Clock::time_point submitted = submitted_;
     lock.unlock();
     const size_t bytes = payload.size();
-    Status s = learner::write_checkpoint_file(path_, payload);
+    // Polled: the effects' writer acknowledges on its own thread, at most
+    // every redis.write_interval_ms; a few ms more before a file that takes
+    // seconds to write cost nothing.
+    auto stopping = [this] {
+      std::lock_guard stop_lock(mu_);
+      return stopping_;
+    };
+    bool in_redis = durable();
+    while (!in_redis && !stopping() && Clock::now() - submitted < kMostDurableWait) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      in_redis = durable();
+    }
+    const Clock::time_point in_redis_at = Clock::now();
+    Status s = in_redis ? learner::write_checkpoint_file(path_, payload)
+                        : Status(Error{"checkpoint " + path_ +
+                                       " not written (the previous one is kept): Redis did not acknowledge the effects "
+                                       "of the messages before it (waited " +
+                                       fmt::format("{:.1f}", std::chrono::duration<double>(Clock::now() - submitted).count()) +
+                                       " s)"});
     payload = std::string();  // its memory back before the next one is made
     const Clock::time_point done = Clock::now();
     if (s.ok()) {
       using ms = std::chrono::duration<double, std::milli>;
-      spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions), {:.0f} MB; it paused the consumer "
+      spdlog::info("learn: checkpoint {} written in {:.0f} ms ({} partitions), {:.0f} MB, after {:.0f} ms waiting for "
+                   "Redis to hold the effects before it; it paused the consumer "
                    "{:.0f} ms and, {:.0f} ms later, the model's thread {:.0f} ms (serializing)",
-                   path_, ms(done - submitted).count(), partitions, static_cast<double>(bytes) / 1e6,
+                   path_, ms(done - in_redis_at).count(), partitions, static_cast<double>(bytes) / 1e6,
+                   ms(in_redis_at - submitted).count(),
                    ms(pauses.consumer).count(), ms(pauses.catch_up).count(), ms(pauses.model).count());
     } else {
       spdlog::error("learn: {}", s.message());

@@ -1,7 +1,10 @@
 // Writes the pipeline's checkpoint file on a thread of its own, so that the
 // consumer and the model wait only while the state is serialized, not while
 // hundreds of megabytes are written and fsynced (seconds: consuming stopped
-// that long at every checkpoint, bench/soak.sh).
+// that long at every checkpoint, bench/soak.sh), nor while Redis acknowledges
+// the effects of the messages before the checkpoint's positions: the file
+// is written only once `durable()` says Redis holds them (a restart from
+// it skips those messages, so their effects must not be lost with a crash).
 //
 // A checkpoint is reserved by one thread (the consumer's, at the
 // checkpoint's point) and its bytes submitted later by another (the model's,
@@ -10,12 +13,14 @@
 // thread-safe; reserve() and submit() alternate. Ownership: owns its thread
 // and the bytes handed to it; the destructor waits for the write in flight.
 // Errors: a failed write is logged as an error (learner::write_checkpoint_file's
-// message: the previous file is kept), remembered as last_failed() and
-// returned by wait(); trying again is the caller's (the next interval).
+// message, or effects Redis did not acknowledge within kMostDurableWait:
+// the previous file is kept), remembered as last_failed() and returned by
+// wait(); trying again is the caller's (the next interval).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,6 +33,8 @@ namespace streamrec::pipeline {
 class CheckpointWriter {
  public:
   using Clock = std::chrono::steady_clock;
+  // How long a checkpoint waits for Redis to hold the effects before it.
+  static constexpr std::chrono::seconds kMostDurableWait{30};
 
   explicit CheckpointWriter(std::string path);
   ~CheckpointWriter();
@@ -40,14 +47,15 @@ class CheckpointWriter {
   void reserve();
   // What the checkpoint cost the pipeline, for the log line.
   struct Pauses {
-    Clock::duration consumer{};  // the consumer, flushing the effects and serializing its own state
+    Clock::duration consumer{};  // the consumer, serializing its own state
     Clock::duration catch_up{};  // until the model's thread had learned what was queued (the consumer went on)
     Clock::duration model{};     // the model's thread, serializing the ranker and the learner
   };
   // Writes `payload` (pipeline_checkpoint.h's bytes) to the path on the
-  // writer's thread; `partitions` is for the log line. Call once after each
-  // reserve().
-  void submit(std::string payload, size_t partitions, Pauses pauses);
+  // writer's thread, once `durable()` holds (asked every few milliseconds,
+  // from that thread); `partitions` is for the log line. Call once after
+  // each reserve().
+  void submit(std::string payload, size_t partitions, Pauses pauses, std::function<bool()> durable);
   // Waits until no write is in flight; the status of the last one (ok when
   // none was made).
   Status wait();
@@ -65,6 +73,7 @@ class CheckpointWriter {
   bool in_flight_ = false;  // reserved, and not written yet
   bool submitted_payload_ = false, stopping_ = false;
   std::string payload_;
+  std::function<bool()> durable_;
   size_t partitions_ = 0;
   Pauses pauses_;
   Clock::time_point submitted_{};

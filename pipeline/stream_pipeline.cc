@@ -220,15 +220,15 @@ Status StreamPipeline::tick() {
     if (!s.ok() && status.ok()) status = s;
   }
   auto now = Clock::now();
-  // A write that failed waits for the next interval too: each try flushes
-  // the effects, waits for the model thread and serializes the whole model,
-  // so retrying on every tick would all but stop learning (a full disk).
+  // A write that failed waits for the next interval too: each try
+  // serializes the whole model on its thread, so retrying on every tick
+  // would all but stop learning (a full disk).
   // One write at a time: while one is in flight the next waits for it.
   if (checkpoint_writer_ && (positions_changed_ || checkpoint_writer_->last_failed()) &&
       now - last_checkpoint_attempt_ >= std::chrono::seconds(config_.checkpoint.interval_s) &&
       !checkpoint_writer_->busy()) {
     last_checkpoint_attempt_ = now;
-    if (Status s = start_checkpoint(); !s.ok() && status.ok()) status = s;
+    start_checkpoint();
   }
   if (now - last_status_ >= std::chrono::seconds(5)) {
     last_status_ = now;
@@ -306,15 +306,19 @@ Status StreamPipeline::save_checkpoint() {
   if (!checkpoint_writer_) return {};
   // The interval's, if one is in flight: its failure is logged; this one is tried anyway.
   (void)checkpoint_writer_->wait();
-  if (Status s = start_checkpoint(); !s.ok()) return s;
+  // The effects now, not at the next interval: nothing else writes them any more.
+  if (Status s = flush(); !s.ok()) return Error{"checkpoint not written: " + s.message()};
+  start_checkpoint();
   return checkpoint_writer_->wait();
 }
 
-Status StreamPipeline::start_checkpoint() {
+void StreamPipeline::start_checkpoint() {
   const auto asked = Clock::now();
-  // Effects not in Redis yet must not be behind the checkpoint's positions:
-  // a restart would skip them.
-  if (Status s = flush(); !s.ok()) return Error{"checkpoint not written: " + s.message()};
+  // Effects not in Redis yet must not be behind the checkpoint's positions
+  // (a restart would skip them): the file is written once Redis has
+  // acknowledged the write that holds everything added so far, which the
+  // consumer makes at its next interval, going on meanwhile.
+  const uint64_t holding_everything = effects_.write_mark();
   // A partition resumes at its earliest event the learner has not been
   // given: what the merger holds is not in the learner's state.
   StreamPositions resume{positions_.cluster_id, {}};
@@ -327,16 +331,17 @@ Status StreamPipeline::start_checkpoint() {
   // The learner's and the ranker's state as of exactly the events given to
   // the model so far, serialized on its thread when it gets there, while
   // this thread goes on consuming (a barrier in the model's queue).
-  model_->at_this_point([this, stream_state = std::move(stream_state), partitions, asked, consumer_pause]() mutable {
+  model_->at_this_point([this, stream_state = std::move(stream_state), partitions, asked, consumer_pause,
+                         holding_everything]() mutable {
     const auto reached = Clock::now();
     // A tenth more than the last one: the state grows between checkpoints.
     std::string payload = finish_pipeline_checkpoint(std::move(stream_state), ranker_, *learner_,
                                                      last_checkpoint_size_ + last_checkpoint_size_ / 10);
     last_checkpoint_size_ = payload.size();
     checkpoint_writer_->submit(std::move(payload), partitions,
-                               {consumer_pause, reached - asked - consumer_pause, Clock::now() - reached});
+                               {consumer_pause, reached - asked - consumer_pause, Clock::now() - reached},
+                               [this, holding_everything] { return effects_.durable_mark() >= holding_everything; });
   });
-  return {};
 }
 
 Status StreamPipeline::restore_checkpoint() {

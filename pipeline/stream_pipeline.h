@@ -125,10 +125,11 @@ class StreamPipeline : public EventSink {
   // writer; an Error is the write before's (retried with these).
   Status submit_writes(bool with_summary);
   Status restore_checkpoint();
-  // Flushes the effects and serializes the consumer's state; the model's
-  // thread adds its own once it has learned what is queued (the consumer
-  // goes on meanwhile) and hands the whole to checkpoint_writer_.
-  Status start_checkpoint();
+  // Serializes the consumer's state; the model's thread adds its own once
+  // it has learned what is queued (the consumer goes on meanwhile) and
+  // hands the whole to checkpoint_writer_, which writes it once Redis holds
+  // the effects added so far.
+  void start_checkpoint();
   // Forgets the users the debouncer evicted (learner.max_users) everywhere
   // else: co-visit effects, the joiner, the ranker's histories.
   void forget_evicted_users();

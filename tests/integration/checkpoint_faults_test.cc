@@ -3,7 +3,8 @@
 // learning; a damaged newest checkpoint at start falls back to the previous
 // one (<path>.prev, kept by every write) instead of stopping start-up; and
 // every write is durable: the file fsynced before it is renamed into place,
-// the directory fsynced after (seen with strace).
+// the directory fsynced after (seen with strace), and made only once Redis
+// holds the effects of the messages before its positions.
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -130,6 +131,41 @@ TEST_F(CheckpointFaultsTest, ASlowCheckpointWriteDoesNotStopTheLearner) {
       << read_file(dir_ + "/learn-0.log");
   EXPECT_EQ(learner->stop(), 0);
   expect_exact_counters();
+}
+
+// A restart from a checkpoint skips the messages before its positions, so
+// their effects must be in Redis before the file is: a checkpoint taken
+// while Redis does not answer waits for it (the consumer does not: it goes
+// on). Killed during the stall, the learner has no newer checkpoint than the
+// one from before it, and its successor re-reads what the stall held back:
+// every counter exact.
+TEST_F(CheckpointFaultsTest, ACheckpointIsWrittenOnlyOnceRedisHoldsTheEffectsBeforeIt) {
+  std::vector<std::string> stalled_args = args();
+  stalled_args.insert(stalled_args.end(), {"--set", "redis.timeout_ms=300"});
+  auto learner = start_learner(stalled_args);
+  produce_events(make_events(3000, 200, 60));
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)));
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(checkpoint()); }, std::chrono::seconds(30)));
+  // Two intervals with nothing new: the last checkpoint holds every position.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const std::string before = read_file(checkpoint());
+
+  // Redis asleep for 4 s; events meanwhile, then the learner killed while
+  // their effects are still only in its memory (checkpoints due every 1 s).
+  run_shell("redis-cli -p " + std::to_string(redis_.port()) + " DEBUG SLEEP 4 >/dev/null 2>&1 &");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  produce_events(make_events(2000, 200, 60, /*first_id=*/3000));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  learner->signal(SIGKILL);
+  learner->wait(std::chrono::seconds(10));
+  EXPECT_EQ(read_file(checkpoint()), before) << "a checkpoint was written while Redis did not hold the effects before it\n"
+                                               << read_file(dir_ + "/learn-0.log");
+
+  auto successor = start_learner(args());
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == expected_.events; }, std::chrono::seconds(60)))
+      << "Redis holds " << events_in_redis() << " of " << expected_.events << " events";
+  expect_exact_counters();
+  EXPECT_EQ(successor->stop(), 0);
 }
 
 // The system calls of each thread, from `strace -ff -o PREFIX`: one file per
