@@ -68,9 +68,8 @@ TEST_F(CheckpointFaultsTest, AFullDiskWhileCheckpointingKeepsThePreviousCheckpoi
   expect_exact_counters();
   EXPECT_NE(read_file(log).find("not written (the previous one is kept)"), std::string::npos) << read_file(log);
   // A failed write is tried again an interval (1 s) later, not on every
-  // tick: each try flushes, waits for the model and serializes it all, and
-  // retried every 10 ms they left an instrumented learner too little time
-  // to learn.
+  // tick: each try serializes the whole model on its thread, and retried
+  // every 10 ms they left an instrumented learner too little time to learn.
   const double ran_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   size_t failed_writes = 0;
   const std::string text = read_file(log);
