@@ -68,7 +68,7 @@ ConsumeLoop::~ConsumeLoop() {
 
 std::optional<int64_t> ConsumeLoop::start_of(const TopicPartition& assigned) {
   std::optional<int64_t> start = sink_.start_offset(cluster_id(), assigned);
-  if (assigned.topic != config_.kafka.events_topic || config_.consumer.dedupe_window == 0) return start;
+  if (assigned.topic != config_.kafka.events_topic) return start;
   Partition& partition = partition_of(assigned.topic, assigned.partition);
   partition.remember_until = -1;
   // Offsets committed mean their effects were in Redis: it must still have
@@ -77,12 +77,18 @@ std::optional<int64_t> ConsumeLoop::start_of(const TopicPartition& assigned) {
   std::optional<int64_t> committed = consumer_->committed(assigned, 5000);
   if (committed && *committed > 0) sink_.expect_applied(partition.source);
   if (!start) start = committed;
+  auto held = consumer_->watermarks(assigned, 5000);
+  // The sink learns where its state of the partition begins before any
+  // message comes: a checkpoint taken before the partition delivers must
+  // name it, or a restart would read it from the offsets committed since,
+  // past messages applied but not in that checkpoint's state.
+  if (start) sink_.reading_from(assigned, *start);
+  else if (held) sink_.reading_from(assigned, held->first);  // new to the group: from its beginning
   if (!start) return std::nullopt;  // new to the group: nothing before it was consumed
   // Re-read only what the partition holds: from no earlier than its first
   // offset (so auto.offset.reset never applies), and not at all when it
   // ends before the start (a truncated log: what comes is new).
-  auto held = consumer_->watermarks(assigned, 5000);
-  if (!held || held->second < *start) return start;
+  if (config_.consumer.dedupe_window == 0 || !held || held->second < *start) return start;
   const int64_t rewind = dedupe_window_per_partition();
   const int64_t from = std::max(*start - rewind, held->first);
   if (from >= *start) return start;

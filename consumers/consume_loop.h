@@ -136,8 +136,9 @@ class ConsumeLoop {
   // Where an assigned partition starts: the sink's choice, else the
   // committed offset; for an events partition, up to dedupe_window / P
   // offsets earlier (no earlier than the partition holds), to remember
-  // their ids (nullopt: librdkafka's default). Asks the broker: may block
-  // up to 5 s per call, inside the rebalance.
+  // their ids (nullopt: librdkafka's default); and tells the sink where its
+  // reading of an events partition begins (EventSink::reading_from). Asks
+  // the broker: may block up to 5 s per call, inside the rebalance.
   std::optional<int64_t> start_of(const TopicPartition& partition);
   // Makes the open batch durable and commits it; retries the sink while
   // `stop` allows. Called between polls and from the revoke hook.

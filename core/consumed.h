@@ -79,6 +79,14 @@ class EventSink {
     (void)partition;
     return std::nullopt;
   }
+  // The consumer reads events `partition`, just assigned, from `offset` on:
+  // the first of its messages this consumer has not applied (start_offset(),
+  // else the group's committed offset, else the partition's beginning).
+  // Called after start_offset(), before any of its messages.
+  virtual void reading_from(const TopicPartition& partition, int64_t offset) {
+    (void)partition;
+    (void)offset;
+  }
   // The consumer group has committed offsets of the partition whose
   // messages carry `source` (MessageOrigin::source): the sink's store must
   // already hold their effects, and finding none of them is data loss.

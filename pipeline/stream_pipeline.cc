@@ -255,6 +255,12 @@ std::optional<int64_t> StreamPipeline::start_offset(const std::string& cluster_i
   return it->second;
 }
 
+void StreamPipeline::reading_from(const TopicPartition& partition, int64_t offset) {
+  // In the next checkpoint even before it delivers anything (a restored
+  // position is the same offset).
+  if (positions_.next.emplace(partition, offset).second) positions_changed_ = true;
+}
+
 void StreamPipeline::partition_end(const TopicPartition& partition, int64_t end_offset) {
   if (partition.topic != config_.kafka.events_topic) return;
   merger_.caught_up(partition, end_offset);

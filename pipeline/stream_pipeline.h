@@ -89,6 +89,7 @@ class StreamPipeline : public EventSink {
   std::optional<int64_t> start_offset(const std::string& cluster_id, const TopicPartition& partition) override;
   void partitions_revoked(const std::vector<TopicPartition>& partitions, bool closing) override;
   void expect_applied(std::string_view source) override { effects_.expect_applied(source); }
+  void reading_from(const TopicPartition& partition, int64_t offset) override;
   void partition_end(const TopicPartition& partition, int64_t end_offset) override;
   std::string stats_json(bool final) const override;
   uint64_t write_mark() const override { return effects_.write_mark(); }
