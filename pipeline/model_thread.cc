@@ -195,7 +195,9 @@ void ModelThread::run() {
     }
     events.clear();
     due_tasks.clear();
-    add_retries(requests, /*all=*/last_round);
+    // Without time to rank, the unknown users wait where they are (taken
+    // out only to be put back, they would churn every round).
+    if (!limited || ranking_credit > Clock::duration::zero()) add_retries(requests, /*all=*/last_round);
     for (size_t first = 0; first < requests.size(); first += kRankingsPerGroup) {
       if (limited && ranking_credit <= Clock::duration::zero()) {
         put_back(requests, first);
