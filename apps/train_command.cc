@@ -102,7 +102,7 @@ Result<AtOnceBaseline> at_once_baseline(const std::string& events_path, const Le
     auto event = decoder.decode_event(line);
     auto* e = std::get_if<Event>(&event);
     if (e == nullptr) continue;
-    joiner.add(*e, joined);
+    joiner.add(*e, {}, joined);  // labels only: no features
     if (joiner.last_impression()) {
       shown.push_back(e->event_id);
       items.push_back(e->item_id);

@@ -83,21 +83,24 @@ void JoinLearn(benchmark::State& state) {
     auto learner = std::move(learner::Learner::create(config)).value();
     for (const Item& item : s.items) learner->add_item(item);
     pipeline::EventTimeMerger merger;
-    std::vector<Event> ready;
+    learner::RecentClicksBook recent_clicks(config.recent_clicks, config.max_users);  // the consumer side's
+    std::vector<learner::EventWithRecentClicks> ready;
     state.ResumeTiming();
     int64_t offset = 0;
     for (size_t i = 0; i < s.events.size(); ++i) {
       const Event& e = s.events[i];
-      merger.push({"events", static_cast<int32_t>(hash64(e.user_id) % kPartitions)}, offset++, e);
+      merger.push({"events", static_cast<int32_t>(hash64(e.user_id) % kPartitions)}, offset++, e,
+                  learner::needs_recent_clicks(e) ? recent_clicks.of(e.user_id) : learner::RecentClicks{});
+      if (e.type == EventType::kClick) recent_clicks.remember(e);
       if (i % 5000 == 4999 || i + 1 == s.events.size()) {  // one consumer batch
         ready.clear();
         merger.pop_ready(ready);
-        for (const Event& r : ready) learner->add_event(r);
+        for (auto& r : ready) learner->add_event(r.event, std::move(r.recent_clicks));
       }
     }
     ready.clear();
     merger.pop_all(ready);
-    for (const Event& r : ready) learner->add_event(r);
+    for (auto& r : ready) learner->add_event(r.event, std::move(r.recent_clicks));
     benchmark::DoNotOptimize(learner->samples_learned());
     state.PauseTiming();
     learner.reset();

@@ -88,7 +88,7 @@ void ForwardBackward(benchmark::State& state) {
   for (auto _ : state) {
     l->prepare(samples, batch);
     benchmark::DoNotOptimize(l->forward_backward(batch));
-    l->apply(batch);
+    l->step(batch);
   }
   double n = static_cast<double>(state.iterations()) * static_cast<double>(samples.size());
   state.SetItemsProcessed(static_cast<int64_t>(n));
@@ -168,8 +168,10 @@ void JoinerThroughput(benchmark::State& state) {
   std::vector<Sample> out;
   for (auto _ : state) {
     Joiner joiner(JoinerSettings{}, nullptr);
+    RecentClicksBook recent_clicks(5, 1'000'000);  // as a learner given events alone keeps them
     for (const Event& e : events) {
-      joiner.add(e, out);
+      joiner.add(e, needs_recent_clicks(e) ? recent_clicks.of(e.user_id) : RecentClicks{}, out);
+      if (e.type == EventType::kClick) recent_clicks.remember(e);
       out.clear();
     }
     joiner.flush(out);
@@ -191,7 +193,7 @@ void Rank(benchmark::State& state) {
                               samples.begin() + static_cast<std::ptrdiff_t>(i + 256));
     l->prepare(chunk, batch);
     l->forward_backward(batch);
-    l->apply(batch);
+    l->step(batch);
   }
   Ranker ranker(RankingConfig{}, PopularityConfig{}, *l);
   for (const Sample& s : samples) {
@@ -225,7 +227,7 @@ struct LargeCatalog {
                                 samples.begin() + static_cast<std::ptrdiff_t>(i + 256));
       learner->prepare(chunk, batch);
       learner->forward_backward(batch);
-      learner->apply(batch);
+      learner->step(batch);
     }
     ranker = std::make_unique<Ranker>(RankingConfig{}, PopularityConfig{}, *learner);
     for (const Sample& s : samples) ranker->add_event(event_of(s));

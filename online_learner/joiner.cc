@@ -30,7 +30,7 @@ const Sample* Joiner::last_impression() const {
   return it == pending_.end() ? nullptr : &it->second.sample;
 }
 
-void Joiner::add(const Event& e, std::vector<Sample>& out) {
+void Joiner::add(const Event& e, RecentClicks recent_clicks, std::vector<Sample>& out) {
   counters_.events++;
   last_was_impression_ = false;
   if (is_duplicate(e.event_id)) {
@@ -39,8 +39,8 @@ void Joiner::add(const Event& e, std::vector<Sample>& out) {
   }
   advance(e.ts_ms, out);
   switch (e.type) {
-    case EventType::kImpression: add_impression(e, out); break;
-    case EventType::kClick: add_click(e, out); break;
+    case EventType::kImpression: add_impression(e, std::move(recent_clicks), out); break;
+    case EventType::kClick: add_click(e, std::move(recent_clicks), out); break;
     case EventType::kPurchase: add_purchase(e, out); break;
     case EventType::kForget: break;  // Learner::forget_user's, never a sample
   }
@@ -186,7 +186,7 @@ void Joiner::push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out) 
   link(pending_.emplace(seq, Pending{std::move(s), click_ts, deadline, false}).first->second);
 }
 
-void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
+void Joiner::add_impression(const Event& e, RecentClicks recent_clicks, std::vector<Sample>& out) {
   counters_.impressions++;
   Sample s;
   s.event_id = e.event_id;
@@ -195,21 +195,12 @@ void Joiner::add_impression(const Event& e, std::vector<Sample>& out) {
   s.request_id = e.request_id;
   s.ts_ms = e.ts_ms;
   s.context = e.context;
-  if (const RecentClicks* r = recent_.touch_if_present(e.user_id)) s.recent_clicks.assign(r->begin(), r->end());
+  s.recent_clicks = std::move(recent_clicks);
   push_pending(std::move(s), -1, out);
   last_was_impression_ = true;
 }
 
-void Joiner::remember_click(const Event& e) {
-  if (settings_.recent_clicks <= 0) return;
-  learner::remember_click(recent_.touch(e.user_id), e.item_id, settings_.recent_clicks);
-  while (recent_.size() > static_cast<size_t>(std::max<int64_t>(1, settings_.max_users))) {
-    recent_.pop_least_recent();
-    ++evicted_users_;
-  }
-}
-
-void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
+void Joiner::add_click(const Event& e, RecentClicks recent_clicks, std::vector<Sample>& out) {
   counters_.clicks++;
   bool mismatch = false;
   if (Pending* const* newest = by_key_.find(pair_key(e.user_id, e.item_id))) {
@@ -228,11 +219,9 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
       p.sample.clicked = true;
       counters_.joined_clicks++;
       if (immediate()) copy_out(p.sample, kClickLabel, 0, out);  // the positive copy
-      remember_click(e);
       return;
     }
   }
-  remember_click(e);
   if (mismatch) {
     counters_.request_mismatches++;
     return;
@@ -257,8 +246,7 @@ void Joiner::add_click(const Event& e, std::vector<Sample>& out) {
   positive.ts_ms = e.ts_ms;
   positive.context = e.context;
   positive.clicked = true;
-  if (const RecentClicks* r = recent_.find(e.user_id); r && r->size() > 1)
-    positive.recent_clicks.assign(r->begin() + 1, r->end());  // not itself
+  positive.recent_clicks = std::move(recent_clicks);  // as they were before it
   if (settings_.popularity_negatives) positive.log_correction = catalog_->log_correction(e.item_id);
   for (int64_t i = 0; i < negatives; ++i) {
     float correction = 0;
@@ -344,14 +332,6 @@ void Joiner::save(ByteWriter& out) const {
     out.i64(live ? e->click_ts : 0);
   }
   out.pod_vector(std::vector<uint64_t>(seen_fifo_.begin(), seen_fifo_.end()));
-  // Least recently active first: load() touches them back in this order.
-  // (Checkpoints written before the bound existed list them by id.)
-  out.u64(recent_.size());
-  recent_.for_each_oldest_first([&](const std::string& user, const RecentClicks& items) {
-    out.str(user);
-    out.u32(static_cast<uint32_t>(items.size()));
-    for (const std::string& i : items) out.str(i);
-  });
 }
 
 namespace {
@@ -399,16 +379,6 @@ bool Joiner::load(ByteReader& in) {
   seen_fifo_.assign(seen.begin(), seen.end());
   seen_ids_.clear();
   for (uint64_t h : seen) seen_ids_.insert(h);
-  recent_.clear();
-  n = in.u64();
-  for (uint64_t i = 0; i < n && in.ok(); ++i) {
-    std::string u = in.str();
-    uint32_t m = in.u32();
-    auto& items = recent_.touch(u);
-    for (uint32_t j = 0; j < m && in.ok(); ++j) items.push_back(in.str());
-  }
-  while (recent_.size() > static_cast<size_t>(std::max<int64_t>(1, settings_.max_users)))
-    recent_.pop_least_recent();  // saved under a larger bound
   if (!in.ok()) return false;
   rebuild_indexes();
   return true;

@@ -37,10 +37,10 @@
 //    the labels it has so far (counted as flushed). Emitted impressions are
 //    remembered (to tell late from orphan) for a click window, and at most
 //    max_pending of them.
-//  - Each impression snapshots the user's recent clicks (newest first) at the
-//    moment it is shown, so features never see the future.
-//  - At most max_users users keep recent clicks; beyond, the user whose
-//    last event is the oldest is forgotten (counted: evicted_users()).
+//  - Each impression keeps the user's recent clicks (newest first) as they
+//    were when it was shown, given with it (add's `recent_clicks`; their
+//    owner is the caller: online_learner/recent_clicks.h), so features never
+//    see the future.
 // Output is a deterministic function of the input sequence and the seed.
 // Not thread-safe; owns all its state (movable, not copyable: its indexes
 // point into it); never fails on bad sequences.
@@ -57,7 +57,6 @@
 
 #include "core/event.h"
 #include "core/flat_map.h"
-#include "core/least_recent.h"
 #include "online_learner/catalog.h"
 #include "online_learner/recent_clicks.h"
 #include "online_learner/sample.h"
@@ -77,8 +76,6 @@ struct JoinerSettings {
   // Draw negatives by popularity^0.75 and set Sample::log_correction
   // (Catalog::sample_popular); off: uniformly, with no correction.
   bool popularity_negatives = false;
-  int64_t recent_clicks = 5;
-  int64_t max_users = 1'000'000;  // users with recent clicks kept (least recent evicted)
   // Windowed: emit a clicked impression's click copy at the click deadline,
   // and its purchase copy later; off = one complete copy after the purchase
   // window.
@@ -115,7 +112,10 @@ class Joiner {
   Joiner& operator=(Joiner&&) = default;
 
   // Processes one event; appends every sample it completes to `out`.
-  void add(const Event& event, std::vector<Sample>& out);
+  // `recent_clicks`: the user's recent clicks just before the event, kept by
+  // an impression (and by the samples a click with sampled negatives stands
+  // for); other events ignore it.
+  void add(const Event& event, RecentClicks recent_clicks, std::vector<Sample>& out);
   // End of stream: emits every pending impression with its labels so far
   // (immediate feedback: as copies that finalize them, learning nothing new).
   void flush(std::vector<Sample>& out);
@@ -133,13 +133,6 @@ class Joiner {
   const JoinerCounters& counters() const { return counters_; }
   const JoinerSettings& settings() const { return settings_; }
   size_t pending() const { return pending_.size(); }
-  // Users with recent clicks, and those evicted past max_users since
-  // construction (not checkpointed).
-  size_t users() const { return recent_.size(); }
-  uint64_t evicted_users() const { return evicted_users_; }
-  // Forgets `user_id`'s recent clicks (what the joiner keeps per user; its
-  // pending impressions are labelled as usual). False when it had none.
-  bool erase_user(const std::string& user_id) { return recent_.erase(user_id); }
 
   void save(ByteWriter& out) const;
   bool load(ByteReader& in);
@@ -173,11 +166,10 @@ class Joiner {
   void emit_early(uint64_t seq, std::vector<Sample>& out);
   static void copy_out(const Sample& s, uint8_t learns, uint8_t finalizes, std::vector<Sample>& out);
   void on_deadline(uint64_t seq, std::vector<Sample>& out);
-  void add_impression(const Event& e, std::vector<Sample>& out);
-  void add_click(const Event& e, std::vector<Sample>& out);
+  void add_impression(const Event& e, RecentClicks recent_clicks, std::vector<Sample>& out);
+  void add_click(const Event& e, RecentClicks recent_clicks, std::vector<Sample>& out);
   void add_purchase(const Event& e, std::vector<Sample>& out);
   int64_t negatives_per_click() const;
-  void remember_click(const Event& e);
   void push_pending(Sample s, int64_t click_ts, std::vector<Sample>& out);
   void link(Pending& p);
   void unlink(Pending& p);
@@ -205,10 +197,6 @@ class Joiner {
 
   FlatSet64 seen_ids_;
   std::deque<uint64_t> seen_fifo_;
-
-  // user -> remember_click's bag, least recently active first.
-  LeastRecentMap<std::string, RecentClicks> recent_;
-  uint64_t evicted_users_ = 0;
 };
 
 }  // namespace streamrec::learner

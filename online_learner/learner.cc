@@ -38,8 +38,6 @@ JoinerSettings joiner_settings(const LearnerConfig& c, Feedback feedback) {
   s.negatives_until_impressions = c.negatives_per_click == "auto";
   s.negatives_per_click = s.negatives_until_impressions ? kAutoNegativesPerClick : *negatives_count(c.negatives_per_click);
   s.popularity_negatives = c.negative_sampling != "uniform";
-  s.recent_clicks = c.recent_clicks;
-  s.max_users = c.max_users;
   s.early_clicks = c.early_clicks;
   s.feedback = feedback;
   s.seed = static_cast<uint64_t>(c.seed);
@@ -111,6 +109,7 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, Feedback feedback, 
       encoder_(split_list(config.context_fields), config.recent_clicks > 0),
       catalog_(static_cast<size_t>(config.max_items)),
       joiner_(joiner_settings(config, feedback), &catalog_),
+      recent_clicks_(config.recent_clicks, config.max_users),
       table_(emb_dim_ + bias_dim_, static_cast<int>(config.admit_after), config.ttl_s * 1000,
              static_cast<float>(config.init_scale), static_cast<uint64_t>(config.seed), emb_dim_,
              static_cast<size_t>(config.max_embedding_rows)),
@@ -174,7 +173,7 @@ std::vector<Parameter*> Learner::dense_parameters() {
 
 void Learner::forget_users(const std::unordered_set<std::string>& user_ids) {
   if (user_ids.empty()) return;
-  for (const std::string& id : user_ids) joiner_.erase_user(id);
+  for (const std::string& id : user_ids) recent_clicks_.erase(id);
   std::vector<std::string> dropped;
   joiner_.drop_pending_of(user_ids, dropped);
   // Joined samples not learned yet, and impressions waiting for their scores:
@@ -195,13 +194,19 @@ void Learner::forget_users(const std::unordered_set<std::string>& user_ids) {
 }
 
 void Learner::add_event(const Event& event) {
+  const uint64_t duplicates = joiner_.counters().duplicates;
+  add_event(event, needs_recent_clicks(event) ? recent_clicks_.of(event.user_id) : RecentClicks{});
+  if (event.type == EventType::kClick && joiner_.counters().duplicates == duplicates) recent_clicks_.remember(event);
+}
+
+void Learner::add_event(const Event& event, RecentClicks recent_clicks) {
   if (event.type == EventType::kForget) {
     forget_user(event.user_id);
     return;
   }
   const size_t first = queue_.size();
   const uint64_t duplicates = joiner_.counters().duplicates;
-  joiner_.add(event, queue_);
+  joiner_.add(event, std::move(recent_clicks), queue_);
   // Popularity for the negative sampler: the stream's clicks and purchases,
   // counted after the event's own negatives were drawn.
   if (event.type != EventType::kImpression && joiner_.counters().duplicates == duplicates) catalog_.observe(event.item_id);
@@ -307,7 +312,7 @@ void Learner::train(std::span<const Sample> samples) {
     column_scores(batch_, shown_columns_[j], shown_[j].item_id, scores_.insert(shown_[j].event_id));
   shown_count_ = 0;
   record(samples, batch_);
-  apply(batch_);
+  step(batch_);
   learn_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   learn_cpu_seconds_ += thread_cpu_seconds() - start_cpu;
   if (config_.ttl_s > 0) {
@@ -445,7 +450,7 @@ double Learner::forward_backward(Batch& b) {
   return loss;
 }
 
-void Learner::apply(Batch& b) {
+void Learner::step(Batch& b) {
   for (Parameter* p : dense_parameters()) optimizer_.step(*p);
   const int d = table_.dim();
   for (size_t i = 0; i < b.touched.size(); ++i) {
@@ -585,6 +590,7 @@ void Learner::save(ByteWriter& out, uint64_t position) const {
   }
   table_.save(out);
   joiner_.save(out);
+  recent_clicks_.save(out);  // where the joiner kept them before (same bytes)
   baseline_.save(out);
   out.u64(series_.size());
   for (auto& [name, s] : series_) {
@@ -667,7 +673,9 @@ bool Learner::load(ByteReader& in, uint64_t& position) {
   }
   catalog_.load(in);
   if (!load_parameters(in, dense_parameters(), true)) return false;
-  if (!table_.load(in) || !joiner_.load(in) || !baseline_.load(in)) return false;
+  if (!table_.load(in) || !joiner_.load(in)) return false;
+  recent_clicks_.load(in);
+  if (!baseline_.load(in)) return false;
   uint64_t n = in.u64();
   if (in.ok() && n != series_.size()) {
     in.fail("metric series differ");

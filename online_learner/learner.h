@@ -69,7 +69,7 @@ struct Scores {
   float p_ctcvr;
 };
 
-// One mini-batch between prepare() and apply(): resolved rows, activations,
+// One mini-batch between prepare() and step(): resolved rows, activations,
 // and the gradients of the embedding rows it touched.
 struct Batch {
   size_t size = 0;
@@ -97,10 +97,16 @@ class Learner {
 
   void add_item(const Item& item) { catalog_.update(item); }
   const Catalog& catalog() const { return catalog_; }
-  // Joins the event; trains every mini-batch that fills up.
+  // Joins the event; trains every mini-batch that fills up. Its user's
+  // recent clicks (online_learner/recent_clicks.h) come from the learner's
+  // own book: for callers that only learn (`train`).
   void add_event(const Event& event);
+  // The same with the user's recent clicks just before the event, from a
+  // caller that keeps them for ranking too (the pipeline, `evaluate`): the
+  // learner's book then stays empty. One caller uses one of the two.
+  void add_event(const Event& event, RecentClicks recent_clicks);
   // Forgets `user_id` (a privacy erase, EventType::kForget): its recent-click
-  // bag, its pending impressions and samples not learned yet (never learned
+  // bag if the learner keeps it, its pending impressions and samples not learned yet (never learned
   // now), their scores, and its user_id embedding row. What the model learned
   // from the user before stays in the shared weights and item rows, as in
   // any model trained on many users. add_event() of a kForget calls this.
@@ -142,14 +148,10 @@ class Learner {
   void set_tail_start(int64_t ts_ms) { tail_start_ms_ = ts_ms; }
   const std::vector<std::pair<std::string, MetricSeries>>& tail_series() const { return tail_series_; }
   const JoinerCounters& joiner_counters() const { return joiner_.counters(); }
-  // Forgets what the learner keeps per user outside the model: the
-  // joiner's recent clicks (learner.max_users evicts the same way). The
-  // user's embedding row stays (learner.ttl_s, max_embedding_rows evict
-  // it). False when nothing was kept.
-  bool erase_user(const std::string& user_id) { return joiner_.erase_user(user_id); }
   // The bounded per-user and per-item structures, for the stats (sizes and
   // evictions; the catalog is catalog()).
   const Joiner& joiner() const { return joiner_; }
+  const RecentClicksBook& recent_clicks() const { return recent_clicks_; }
   const ItemRateBaseline& baseline() const { return baseline_; }
   uint64_t samples_learned() const { return samples_learned_; }
   // Wall time spent in training steps (features, forward, backward, update)
@@ -176,12 +178,12 @@ class Learner {
 
   // The pieces of one training step, for tests and benchmarks:
   // prepare resolves features (counting sightings), forward_backward computes
-  // loss and gradients (L2 included) without changing parameters, apply
-  // updates them.
+  // loss and gradients (L2 included) without changing parameters, step
+  // updates them (one optimizer step).
   // With observe = false, keys only look up rows (scoring: no sightings).
   void prepare(std::span<const Sample> samples, Batch& batch, bool observe = true);
   double forward_backward(Batch& batch);
-  void apply(Batch& batch);
+  void step(Batch& batch);
   // Scores a prepared batch (forward only); fills batch.predictions.
   void score(Batch& batch);
 
@@ -232,6 +234,7 @@ class Learner {
   bool warned_no_samples_ = false;
   Catalog catalog_;
   Joiner joiner_;
+  RecentClicksBook recent_clicks_;  // add_event(event)'s; learner.recent_clicks each, learner.max_users users
   EmbeddingTable table_;
   Model model_;
   MultiTaskLoss loss_;

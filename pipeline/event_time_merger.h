@@ -12,6 +12,8 @@
 // the others back until it delivers again; so does one removed by forget().
 // Because the watermark depends on what was read, not on wall time, the
 // released order is the same however fast or slow the consumer runs.
+// Each event travels with its user's recent clicks as they were when it was
+// consumed (the learner's features: learner::EventWithRecentClicks).
 // Memory is bounded: beyond `max_held` events held, pop_ready() also
 // releases the oldest ones down to the bound without waiting for the other
 // partitions (counted in released_over_bound()); a partition far behind
@@ -19,15 +21,17 @@
 // Plain value; not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <limits>
 #include <map>
-#include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/consumed.h"
 #include "core/event.h"
+#include "online_learner/recent_clicks.h"
 
 namespace streamrec::pipeline {
 
@@ -46,10 +50,10 @@ class EventTimeMerger {
   }
 
   // Keeps a copy of `event` (the consumer's batch is gone by the time it
-  // is released).
-  void push(const TopicPartition& partition, int64_t offset, const Event& event) {
+  // is released) with `recent_clicks`.
+  void push(const TopicPartition& partition, int64_t offset, const Event& event, learner::RecentClicks recent_clicks) {
     Lane& lane = lanes_[partition];
-    lane.held.emplace_back(offset, event);
+    lane.held.push_back({offset, {event, std::move(recent_clicks)}});
     lane.max_ts = std::max(lane.max_ts, event.ts_ms);
     lane.next_offset = offset + 1;
     lane.caught_up = false;
@@ -58,7 +62,7 @@ class EventTimeMerger {
 
   // Appends every event at or below the watermark to `out`, oldest first;
   // first, beyond max_held, the oldest events down to the bound.
-  void pop_ready(std::vector<Event>& out) {
+  void pop_ready(std::vector<learner::EventWithRecentClicks>& out) {
     if (held_ > max_held_) {
       const size_t before = held_;
       release(std::numeric_limits<int64_t>::max(), out, max_held_);
@@ -71,13 +75,23 @@ class EventTimeMerger {
   }
 
   // Appends everything held, oldest first.
-  void pop_all(std::vector<Event>& out) { release(std::numeric_limits<int64_t>::max(), out); }
+  void pop_all(std::vector<learner::EventWithRecentClicks>& out) { release(std::numeric_limits<int64_t>::max(), out); }
 
-  // The offset of the earliest event still held from `partition`.
-  std::optional<int64_t> first_held(const TopicPartition& partition) const {
-    auto it = lanes_.find(partition);
-    if (it == lanes_.end() || it->second.held.empty()) return std::nullopt;
-    return it->second.held.front().offset;
+  // Everything held, in the order it would be released, left held (the
+  // checkpoint's copy).
+  std::vector<const learner::EventWithRecentClicks*> held_in_order() const {
+    std::vector<const learner::EventWithRecentClicks*> out;
+    std::vector<std::pair<const Lane*, size_t>> next;  // each lane and its next event
+    for (auto& [p, lane] : lanes_)
+      if (!lane.held.empty()) next.emplace_back(&lane, 0);
+    while (!next.empty()) {
+      auto oldest = std::min_element(next.begin(), next.end(), [](const auto& a, const auto& b) {
+        return ts_at(a) < ts_at(b);  // the first lane on ties, as release()
+      });
+      out.push_back(&oldest->first->held[oldest->second].event);
+      if (++oldest->second == oldest->first->held.size()) next.erase(oldest);
+    }
+    return out;
   }
 
   void forget(const TopicPartition& partition) {
@@ -92,7 +106,7 @@ class EventTimeMerger {
   size_t erase_user(const std::string& user_id) {
     size_t n = 0;
     for (auto& [p, lane] : lanes_)
-      n += std::erase_if(lane.held, [&](const Held& h) { return h.event.user_id == user_id; });
+      n += std::erase_if(lane.held, [&](const Held& h) { return h.event.event.user_id == user_id; });
     held_ -= n;
     return n;
   }
@@ -104,7 +118,7 @@ class EventTimeMerger {
  private:
   struct Held {
     int64_t offset;
-    Event event;
+    learner::EventWithRecentClicks event;
   };
   struct Lane {
     std::deque<Held> held;
@@ -113,14 +127,17 @@ class EventTimeMerger {
     bool caught_up = false;
   };
 
+  static int64_t ts_at(const std::pair<const Lane*, size_t>& at) { return at.first->held[at.second].event.event.ts_ms; }
+
   // Releases in order up to `watermark`, stopping once `keep` are left.
-  void release(int64_t watermark, std::vector<Event>& out, size_t keep = 0) {
+  void release(int64_t watermark, std::vector<learner::EventWithRecentClicks>& out, size_t keep = 0) {
     while (held_ > keep) {
       Lane* next = nullptr;
       for (auto& [p, lane] : lanes_)  // few partitions: a scan beats a heap
-        if (!lane.held.empty() && (!next || lane.held.front().event.ts_ms < next->held.front().event.ts_ms))
+        if (!lane.held.empty() &&
+            (!next || lane.held.front().event.event.ts_ms < next->held.front().event.event.ts_ms))
           next = &lane;
-      if (!next || next->held.front().event.ts_ms > watermark) return;
+      if (!next || next->held.front().event.event.ts_ms > watermark) return;
       out.push_back(std::move(next->held.front().event));
       next->held.pop_front();
       --held_;

@@ -51,7 +51,7 @@ ModelThread::ModelThread(const Config& config, Learner& learner, Ranker& ranker)
 
 ModelThread::~ModelThread() { stop_worker(queue_mutex_, stopping_, queue_changed_, thread_); }
 
-void ModelThread::learn(std::vector<Event>& events) {
+void ModelThread::learn(std::vector<learner::EventWithRecentClicks>& events) {
   if (events.empty()) return;
   {
     std::unique_lock lock(queue_mutex_);
@@ -128,7 +128,7 @@ RankingStats ModelThread::ranking_stats() const {
 
 void ModelThread::run() {
   pthread_setname_np(pthread_self(), "streamrec-model");  // for top -H and perf
-  std::vector<Event> events;
+  std::vector<learner::EventWithRecentClicks> events;
   std::vector<RankRequest> requests;
   std::vector<UserRanking> rankings;
   std::vector<std::function<void()>> due_tasks;
@@ -181,9 +181,9 @@ void ModelThread::run() {
     {
       auto model_lock = lock_after_others();
       const auto learning = Clock::now();
-      for (const Event& event : events) {
-        learner_.add_event(event);
-        ranker_.add_event(event);
+      for (learner::EventWithRecentClicks& e : events) {
+        learner_.add_event(e.event, std::move(e.recent_clicks));
+        ranker_.add_event(e.event);
       }
       if (limited) {
         const auto earned = std::chrono::duration_cast<Clock::duration>(

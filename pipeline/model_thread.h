@@ -69,9 +69,9 @@ class ModelThread {
   ModelThread(const ModelThread&) = delete;
   ModelThread& operator=(const ModelThread&) = delete;
 
-  // Queues `events` (moved from) to be learned in this order; waits while
-  // the queue is full.
-  void learn(std::vector<Event>& events);
+  // Queues `events` (moved from), each with its user's recent clicks just
+  // before it, to be learned in this order; waits while the queue is full.
+  void learn(std::vector<learner::EventWithRecentClicks>& events);
   // Queues a ranking. It is computed once every event queued before it is
   // learned, so it answers them (a user's first click makes their first
   // ranking, not "unknown user"), however long the event queue.
@@ -130,7 +130,7 @@ class ModelThread {
 
   std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
-  std::deque<Event> events_;
+  std::deque<learner::EventWithRecentClicks> events_;
   uint64_t events_queued_ = 0;  // ever, by learn()
   uint64_t events_taken_ = 0;   // ever, by the model thread's rounds
   struct QueuedRequest {

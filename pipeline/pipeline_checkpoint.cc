@@ -17,13 +17,78 @@ using learner::ByteWriter;
 namespace {
 // 2: the ranker keeps users' histories and co-visits; 3: and the learned
 // blend; 4: and items' exposure (a blend feature); 5: and each user's events
-// partition; 6: and the learned blend's window of examples. Versions 4 and 5
-// still load (4: users' partitions unknown; both: the blend's weights alone).
-constexpr uint32_t kPipelineStateVersion = 6;
+// partition; 6: and the learned blend's window of examples; 7: the events
+// the merger held, and positions after the last event consumed (before: at
+// the first event held, which was read again). Versions 4 to 6 still load
+// (4: users' partitions unknown; 4 and 5: the blend's weights alone).
+constexpr uint32_t kPipelineStateVersion = 7;
 constexpr uint32_t kOldestLoadableVersion = 4;
+
+void save_context(ByteWriter& out, const std::vector<ContextFeature>& context) {
+  out.u64(context.size());
+  for (auto& f : context) {
+    out.str(f.key);
+    out.str(f.value);
+    out.u8(f.numeric);
+  }
 }
 
-std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users) {
+void load_context(ByteReader& in, std::vector<ContextFeature>& context) {
+  for (uint64_t c = in.u64(), j = 0; j < c && in.ok(); ++j) {
+    ContextFeature f;
+    f.key = in.str();
+    f.value = in.str();
+    f.numeric = in.u8() != 0;
+    context.push_back(std::move(f));
+  }
+}
+
+void save_strings(ByteWriter& out, const std::vector<std::string>& strings) {
+  out.u64(strings.size());
+  for (auto& s : strings) out.str(s);
+}
+
+void load_strings(ByteReader& in, std::vector<std::string>& strings) {
+  for (uint64_t n = in.u64(), j = 0; j < n && in.ok(); ++j) strings.push_back(in.str());
+}
+
+void save_held(ByteWriter& out, const learner::EventWithRecentClicks& held) {
+  const Event& e = held.event;
+  out.str(e.event_id);
+  out.u8(static_cast<uint8_t>(e.type));
+  out.str(e.user_id);
+  out.str(e.item_id);
+  out.i64(e.ts_ms);
+  out.str(e.request_id);
+  save_context(out, e.context);
+  out.u8(e.value.has_value());
+  out.f64(e.value.value_or(0));
+  save_strings(out, held.recent_clicks);
+}
+
+learner::EventWithRecentClicks load_held(ByteReader& in) {
+  learner::EventWithRecentClicks held;
+  Event& e = held.event;
+  e.event_id = in.str();
+  const uint8_t type = in.u8();
+  if (type > static_cast<uint8_t>(EventType::kForget)) in.fail("held event of unknown type");
+  e.type = static_cast<EventType>(type);
+  e.user_id = in.str();
+  e.item_id = in.str();
+  e.ts_ms = in.i64();
+  if (e.ts_ms < 0 || e.ts_ms > kMaxTimestampMs) in.fail("held event with an implausible time");
+  e.request_id = in.str();
+  load_context(in, e.context);
+  const bool has_value = in.u8() != 0;
+  const double value = in.f64();
+  if (has_value) e.value = value;
+  load_strings(in, held.recent_clicks);
+  return held;
+}
+}  // namespace
+
+std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users,
+                                   const EventTimeMerger& merger) {
   ByteWriter out;
   out.u32(kPipelineStateVersion);
   out.str(positions.cluster_id);
@@ -41,15 +106,12 @@ std::string serialize_stream_state(const StreamPositions& positions, const Ranki
     out.str(id);
     out.i64(user.last_ts_ms);
     out.i64(user.partition);
-    out.u64(user.recent.size());
-    for (auto& item : user.recent) out.str(item);
-    out.u64(user.context.size());
-    for (auto& f : user.context) {
-      out.str(f.key);
-      out.str(f.value);
-      out.u8(f.numeric);
-    }
+    save_strings(out, user.recent);
+    save_context(out, user.context);
   });
+  const auto held = merger.held_in_order();
+  out.u64(held.size());
+  for (const learner::EventWithRecentClicks* e : held) save_held(out, *e);
   return out.take();
 }
 
@@ -63,8 +125,9 @@ std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::
 }
 
 Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamPositions& positions,
-                                                RankingDebouncer& users, ranking::Ranker& ranker,
-                                                learner::Learner& learner) {
+                                                RankingDebouncer& users,
+                                                std::vector<learner::EventWithRecentClicks>& held,
+                                                ranking::Ranker& ranker, learner::Learner& learner) {
   if (path.empty()) return std::string();
   auto newest = learner::read_newest_checkpoint(path);
   if (!newest.ok()) return newest.error();
@@ -87,15 +150,11 @@ Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamP
     RankingDebouncer::User& user = users.restore(in.str());
     user.last_ts_ms = in.i64();
     if (version >= 5) user.partition = static_cast<int32_t>(in.i64());
-    for (uint64_t r = in.u64(), j = 0; j < r && in.ok(); ++j) user.recent.push_back(in.str());
-    for (uint64_t c = in.u64(), j = 0; j < c && in.ok(); ++j) {
-      ContextFeature f;
-      f.key = in.str();
-      f.value = in.str();
-      f.numeric = in.u8() != 0;
-      user.context.push_back(std::move(f));
-    }
+    load_strings(in, user.recent);
+    load_context(in, user.context);
   }
+  if (version >= 7)
+    for (uint64_t n = in.u64(), i = 0; i < n && in.ok(); ++i) held.push_back(load_held(in));
   if (!ranker.load(in, /*blend_examples=*/version >= 6)) return Error{"checkpoint " + path + ": " + in.error()};
   std::string learner_bytes = in.str();
   if (!in.ok()) return Error{"checkpoint " + path + ": " + in.error()};

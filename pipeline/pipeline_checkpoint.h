@@ -1,7 +1,8 @@
 // The pipeline's checkpoint file (checkpoint.path): the stream positions
-// (the Kafka cluster id and, per partition, the offset to resume at), each
-// user's real-time state, the ranker's catalog and popularity, and the
-// learner's whole state, in one file written atomically
+// (the Kafka cluster id and, per partition, the offset to resume at: after
+// the last event consumed), each user's real-time state, the events the
+// event-time merger held (consumed, not yet learned), the ranker's catalog
+// and popularity, and the learner's whole state, in one file written atomically
 // (online_learner/checkpoint.h's framing and checksum).
 //
 // Free functions; the caller holds whatever guards the objects passed (the
@@ -14,10 +15,12 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/consumed.h"
 #include "core/status.h"
 #include "online_learner/learner.h"
+#include "pipeline/event_time_merger.h"
 #include "pipeline/ranking_debouncer.h"
 #include "ranking/ranker.h"
 
@@ -32,19 +35,25 @@ struct StreamPositions {
 // The checkpoint's bytes (for learner::write_checkpoint_file, which
 // CheckpointWriter runs on a thread of its own), made in two steps so that
 // each thread serializes what it owns: the consumer's state (where the
-// stream resumes, the users' real-time state) at the checkpoint's point,
-// then the ranker and the learner once the model's thread has learned
-// exactly the events before that point (ModelThread::at_this_point).
-std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users);
+// stream resumes, the users' real-time state, the events the merger holds)
+// at the checkpoint's point, then the ranker and the learner once the
+// model's thread has learned exactly the events the merger released before
+// that point (ModelThread::at_this_point).
+std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users,
+                                   const EventTimeMerger& merger);
 // `expected_size`: about how large the whole will be (from the last one),
 // reserved at once; 0 if unknown.
 std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::Ranker& ranker,
                                        const learner::Learner& learner, size_t expected_size);
 // Restores into the given objects from the newest good checkpoint of `path`
 // (<path>, or <path>.prev when <path> is missing or damaged; see
-// learner::read_newest_checkpoint) and returns the file it came from. Without
-// either file (or with an empty `path`), changes nothing and returns "".
-Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamPositions& positions, RankingDebouncer& users,
-                                   ranking::Ranker& ranker, learner::Learner& learner);
+// learner::read_newest_checkpoint) and returns the file it came from; the
+// events the merger held go to `held`, in the order it would have released
+// them, for the caller to learn first. Without either file (or with an
+// empty `path`), changes nothing and returns "".
+Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamPositions& positions,
+                                                RankingDebouncer& users,
+                                                std::vector<learner::EventWithRecentClicks>& held,
+                                                ranking::Ranker& ranker, learner::Learner& learner);
 
 }  // namespace streamrec::pipeline

@@ -20,9 +20,13 @@ void RankingDebouncer::take_evicted(std::vector<std::string>& out) {
 }
 
 const ranking::RealtimeUser* RankingDebouncer::observe(const Event& event, int32_t partition, int64_t kafka_ts_ms,
-                                                      Clock::time_point now) {
+                                                      Clock::time_point now, learner::RecentClicks* recent_clicks_before) {
   User& user = touch(event.user_id);
   user.partition = partition;
+  if (recent_clicks_before) {
+    recent_clicks_before->clear();
+    if (learner::needs_recent_clicks(event)) *recent_clicks_before = user.recent;
+  }
   const bool recent_changed = user.observe(event, recent_clicks_);
   // A click changes what the ranking is computed from (the recent clicks,
   // their categories): it asks for a fresh ranking. An impression (what the

@@ -57,10 +57,13 @@ class RankingDebouncer {
 
   // Takes `event` (consumed from events partition `partition` with Kafka
   // timestamp `kafka_ts_ms`) into its user's state and marks the user asked
-  // for when the event asks for a ranking. Returns the user's state when the
-  // event changed their recent clicks (a click), nullptr otherwise.
+  // for when the event asks for a ranking. `recent_clicks_before`, if given, gets
+  // the user's recent clicks as they were just before the event when the
+  // learner needs them (learner::needs_recent_clicks), else nothing. Returns
+  // the user's state when the event changed their recent clicks (a click),
+  // nullptr otherwise.
   const ranking::RealtimeUser* observe(const Event& event, int32_t partition, int64_t kafka_ts_ms,
-                                       Clock::time_point now);
+                                       Clock::time_point now, learner::RecentClicks* recent_clicks_before = nullptr);
   // Appends to `out` the users asked for whose debounce interval has passed,
   // at most `most` of them, the longest asked first, and forgets that they
   // were asked for; the rest keep their place.

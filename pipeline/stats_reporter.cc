@@ -92,7 +92,6 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
                   covisits.items(), covisits.cells(), covisits.evicted_items(), covisits.evicted_neighbours());
   const LearnerConfig& lc = learner.config();
   std::vector<MemoryBound> bounds = pipeline_bounds;
-  bounds.push_back({"joiner_users", learner.joiner().users(), lc.max_users, learner.joiner().evicted_users()});
   bounds.push_back({"user_histories", ranker.histories().users(), lc.max_users, ranker.histories().evicted_users()});
   bounds.push_back({"catalog_items", learner.catalog().size(), lc.max_items, learner.catalog().evicted_items()});
   bounds.push_back({"item_counts", learner.baseline().items(), lc.max_items, learner.baseline().evicted_items()});

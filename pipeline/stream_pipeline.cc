@@ -80,9 +80,13 @@ void StreamPipeline::take(const ConsumedBatch& batch) {
     }
     effects_.add(consumed.event, origin);
     covisits_.add(consumed.event, origin, effects_);
-    merger_.push({origin.topic, origin.partition}, origin.offset, consumed.event);
-    if (const ranking::RealtimeUser* user = users_.observe(consumed.event, origin.partition, origin.kafka_ts_ms, now))
-      effects_.add_recent_clicks(consumed.event.user_id, recent_json(user->recent), origin);
+    // The learner gets the user's recent clicks from here, with the event:
+    // it trains with the bag the rankings are scored with.
+    learner::RecentClicks recent_clicks_before;
+    const ranking::RealtimeUser* clicked =
+        users_.observe(consumed.event, origin.partition, origin.kafka_ts_ms, now, &recent_clicks_before);
+    merger_.push({origin.topic, origin.partition}, origin.offset, consumed.event, std::move(recent_clicks_before));
+    if (clicked) effects_.add_recent_clicks(consumed.event.user_id, recent_json(clicked->recent), origin);
   }
   forget_evicted_users();
 }
@@ -95,10 +99,7 @@ void StreamPipeline::forget_evicted_users() {
   // Once per batch, not per user: the model thread steps aside for it.
   std::unique_lock<std::mutex> lock;
   if (model_) lock = model_->lock();  // none yet while restoring
-  for (const std::string& id : evicted_users_) {
-    learner_->erase_user(id);
-    ranker_.erase_user(id);
-  }
+  for (const std::string& id : evicted_users_) ranker_.erase_user(id);
 }
 
 void StreamPipeline::forget_user(const Event& tombstone, const MessageOrigin& origin) {
@@ -325,12 +326,12 @@ void StreamPipeline::start_checkpoint() {
   // acknowledged the write that holds everything added so far, which the
   // consumer makes at its next interval, going on meanwhile.
   const uint64_t holding_everything = effects_.write_mark();
-  // A partition resumes at its earliest event the learner has not been
-  // given: what the merger holds is not in the learner's state.
-  StreamPositions resume{positions_.cluster_id, {}};
-  for (auto& [tp, next] : positions_.next) resume.next[tp] = merger_.first_held(tp).value_or(next);
-  std::string stream_state = serialize_stream_state(resume, users_);
-  const size_t partitions = resume.next.size();
+  // Every partition resumes after its last event consumed: the events the
+  // merger holds (not in the learner's state yet) are in the checkpoint,
+  // with the bags the users' state gave them. Read again, they would meet
+  // that state a second time.
+  std::string stream_state = serialize_stream_state(positions_, users_, merger_);
+  const size_t partitions = positions_.next.size();
   const auto consumer_pause = Clock::now() - asked;
   positions_changed_ = false;
   checkpoint_writer_->reserve();
@@ -352,9 +353,17 @@ void StreamPipeline::start_checkpoint() {
 
 Status StreamPipeline::restore_checkpoint() {
   const std::string& path = config_.checkpoint.path;
-  auto restored = restore_pipeline_checkpoint(path, positions_, users_, ranker_, *learner_);
+  std::vector<learner::EventWithRecentClicks> held;
+  auto restored = restore_pipeline_checkpoint(path, positions_, users_, held, ranker_, *learner_);
   if (!restored.ok()) return restored.error();
   if (restored->empty()) return {};
+  // What the merger held is learned first, before anything consumed from
+  // now on: slightly out of event-time order across partitions, as at a
+  // revocation, rather than not at all.
+  for (learner::EventWithRecentClicks& e : held) {
+    learner_->add_event(e.event, std::move(e.recent_clicks));
+    ranker_.add_event(e.event);
+  }
   forget_evicted_users();  // restored under a smaller learner.max_users
   covisits_.restore(ranker_.histories());
   spdlog::info("learn: restored checkpoint {} ({} samples learned, {} partitions, {} users)", *restored,

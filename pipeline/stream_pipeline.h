@@ -148,7 +148,7 @@ class StreamPipeline : public EventSink {
   std::unique_ptr<learner::Learner> learner_;
   ranking::Ranker ranker_;
   EventTimeMerger merger_;
-  std::vector<Event> ready_;
+  std::vector<learner::EventWithRecentClicks> ready_;
   RankingDebouncer users_;
   std::vector<std::string> evicted_users_;  // forget_evicted_users()'s scratch
   std::vector<RankRequest> due_;

@@ -67,7 +67,7 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
   const char* names[] = {"streamrec", "popular", "last_viewed", "top_category", "covisitation"};
   std::vector<RankingMetrics> metrics(std::size(names), RankingMetrics(settings.k));
   const size_t k = static_cast<size_t>(settings.k);
-  std::vector<std::string> served, recent;
+  std::vector<std::string> served;
   std::string pair;
   double ranking_seconds = 0;
   std::array<uint64_t, kCandidateSources> top_k_sources{};
@@ -83,11 +83,10 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
         ++report.held_out_clicks;
         evaluated_users.insert(e.user_id);
         const bool new_to_user = !seen_pairs.contains(pair);
-        RealtimeUser& user = users[e.user_id];
-        recent.assign(user.recent.begin(), user.recent.end());
+        const RealtimeUser& user = users[e.user_id];
         const auto rank_start = Clock::now();
         const auto sources_before = ranker.top_k_sources();
-        auto ranking = ranker.rank(e.user_id, recent, user.context, e.ts_ms);
+        auto ranking = ranker.rank(e.user_id, user.recent, user.context, e.ts_ms);
         ranking_seconds += since(rank_start);
         for (size_t s = 0; s < kCandidateSources; ++s) top_k_sources[s] += ranker.top_k_sources()[s] - sources_before[s];
         if (auto source = ranker.candidate_source(e.item_id)) {
@@ -118,13 +117,14 @@ Result<EvaluationReport> evaluate_offline(const Config& config, const Evaluation
         // The ranking `learn` would have served before this click: the
         // click then teaches the blend (Ranker::add_event below).
         const RealtimeUser& user = users[e.user_id];
-        recent.assign(user.recent.begin(), user.recent.end());
-        ranker.rank(e.user_id, recent, user.context, e.ts_ms);
+        ranker.rank(e.user_id, user.recent, user.context, e.ts_ms);
       }
     }
-    learner.add_event(e);
+    // The users' state here keeps the recent clicks, for the learner too.
+    RealtimeUser& user = users[e.user_id];
+    learner.add_event(e, learner::needs_recent_clicks(e) ? user.recent : learner::RecentClicks{});
     ranker.add_event(e);
-    users[e.user_id].observe(e, config.learner.recent_clicks);
+    user.observe(e, config.learner.recent_clicks);
     const Item* item = learner.catalog().find(e.item_id);
     baselines.observe(e, item ? item->category : std::string());
     seen_pairs.insert(pair);

@@ -1,9 +1,11 @@
 // What a user's ranking is computed from besides the model, kept per user as
 // the events are consumed: the context of their latest event, its time, and
-// the items they clicked last, kept by the joiner's rule (remember_click) so
-// that the model ranks with the bag it learned from. A click counts at
-// once, before any label window closes: rankings react to it before the
-// model has learned anything from it. A plain value; not thread-safe.
+// the items they clicked last (remember_click). Where users' real-time state
+// is kept, this is the one copy of their recent clicks: the learner is given
+// the bag from here with each event (online_learner/recent_clicks.h), so the
+// model ranks with the bag it learned from. A click counts at once, before
+// any label window closes: rankings react to it before the model has learned
+// anything from it. A plain value; not thread-safe.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +20,7 @@
 namespace streamrec::ranking {
 
 struct RealtimeUser {
-  learner::RecentClicks recent;         // as the joiner keeps them (remember_click)
+  learner::RecentClicks recent;         // newest first (remember_click)
   std::vector<ContextFeature> context;  // of the latest event
   int64_t last_ts_ms = 0;
 

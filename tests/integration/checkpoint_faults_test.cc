@@ -189,7 +189,8 @@ TEST_F(CheckpointFaultsTest, ACheckpointNamesEveryAssignedPartitionAlsoOneThatDe
   ranking::Ranker ranker(config.rankings, config.popularity, *learner_state);
   pipeline::RankingDebouncer users(config.rankings, config.learner.recent_clicks);
   pipeline::StreamPositions positions;
-  auto restored = pipeline::restore_pipeline_checkpoint(checkpoint(), positions, users, ranker, *learner_state);
+  std::vector<learner::EventWithRecentClicks> held;
+  auto restored = pipeline::restore_pipeline_checkpoint(checkpoint(), positions, users, held, ranker, *learner_state);
   ASSERT_TRUE(restored.ok() && !restored->empty()) << (restored.ok() ? "no checkpoint" : restored.error().message);
   int events_partitions = 0, delivered = 0;
   for (const auto& [partition, next] : positions.next) {

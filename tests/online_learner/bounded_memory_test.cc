@@ -14,6 +14,7 @@
 #include "online_learner/embedding_table.h"
 #include "online_learner/joiner.h"
 #include "online_learner/learner.h"
+#include "online_learner/recent_clicks.h"
 #include "test_stream.h"
 
 namespace streamrec::learner {
@@ -23,58 +24,40 @@ using testing::make_event;
 
 Item item(const std::string& id) { return Item{id, "c", 1.0, true, 0}; }
 
-TEST(JoinerBound, BeyondMaxUsersTheLeastRecentlyActiveUserLosesTheirRecentClicks) {
-  Catalog catalog;
-  JoinerSettings settings;
-  settings.max_users = 2;
-  Joiner joiner(settings, &catalog);
-  std::vector<Sample> out;
-  joiner.add(make_event("c1", EventType::kClick, "u1", "a", 1000), out);
-  joiner.add(make_event("c2", EventType::kClick, "u2", "b", 1001), out);
-  joiner.add(make_event("i1", EventType::kImpression, "u1", "x", 1002), out);  // u1 active again
-  joiner.add(make_event("c3", EventType::kClick, "u3", "c", 1003), out);       // evicts u2, not u1
-  EXPECT_EQ(joiner.users(), 2u);
-  EXPECT_EQ(joiner.evicted_users(), 1u);
-
-  joiner.add(make_event("i2", EventType::kImpression, "u2", "y", 1004), out);
-  ASSERT_NE(joiner.last_impression(), nullptr);
-  EXPECT_TRUE(joiner.last_impression()->recent_clicks.empty());  // u2's bag is gone
-  joiner.add(make_event("i3", EventType::kImpression, "u1", "y", 1005), out);
-  ASSERT_NE(joiner.last_impression(), nullptr);
-  EXPECT_EQ(joiner.last_impression()->recent_clicks, std::vector<std::string>{"a"});  // the most recent stays
-  joiner.add(make_event("i4", EventType::kImpression, "u3", "y", 1006), out);
-  EXPECT_EQ(joiner.last_impression()->recent_clicks, std::vector<std::string>{"c"});
+TEST(RecentClicksBookBound, BeyondMaxUsersTheLeastRecentlyActiveUserLosesTheirRecentClicks) {
+  RecentClicksBook book(/*cap=*/5, /*max_users=*/2);
+  book.remember(make_event("c1", EventType::kClick, "u1", "a", 1000));
+  book.remember(make_event("c2", EventType::kClick, "u2", "b", 1001));
+  EXPECT_EQ(book.of("u1"), RecentClicks{"a"});                          // u1 active again
+  book.remember(make_event("c3", EventType::kClick, "u3", "c", 1003));  // evicts u2, not u1
+  EXPECT_EQ(book.users(), 2u);
+  EXPECT_EQ(book.evicted_users(), 1u);
+  EXPECT_TRUE(book.of("u2").empty());              // u2's bag is gone
+  EXPECT_EQ(book.of("u1"), RecentClicks{"a"});     // the most recent stay
+  EXPECT_EQ(book.of("u3"), RecentClicks{"c"});
 }
 
-TEST(JoinerBound, EraseUserForgetsTheirRecentClicks) {
-  Catalog catalog;
-  Joiner joiner(JoinerSettings{}, &catalog);
-  std::vector<Sample> out;
-  joiner.add(make_event("c1", EventType::kClick, "u1", "a", 1000), out);
-  EXPECT_TRUE(joiner.erase_user("u1"));
-  EXPECT_FALSE(joiner.erase_user("u1"));
-  joiner.add(make_event("i1", EventType::kImpression, "u1", "x", 1001), out);
-  EXPECT_TRUE(joiner.last_impression()->recent_clicks.empty());
+TEST(RecentClicksBookBound, EraseForgetsTheirRecentClicks) {
+  RecentClicksBook book(5, 100);
+  book.remember(make_event("c1", EventType::kClick, "u1", "a", 1000));
+  EXPECT_TRUE(book.erase("u1"));
+  EXPECT_FALSE(book.erase("u1"));
+  EXPECT_TRUE(book.of("u1").empty());
 }
 
-TEST(JoinerBound, ACheckpointKeepsTheRecencySoTheSameUserIsEvictedNext) {
-  Catalog catalog;
-  JoinerSettings settings;
-  settings.max_users = 3;
-  Joiner joiner(settings, &catalog);
-  std::vector<Sample> out;
-  for (const char* u : {"b", "a", "c"}) joiner.add(make_event(std::string("c") + u, EventType::kClick, u, "x", 1000), out);
+TEST(RecentClicksBookBound, ACheckpointKeepsTheRecencySoTheSameUserIsEvictedNext) {
+  RecentClicksBook book(5, 3);
+  for (const char* u : {"b", "a", "c"}) book.remember(make_event(std::string("c") + u, EventType::kClick, u, "x", 1000));
   ByteWriter w;
-  joiner.save(w);
+  book.save(w);
   std::string bytes = w.take();
-  Joiner restored(settings, &catalog);
+  RecentClicksBook restored(5, 3);
   ByteReader r(bytes);
-  ASSERT_TRUE(restored.load(r));
-  restored.add(make_event("cd", EventType::kClick, "d", "x", 1001), out);  // evicts "b", the least recent (not "a")
-  restored.add(make_event("ib", EventType::kImpression, "b", "y", 1002), out);
-  EXPECT_TRUE(restored.last_impression()->recent_clicks.empty());
-  restored.add(make_event("ia", EventType::kImpression, "a", "y", 1003), out);
-  EXPECT_EQ(restored.last_impression()->recent_clicks, std::vector<std::string>{"x"});
+  restored.load(r);
+  ASSERT_TRUE(r.ok());
+  restored.remember(make_event("cd", EventType::kClick, "d", "x", 1001));  // evicts "b", the least recent (not "a")
+  EXPECT_TRUE(restored.of("b").empty());
+  EXPECT_EQ(restored.of("a"), RecentClicks{"x"});
 }
 
 TEST(JoinerBound, EmittedImpressionsAreRememberedAtMostMaxPending) {
@@ -83,11 +66,11 @@ TEST(JoinerBound, EmittedImpressionsAreRememberedAtMostMaxPending) {
   settings.max_pending = 1;
   Joiner joiner(settings, &catalog);
   std::vector<Sample> out;
-  joiner.add(make_event("ia", EventType::kImpression, "u", "a", 1000), out);
-  joiner.add(make_event("ib", EventType::kImpression, "u", "b", 1001), out);  // a emitted early
-  joiner.add(make_event("ic", EventType::kImpression, "u", "c", 1002), out);  // b emitted early; a forgotten
-  joiner.add(make_event("ca", EventType::kClick, "u", "a", 1003), out);
-  joiner.add(make_event("cb", EventType::kClick, "u", "b", 1004), out);
+  joiner.add(make_event("ia", EventType::kImpression, "u", "a", 1000), {}, out);
+  joiner.add(make_event("ib", EventType::kImpression, "u", "b", 1001), {}, out);  // a emitted early
+  joiner.add(make_event("ic", EventType::kImpression, "u", "c", 1002), {}, out);  // b emitted early; a forgotten
+  joiner.add(make_event("ca", EventType::kClick, "u", "a", 1003), {}, out);
+  joiner.add(make_event("cb", EventType::kClick, "u", "b", 1004), {}, out);
   EXPECT_EQ(joiner.counters().flushed_pending, 2u);
   EXPECT_EQ(joiner.counters().orphan_clicks, 1u);  // a's: no longer remembered
   EXPECT_EQ(joiner.counters().late_clicks, 1u);    // b's: the most recent emitted one is
@@ -228,7 +211,7 @@ TEST(LearnerBound, TheBoundsAreNotPartOfTheModelSoACheckpointLoadsUnderOtherBoun
   ASSERT_TRUE(position.ok()) << position.error().message;
   EXPECT_EQ(*position, 7u);
   EXPECT_LE((*other)->catalog().size(), 5u);
-  EXPECT_LE((*other)->joiner().users(), 10u);
+  EXPECT_LE((*other)->recent_clicks().users(), 10u);
   EXPECT_LE((*other)->baseline().items(), 5u);
 }
 

@@ -31,7 +31,7 @@ JoinerSettings settings(Feedback feedback) {
 struct Stream {
   explicit Stream(Feedback feedback) : joiner(settings(feedback), nullptr) {}
   Stream& operator<<(const Event& e) {
-    joiner.add(e, out);
+    joiner.add(e, {}, out);
     return *this;
   }
   // The copies emitted since the last call.

@@ -27,21 +27,21 @@ TEST(JoinerPairs, ClicksFindTheLatestImpressionAfterOlderOnesOfThePairLeft) {
   Joiner joiner(settings, nullptr);
   std::vector<Sample> out;
   // Four impressions of (u, a), a minute apart; a fifth of another pair.
-  for (int i = 0; i < 4; ++i) joiner.add(make_event("a" + std::to_string(i), kImp, "u", "a", i * kMin), out);
-  joiner.add(make_event("b0", kImp, "u", "b", 0), out);
+  for (int i = 0; i < 4; ++i) joiner.add(make_event("a" + std::to_string(i), kImp, "u", "a", i * kMin), {}, out);
+  joiner.add(make_event("b0", kImp, "u", "b", 0), {}, out);
   // The oldest two expire (the tail of the pair's list), the newer two wait.
-  joiner.add(make_event("x", kImp, "w", "z", 11 * kMin + 1), out);
+  joiner.add(make_event("x", kImp, "w", "z", 11 * kMin + 1), {}, out);
   ASSERT_NE(find(out, "a0"), nullptr);
   ASSERT_NE(find(out, "a1"), nullptr);
   ASSERT_NE(find(out, "b0"), nullptr);
   EXPECT_EQ(find(out, "a2"), nullptr);
   // A click joins the newest (a3), the next one the remaining a2.
-  joiner.add(make_event("c1", kClick, "u", "a", 11 * kMin + 2), out);
-  joiner.add(make_event("c2", kClick, "u", "a", 11 * kMin + 3), out);
-  joiner.add(make_event("c3", kClick, "u", "a", 11 * kMin + 4), out);
+  joiner.add(make_event("c1", kClick, "u", "a", 11 * kMin + 2), {}, out);
+  joiner.add(make_event("c2", kClick, "u", "a", 11 * kMin + 3), {}, out);
+  joiner.add(make_event("c3", kClick, "u", "a", 11 * kMin + 4), {}, out);
   EXPECT_EQ(joiner.counters().joined_clicks, 2u);
   EXPECT_EQ(joiner.counters().late_clicks, 1u) << "a0 and a1 were emitted: the third click is late";
-  joiner.add(make_event("p1", kBuy, "u", "a", 12 * kMin), out);
+  joiner.add(make_event("p1", kBuy, "u", "a", 12 * kMin), {}, out);
   EXPECT_EQ(joiner.counters().joined_purchases, 1u);
   joiner.flush(out);
   ASSERT_NE(find(out, "a2"), nullptr);
@@ -59,16 +59,16 @@ TEST(JoinerPairs, FlushingTheMiddleImpressionOfAPairKeepsTheOthersJoinable) {
   settings.early_clicks = false;
   Joiner joiner(settings, nullptr);
   std::vector<Sample> out;
-  joiner.add(make_event("v0", kImp, "v", "a", 0), out);  // another pair: flushed first
-  joiner.add(make_event("a0", kImp, "u", "a", 1), out);
-  joiner.add(make_event("a1", kImp, "u", "a", 2), out);
-  joiner.add(make_event("a2", kImp, "u", "a", 3), out);  // flushes v0
-  joiner.add(make_event("a3", kImp, "u", "a", 4), out);  // flushes a0, the oldest of the pair
+  joiner.add(make_event("v0", kImp, "v", "a", 0), {}, out);  // another pair: flushed first
+  joiner.add(make_event("a0", kImp, "u", "a", 1), {}, out);
+  joiner.add(make_event("a1", kImp, "u", "a", 2), {}, out);
+  joiner.add(make_event("a2", kImp, "u", "a", 3), {}, out);  // flushes v0
+  joiner.add(make_event("a3", kImp, "u", "a", 4), {}, out);  // flushes a0, the oldest of the pair
   EXPECT_EQ(joiner.counters().flushed_pending, 2u);
-  joiner.add(make_event("c1", kClick, "u", "a", 5), out);
-  joiner.add(make_event("c2", kClick, "u", "a", 6), out);
-  joiner.add(make_event("c3", kClick, "u", "a", 7), out);
-  joiner.add(make_event("c4", kClick, "u", "a", 8), out);
+  joiner.add(make_event("c1", kClick, "u", "a", 5), {}, out);
+  joiner.add(make_event("c2", kClick, "u", "a", 6), {}, out);
+  joiner.add(make_event("c3", kClick, "u", "a", 7), {}, out);
+  joiner.add(make_event("c4", kClick, "u", "a", 8), {}, out);
   EXPECT_EQ(joiner.counters().joined_clicks, 3u) << "a3, a2, a1";
   joiner.flush(out);
   for (const char* id : {"a1", "a2", "a3"}) EXPECT_TRUE(find(out, id)->clicked) << id;
@@ -100,7 +100,7 @@ TEST(JoinerPairs, ACheckpointAnywhereContinuesIdentically) {
 
   Joiner whole(settings, nullptr);
   std::vector<Sample> expected;
-  for (const Event& e : events) whole.add(e, expected);
+  for (const Event& e : events) whole.add(e, {}, expected);
   whole.flush(expected);
   ASSERT_GT(whole.counters().joined_clicks, 100u);
   ASSERT_GT(whole.counters().flushed_pending, 100u);
@@ -108,14 +108,14 @@ TEST(JoinerPairs, ACheckpointAnywhereContinuesIdentically) {
   for (size_t cut : {size_t{1}, size_t{777}, size_t{1500}, size_t{2999}}) {
     Joiner first(settings, nullptr);
     std::vector<Sample> out;
-    for (size_t i = 0; i < cut; ++i) first.add(events[i], out);
+    for (size_t i = 0; i < cut; ++i) first.add(events[i], {}, out);
     ByteWriter w;
     first.save(w);
     std::string bytes = w.take();
     ByteReader r(bytes);
     Joiner second(settings, nullptr);
     ASSERT_TRUE(second.load(r)) << r.error();
-    for (size_t i = cut; i < events.size(); ++i) second.add(events[i], out);
+    for (size_t i = cut; i < events.size(); ++i) second.add(events[i], {}, out);
     second.flush(out);
     ASSERT_EQ(out.size(), expected.size()) << "cut at " << cut;
     for (size_t i = 0; i < out.size(); ++i) {

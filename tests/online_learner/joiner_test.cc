@@ -16,7 +16,7 @@ constexpr EventType kImp = EventType::kImpression, kClick = EventType::kClick, k
 struct Stream {
   explicit Stream(JoinerSettings s = {}, const Catalog* catalog = nullptr) : joiner(s, catalog) {}
   Stream& operator<<(const Event& e) {
-    joiner.add(e, out);
+    joiner.add(e, {}, out);
     return *this;
   }
   const Sample* find(const std::string& id) const {
@@ -172,17 +172,23 @@ TEST(Joiner, PendingIsBoundedOldestFlushedFirst) {
   EXPECT_EQ(r.joiner.counters().late_clicks, 1u) << "its impression is gone: late, not orphan";
 }
 
-TEST(Joiner, RecentClicksAreSnapshotAtImpressionTime) {
-  JoinerSettings s;
-  s.recent_clicks = 2;
-  Stream r(s);
-  r << make_event("i1", kImp, "u", "a", 0) << make_event("c1", kClick, "u", "a", 1)
-    << make_event("i2", kImp, "u", "b", 2) << make_event("c2", kClick, "u", "b", 3)
-    << make_event("c3", kClick, "u", "z", 4) << make_event("i3", kImp, "u", "c", 5);
-  r.joiner.flush(r.out);
-  EXPECT_TRUE(r.find("i1")->recent_clicks.empty());
-  EXPECT_EQ(r.find("i2")->recent_clicks, (std::vector<std::string>{"a"}));
-  EXPECT_EQ(r.find("i3")->recent_clicks, (std::vector<std::string>{"z", "b"}));
+TEST(Joiner, AnImpressionKeepsTheRecentClicksGivenWithItAndOtherEventsIgnoreThem) {
+  Joiner joiner(JoinerSettings{}, nullptr);
+  std::vector<Sample> out;
+  joiner.add(make_event("i1", kImp, "u", "a", 0), {}, out);
+  joiner.add(make_event("c1", kClick, "u", "a", 1), {"ignored"}, out);  // joins i1: no sample of its own
+  joiner.add(make_event("i2", kImp, "u", "b", 2), {"a"}, out);
+  joiner.add(make_event("i3", kImp, "u", "c", 5), {"z", "b"}, out);
+  joiner.flush(out);
+  auto bag_of = [&](const std::string& id) {
+    for (const Sample& s : out)
+      if (s.event_id == id) return s.recent_clicks;
+    ADD_FAILURE() << id << " not emitted";
+    return RecentClicks{};
+  };
+  EXPECT_TRUE(bag_of("i1").empty());
+  EXPECT_EQ(bag_of("i2"), (RecentClicks{"a"}));
+  EXPECT_EQ(bag_of("i3"), (RecentClicks{"z", "b"}));
 }
 
 TEST(Joiner, ImpressionlessStreamSamplesNegativesFromTheCatalog) {

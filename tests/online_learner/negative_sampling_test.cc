@@ -145,7 +145,7 @@ TEST(LogQCorrection, PopularityNegativesCarryTheCatalogsCorrection) {
   s.popularity_negatives = true;
   Joiner joiner(s, &catalog);
   std::vector<Sample> out;
-  joiner.add(make_event("c1", kClick, "u", "i0", 0), out);
+  joiner.add(make_event("c1", kClick, "u", "i0", 0), {}, out);
   joiner.flush(out);
   ASSERT_EQ(out.size(), 51u);
   int popular = 0;
@@ -200,10 +200,10 @@ TEST(ImplicitFeedback, AutoStopsSamplingOnceImpressionsArrive) {
   s.negatives_until_impressions = true;
   Joiner joiner(s, &catalog);
   std::vector<Sample> out;
-  joiner.add(make_event("c1", kClick, "u", "i1", 0), out);
+  joiner.add(make_event("c1", kClick, "u", "i1", 0), {}, out);
   EXPECT_EQ(joiner.counters().sampled_negatives, 4u);
-  joiner.add(make_event("m1", kImp, "u", "i2", 10), out);
-  joiner.add(make_event("c2", kClick, "u", "elsewhere", 20), out);  // joins nothing: an orphan now
+  joiner.add(make_event("m1", kImp, "u", "i2", 10), {}, out);
+  joiner.add(make_event("c2", kClick, "u", "elsewhere", 20), {}, out);  // joins nothing: an orphan now
   joiner.flush(out);
   EXPECT_EQ(joiner.counters().sampled_negatives, 4u);
   EXPECT_EQ(joiner.counters().orphan_clicks, 2u);

@@ -87,24 +87,26 @@ TEST(EventTimeMergerBound, BeyondMaxHeldTheOldestEventsGoOnWithoutWaiting) {
   EventTimeMerger merger(/*max_held=*/100);
   const TopicPartition lagging{"events", 0}, busy{"events", 1};
   merger.expect(lagging);  // never delivers: would hold everything forever
-  std::vector<Event> out;
+  std::vector<learner::EventWithRecentClicks> out;
   for (int64_t i = 0; i < 1000; ++i) {
-    merger.push(busy, i, event(EventType::kImpression, "u", "i", 1000 + i));
+    merger.push(busy, i, event(EventType::kImpression, "u", "i", 1000 + i), {});
     merger.pop_ready(out);
     EXPECT_LE(merger.held(), 100u);
   }
   EXPECT_EQ(out.size(), 900u);
   EXPECT_EQ(merger.released_over_bound(), 900u);
-  for (size_t i = 1; i < out.size(); ++i) EXPECT_LT(out[i - 1].ts_ms, out[i].ts_ms);  // oldest first
-  EXPECT_EQ(out.front().ts_ms, 1000);
-  EXPECT_EQ(merger.first_held(busy), 900);  // a checkpoint resumes at the oldest still held
+  for (size_t i = 1; i < out.size(); ++i) EXPECT_LT(out[i - 1].event.ts_ms, out[i].event.ts_ms);  // oldest first
+  EXPECT_EQ(out.front().event.ts_ms, 1000);
+  const auto held = merger.held_in_order();  // what a checkpoint keeps
+  ASSERT_EQ(held.size(), 100u);
+  EXPECT_EQ(held.front()->event.ts_ms, 1900);
 }
 
 TEST(EventTimeMergerBound, WithinTheBoundNothingIsReleasedEarly) {
   EventTimeMerger merger(100);
   merger.expect({"events", 0});
-  std::vector<Event> out;
-  for (int64_t i = 0; i < 100; ++i) merger.push({"events", 1}, i, event(EventType::kImpression, "u", "i", i));
+  std::vector<learner::EventWithRecentClicks> out;
+  for (int64_t i = 0; i < 100; ++i) merger.push({"events", 1}, i, event(EventType::kImpression, "u", "i", i), {});
   merger.pop_ready(out);
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(merger.released_over_bound(), 0u);

@@ -42,7 +42,7 @@ int64_t status_kb(const std::string& field) {
 // rounded up.
 double documented_bound_mib(const LearnerConfig& l, int64_t consumer_dedupe_window) {
   const double base_mib = 160;
-  const double per_user = 3072;           // debouncer + joiner bag + ranker's and co-visit effects' histories
+  const double per_user = 3072;           // debouncer (with the bag) + ranker's and co-visit effects' histories
   const double per_item = 1024;           // catalog + per-item counts + popularity + ranker index
   const double per_row = 256;             // embedding row (dim 16): weights, optimizer state, key, index
   const double per_pending = 1024;        // pending impression (sample, scores, indexes) and an emitted one
@@ -84,7 +84,7 @@ TEST(MemoryBound, AMillionDistinctUsersAndItemsKeepTheLearnerUnderItsDocumentedB
   for (const TopicPartition& p : partitions) merger.expect(p);
   merger.expect({"events", 3});  // assigned, never delivers, never caught up: only the bound releases events
 
-  std::vector<Event> ready;
+  std::vector<learner::EventWithRecentClicks> ready;
   std::vector<std::string> evicted;
   std::vector<RankRequest> due;
   const auto t0 = RankingDebouncer::Clock::now();
@@ -105,22 +105,20 @@ TEST(MemoryBound, AMillionDistinctUsersAndItemsKeepTheLearnerUnderItsDocumentedB
     e.request_id = "r" + id;
     e.context = {{"device", n % 2 ? "ios" : "android", false}, {"page", "home", false}};
     // Consumer's side.
-    users.observe(e, 0, e.ts_ms, t0);
+    learner::RecentClicks recent_clicks_before;
+    users.observe(e, 0, e.ts_ms, t0, &recent_clicks_before);
     const TopicPartition& p = partitions[n % 3];
-    merger.push(p, n / 3, e);
+    merger.push(p, n / 3, e, std::move(recent_clicks_before));
     if (n % 1000 == 999) {
       users.take_evicted(evicted);
-      for (const std::string& u : evicted) {
-        learner.erase_user(u);
-        ranker.erase_user(u);
-      }
+      for (const std::string& u : evicted) ranker.erase_user(u);
       evicted.clear();
       ranker.catalog_changed();
       // Model's side.
       merger.pop_ready(ready);
-      for (const Event& r : ready) {
-        learner.add_event(r);
-        ranker.add_event(r);
+      for (learner::EventWithRecentClicks& r : ready) {
+        learner.add_event(r.event, std::move(r.recent_clicks));
+        ranker.add_event(r.event);
       }
       ready.clear();
       users.take_due(t0 + std::chrono::hours(1), due);
@@ -134,18 +132,18 @@ TEST(MemoryBound, AMillionDistinctUsersAndItemsKeepTheLearnerUnderItsDocumentedB
   }
   const size_t held_at_end = merger.held();
   merger.pop_all(ready);  // end of stream: the merger's last events learned too
-  for (const Event& r : ready) {
-    learner.add_event(r);
-    ranker.add_event(r);
+  for (learner::EventWithRecentClicks& r : ready) {
+    learner.add_event(r.event, std::move(r.recent_clicks));
+    ranker.add_event(r.event);
   }
   const int64_t peak_kb = status_kb("VmHWM");
   const int64_t rss_kb = status_kb("VmRSS");
   const double bound_mib = documented_bound_mib(l, config.consumer.dedupe_window);
   std::printf("memory_bound: %d events, peak RSS %.0f MiB (start %.0f, half-way %.0f, end %.0f), documented bound %.0f MiB; "
-              "users %zu (evicted %lu), joiner users %zu, histories %zu, catalog %zu (evicted %lu), item counts %zu, "
+              "users %zu (evicted %lu), histories %zu, catalog %zu (evicted %lu), item counts %zu, "
               "embedding rows %zu (evicted %lu), pending %zu, held %zu (released early %lu), %ld rankings\n",
               kEvents, peak_kb / 1024.0, rss_start_kb / 1024.0, rss_half_kb / 1024.0, rss_kb / 1024.0, bound_mib, users.users(),
-              static_cast<unsigned long>(users.evicted_users()), learner.joiner().users(),
+              static_cast<unsigned long>(users.evicted_users()),
               ranker.histories().users(), learner.catalog().size(),
               static_cast<unsigned long>(learner.catalog().evicted_items()), learner.baseline().items(),
               learner.table().rows(), static_cast<unsigned long>(learner.table().evicted_total()),
@@ -155,8 +153,7 @@ TEST(MemoryBound, AMillionDistinctUsersAndItemsKeepTheLearnerUnderItsDocumentedB
   // Every structure at or under its bound, having evicted to stay there.
   EXPECT_EQ(users.users(), static_cast<size_t>(l.max_users));
   EXPECT_GT(users.evicted_users(), 0u);
-  EXPECT_LE(learner.joiner().users(), static_cast<size_t>(l.max_users));
-  EXPECT_GT(learner.joiner().evicted_users() + users.evicted_users(), 0u);
+  EXPECT_EQ(learner.recent_clicks().users(), 0u);  // the users' state keeps the bags, the learner none
   EXPECT_LE(ranker.histories().users(), static_cast<size_t>(l.max_users));
   EXPECT_EQ(learner.catalog().size(), static_cast<size_t>(l.max_items));
   EXPECT_GT(learner.catalog().evicted_items(), 0u);

@@ -24,14 +24,16 @@ namespace {
 
 constexpr int64_t kStartMs = 1'767'225'600'000;
 
-Event click(const std::string& user, const std::string& item, int64_t n) {
+// A click, with no recent clicks before it (the learner's features do not
+// matter here).
+learner::EventWithRecentClicks click(const std::string& user, const std::string& item, int64_t n) {
   Event e;
   e.event_id = "e" + std::to_string(n);
   e.type = EventType::kClick;
   e.user_id = user;
   e.item_id = item;
   e.ts_ms = kStartMs + n;
-  return e;
+  return {e, {}};
 }
 
 // Waits (generously: no timing assertion) until `done()` holds.
@@ -84,7 +86,7 @@ TEST(ModelThread, AFirstClickBehindALongQueueGetsARankingNotAnUnknownUserSkip) {
     // model, so the thread has learned at most its first round when it
     // sees the request: the click is thousands of events behind it.
     constexpr int kQueued = 20000;
-    std::vector<Event> events;
+    std::vector<learner::EventWithRecentClicks> events;
     for (int n = 0; n < kQueued; ++n)
       events.push_back(click("u" + std::to_string(n % 5000), "i" + std::to_string((n * 7) % 200), n));
     events.push_back(click("newcomer", "fresh", kQueued));
@@ -117,7 +119,7 @@ TEST(ModelThread, ItIsBehindOnceBusyForASecondAndNotOnceItCatchesUp) {
     // Held: the thread takes at most one round of these events and waits
     // for the model, working all along.
     auto held = model.lock();
-    std::vector<Event> events;
+    std::vector<learner::EventWithRecentClicks> events;
     for (int n = 0; n < 2000; ++n) events.push_back(click("u" + std::to_string(n % 50), "i" + std::to_string(n % 20), n));
     model.learn(events);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -154,11 +156,11 @@ TEST(ModelThread, BehindItLearnsItsBacklogBeforeTheRankingsItHasNoTimeFor) {
   // A click a second: samples leave the joiner an hour (the click window)
   // after their click.
   auto click_at = [&](int user, int n) {
-    Event e = click("u" + std::to_string(user), item(n), n);
-    e.ts_ms = kStartMs + int64_t{1000} * n;
+    learner::EventWithRecentClicks e = click("u" + std::to_string(user), item(n), n);
+    e.event.ts_ms = kStartMs + int64_t{1000} * n;
     return e;
   };
-  std::vector<Event> events;
+  std::vector<learner::EventWithRecentClicks> events;
   for (int u = 0; u < kUsers; ++u) events.push_back(click_at(u, u));
   model.learn(events);
   model.wait_until_learned();
@@ -202,7 +204,7 @@ TEST(ModelThread, ATaskSeesTheEventsQueuedBeforeItAndNoneAfter) {
   TwentyItems m;
   ModelThread model(m.config, *m.learner, *m.ranker);
   auto clicks = [](int first, int n) {
-    std::vector<Event> events;
+    std::vector<learner::EventWithRecentClicks> events;
     for (int k = first; k < first + n; ++k) events.push_back(click("u" + std::to_string(k % 50), "i" + std::to_string(k % 20), k));
     return events;
   };
@@ -212,11 +214,11 @@ TEST(ModelThread, ATaskSeesTheEventsQueuedBeforeItAndNoneAfter) {
     // first round, so the tasks' points lie deep in a full queue.
     auto held = model.lock();
     for (int part = 0; part < 3; ++part) {
-      std::vector<Event> events = clicks(part * 1500, 1500);
+      std::vector<learner::EventWithRecentClicks> events = clicks(part * 1500, 1500);
       model.learn(events);
       model.at_this_point([&] { seen.push_back(m.learner->joiner_counters().events); });
     }
-    std::vector<Event> after = clicks(4500, 1500);
+    std::vector<learner::EventWithRecentClicks> after = clicks(4500, 1500);
     model.learn(after);
   }
   model.wait_until_learned();
@@ -233,7 +235,7 @@ TEST(ModelThread, AUserUnknownWhenAskedIsRankedWhenTheThreadStops) {
     model.rank(RankRequest{"late", {}, {}, kStartMs, -1});
     ASSERT_TRUE(wait_until([&] { return model.ranking_stats().rankings_skipped == 1; }));
     // Their click comes, and the learner stops at once (no retry due yet).
-    std::vector<Event> events = {click("late", "i3", 1)};
+    std::vector<learner::EventWithRecentClicks> events = {click("late", "i3", 1)};
     model.learn(events);
   }
   EXPECT_GT(std::stoi(m.redis.cli("ZCARD 'sr:{u:late}:rec'")), 0);

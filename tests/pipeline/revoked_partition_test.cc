@@ -1,6 +1,6 @@
 // A rebalance that takes an events partition away hands its users to the
 // partition's new owner: this learner drops everything it kept of the users
-// whose events came from it (real-time state, the joiner's bag and pending
+// whose events came from it (real-time state with its recent clicks, pending
 // impressions, the ranker's and co-visit histories, the user's embedding
 // row), so that a tombstone, which only the new owner reads, leaves no copy
 // behind. The users of the partitions it keeps stay; Redis, which the new
@@ -46,7 +46,7 @@ TEST(RevokedPartition, ARebalanceDropsTheUsersOfTheRevokedPartitionEverywhereAnd
   pipeline.partition_end(p0, 3);
   pipeline.partition_end(p1, 3);
   std::string stats = wait_for_stats(pipeline, [](const std::string& s) {
-    return entries(s, "joiner_users") == 2 && entries(s, "user_histories") == 2 && entries(s, "embedding_rows") > 0;
+    return entries(s, "user_histories") == 2 && entries(s, "embedding_rows") > 0;
   });
   ASSERT_EQ(entries(stats, "realtime_users"), 2) << stats;
   ASSERT_EQ(entries(stats, "covisit_effect_users"), 2) << stats;
@@ -58,7 +58,6 @@ TEST(RevokedPartition, ARebalanceDropsTheUsersOfTheRevokedPartitionEverywhereAnd
   pipeline.partitions_revoked({p0}, /*closing=*/false);
   stats = pipeline.stats_json(false);
   EXPECT_EQ(entries(stats, "realtime_users"), 1) << stats;
-  EXPECT_EQ(entries(stats, "joiner_users"), 1) << stats;
   EXPECT_EQ(entries(stats, "user_histories"), 1) << stats;
   EXPECT_EQ(entries(stats, "covisit_effect_users"), 1) << stats;
   EXPECT_EQ(entries(stats, "embedding_rows"), rows_before - 1) << stats;  // u1's row
@@ -69,7 +68,6 @@ TEST(RevokedPartition, ARebalanceDropsTheUsersOfTheRevokedPartitionEverywhereAnd
   pipeline.partitions_revoked({p1}, /*closing=*/true);
   stats = pipeline.stats_json(false);
   EXPECT_EQ(entries(stats, "realtime_users"), 1) << stats;
-  EXPECT_EQ(entries(stats, "joiner_users"), 1) << stats;
   EXPECT_EQ(entries(stats, "embedding_rows"), rows_before - 1) << stats;
 }
 

@@ -323,28 +323,21 @@ TEST(Ranker, CategoryCandidatesAreTheMostPopularAvailableOfTheClickedCategories)
 
 // No train/serve skew in the recent-click bag: after the same clicks (a
 // repeat among them, more than fit), the real-time user the ranker ranks
-// with holds exactly the bag the joiner's next impression snapshots for
-// training.
-TEST(RecentClicks, TheRankersRealtimeUserHoldsTheBagTheJoinerTrainsWith) {
-  JoinerSettings settings;
-  settings.recent_clicks = 3;
-  Joiner joiner(settings, nullptr);
+// with (whose bag the pipeline gives the learner) holds exactly the bag a
+// learner given events alone (train) keeps in its own book.
+TEST(RecentClicks, TheRealtimeUserAndTheLearnersOwnBookKeepTheSameBag) {
+  learner::RecentClicksBook book(/*cap=*/3, /*max_users=*/10);
   RealtimeUser user;
-  std::vector<Sample> out;
   int64_t ts = 0;
   for (const char* item : {"a", "b", "a", "c", "c", "d"}) {
     ts += 1000;
     Event click =
         learner::testing::make_event(std::string("c-") + item + std::to_string(ts), EventType::kClick, "u", item, ts);
-    joiner.add(click, out);
-    user.observe(click, settings.recent_clicks);
+    book.remember(click);
+    user.observe(click, 3);
   }
-  joiner.add(learner::testing::make_event("imp", EventType::kImpression, "u", "x", ts + 1000), out);
-  joiner.flush(out);
-  auto shown = std::find_if(out.begin(), out.end(), [](const Sample& s) { return s.event_id == "imp"; });
-  ASSERT_NE(shown, out.end());
-  EXPECT_EQ(shown->recent_clicks, (std::vector<std::string>{"d", "c", "c"}));
-  EXPECT_EQ(std::vector<std::string>(user.recent.begin(), user.recent.end()), shown->recent_clicks);
+  EXPECT_EQ(user.recent, (learner::RecentClicks{"d", "c", "c"}));
+  EXPECT_EQ(book.of("u"), user.recent);
 }
 
 }  // namespace

@@ -172,10 +172,12 @@ TEST_F(ServeForgetTest, TheCliForgetsAUserAsTheApiDoes) {
   EXPECT_EQ(rc, 2) << bad;
 }
 
-// What a learner's checkpoint holds of a user: their real-time state, their
-// history in the ranker, their user_id embedding row.
+// What a learner's checkpoint holds of a user: their real-time state, events
+// of theirs not learned yet, their history in the ranker, their user_id
+// embedding row.
 struct CheckpointedUser {
   bool realtime = false;
+  bool held = false;
   std::vector<std::string> recent;   // the debouncer's recent clicks
   std::vector<std::string> viewed;   // the ranker's history
   bool row = false;
@@ -187,7 +189,8 @@ std::map<std::string, CheckpointedUser> read_checkpoint(const std::string& path,
   ranking::Ranker ranker(config.rankings, config.popularity, *learner);
   pipeline::RankingDebouncer debouncer(config.rankings, config.learner.recent_clicks);
   pipeline::StreamPositions positions;
-  auto restored = pipeline::restore_pipeline_checkpoint(path, positions, debouncer, ranker, *learner);
+  std::vector<learner::EventWithRecentClicks> held;
+  auto restored = pipeline::restore_pipeline_checkpoint(path, positions, debouncer, held, ranker, *learner);
   EXPECT_TRUE(restored.ok() && !restored->empty()) << (restored.ok() ? "no checkpoint" : restored.error().message);
   std::map<std::string, CheckpointedUser> out;
   for (const std::string& user : users) {
@@ -197,6 +200,7 @@ std::map<std::string, CheckpointedUser> read_checkpoint(const std::string& path,
       u.realtime = true;
       u.recent.assign(state.recent.begin(), state.recent.end());
     });
+    for (const learner::EventWithRecentClicks& e : held) u.held |= e.event.user_id == user;
     if (const ranking::UserHistory* h = ranker.histories().find(user))
       for (const auto& v : h->viewed) u.viewed.push_back(v.item_id);
     u.row = learner->table().find(learner::FeatureEncoder::user_key(user)) != learner::EmbeddingTable::kNoRow;
@@ -358,6 +362,7 @@ TEST_F(ServeForgetTest, ALearnerRestartedAfterSigkillFromACheckpointBeforeTheTom
   EXPECT_EQ(differences(counted_second, counted_third), "");
   auto after = read_checkpoint(checkpoint, {"gone", "back"});
   EXPECT_FALSE(after["gone"].realtime);
+  EXPECT_FALSE(after["gone"].held);
   EXPECT_TRUE(after["gone"].viewed.empty());
   EXPECT_FALSE(after["gone"].row);
   EXPECT_EQ(after["back"].recent, (std::vector<std::string>{"i4"}));
