@@ -15,6 +15,9 @@
 //                      model thread on a large catalog.
 //   RankSoakCatalog    as `streamrec learn` ranks on bench/soak.sh's stream:
 //                      10,000 items in 50 categories, with explanations.
+//   RankMillionCatalog/A  the same over 1,000,000 items, retrieval scoring
+//                      every item (A = 0) or searching the approximate index
+//                      (A = 1; index_build_s: its first build).
 //   RankIndexRefresh   a ranking with the index's periodic refresh over
 //                      85,000 items (no catalog change) before it, each call.
 //   Auc/N              MetricSeries AUC of N (prediction, label) pairs (the
@@ -29,9 +32,11 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "online_learner/learner.h"
@@ -219,8 +224,9 @@ BENCHMARK(Rank)->Unit(benchmark::kMicrosecond);
 // `items` in `categories` (by default 85 k in 4 000: the Taobao sample's),
 // and a ranker that counted them.
 struct LargeCatalog {
-  explicit LargeCatalog(int items = 85000, int categories = 4000)
-      : learner(make_learner(items, categories)), samples(make_samples(100000, 6, static_cast<uint64_t>(items))) {
+  explicit LargeCatalog(int items = 85000, int categories = 4000, int samples_learned = 100000,
+                        RankingConfig rankings = {})
+      : learner(make_learner(items, categories)), samples(make_samples(samples_learned, 6, static_cast<uint64_t>(items))) {
     Batch batch;
     for (size_t i = 0; i + 256 <= samples.size(); i += 256) {
       std::vector<Sample> chunk(samples.begin() + static_cast<std::ptrdiff_t>(i),
@@ -229,7 +235,7 @@ struct LargeCatalog {
       learner->forward_backward(batch);
       learner->step(batch);
     }
-    ranker = std::make_unique<Ranker>(RankingConfig{}, PopularityConfig{}, *learner);
+    ranker = std::make_unique<Ranker>(rankings, PopularityConfig{}, *learner);
     for (const Sample& s : samples) ranker->add_event(event_of(s));
   }
   std::unique_ptr<Learner> learner;
@@ -259,6 +265,32 @@ void RankLargeCatalog(benchmark::State& state) {
   state.counters["ranked"] = static_cast<double>(ranked) / static_cast<double>(state.iterations());
 }
 BENCHMARK(RankLargeCatalog)->Unit(benchmark::kMicrosecond)->MinTime(3.0);
+
+// A million items in 20,000 categories, a learner that has seen a million
+// samples; retrieval scoring every item (0) or searching the approximate
+// index (1; its first build, on its own thread, waited for and timed).
+void RankMillionCatalog(benchmark::State& state) {
+  RankingConfig rankings;
+  rankings.approximate_retrieval_items = state.range(0) ? 200000 : 0;
+  LargeCatalog large(1'000'000, 20'000, 1'000'000, rankings);
+  Ranker& ranker = *large.ranker;
+  const auto start = std::chrono::steady_clock::now();
+  while (state.range(0) && ranker.retrieval_index_items() == 0) {
+    const Sample& s = large.samples[0];
+    ranker.rank(s.user_id, s.recent_clicks, s.context, s.ts_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  state.counters["index_build_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  state.counters["indexed"] = static_cast<double>(ranker.retrieval_index_items());
+  size_t i = 0;
+  for (auto _ : state) {
+    const Sample& s = large.samples[i++ % large.samples.size()];
+    auto ranking = ranker.rank(s.user_id, s.recent_clicks, s.context, s.ts_ms);
+    benchmark::DoNotOptimize(ranking.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(RankMillionCatalog)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond)->Iterations(2000);
 
 // As `streamrec learn` ranks on the soak's stream (bench/soak/feed.py:
 // 10 000 items in 50 categories): with the explanations it writes beside

@@ -180,6 +180,12 @@ struct LearnerConfig {
 struct RankingConfig {
   int64_t top_k = 50;                   // items written per user (sr:{u:<id>}:rec)
   int64_t retrieval_candidates = 100;   // candidates by embedding retrieval...
+  // ...searched in an approximate index (ranking/retrieval_index.h) on
+  // catalogs of at least this many available items (0: never), rebuilt in
+  // the background every approximate_retrieval_rebuild_s index refreshes
+  // (seconds in `learn`); smaller catalogs score every item.
+  int64_t approximate_retrieval_items = 200000;
+  int64_t approximate_retrieval_rebuild_s = 300;
   int64_t popular_candidates = 20;      // ...plus the most popular, reranked by the model
   double value_weight = 0.1;            // score = pCTR + value_weight * pCTCVR * price
   double recent_category_boost = 30.0;  // ...times (1 + this * share of the user's recent clicks in the item's category)

@@ -139,6 +139,50 @@ void Ranker::refresh_index() {
   popular_.resize(available_.size());
   std::iota(popular_.begin(), popular_.end(), 0);
   popular_.resize(most_popular_first(popular_, static_cast<size_t>(config_.popular_candidates)));
+  maintain_retrieval_index();
+}
+
+bool Ranker::uses_retrieval_index() const {
+  return config_.approximate_retrieval_items > 0 &&
+         available_.size() >= static_cast<size_t>(config_.approximate_retrieval_items);
+}
+
+void Ranker::maintain_retrieval_index() {
+  retrieval_index_.take_finished();
+  if (!uses_retrieval_index()) return;
+  if (retrieval_index_.ready() && ++refreshes_since_retrieval_build_ < config_.approximate_retrieval_rebuild_s) return;
+  if (retrieval_index_.building()) return;
+  // The embeddings of the moment: each column one item's, its bias under
+  // it. Items without a row (all zero, every one the same point) stay out:
+  // they score 0 for any query, and thousands of equal points would only
+  // crowd the graph.
+  std::vector<Eigen::Index> rows;
+  for (Eigen::Index c = 0; c < item_matrix_.cols(); ++c)
+    if (item_bias_(c) != 0 || !item_matrix_.col(c).isZero()) rows.push_back(c);
+  Eigen::MatrixXf vectors(item_matrix_.rows() + 1, static_cast<Eigen::Index>(rows.size()));
+  std::vector<std::string> ids;
+  ids.reserve(rows.size());
+  for (size_t k = 0; k < rows.size(); ++k) {
+    vectors.col(static_cast<Eigen::Index>(k)) << item_matrix_.col(rows[k]), item_bias_(rows[k]);
+    ids.push_back(available_[static_cast<size_t>(rows[k])]->item_id);
+  }
+  refreshes_since_retrieval_build_ = 0;
+  // A replay refreshes by events and must not depend on a thread's timing.
+  if (rebuild_every_events_ > 0) retrieval_index_.build_now(std::move(ids), std::move(vectors));
+  else retrieval_index_.start_build(std::move(ids), std::move(vectors));
+}
+
+void Ranker::search_retrieval_index(size_t n) {
+  // Twice as many as wanted by the build's embeddings, the best by today's.
+  found_.clear();
+  retrieval_index_.search(query_, 2 * n, found_);
+  by_affinity_.clear();
+  for (const auto& [old_score, id] : found_)
+    if (auto i = number(*id))
+      by_affinity_.emplace_back(item_matrix_.col(static_cast<Eigen::Index>(*i)).dot(query_) + item_bias_(static_cast<Eigen::Index>(*i)), *i);
+  std::sort(by_affinity_.begin(), by_affinity_.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  if (by_affinity_.size() > n) by_affinity_.resize(n);
 }
 
 void Ranker::rebuild_catalog_index() {
@@ -454,8 +498,13 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
 
   // Retrieval: the best dot products, then the most popular, without repeats.
   if (has_query) {
-    affinity_ = item_matrix_.transpose() * query_ + item_bias_;
-    select_best(std::min(available_.size(), static_cast<size_t>(config_.retrieval_candidates)));
+    const size_t n = std::min(available_.size(), static_cast<size_t>(config_.retrieval_candidates));
+    if (uses_retrieval_index() && retrieval_index_.ready()) {
+      search_retrieval_index(n);
+    } else {
+      affinity_ = item_matrix_.transpose() * query_ + item_bias_;
+      select_best(n);
+    }
     for (const auto& [affinity, i] : by_affinity_) choose(i, CandidateSource::kRetrieval);
   }
   for (size_t p : popular_) choose(p, CandidateSource::kPopular);

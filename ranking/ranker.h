@@ -25,7 +25,10 @@
 //  - retrieval: the top `retrieval_candidates` available items by embedding
 //    retrieval (query · item embedding + the item's click bias, where the
 //    query is the user's embedding plus the mean embedding of their recent
-//    clicks, so a click moves the candidates at once);
+//    clicks, so a click moves the candidates at once); on catalogs of at
+//    least `approximate_retrieval_items`, the best of twice as many found in
+//    a RetrievalIndex built from the embeddings of up to
+//    `approximate_retrieval_rebuild_s` refreshes ago, rescored with today's;
 //  - popular: the `popular_candidates` most popular available items
 //    (event-time decayed, as sr:pop).
 // The re-consumption policy removes from every source what the user viewed
@@ -92,6 +95,7 @@
 #include "ranking/explanation.h"
 #include "ranking/item_snapshot.h"
 #include "ranking/learned_blend.h"
+#include "ranking/retrieval_index.h"
 #include "ranking/user_history.h"
 
 namespace streamrec::ranking {
@@ -162,6 +166,10 @@ class Ranker {
   // learned blend's weights (not the served lists it waits on), for
   // the pipeline's checkpoint (the catalog is the learner's, in its own
   // checkpoint).
+  // Items in the approximate retrieval index searched now (0: none; every
+  // item is scored).
+  size_t retrieval_index_items() const { return uses_retrieval_index() ? retrieval_index_.items() : 0; }
+
   void save(learner::ByteWriter& out) const;
   // `blend_examples`: false for bytes saved before the learned blend kept
   // its examples (LearnedBlend::load).
@@ -173,6 +181,13 @@ class Ranker {
   void rebuild_catalog_index();
   // Fills by_affinity_ with the n items of highest affinity_, best first.
   void select_best(size_t n);
+  // Keeps the approximate index built (approximate_retrieval_items): takes
+  // in a finished build, starts the next when due (refresh_index()).
+  void maintain_retrieval_index();
+  // Fills by_affinity_ with up to n items of highest affinity found in the
+  // approximate index, scored with today's item_matrix_, best first.
+  void search_retrieval_index(size_t n);
+  bool uses_retrieval_index() const;
   // Puts the n most popular of `items` (available item numbers) first, most
   // popular first (ties: the lower number); returns how many that is.
   size_t most_popular_first(std::vector<size_t>& items, size_t n);
@@ -267,6 +282,9 @@ class Ranker {
   std::chrono::steady_clock::time_point index_built_{};
   uint64_t rebuild_every_events_ = 0;  // 0: by the clock
   uint64_t events_since_build_ = 0;
+  RetrievalIndex retrieval_index_;
+  int64_t refreshes_since_retrieval_build_ = 0;
+  std::vector<std::pair<float, const std::string*>> found_;  // search_retrieval_index()'s scratch
 
   // Scratch of rank(), kept between calls.
   Eigen::VectorXf query_, clicked_, affinity_;

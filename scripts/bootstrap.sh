@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  librdkafka-dev libhiredis-dev libeigen3-dev libboost-dev libcli11-dev
+  librdkafka-dev libhiredis-dev libeigen3-dev libboost-dev libcli11-dev libhnswlib-dev
   libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcsv-dev
   redis-server redis-tools kcat docker-compose python3 procps
