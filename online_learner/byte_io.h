@@ -1,16 +1,22 @@
 // Little-endian binary encoding for checkpoints.
 //
-// ByteWriter appends to a string it owns. ByteReader reads from a view of
+// ByteWriter appends to a string it owns; in spill mode (spill_to) it hands
+// each ~kSpillBytes it has written to a sink as it goes (a file's writer on
+// another thread), so that it never holds a payload of hundreds of
+// megabytes whole. ByteReader reads from a view of
 // bytes it does not own (the caller keeps them alive); it never reads out of
 // bounds: the first short read or bad value sets a sticky error, after which
 // every get returns zeros and ok() is false. Neither is thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace streamrec::learner {
@@ -36,17 +42,38 @@ class ByteWriter {
     u64(v.size());
     raw(v.data(), v.size() * sizeof(T));
   }
-  void raw(const void* p, size_t n) { bytes_.append(static_cast<const char*>(p), n); }
+  void raw(const void* p, size_t n) {
+    if (spill_ && bytes_.size() + n > kSpillBytes) return spill(p, n);
+    bytes_.append(static_cast<const char*>(p), n);
+  }
   // Room for `bytes` in all, so that a large payload is not copied as it grows.
   void reserve(size_t bytes) { bytes_.reserve(bytes); }
   // Overwrites the u64 written at byte `at` (a length known only later).
-  void patch_u64(size_t at, uint64_t v) { std::memcpy(bytes_.data() + at, &v, sizeof v); }
+  void patch_u64(size_t at, uint64_t v);
+  // Bytes written so far (spilled ones included).
+  uint64_t size() const { return spilled_ + bytes_.size(); }
 
+  // Spill mode from now on: the bytes held go to `sink`, in order, whenever
+  // about kSpillBytes are held (and at flush_spill()). A patch_u64 of bytes
+  // already spilled is kept in spilled_patches() for the sink's owner to
+  // apply: (offset, value).
+  using Sink = std::function<void(std::string block)>;
+  static constexpr size_t kSpillBytes = size_t{4} << 20;
+  void spill_to(Sink sink) { spill_ = std::move(sink); }
+  void flush_spill();
+  const std::vector<std::pair<uint64_t, uint64_t>>& spilled_patches() const { return spilled_patches_; }
+
+  // Not in spill mode: the bytes.
   const std::string& bytes() const { return bytes_; }
   std::string take() { return std::move(bytes_); }
 
  private:
+  void spill(const void* p, size_t n);
+
   std::string bytes_;  // x86-64 and aarch64 are little-endian; static_assert below
+  Sink spill_;
+  uint64_t spilled_ = 0;  // bytes handed to spill_
+  std::vector<std::pair<uint64_t, uint64_t>> spilled_patches_;
 };
 static_assert(std::endian::native == std::endian::little, "checkpoints are little-endian");
 

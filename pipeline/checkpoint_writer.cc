@@ -10,10 +10,14 @@ namespace streamrec::pipeline {
 CheckpointWriter::CheckpointWriter(std::string path) : path_(std::move(path)), thread_([this] { run(); }) {}
 
 CheckpointWriter::~CheckpointWriter() {
+  std::shared_ptr<learner::StreamedCheckpoint> unfinished;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    // A payload never submitted is not waited for.
+    if (!submitted_file_) unfinished = writing_ ? writing_ : file_;
   }
+  if (unfinished) unfinished->abandon();
   cv_.notify_all();
   thread_.join();
 }
@@ -23,21 +27,29 @@ bool CheckpointWriter::busy() const {
   return in_flight_;
 }
 
-void CheckpointWriter::reserve() {
-  std::lock_guard lock(mu_);
-  in_flight_ = true;
-}
-
-void CheckpointWriter::submit(std::string payload, size_t partitions, Pauses pauses, std::function<bool()> durable) {
+std::shared_ptr<learner::StreamedCheckpoint> CheckpointWriter::reserve() {
+  auto file = std::make_shared<learner::StreamedCheckpoint>(path_);
   {
     std::lock_guard lock(mu_);
-    payload_ = std::move(payload);
+    in_flight_ = true;
+    file_ = file;
+  }
+  cv_.notify_all();
+  return file;
+}
+
+void CheckpointWriter::submit(size_t partitions, Pauses pauses, std::function<bool()> durable) {
+  std::shared_ptr<learner::StreamedCheckpoint> file;
+  {
+    std::lock_guard lock(mu_);
     durable_ = std::move(durable);
     partitions_ = partitions;
     pauses_ = pauses;
     submitted_ = Clock::now();
-    in_flight_ = submitted_payload_ = true;
+    submitted_file_ = true;
+    file = writing_ ? writing_ : file_;
   }
+  file->finish();  // the writer's thread goes on to commit it
   cv_.notify_all();
 }
 
@@ -62,17 +74,20 @@ void CheckpointWriter::run() {
   std::unique_lock lock(mu_);
   for (;;) {
     // A write in flight is finished before stopping: the destructor waits for it.
-    cv_.wait(lock, [this] { return submitted_payload_ || stopping_; });
-    if (!submitted_payload_) return;
-    submitted_payload_ = false;
-    std::string payload = std::move(payload_);
-    payload_.clear();
+    cv_.wait(lock, [this] { return file_ || stopping_; });
+    if (!file_) return;
+    writing_ = std::move(file_);
+    const std::shared_ptr<learner::StreamedCheckpoint> file = writing_;
+    lock.unlock();
+    file->write_payload();  // as the model's thread serializes it, until submit()
+    lock.lock();
+    const bool complete = std::exchange(submitted_file_, false);
     const std::function<bool()> durable = std::move(durable_);
     const size_t partitions = partitions_;
     const Pauses pauses = pauses_;
     const Clock::time_point submitted = submitted_;
     lock.unlock();
-    const size_t bytes = payload.size();
+    const uint64_t bytes = file->payload_bytes();
     // Polled: the effects' writer acknowledges on its own thread, at most
     // every redis.write_interval_ms; a few ms more before a file that takes
     // seconds to write cost nothing.
@@ -80,19 +95,19 @@ void CheckpointWriter::run() {
       std::lock_guard stop_lock(mu_);
       return stopping_;
     };
-    bool in_redis = durable();
-    while (!in_redis && !stopping() && Clock::now() - submitted < kMostDurableWait) {
+    bool in_redis = complete && durable();
+    while (complete && !in_redis && !stopping() && Clock::now() - submitted < kMostDurableWait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       in_redis = durable();
     }
     const Clock::time_point in_redis_at = Clock::now();
-    Status s = in_redis ? learner::write_checkpoint_file(path_, payload)
+    Status s = !complete ? file->commit()  // abandoned: its error
+               : in_redis ? file->commit()
                         : Status(Error{"checkpoint " + path_ +
                                        " not written (the previous one is kept): Redis did not acknowledge the effects "
                                        "of the messages before it (waited " +
                                        fmt::format("{:.1f}", std::chrono::duration<double>(Clock::now() - submitted).count()) +
                                        " s)"});
-    payload = std::string();  // its memory back before the next one is made
     const Clock::time_point done = Clock::now();
     if (s.ok()) {
       using ms = std::chrono::duration<double, std::milli>;
@@ -106,6 +121,7 @@ void CheckpointWriter::run() {
       spdlog::error("learn: {}", s.message());
     }
     lock.lock();
+    writing_.reset();
     last_status_ = s;
     if (s.ok()) last_written_ = done;
     in_flight_ = false;

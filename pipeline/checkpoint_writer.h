@@ -7,9 +7,11 @@
 // it skips those messages, so their effects must not be lost with a crash).
 //
 // A checkpoint is reserved by one thread (the consumer's, at the
-// checkpoint's point) and its bytes submitted later by another (the model's,
-// once it has learned everything before that point); busy() holds from the
-// reservation until the file is written. Threads: every call is
+// checkpoint's point) and its bytes serialized and submitted later by
+// another (the model's, once it has learned everything before that point),
+// into a learner::StreamedCheckpoint whose blocks this writer's thread puts
+// on disk as they come; busy() holds from the reservation until the file is
+// written. Threads: every call is
 // thread-safe; reserve() and submit() alternate. Ownership: owns its thread
 // and the bytes handed to it; the destructor waits for the write in flight.
 // Errors: a failed write is logged as an error (learner::write_checkpoint_file's
@@ -21,12 +23,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
 #include "core/status.h"
+#include "online_learner/checkpoint.h"
 
 namespace streamrec::pipeline {
 
@@ -43,19 +47,21 @@ class CheckpointWriter {
 
   // True from reserve() until the reserved checkpoint is written (or failed).
   bool busy() const;
-  // Reserves the next write. Call only when !busy().
-  void reserve();
+  // Reserves the next write and returns its file: the writer's thread
+  // writes its payload to disk as the payload is serialized into it. Call
+  // only when !busy().
+  std::shared_ptr<learner::StreamedCheckpoint> reserve();
   // What the checkpoint cost the pipeline, for the log line.
   struct Pauses {
     Clock::duration consumer{};  // the consumer, serializing its own state
     Clock::duration catch_up{};  // until the model's thread had learned what was queued (the consumer went on)
     Clock::duration model{};     // the model's thread, serializing the ranker and the learner
   };
-  // Writes `payload` (pipeline_checkpoint.h's bytes) to the path on the
-  // writer's thread, once `durable()` holds (asked every few milliseconds,
-  // from that thread); `partitions` is for the log line. Call once after
-  // each reserve().
-  void submit(std::string payload, size_t partitions, Pauses pauses, std::function<bool()> durable);
+  // The reserved file's payload (pipeline_checkpoint.h's bytes) is
+  // complete: the writer's thread commits it into place once `durable()`
+  // holds (asked every few milliseconds, from that thread); `partitions` is
+  // for the log line. Call once after each reserve().
+  void submit(size_t partitions, Pauses pauses, std::function<bool()> durable);
   // Waits until no write is in flight; the status of the last one (ok when
   // none was made).
   Status wait();
@@ -71,8 +77,9 @@ class CheckpointWriter {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool in_flight_ = false;  // reserved, and not written yet
-  bool submitted_payload_ = false, stopping_ = false;
-  std::string payload_;
+  bool submitted_file_ = false, stopping_ = false;
+  std::shared_ptr<learner::StreamedCheckpoint> file_;     // reserved, not taken by the writer's thread yet
+  std::shared_ptr<learner::StreamedCheckpoint> writing_;  // taken: being written
   std::function<bool()> durable_;
   size_t partitions_ = 0;
   Pauses pauses_;

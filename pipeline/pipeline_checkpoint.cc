@@ -115,13 +115,11 @@ std::string serialize_stream_state(const StreamPositions& positions, const Ranki
   return out.take();
 }
 
-std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::Ranker& ranker,
-                                       const learner::Learner& learner, size_t expected_size) {
-  ByteWriter out(std::move(stream_state));
-  out.reserve(expected_size);
+void finish_pipeline_checkpoint(const std::string& stream_state, const ranking::Ranker& ranker,
+                                const learner::Learner& learner, ByteWriter& out) {
+  out.raw(stream_state.data(), stream_state.size());
   ranker.save(out);
   learner.append_checkpoint(out, 0);
-  return out.take();
 }
 
 Result<std::string> restore_pipeline_checkpoint(const std::string& path, StreamPositions& positions,

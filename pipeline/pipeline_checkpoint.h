@@ -19,6 +19,7 @@
 
 #include "core/consumed.h"
 #include "core/status.h"
+#include "online_learner/byte_io.h"
 #include "online_learner/learner.h"
 #include "pipeline/event_time_merger.h"
 #include "pipeline/ranking_debouncer.h"
@@ -32,19 +33,17 @@ struct StreamPositions {
   std::map<TopicPartition, int64_t> next;
 };
 
-// The checkpoint's bytes (for learner::write_checkpoint_file, which
-// CheckpointWriter runs on a thread of its own), made in two steps so that
-// each thread serializes what it owns: the consumer's state (where the
-// stream resumes, the users' real-time state, the events the merger holds)
-// at the checkpoint's point, then the ranker and the learner once the
-// model's thread has learned exactly the events the merger released before
-// that point (ModelThread::at_this_point).
+// The checkpoint's bytes, written in two steps so that each thread
+// serializes what it owns: the consumer's state (where the stream resumes,
+// the users' real-time state, the events the merger holds) at the
+// checkpoint's point, then the ranker and the learner once the model's
+// thread has learned exactly the events the merger released before that
+// point (ModelThread::at_this_point), appended to `out` (a
+// learner::StreamedCheckpoint's payload: spilled to its file as it goes).
 std::string serialize_stream_state(const StreamPositions& positions, const RankingDebouncer& users,
                                    const EventTimeMerger& merger);
-// `expected_size`: about how large the whole will be (from the last one),
-// reserved at once; 0 if unknown.
-std::string finish_pipeline_checkpoint(std::string stream_state, const ranking::Ranker& ranker,
-                                       const learner::Learner& learner, size_t expected_size);
+void finish_pipeline_checkpoint(const std::string& stream_state, const ranking::Ranker& ranker,
+                                const learner::Learner& learner, learner::ByteWriter& out);
 // Restores into the given objects from the newest good checkpoint of `path`
 // (<path>, or <path>.prev when <path> is missing or damaged; see
 // learner::read_newest_checkpoint) and returns the file it came from; the

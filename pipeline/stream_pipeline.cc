@@ -334,18 +334,18 @@ void StreamPipeline::start_checkpoint() {
   const size_t partitions = positions_.next.size();
   const auto consumer_pause = Clock::now() - asked;
   positions_changed_ = false;
-  checkpoint_writer_->reserve();
+  std::shared_ptr<learner::StreamedCheckpoint> file = checkpoint_writer_->reserve();
   // The learner's and the ranker's state as of exactly the events given to
   // the model so far, serialized on its thread when it gets there, while
   // this thread goes on consuming (a barrier in the model's queue).
-  model_->at_this_point([this, stream_state = std::move(stream_state), partitions, asked, consumer_pause,
-                         holding_everything]() mutable {
+  model_->at_this_point([this, file = std::move(file), stream_state = std::move(stream_state), partitions, asked,
+                         consumer_pause, holding_everything]() mutable {
     const auto reached = Clock::now();
-    // A tenth more than the last one: the state grows between checkpoints.
-    std::string payload = finish_pipeline_checkpoint(std::move(stream_state), ranker_, *learner_,
-                                                     last_checkpoint_size_ + last_checkpoint_size_ / 10);
-    last_checkpoint_size_ = payload.size();
-    checkpoint_writer_->submit(std::move(payload), partitions,
+    // To the file as it is serialized (the checkpoint writer's thread puts
+    // each few megabytes on disk): the state is never held twice.
+    finish_pipeline_checkpoint(stream_state, ranker_, *learner_, file->payload());
+    file.reset();
+    checkpoint_writer_->submit(partitions,
                                {consumer_pause, reached - asked - consumer_pause, Clock::now() - reached},
                                [this, holding_everything] { return effects_.durable_mark() >= holding_everything; });
   });

@@ -169,7 +169,6 @@ class StreamPipeline : public EventSink {
   std::chrono::steady_clock::time_point last_checkpoint_attempt_{};
   std::chrono::steady_clock::time_point last_status_{};
   std::unique_ptr<CheckpointWriter> checkpoint_writer_;  // with checkpoint.path
-  size_t last_checkpoint_size_ = 0;  // bytes; the model's thread's (checkpoint tasks)
 
   // Last: stopped (after learning what is queued) before anything above goes.
   std::unique_ptr<ModelThread> model_;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "online_learner/byte_io.h"
 #include "online_learner/checkpoint.h"
@@ -290,6 +291,80 @@ TEST_F(CheckpointFiles, AWriteThatFailsLeavesBothCheckpointsAsTheyWere) {
   std::filesystem::remove(path_ + ".tmp");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("the previous one is kept"), std::string::npos) << s.message();
+  EXPECT_EQ(*read_checkpoint_file(path_), "newer");
+  EXPECT_EQ(*read_checkpoint_file(path_ + ".prev"), "older");
+}
+
+// A payload put on disk by a writing thread while it is being serialized
+// (many blocks, a large array as a block of its own, lengths patched after
+// their bytes were handed over and while still held) makes the same file as
+// write_checkpoint_file, and the serializing side never holds it whole.
+TEST_F(CheckpointFiles, AStreamedPayloadMakesTheSameFileAndIsNeverHeldWhole) {
+  ASSERT_TRUE(write_checkpoint_file(path_, "older").ok());
+  ByteWriter expected;
+  StreamedCheckpoint streamed(path_);
+  std::thread writer([&] { streamed.write_payload(); });
+  size_t held_most = 0;
+  auto both = [&](auto write) {
+    write(expected);
+    write(streamed.payload());
+    held_most = std::max(held_most, streamed.payload().bytes().size());
+  };
+  const size_t handed_over_length = expected.size();
+  both([](ByteWriter& w) { w.u64(0); });
+  for (int i = 0; i < 300000; ++i) both([i](ByteWriter& w) { w.str("item-" + std::to_string(i)); });
+  std::vector<float> large(3'000'000);
+  for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<float>(i) * 0.5f;
+  both([&](ByteWriter& w) { w.floats(large.data(), large.size()); });  // 12 MB: a block of its own
+  const size_t held_length = expected.size();
+  both([](ByteWriter& w) { w.u64(0); });
+  both([](ByteWriter& w) { w.raw("tail", 3); });  // not a multiple of 8 in all
+  for (auto [at, value] : {std::pair{handed_over_length, 11ULL}, {held_length, 33ULL}}) {
+    expected.patch_u64(at, value);
+    streamed.payload().patch_u64(at, value);
+  }
+  EXPECT_EQ(streamed.payload().spilled_patches().size(), 1u);
+  EXPECT_LE(held_most, ByteWriter::kSpillBytes);
+  ASSERT_GT(expected.size(), 3 * ByteWriter::kSpillBytes);
+  streamed.finish();
+  writer.join();
+  EXPECT_EQ(streamed.payload_bytes(), expected.size());
+
+  Status s = streamed.commit();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+  std::ifstream in(path_, std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(file == wrap_checkpoint(expected.bytes())) << file.size() << " bytes, expected "
+                                                         << wrap_checkpoint(expected.bytes()).size();
+  EXPECT_EQ(*read_checkpoint_file(path_ + ".prev"), "older");
+}
+
+TEST_F(CheckpointFiles, AStreamedCheckpointAbandonedOrFailingLeavesBothAsTheyWere) {
+  ASSERT_TRUE(write_checkpoint_file(path_, "older").ok());
+  ASSERT_TRUE(write_checkpoint_file(path_, "newer").ok());
+  {
+    StreamedCheckpoint abandoned(path_);
+    std::thread writer([&] { abandoned.write_payload(); });
+    abandoned.payload().str("never finished");
+    abandoned.abandon();
+    writer.join();
+    Status s = abandoned.commit();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("abandoned"), std::string::npos) << s.message();
+  }
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".tmp"));
+  std::filesystem::create_directory(path_ + ".tmp");  // the temporary file cannot be created
+  StreamedCheckpoint failing(path_);
+  failing.payload().str("lost");
+  failing.finish();
+  failing.write_payload();
+  Status s = failing.commit();
+  std::filesystem::remove(path_ + ".tmp");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("checkpoint " + path_ + " not written (the previous one is kept): cannot create"),
+            std::string::npos)
+      << s.message();
   EXPECT_EQ(*read_checkpoint_file(path_), "newer");
   EXPECT_EQ(*read_checkpoint_file(path_ + ".prev"), "older");
 }
