@@ -20,7 +20,7 @@ void ByteWriter::flush_spill() {
   spill_(std::move(block));
 }
 
-void ByteWriter::patch_u64(size_t at, uint64_t v) {
+void ByteWriter::patch_u64(uint64_t at, uint64_t v) {
   if (at >= spilled_) {
     std::memcpy(bytes_.data() + (at - spilled_), &v, sizeof v);
     return;

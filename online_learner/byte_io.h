@@ -49,7 +49,7 @@ class ByteWriter {
   // Room for `bytes` in all, so that a large payload is not copied as it grows.
   void reserve(size_t bytes) { bytes_.reserve(bytes); }
   // Overwrites the u64 written at byte `at` (a length known only later).
-  void patch_u64(size_t at, uint64_t v);
+  void patch_u64(uint64_t at, uint64_t v);
   // Bytes written so far (spilled ones included).
   uint64_t size() const { return spilled_ + bytes_.size(); }
 

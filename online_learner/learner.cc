@@ -720,10 +720,10 @@ std::string Learner::checkpoint_bytes(uint64_t position) const {
 }
 
 void Learner::append_checkpoint(ByteWriter& out, uint64_t position) const {
-  const size_t length_at = out.bytes().size();
+  const uint64_t length_at = out.size();  // spilled bytes included
   out.u64(0);  // the length, known once the state is written
   save(out, position);
-  out.patch_u64(length_at, out.bytes().size() - length_at - sizeof(uint64_t));
+  out.patch_u64(length_at, out.size() - length_at - sizeof(uint64_t));
 }
 
 Status Learner::save_checkpoint(const std::string& path, uint64_t position) const {

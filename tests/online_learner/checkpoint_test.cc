@@ -340,6 +340,36 @@ TEST_F(CheckpointFiles, AStreamedPayloadMakesTheSameFileAndIsNeverHeldWhole) {
   EXPECT_EQ(*read_checkpoint_file(path_ + ".prev"), "older");
 }
 
+// As the pipeline writes it: its own state first (here larger than one
+// block), then the learner's with its length before it, patched once known.
+TEST_F(CheckpointFiles, ALearnerAppendedToAStreamedPayloadPastItsFirstBlocksRestores) {
+  LearnerConfig config;
+  auto learner = std::move(Learner::create(config)).value();
+  for (const Item& i : testing::make_items(20)) learner->add_item(i);
+  for (const Event& e : testing::make_stream(3000, 50, 20, 5)) learner->add_event(e);
+  const std::string before(5 * ByteWriter::kSpillBytes / 4, 'x');
+  StreamedCheckpoint streamed(path_);
+  std::thread writer([&] { streamed.write_payload(); });
+  streamed.payload().raw(before.data(), before.size());
+  learner->append_checkpoint(streamed.payload(), 7);
+  streamed.finish();
+  writer.join();
+  ASSERT_TRUE(streamed.commit().ok());
+
+  auto payload = read_checkpoint_file(path_);
+  ASSERT_TRUE(payload.ok()) << payload.error().message;
+  ASSERT_GT(payload->size(), before.size());
+  EXPECT_TRUE(payload->compare(0, before.size(), before) == 0) << "what came before the learner is intact";
+  ByteReader in(std::string_view(*payload).substr(before.size()));
+  const std::string learner_bytes = in.str();
+  ASSERT_TRUE(in.ok() && in.at_end()) << in.error();
+  EXPECT_TRUE(learner_bytes == learner->checkpoint_bytes(7));
+  auto restored = std::move(Learner::create(config)).value();
+  auto position = restored->restore_checkpoint_bytes(learner_bytes, "streamed");
+  ASSERT_TRUE(position.ok()) << position.error().message;
+  EXPECT_EQ(*position, 7u);
+}
+
 TEST_F(CheckpointFiles, AStreamedCheckpointAbandonedOrFailingLeavesBothAsTheyWere) {
   ASSERT_TRUE(write_checkpoint_file(path_, "older").ok());
   ASSERT_TRUE(write_checkpoint_file(path_, "newer").ok());
