@@ -106,8 +106,9 @@ class Learner {
   // learner's book then stays empty. One caller uses one of the two.
   void add_event(const Event& event, RecentClicks recent_clicks);
   // Forgets `user_id` (a privacy erase, EventType::kForget): its recent-click
-  // bag if the learner keeps it, its pending impressions and samples not learned yet (never learned
-  // now), their scores, and its user_id embedding row. What the model learned
+  // bag if the learner keeps it, its pending impressions and samples not
+  // learned yet (never learned now), their scores, and its user_id embedding
+  // row. What the model learned
   // from the user before stays in the shared weights and item rows, as in
   // any model trained on many users. add_event() of a kForget calls this.
   void forget_user(const std::string& user_id) { forget_users({user_id}); }

@@ -101,9 +101,9 @@ void CheckpointWriter::run() {
       in_redis = durable();
     }
     const Clock::time_point in_redis_at = Clock::now();
-    Status s = !complete ? file->commit()  // abandoned: its error
-               : in_redis ? file->commit()
-                        : Status(Error{"checkpoint " + path_ +
+    // Abandoned (never submitted), commit() says so.
+    Status s = !complete || in_redis ? file->commit()
+                                     : Status(Error{"checkpoint " + path_ +
                                        " not written (the previous one is kept): Redis did not acknowledge the effects "
                                        "of the messages before it (waited " +
                                        fmt::format("{:.1f}", std::chrono::duration<double>(Clock::now() - submitted).count()) +

@@ -3,18 +3,20 @@
 // hundreds of megabytes are written and fsynced (seconds: consuming stopped
 // that long at every checkpoint, bench/soak.sh), nor while Redis acknowledges
 // the effects of the messages before the checkpoint's positions: the file
-// is written only once `durable()` says Redis holds them (a restart from
-// it skips those messages, so their effects must not be lost with a crash).
+// is put in place only once `durable()` says Redis holds them (a restart
+// from it skips those messages, so their effects must not be lost with a
+// crash).
 //
 // A checkpoint is reserved by one thread (the consumer's, at the
 // checkpoint's point) and its bytes serialized and submitted later by
 // another (the model's, once it has learned everything before that point),
 // into a learner::StreamedCheckpoint whose blocks this writer's thread puts
 // on disk as they come; busy() holds from the reservation until the file is
-// written. Threads: every call is
-// thread-safe; reserve() and submit() alternate. Ownership: owns its thread
-// and the bytes handed to it; the destructor waits for the write in flight.
-// Errors: a failed write is logged as an error (learner::write_checkpoint_file's
+// in place. Threads: every call is thread-safe; reserve() and submit()
+// alternate. Ownership: owns its thread, and shares each file with the
+// thread that serializes into it; the destructor waits for a submitted
+// write in flight (one reserved and never submitted is abandoned).
+// Errors: a failed write is logged as an error (learner::StreamedCheckpoint's
 // message, or effects Redis did not acknowledge within kMostDurableWait:
 // the previous file is kept), remembered as last_failed() and returned by
 // wait(); trying again is the caller's (the next interval).
