@@ -8,7 +8,7 @@
 # thread ran or waited for a CPU. Every process it starts is stopped on exit.
 #
 #   bench/pipeline.sh [--rate 50000] [--seconds 30] [--set key=value]... \
-#                     [--build build-bench] [--profile N] [--keep DIR] [--idle S]
+#                     [--build build-bench] [--profile N] [--keep DIR] [--idle S] [--files D]
 #
 #   --set       passed to `streamrec learn` (e.g. --set rankings.top_k=20)
 #   --profile N take N gdb stack samples of the learner mid-run (each pauses
@@ -19,6 +19,10 @@
 #   --keep DIR  keep logs, stats and samples in DIR
 #   --idle S    the learner stops S seconds after the last message (default
 #               2); a loaded machine may start the producer later than that
+#   --files D   instead of the live synthetic stream, replay D/events.jsonl
+#               at --rate (for --seconds at most) to a learner that loaded
+#               D/items.jsonl with --catalog (`produce --synthetic --to-file
+#               D`: e.g. a catalog of a million items)
 #
 # Lag is sampled when the learner rewrites its stats file (every ~5 s):
 # sum of the events topic's high watermarks (kcat -Q) minus the events-topic
@@ -28,7 +32,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 here="$root/bench"
 
-rate=50000 seconds=30 build="$root/build-bench" profile=0 perf_s=0 keep="" sets=() idle=2
+rate=50000 seconds=30 build="$root/build-bench" profile=0 perf_s=0 keep="" sets=() idle=2 files=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rate) rate="$2"; shift ;;
@@ -39,7 +43,8 @@ while [[ $# -gt 0 ]]; do
     --perf) perf_s="$2"; shift ;;
     --keep) keep="$2"; shift ;;
     --idle) idle="$2"; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --files) files="$2"; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "pipeline.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -89,11 +94,13 @@ export STREAMREC_KAFKA_BOOTSTRAP_SERVERS="$bootstrap"
 export STREAMREC_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
 # Learner: it stops $idle s after the last message, once it has drained the topic.
-"$bin" learn --set consumer.session_timeout_ms=6000 "${sets[@]}" --stats-file "$dir/stats.json" \
+catalog=()
+[[ -z "$files" ]] || catalog=(--catalog "$files/items.jsonl")
+"$bin" learn --set consumer.session_timeout_ms=6000 "${sets[@]}" "${catalog[@]}" --stats-file "$dir/stats.json" \
   --stop-after-idle "$idle" 2>"$dir/learn.log" &
 learn_pid=$!; pids+=($learn_pid)
-# Wait until it has its partitions (at most 15 s), so the run starts with no lag.
-for _ in $(seq 150); do grep -q "partition(s) assigned" "$dir/learn.log" 2>/dev/null && break; sleep 0.1; done
+# Wait until it has its partitions (at most 15 s, plus a catalog's load), so the run starts with no lag.
+for _ in $(seq 1500); do grep -q "partition(s) assigned" "$dir/learn.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "partition(s) assigned" "$dir/learn.log" || echo "pipeline.sh: the learner has no partitions yet; producing anyway" >&2
 
 python3 "$here/pipeline/monitor.py" --pid "$learn_pid" --stats-file "$dir/stats.json" --bootstrap "$bootstrap" \
@@ -103,8 +110,12 @@ monitor_pid=$!; pids+=($monitor_pid)
 # Producer: a stream longer than needed, interrupted after --seconds.
 t_start=$(now); c0_learn=$(cpu_ticks $learn_pid); c0_broker=$(cpu_ticks $broker_pid); c0_redis=$(cpu_ticks $redis_pid)
 model0=$(model_schedstat)
-"$bin" produce --synthetic --rate "$rate" --impressions "$(python3 -c "print(int($rate * $seconds) + 1)")" \
-  >/dev/null 2>"$dir/produce.log" &
+if [[ -n "$files" ]]; then
+  "$bin" produce --replay "$files/events.jsonl" --rate "$rate" >/dev/null 2>"$dir/produce.log" &
+else
+  "$bin" produce --synthetic --rate "$rate" --impressions "$(python3 -c "print(int($rate * $seconds) + 1)")" \
+    >/dev/null 2>"$dir/produce.log" &
+fi
 produce_pid=$!; pids+=($produce_pid)
 if [[ $perf_s -gt 0 ]]; then
   sleep "$(python3 -c "print($seconds / 3)")"

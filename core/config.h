@@ -183,7 +183,8 @@ struct RankingConfig {
   // ...searched in an approximate index (ranking/retrieval_index.h) on
   // catalogs of at least this many available items (0: never), rebuilt in
   // the background every approximate_retrieval_rebuild_s index refreshes
-  // (seconds in `learn`); smaller catalogs score every item.
+  // (seconds in `learn`, and at least ten builds' time); smaller catalogs
+  // score every item.
   int64_t approximate_retrieval_items = 200000;
   int64_t approximate_retrieval_rebuild_s = 300;
   int64_t popular_candidates = 20;      // ...plus the most popular, reranked by the model

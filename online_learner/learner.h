@@ -108,9 +108,9 @@ class Learner {
   // Forgets `user_id` (a privacy erase, EventType::kForget): its recent-click
   // bag if the learner keeps it, its pending impressions and samples not
   // learned yet (never learned now), their scores, and its user_id embedding
-  // row. What the model learned
-  // from the user before stays in the shared weights and item rows, as in
-  // any model trained on many users. add_event() of a kForget calls this.
+  // row. What the model learned from the user before stays in the shared
+  // weights and item rows, as in any model trained on many users.
+  // add_event() of a kForget calls this.
   void forget_user(const std::string& user_id) { forget_users({user_id}); }
   // The same for many users at once, in one pass over what is pending (a
   // rebalance hands a partition's users to another learner).

@@ -150,7 +150,13 @@ bool Ranker::uses_retrieval_index() const {
 void Ranker::maintain_retrieval_index() {
   retrieval_index_.take_finished();
   if (!uses_retrieval_index()) return;
-  if (retrieval_index_.ready() && ++refreshes_since_retrieval_build_ < config_.approximate_retrieval_rebuild_s) return;
+  // By the clock, at most a tenth of a core on rebuilds: a catalog whose
+  // build takes a minute is rebuilt every ten at the soonest. (A replay's
+  // schedule must not depend on the machine: every rebuild_s refreshes.)
+  const double every = rebuild_every_events_ > 0 ? static_cast<double>(config_.approximate_retrieval_rebuild_s)
+                                                 : std::max(static_cast<double>(config_.approximate_retrieval_rebuild_s),
+                                                            10 * retrieval_index_.build_seconds());
+  if (retrieval_index_.ready() && ++refreshes_since_retrieval_build_ < every) return;
   if (retrieval_index_.building()) return;
   // The embeddings of the moment: each column one item's, its bias under
   // it. Items without a row (all zero, every one the same point) stay out:

@@ -25,6 +25,7 @@ constexpr size_t kSeed = 100;
 
 struct RetrievalIndex::Graph {
   std::vector<std::string> item_ids;
+  double build_seconds = 0;
   size_t vector_rows = 0;  // embedding + bias
   size_t dim = 0;          // the graph's: + the inner-product coordinate, padded to a multiple of 4 (hnswlib's SIMD)
   float max_norm2 = 0;
@@ -39,6 +40,7 @@ RetrievalIndex::~RetrievalIndex() {
 }
 
 std::unique_ptr<RetrievalIndex::Graph> RetrievalIndex::build(std::vector<std::string> item_ids, Eigen::MatrixXf vectors) {
+  const auto start = std::chrono::steady_clock::now();
   auto g = std::make_unique<Graph>();
   const size_t n = static_cast<size_t>(vectors.cols());
   g->vector_rows = static_cast<size_t>(vectors.rows());
@@ -55,6 +57,7 @@ std::unique_ptr<RetrievalIndex::Graph> RetrievalIndex::build(std::vector<std::st
     g->hnsw->addPoint(point.data(), i);
   }
   g->item_ids = std::move(item_ids);
+  g->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return g;
 }
 
@@ -77,6 +80,8 @@ bool RetrievalIndex::take_finished() {
 }
 
 size_t RetrievalIndex::items() const { return graph_ ? graph_->item_ids.size() : 0; }
+
+double RetrievalIndex::build_seconds() const { return graph_ ? graph_->build_seconds : 0; }
 
 void RetrievalIndex::search(const Eigen::VectorXf& query, size_t k,
                             std::vector<std::pair<float, const std::string*>>& out) {

@@ -53,6 +53,8 @@ class RetrievalIndex {
   bool building() const { return pending_.valid(); }
   bool ready() const { return graph_ != nullptr; }
   size_t items() const;
+  // How long the build searched now took (its own thread's wall time).
+  double build_seconds() const;
 
   // Appends to `out` up to `k` items of highest score for `query` (the
   // embedding part: the bias's coordinate is 1), best first, as (score,
