@@ -48,11 +48,13 @@ case "$mode" in
   thread)
     dir=build-tsan
     # The tests that run our threads: in the test process, the async Redis
-    # writers and StreamPipeline with its ModelThread (the pipeline_*
-    # tests); in the streamrec child, the learner's threads and serve's
-    # HTTP and publisher threads (serve_pipelining_test: many clients at once).
+    # writers, StreamPipeline with its ModelThread and checkpoint writer (the
+    # pipeline_* tests) and the retrieval index's builds; in the streamrec
+    # child, the learner's threads and serve's HTTP and publisher threads
+    # (serve_pipelining_test: many clients at once).
     thread_tests=(async_effects_writer_test async_ranking_writer_test
                   pipeline_model_thread_test pipeline_revoked_partition_test pipeline_user_eviction_test
+                  pipeline_recent_clicks_test ranking_retrieval_index_test online_learner_checkpoint_test
                   kcat_counters_test realtime_effect_test
                   serve_events_test serve_forget_test serve_pipelining_test)
     scripts/build-sanitize.sh --thread --target streamrec "${thread_tests[@]/#/--target=}" ;;
