@@ -96,6 +96,7 @@ std::string StatsReporter::stats_json(bool final, const ModelThread& model, cons
   bounds.push_back({"catalog_items", learner.catalog().size(), lc.max_items, learner.catalog().evicted_items()});
   bounds.push_back({"item_counts", learner.baseline().items(), lc.max_items, learner.baseline().evicted_items()});
   bounds.push_back({"embedding_rows", learner.table().rows(), lc.max_embedding_rows, learner.table().evicted_total()});
+  bounds.push_back({"retrieval_index_items", ranker.retrieval_index_items(), lc.max_items, 0});
   std::string memory_json;
   for (const MemoryBound& b : bounds)
     fmt::format_to(std::back_inserter(memory_json), "{}\"{}\":{{\"entries\":{},\"bound\":{},\"evicted\":{}}}",

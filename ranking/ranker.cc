@@ -123,6 +123,7 @@ void Ranker::refresh_index() {
   const auto n = static_cast<Eigen::Index>(available_.size());
   if (item_matrix_.cols() != n) item_matrix_.resize(dim_, n);
   if (item_bias_.size() != n) item_bias_.resize(n);
+  items_with_rows_ = 0;
   for (Eigen::Index c = 0; c < n; ++c) {
     uint32_t row = table.find(item_keys_[static_cast<size_t>(c)].item);
     if (row == EmbeddingTable::kNoRow) {
@@ -130,6 +131,7 @@ void Ranker::refresh_index() {
       item_bias_(c) = 0;
       continue;
     }
+    ++items_with_rows_;
     const float* w = table.row(row);
     item_matrix_.col(c) = Eigen::Map<const Eigen::VectorXf>(w, dim_);
     item_bias_(c) = has_bias ? w[dim_] : 0.0f;
@@ -153,10 +155,16 @@ void Ranker::maintain_retrieval_index() {
   // By the clock, at most a tenth of a core on rebuilds: a catalog whose
   // build takes a minute is rebuilt every ten at the soonest. (A replay's
   // schedule must not depend on the machine: every rebuild_s refreshes.)
-  const double every = rebuild_every_events_ > 0 ? static_cast<double>(config_.approximate_retrieval_rebuild_s)
-                                                 : std::max(static_cast<double>(config_.approximate_retrieval_rebuild_s),
-                                                            10 * retrieval_index_.build_seconds());
-  if (retrieval_index_.ready() && ++refreshes_since_retrieval_build_ < every) return;
+  const bool replay = rebuild_every_events_ > 0;
+  const double least = replay ? 0 : 10 * retrieval_index_.build_seconds();
+  const double every = std::max(static_cast<double>(config_.approximate_retrieval_rebuild_s), least);
+  // Sooner while the items with an embedding have doubled since the last
+  // build (a learner's first minutes: built at its start, the graph holds
+  // few), within the same tenth of a core.
+  ++refreshes_since_retrieval_build_;
+  const bool grown =
+      items_with_rows_ >= 2 * retrieval_index_.items() + 1000 && refreshes_since_retrieval_build_ >= least;
+  if (retrieval_index_.ready() && refreshes_since_retrieval_build_ < every && !grown) return;
   if (retrieval_index_.building()) return;
   // The embeddings of the moment: each column one item's, its bias under
   // it. Items without a row (all zero, every one the same point) stay out:

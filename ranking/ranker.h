@@ -284,6 +284,7 @@ class Ranker {
   uint64_t events_since_build_ = 0;
   RetrievalIndex retrieval_index_;
   int64_t refreshes_since_retrieval_build_ = 0;
+  size_t items_with_rows_ = 0;  // available items with an embedding row, as of the last refresh
   std::vector<std::pair<float, const std::string*>> found_;  // search_retrieval_index()'s scratch
 
   // Scratch of rank(), kept between calls.
