@@ -72,7 +72,13 @@ TEST_F(ServeTest, EveryRankedItemSaysWhyWithTermsThatMultiplyToItsScore) {
   int users = 0;
   for (size_t at = 0; (at = scanned.find("sr:{u:", at)) != std::string::npos; ++at) {
     const std::string user = scanned.substr(at + 6, scanned.find('}', at) - at - 6);
-    EXPECT_EQ(redis_->cli("HLEN 'sr:{u:" + user + "}:why'"), redis_->cli("ZCARD 'sr:{u:" + user + "}:rec'"));
+    // Both in one script: the learner may rewrite them (in one MULTI)
+    // between two separate reads.
+    const std::string sizes = redis_->cli("EVAL \"return {redis.call('HLEN', KEYS[1]), redis.call('ZCARD', KEYS[2])}\" 2 "
+                                          "'sr:{u:" + user + "}:why' 'sr:{u:" + user + "}:rec'");
+    const size_t newline = sizes.find('\n');
+    ASSERT_NE(newline, std::string::npos) << sizes;
+    EXPECT_EQ(sizes.substr(0, newline + 1), sizes.substr(newline + 1)) << "HLEN why, ZCARD rec: " << sizes;
     auto answer = client.get("/v1/users/" + user + "/recommendations?k=20&explain=true");
     ASSERT_EQ(answer.status, 200) << answer.body;
     auto json = answer.json();
