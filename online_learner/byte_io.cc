@@ -21,17 +21,10 @@ void ByteWriter::flush_spill() {
 }
 
 void ByteWriter::patch_u64(uint64_t at, uint64_t v) {
-  if (at >= spilled_) {
-    std::memcpy(bytes_.data() + (at - spilled_), &v, sizeof v);
-    return;
-  }
-  // Some of its bytes are spilled: the whole patch is the sink owner's (the
-  // bytes still held are patched here too, so both agree).
-  spilled_patches_.emplace_back(at, v);
-  if (at + sizeof v > spilled_) {
-    const size_t in_file = static_cast<size_t>(spilled_ - at);
-    std::memcpy(bytes_.data(), reinterpret_cast<const char*>(&v) + in_file, sizeof v - in_file);
-  }
+  // raw() spills before a write that does not fit, so a u64 is either all
+  // held or all handed over: then the patch is the sink owner's to apply.
+  if (at >= spilled_) std::memcpy(bytes_.data() + (at - spilled_), &v, sizeof v);
+  else spilled_patches_.emplace_back(at, v);
 }
 
 }  // namespace streamrec::learner
