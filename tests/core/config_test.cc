@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <fstream>
 #include <functional>
 
@@ -12,10 +13,18 @@
 namespace streamrec {
 namespace {
 
+// The files a test writes go to one scratch directory, removed when the
+// binary exits (a failure needs no file kept: its text is in the test).
 std::string write_file(const std::string& text) {
-  std::string path = testing::make_scratch_dir("config") + "/settings.yaml";
+  static const struct ScratchDir {
+    std::string path = testing::make_scratch_dir("config");
+    ~ScratchDir() { std::filesystem::remove_all(path); }
+  } dir;
+  static int files = 0;
+  std::filesystem::path path = std::filesystem::path(dir.path) / std::to_string(files++) / "settings.yaml";
+  std::filesystem::create_directories(path.parent_path());
   std::ofstream(path) << text;
-  return path;
+  return path.string();
 }
 
 // Every scalar of a YAML tree as dotted key -> text.
