@@ -392,14 +392,20 @@ void Ranker::history_candidates(const UserHistory& history) {
       choose(*i, CandidateSource::kRecent);
     }
 
+  // Co-visits with the p-th newest viewed item count 1/(1 + p), as the
+  // recent source's recency does: what the user viewed last says most about
+  // what they view next (on the development runs without categories, summed
+  // counts gave 1.74x and 1.40x the best baseline's new-item hit rate, these
+  // 1.87x and 1.64x; docs/evaluation.md).
   const size_t sources = std::min(history.viewed.size(), static_cast<size_t>(config_.covisit_sources));
   for (size_t p = 0; p < sources; ++p) {
     const CoVisitation::Row* row = covisits_.row(history.viewed[p].item_id);
     if (!row) continue;
+    const double weight = 1.0 / (1.0 + static_cast<double>(p));
     for (const CoVisitation::Cell& cell : *row)
       if (auto i = number(cell.neighbour)) {
         if (covisits_of_[*i] == 0 && recency_[*i] == 0) boosted_.push_back(*i);  // not listed yet
-        covisits_of_[*i] += cell.count;
+        covisits_of_[*i] += weight * cell.count;
       }
   }
   covisit_second_step(history, sources);

@@ -14,7 +14,8 @@
 //    (re-consumption; UserHistory, kept from add_event());
 //  - covisit: the `covisit_candidates` items most co-visited
 //    (ranking/covisitation.h, kept from add_event()) with the user's last
-//    `covisit_sources` viewed items, by the sum of their co-visits, plus a
+//    `covisit_sources` viewed items, by the sum of their co-visits, those
+//    with the p-th newest weighed 1/(1 + p), plus a
 //    second step of the walk: the `covisit_second_step` items most
 //    co-visited with them pass half their weight on to their own
 //    neighbours, in proportion to each one's share of their co-visits;
