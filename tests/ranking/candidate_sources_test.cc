@@ -152,6 +152,25 @@ TEST(CandidateSources, ItemsCovisitedWithTheCovisitedOnesAreCandidatesAfterThem)
   EXPECT_EQ(why[1].because, (std::vector<std::string>{"i1"}));  // the user's item it was reached from
 }
 
+// i9 was co-visited once with the user's newest view (i2), i8 once with the
+// view before it (i1), and i8 more recently (so more popular: it would win a
+// tie). The newest view weighs twice the one before: i9 is the candidate.
+TEST(CandidateSources, CoVisitsWithTheNewestViewWeighMost) {
+  auto learner = trained_learner();
+  RankingConfig config = covisits_alone();
+  config.covisit_second_step = 0;
+  config.covisit_candidates = 1;
+  config.reshow_viewed = false;  // i1 and i2 co-visit each other: not candidates here
+  Ranker ranker(config, PopularityConfig{}, *learner);
+  ranker.add_event(make_event("a1", EventType::kClick, "a", "i2", 1'000'000));
+  ranker.add_event(make_event("a2", EventType::kClick, "a", "i9", 1'001'000));
+  ranker.add_event(make_event("b1", EventType::kClick, "b", "i1", 1'002'000));
+  ranker.add_event(make_event("b2", EventType::kClick, "b", "i8", 1'003'000));
+  ranker.add_event(make_event("v1", EventType::kClick, "v", "i1", 2'000'000));
+  ranker.add_event(make_event("v2", EventType::kClick, "v", "i2", 2'001'000));
+  EXPECT_EQ(ranked(ranker, "v", {}), (std::set<std::string>{"i9"}));
+}
+
 TEST(CandidateSources, TheBrandsTheUserJustClickedProposeTheirMostPopularItems) {
   LearnerConfig learner_config;
   auto learner = std::move(Learner::create(learner_config)).value();
