@@ -172,7 +172,7 @@ struct LearnerConfig {
   // the least recently used. Not part of the model: changing them keeps a
   // checkpoint usable.
   int64_t max_users = 1000000;            // users with real-time state (recent clicks, history, debounce)
-  int64_t max_items = 500000;             // items in the catalog and the per-item counts
+  int64_t max_items = 2000000;            // items in the catalog and the per-item counts
   int64_t max_embedding_rows = 4000000;   // embedding rows (and keys awaiting admission)
   int64_t max_held_events = 200000;       // events the event-time merger holds; beyond, the oldest go on
 };

@@ -136,6 +136,16 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, Feedback feedback, 
   add_series("oracle_cvr");
 }
 
+void Learner::add_item(const Item& item) {
+  catalog_.update(item);
+  const uint64_t evicted = catalog_.evicted_items();
+  if (evicted == 0 || evicted < 2 * evictions_warned_ || evicted == evictions_warned_) return;
+  evictions_warned_ = evicted;
+  spdlog::warn("learner: the catalog is full (learner.max_items = {}); items evicted so far: {}, the least recently "
+               "updated first, no longer ranked or sampled. Raise learner.max_items to keep the whole catalog",
+               config_.max_items, evicted);
+}
+
 void Learner::warn_if_no_samples() {
   const JoinerCounters& c = joiner_.counters();
   if (warned_no_samples_ || c.events < kEventsBeforeNoSampleWarning || c.samples > 0) return;

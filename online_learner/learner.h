@@ -95,7 +95,11 @@ class Learner {
 
   static Result<std::unique_ptr<Learner>> create(const LearnerConfig& config);
 
-  void add_item(const Item& item) { catalog_.update(item); }
+  // Adds or updates the item in the catalog. Past learner.max_items the
+  // catalog evicts its least recently updated item: never silently, a
+  // warning names the bound the first time and again each time the
+  // evictions double.
+  void add_item(const Item& item);
   const Catalog& catalog() const { return catalog_; }
   // Joins the event; trains every mini-batch that fills up. Its user's
   // recent clicks (online_learner/recent_clicks.h) come from the learner's
@@ -233,6 +237,7 @@ class Learner {
   int bias_dim_;  // logit biases per row (one per task, or none)
   FeatureEncoder encoder_;
   bool warned_no_samples_ = false;
+  uint64_t evictions_warned_ = 0;  // the catalog's evictions at the last warning
   Catalog catalog_;
   Joiner joiner_;
   RecentClicksBook recent_clicks_;  // add_event(event)'s; learner.recent_clicks each, learner.max_users users

@@ -167,7 +167,7 @@ TEST(Config, MemoryBoundsAreCheckedWithAMessageNamingTheKey) {
   EXPECT_EQ(c->learner.max_users, 5000);
   EXPECT_EQ(c->redis.user_ttl_s, 86400);
   EXPECT_EQ(c->learner.max_held_events, 1000);
-  EXPECT_EQ(LearnerConfig{}.max_items, 500000);
+  EXPECT_EQ(LearnerConfig{}.max_items, 2000000);
   auto unbounded = load_config({"", {"STREAMREC_RANKINGS_COVISIT_REDIS_MAX_MEMBERS=0"}, {}});
   ASSERT_TRUE(unbounded.ok()) << unbounded.error().message;
   EXPECT_EQ(unbounded->rankings.covisit_redis_max_members, 0);

@@ -2,6 +2,8 @@
 // (learner.max_users, max_items, max_embedding_rows), evict the least
 // recently used, keep the most recent, and what they evict is gone.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <string>
@@ -213,6 +215,28 @@ TEST(LearnerBound, TheBoundsAreNotPartOfTheModelSoACheckpointLoadsUnderOtherBoun
   EXPECT_LE((*other)->catalog().size(), 5u);
   EXPECT_LE((*other)->recent_clicks().users(), 10u);
   EXPECT_LE((*other)->baseline().items(), 5u);
+}
+
+// A catalog cut by its bound says so: the first eviction names the bound,
+// and the next warnings come as the evictions double (1, 2, 4, 8), not per
+// item.
+TEST(CatalogBound, EvictingItemsIsWarnedAboutNamingTheBound) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  spdlog::default_logger()->sinks().push_back(sink);
+  LearnerConfig config;
+  config.max_items = 3;
+  auto learner = Learner::create(config);
+  ASSERT_TRUE(learner.ok());
+  for (int i = 0; i < 11; ++i) (*learner)->add_item(item("i" + std::to_string(i)));  // 8 evicted
+  spdlog::default_logger()->sinks().pop_back();
+  EXPECT_EQ((*learner)->catalog().evicted_items(), 8u);
+  std::vector<std::string> warnings;
+  for (const std::string& line : sink->last_formatted())
+    if (line.find("catalog is full") != std::string::npos) warnings.push_back(line);
+  ASSERT_EQ(warnings.size(), 4u);
+  EXPECT_NE(warnings[0].find("learner.max_items = 3"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("evicted so far: 1,"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[3].find("evicted so far: 8,"), std::string::npos) << warnings[3];
 }
 
 }  // namespace
