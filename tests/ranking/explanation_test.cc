@@ -93,8 +93,10 @@ TEST(Explanations, ARecentItemIsBecauseTheUserViewedIt) {
   // Viewed, and viewed with i1 (the user's own two views co-visit each other).
   EXPECT_EQ(e.because, (std::vector<std::string>{"i6", "i1"}));
   const RankingConfig defaults;
-  // The newest view (position 0), and one co-visit, as many as any candidate's.
-  EXPECT_DOUBLE_EQ(e.history_factor, 1 + defaults.recent_boost + defaults.covisit_boost);
+  // The newest view (position 0), co-visited once with the view before it
+  // (weighed 1/2); i1 (position 1) co-visited once with the newest (weighed
+  // 1: the most co-visits of any candidate).
+  EXPECT_DOUBLE_EQ(e.history_factor, 1 + defaults.recent_boost + defaults.covisit_boost / 2);
   EXPECT_DOUBLE_EQ(of(ranking, why, "i1").history_factor, 1 + defaults.recent_boost / 2 + defaults.covisit_boost);
 }
 
