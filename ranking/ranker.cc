@@ -101,6 +101,13 @@ void Ranker::add_event(const Event& event) {
   // The same score sr:pop keeps (feature_store/feature_effects.h).
   ItemCounts& counts = popularity_[event.item_id];
   counts.popularity = log2_sum(counts.popularity, popularity_exponent(popularity_config_, event.type, event.ts_ms));
+  // The index's numbers hold until the catalog changes (then the next
+  // refresh rebuilds it, groups and all).
+  if (!index_dirty_ && learner_.catalog().changes() == catalog_changes_)
+    if (auto i = number(event.item_id)) {
+      categories_.noted(*i);
+      brands_.noted(*i);
+    }
   if (event.type == EventType::kImpression)
     counts.exposure = log2_sum(counts.exposure, static_cast<double>(event.ts_ms) / 1000.0 / popularity_config_.half_life_s);
 }
@@ -141,6 +148,11 @@ void Ranker::refresh_index() {
   popular_.resize(available_.size());
   std::iota(popular_.begin(), popular_.end(), 0);
   popular_.resize(most_popular_first(popular_, static_cast<size_t>(config_.popular_candidates)));
+  // Leaders enough for the category and brand sources to find their
+  // candidates among them unless the user's own items are most of them.
+  constexpr size_t kLeadersBeyond = 128;
+  categories_.refresh(available_popularity_, static_cast<size_t>(config_.category_candidates) + kLeadersBeyond);
+  brands_.refresh(available_popularity_, static_cast<size_t>(config_.brand_candidates) + kLeadersBeyond);
   maintain_retrieval_index();
 }
 
@@ -212,9 +224,9 @@ void Ranker::rebuild_catalog_index() {
   brand_of_.clear();
   category_number_.clear();
   item_number_.clear();
-  category_items_.clear();
   brand_number_.clear();
-  brand_items_.clear();
+  categories_.clear(learner_.catalog().size());
+  brands_.clear(learner_.catalog().size());
   learner_.catalog().for_each_available([&](const Item& item) {
     const size_t i = available_.size();
     available_.push_back(&item);
@@ -224,15 +236,15 @@ void Ranker::rebuild_catalog_index() {
     available_exposure_.push_back(&counts.exposure);
     item_keys_.push_back(FeatureEncoder::item_keys(item.item_id, &item));
     item_number_.emplace(item.item_id, i);
-    auto [category, new_category] = category_number_.try_emplace(item.category, category_items_.size());
-    if (new_category) category_items_.emplace_back();
+    auto [category, new_category] = category_number_.try_emplace(item.category, categories_.groups());
+    if (new_category) categories_.add_group();
     category_of_.push_back(category->second);
-    category_items_[category->second].push_back(i);
+    categories_.add(category->second, i);
     brand_of_.push_back(kNoBrand);
     if (!item.brand.empty()) {
-      auto [brand, new_brand] = brand_number_.try_emplace(item.brand, brand_items_.size());
-      if (new_brand) brand_items_.emplace_back();
-      brand_items_[brand->second].push_back(i);
+      auto [brand, new_brand] = brand_number_.try_emplace(item.brand, brands_.groups());
+      if (new_brand) brands_.add_group();
+      brands_.add(brand->second, i);
       brand_of_.back() = brand->second;
     }
   });
@@ -245,8 +257,8 @@ void Ranker::rebuild_catalog_index() {
   recency_.assign(available_.size(), 0.0);
   covisits_of_.assign(available_.size(), 0.0);
   viewed_.assign(available_.size(), nullptr);
-  share_.assign(category_items_.size(), 0.0);
-  brand_taken_.assign(brand_items_.size(), 0);
+  share_.assign(categories_.groups(), 0.0);
+  brand_taken_.assign(brands_.groups(), 0);
   recent_categories_.clear();
 }
 
@@ -490,16 +502,13 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
     share_[it->second] += 1.0 / recent_clicks.size();
   }
   if (!recent_categories_.empty() && config_.category_candidates > 0) {
-    same_category_.clear();  // available items of those categories, not yet chosen, most popular first
-    for (size_t category : recent_categories_)
-      for (size_t i : category_items_[category])
-        if (!chosen_[i]) same_category_.push_back(i);
-    const size_t m = most_popular_first(same_category_, static_cast<size_t>(config_.category_candidates));
-    for (size_t i = 0; i < m; ++i) choose(same_category_[i], CandidateSource::kCategory);
+    group_top_.clear();  // available items of those categories, not yet chosen, most popular first
+    categories_.most_popular(recent_categories_, static_cast<size_t>(config_.category_candidates), chosen_, group_top_);
+    for (size_t i : group_top_) choose(i, CandidateSource::kCategory);
   }
 
   // The brands the user just clicked: their most popular available items.
-  if (config_.brand_candidates > 0 && !brand_items_.empty()) {
+  if (config_.brand_candidates > 0 && brands_.groups() > 0) {
     for (const std::string& item : recent_clicks) {
       const Item* clicked = learner_.catalog().find(item);
       if (!clicked || clicked->brand.empty()) continue;
@@ -508,12 +517,9 @@ std::vector<std::pair<std::string, double>> Ranker::rank(const std::string& user
       brand_taken_[it->second] = 1;
       recent_brands_.push_back(it->second);
     }
-    same_category_.clear();  // reused: available items of those brands, not yet chosen
-    for (size_t brand : recent_brands_)
-      for (size_t i : brand_items_[brand])
-        if (!chosen_[i]) same_category_.push_back(i);
-    const size_t m = most_popular_first(same_category_, static_cast<size_t>(config_.brand_candidates));
-    for (size_t i = 0; i < m; ++i) choose(same_category_[i], CandidateSource::kBrand);
+    group_top_.clear();  // available items of those brands, not yet chosen, most popular first
+    brands_.most_popular(recent_brands_, static_cast<size_t>(config_.brand_candidates), chosen_, group_top_);
+    for (size_t i : group_top_) choose(i, CandidateSource::kBrand);
   }
 
   // Retrieval: the best dot products, then the most popular, without repeats.

@@ -96,6 +96,7 @@
 #include "ranking/explanation.h"
 #include "ranking/item_snapshot.h"
 #include "ranking/learned_blend.h"
+#include "ranking/popular_by_group.h"
 #include "ranking/retrieval_index.h"
 #include "ranking/user_history.h"
 
@@ -263,9 +264,9 @@ class Ranker {
   std::vector<size_t> brand_of_;          // their brand's number, kNoBrand without
   std::unordered_map<std::string_view, size_t> category_number_;  // views into the catalog's items
   std::unordered_map<std::string_view, size_t> item_number_;      // the same, per item id
-  std::vector<std::vector<size_t>> category_items_;  // per category number, ascending
+  PopularByGroup categories_;             // the items of each category number, their most popular first
   std::unordered_map<std::string_view, size_t> brand_number_;  // views into the catalog's items
-  std::vector<std::vector<size_t>> brand_items_;     // per brand number, ascending
+  PopularByGroup brands_;                 // the same per brand number
   Eigen::MatrixXf item_matrix_;           // dim x available, zero for items without a row
   Eigen::VectorXf item_bias_;             // click bias per available item
   std::vector<size_t> popular_;           // the most popular items, most popular first
@@ -306,7 +307,7 @@ class Ranker {
   std::vector<size_t> walk_sources_;      // covisit_second_step()'s: the user's items it starts from
   std::vector<double> share_;             // per category: share of the recent clicks; all 0 between calls
   std::vector<size_t> recent_categories_; // those with a share
-  std::vector<size_t> same_category_;
+  std::vector<size_t> group_top_;         // the category and brand sources' candidates
   std::vector<std::pair<double, size_t>> by_popularity_;  // most_popular_first()'s scratch
   std::vector<uint8_t> brand_taken_;      // per brand: among recent_brands_; all 0 between calls
   std::vector<size_t> recent_brands_;     // the brands of the recent clicks
