@@ -35,8 +35,9 @@ std::optional<Dataset> read_dataset_or_report(const std::string& command, const 
   std::string problems = describe_problems(s);
   if (!problems.empty()) std::fprintf(stderr, "%s: %s: %s\n", command.c_str(), path.c_str(), problems.c_str());
   for (size_t i = 1; i < s.rejected.size() && i < 5; ++i)
-    std::fprintf(stderr, "%s: %s:%lld: %s\n", command.c_str(), path.c_str(), static_cast<long long>(s.rejected[i].line),
-                 s.rejected[i].message.c_str());
+    std::fprintf(stderr, "%s: %s:%lld: %s\n", command.c_str(),
+                 (s.rejected[i].file.empty() ? path : s.rejected[i].file).c_str(),
+                 static_cast<long long>(s.rejected[i].line), s.rejected[i].message.c_str());
   return std::move(dataset).value();
 }
 

@@ -12,6 +12,11 @@
 
 namespace streamrec {
 
+// The help of every command's `--items FILE` (DatasetOptions::items_path).
+inline constexpr const char* kItemsFileHelp =
+    "The file that describes the items: with --format jsonl an items JSONL, retailrocket its item_properties.csv "
+    "(categories), movielens its movies.csv (genres as categories); other formats carry them in the events file";
+
 std::optional<Dataset> read_dataset_or_report(const std::string& command, const std::string& path,
                                               const std::string& format, const Config& config,
                                               const std::string& items_path = "");

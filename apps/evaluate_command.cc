@@ -234,7 +234,7 @@ void add_evaluate_command(CLI::App& app, int& exit_code) {
                   "The events file's format, one of " + std::string(dataset_format_names()) +
                       "; other than jsonl, the catalog comes from the same file (docs/datasets.md)")
       ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; });
-  cmd->add_option("--items", o->items, "With --format jsonl: items, one JSON object a line")->check(CLI::ExistingFile);
+  cmd->add_option("--items", o->items, kItemsFileHelp)->check(CLI::ExistingFile);
   cmd->add_option("--k", o->k, "Length of the ranking measured (hit rate@K, NDCG@K, MRR@K)")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--test-fraction", o->test_fraction, "The last share of the events held out (by time)")

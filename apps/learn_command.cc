@@ -83,6 +83,7 @@ struct LearnOptions {
   double status_interval_s = 5;
   std::string catalog;
   std::string catalog_format = "jsonl";
+  std::string catalog_items;
 };
 }  // namespace
 
@@ -102,6 +103,10 @@ void add_learn_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--catalog", options->catalog,
                   "Load the whole catalog from this file before consuming (items JSONL, or a dataset file of "
                   "--catalog-format): every learner started with it holds every item, however big")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--catalog-items", options->catalog_items,
+                  "With --catalog-format retailrocket or movielens: the file that describes the items "
+                  "(item_properties.csv, movies.csv: categories)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--catalog-format", options->catalog_format,
                   "The --catalog file's format: jsonl (items), or a dataset format whose catalog is derived: " +
@@ -123,9 +128,16 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       exit_code = 2;
       return;
     }
+    if (!options->catalog_items.empty() && (options->catalog.empty() || options->catalog_format == "jsonl")) {
+      spdlog::error("learn: --catalog-items describes the items of a --catalog of --catalog-format retailrocket or "
+                    "movielens; a jsonl --catalog is the items themselves");
+      exit_code = 2;
+      return;
+    }
     if (!options->catalog.empty()) {
       auto started = std::chrono::steady_clock::now();
       DatasetOptions dataset_options;
+      dataset_options.items_path = options->catalog_items;
       auto catalog = read_catalog(options->catalog, *parse_dataset_format(options->catalog_format), dataset_options);
       if (!catalog.ok()) {
         spdlog::error("learn: --catalog {}", catalog.error().message);

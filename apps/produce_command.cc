@@ -74,7 +74,8 @@ int run_to_kafka(const Config& config, const ProduceOptions& options) {
   } else if (options.format == "jsonl") {
     report = produce_replay(config, options.replay, options.replay_items, hooks);
   } else {
-    auto dataset = read_dataset_or_report("streamrec produce", options.replay, options.format, config);
+    auto dataset =
+        read_dataset_or_report("streamrec produce", options.replay, options.format, config, options.replay_items);
     if (!dataset) return 1;
     if (options.no_items) dataset->items.clear();
     report = produce_dataset(config, *dataset, hooks);
@@ -130,7 +131,9 @@ void add_produce_command(CLI::App& app, int& exit_code) {
       ->needs(synthetic);
   auto* replay = cmd->add_option("--replay", options->replay, "Replay this events JSONL file")->check(CLI::ExistingFile);
   auto* replay_items =
-      cmd->add_option("--replay-items", options->replay_items, "Replay this items JSONL file (before --replay)")
+      cmd->add_option("--replay-items", options->replay_items,
+                      "The file that describes the items: with --format jsonl an items JSONL, replayed before "
+                      "--replay; retailrocket its item_properties.csv, movielens its movies.csv (categories)")
           ->check(CLI::ExistingFile);
   synthetic->excludes(replay)->excludes(replay_items);
   cmd->add_option("--format", options->format,
@@ -152,11 +155,6 @@ void add_produce_command(CLI::App& app, int& exit_code) {
   cmd->callback([options, &exit_code] {
     Config config = load_config_or_exit(options->config);
     apply_shorthands(*options, config);
-    if (options->format != "jsonl" && !options->replay_items.empty()) {
-      std::fprintf(stderr, "streamrec produce: --replay-items is for --format jsonl; other formats carry their catalog\n");
-      exit_code = 2;
-      return;
-    }
     if (options->no_items && options->format == "jsonl") {
       std::fprintf(stderr, "streamrec produce: --no-items is for --format taobao|retailrocket|rees46|movielens|csv; "
                            "with jsonl, leave out --replay-items\n");

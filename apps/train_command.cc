@@ -304,7 +304,7 @@ int run_train(const TrainOptions& o) {
   // Another format than the project's JSONL: read whole, catalog included.
   std::optional<Dataset> dataset;
   if (o.format != "jsonl") {
-    dataset = read_dataset_or_report("streamrec train", o.events, o.format, config);
+    dataset = read_dataset_or_report("streamrec train", o.events, o.format, config, o.items);
     if (!dataset) return 1;
   }
   if (o.resume_from.empty()) {  // a checkpoint carries its own
@@ -353,7 +353,7 @@ int run_train(const TrainOptions& o) {
   EventDecoder decoder;
   uint64_t bad_lines = 0;
   std::string line;
-  if (!o.items.empty()) {
+  if (!o.items.empty() && !dataset) {  // a dataset read its item file itself
     std::ifstream items(o.items);
     if (!items) {
       std::fprintf(stderr, "streamrec train: --items %s: cannot be opened\n", o.items.c_str());
@@ -458,7 +458,7 @@ void add_train_command(CLI::App& app, int& exit_code) {
                   "The events file's format, one of " + std::string(dataset_format_names()) +
                       "; other than jsonl, the file's catalog is learned first (docs/datasets.md)")
       ->check([](const std::string& f) { return parse_dataset_format(f).ok() ? "" : parse_dataset_format(f).error().message; });
-  cmd->add_option("--items", o->items, "Items, one JSON object a line")->check(CLI::ExistingFile);
+  cmd->add_option("--items", o->items, kItemsFileHelp)->check(CLI::ExistingFile);
   cmd->add_option("--catalog", o->catalog,
                   "Learn this catalog first (items JSONL, or a dataset file of --catalog-format)")
       ->check(CLI::ExistingFile);

@@ -66,6 +66,8 @@ runs=(
   "rees46 users b|$variants/rees46-users-b.csv|rees46|"
   "rees46 once (ML)|$variants/rees46-once.ratings.csv|movielens|"
   "rees46 as RR|$variants/rees46.retailrocket.csv|retailrocket|"
+  "rees46 RR+items|$variants/rees46.retailrocket.csv|retailrocket|--items $variants/rees46.item_properties.csv"
+  "rees46 ML+movies|$variants/rees46-once.ratings.csv|movielens|--items $variants/rees46-once.movies.csv"
   "rees46 seed 2|$data/rees46-2019-oct-head.csv|rees46|--seed 2"
   "synthetic|$variants/synthetic/events.jsonl|jsonl|--items $variants/synthetic/items.jsonl"
   "taobao|$data/taobao-userbehavior-2h.csv|taobao|"

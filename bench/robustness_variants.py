@@ -9,6 +9,10 @@ real samples of ../shared/data (never copied into the repository):
   <out>/taobao-once.ratings.csv     the same from Taobao
   <out>/rees46.retailrocket.csv     REES46 as RetailRocket events.csv (view, addtocart,
                                     transaction; ms timestamps; no categories, brands, prices)
+  <out>/rees46.item_properties.csv  its item file, as RetailRocket's: each item's category_id
+                                    as `categoryid` (and a hashed property to skip), when first seen
+  <out>/rees46-once.movies.csv      the once stream's item file, as MovieLens's movies.csv: the
+                                    category code (or id) as the genres
 
   bench/robustness_variants.py DATA_DIR OUT_DIR
 """
@@ -83,3 +87,24 @@ with open(os.path.join(out, "rees46.retailrocket.csv"), "w") as f:
             continue
         tx = str(n) if row[1] == "purchase" else ""
         f.write(f"{rees46_seconds(row[0]) * 1000},{row[7]},{kinds[row[1]]},{row[2]},{tx}\n")
+
+with open(os.path.join(out, "rees46.item_properties.csv"), "w") as f:
+    f.write("timestamp,itemid,property,value\n")
+    described = set()
+    for row in rows:
+        if row[2] in described:
+            continue
+        described.add(row[2])
+        ms = rees46_seconds(row[0]) * 1000
+        f.write(f"{ms},{row[2]},categoryid,{row[3]}\n")
+        f.write(f"{ms},{row[2]},888,n{len(row[2])}.000\n")
+
+with open(os.path.join(out, "rees46-once.movies.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["movieId", "title", "genres"])
+    described = set()
+    for row in rows:
+        if row[2] in described:
+            continue
+        described.add(row[2])
+        w.writerow([row[2], f"Product {row[2]}, as a film", (row[4] or row[3]).replace(".", "|")])

@@ -33,7 +33,7 @@ Result<Dataset> read_jsonl(const std::string& path, const DatasetOptions& option
   auto reject = [&](int64_t line, std::string message) -> std::optional<Error> {
     ++d.stats.rejected_rows;
     if (options.strict) return Error{path + ":" + std::to_string(line) + ": " + message};
-    if (d.stats.rejected.size() < options.max_rejected_kept) d.stats.rejected.push_back({line, std::move(message)});
+    if (d.stats.rejected.size() < options.max_rejected_kept) d.stats.rejected.push_back({line, std::move(message), {}});
     return std::nullopt;
   };
   if (!options.items_path.empty()) {
@@ -76,6 +76,28 @@ Result<Dataset> read_jsonl(const std::string& path, const DatasetOptions& option
   return d;
 }
 
+// Gives the items of `d` the attributes the item file `path` describes (the
+// adapter's rows make items only); its malformed rows join d's, named by
+// the file.
+std::optional<Error> describe_items(const std::string& path, DatasetFormat format, const DatasetOptions& options,
+                                    datasets::CsvAdapter adapter, Dataset& d) {
+  auto described = datasets::read_csv_dataset(path, format, options, std::move(adapter));
+  if (!described.ok()) return described.error();
+  std::unordered_map<std::string_view, const Item*> by_id;
+  for (const DatasetItem& i : described->items) by_id.emplace(i.item.item_id, &i.item);
+  for (DatasetItem& i : d.items) {
+    auto it = by_id.find(i.item.item_id);
+    if (it == by_id.end()) continue;
+    if (!it->second->category.empty()) i.item.category = it->second->category;
+    if (!it->second->brand.empty()) i.item.brand = it->second->brand;
+  }
+  d.stats.rejected_rows += described->stats.rejected_rows;
+  for (RejectedRow& r : described->stats.rejected)
+    if (d.stats.rejected.size() < options.max_rejected_kept)
+      d.stats.rejected.push_back({r.line, std::move(r.message), path});
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<DatasetFormat> parse_dataset_format(std::string_view name) {
@@ -93,6 +115,11 @@ std::string_view to_string(DatasetFormat format) {
 std::string_view dataset_format_names() { return "jsonl, taobao, retailrocket, rees46, movielens, csv"; }
 
 Result<Dataset> read_dataset(const std::string& path, DatasetFormat format, const DatasetOptions& options) {
+  if (!options.items_path.empty() && format != DatasetFormat::kJsonl && format != DatasetFormat::kRetailRocket &&
+      format != DatasetFormat::kMovieLens)
+    return Error{"an item file (" + options.items_path + ") with " + std::string(to_string(format)) +
+                 ": these files carry their items' attributes; an item file is read with jsonl, retailrocket "
+                 "(item_properties.csv) and movielens (movies.csv)"};
   Result<Dataset> d = Error{""};
   switch (format) {
     case DatasetFormat::kJsonl: d = read_jsonl(path, options); break;
@@ -100,9 +127,15 @@ Result<Dataset> read_dataset(const std::string& path, DatasetFormat format, cons
     case DatasetFormat::kRees46: d = datasets::read_csv_dataset(path, format, options, datasets::rees46_adapter()); break;
     case DatasetFormat::kRetailRocket:
       d = datasets::read_csv_dataset(path, format, options, datasets::retailrocket_adapter());
+      if (d.ok() && !options.items_path.empty())
+        if (auto e = describe_items(options.items_path, format, options, datasets::retailrocket_items_adapter(), *d))
+          return *e;
       break;
     case DatasetFormat::kMovieLens:
       d = datasets::read_csv_dataset(path, format, options, datasets::movielens_adapter());
+      if (d.ok() && !options.items_path.empty())
+        if (auto e = describe_items(options.items_path, format, options, datasets::movielens_items_adapter(), *d))
+          return *e;
       break;
     case DatasetFormat::kCsv: {
       auto adapter = datasets::mapped_csv_adapter(options.csv);
@@ -150,7 +183,9 @@ std::string describe_problems(const DatasetStats& stats) {
     std::string s = std::to_string(stats.rejected_rows) + " malformed row" + (stats.rejected_rows == 1 ? "" : "s") +
                     " rejected";
     if (!stats.rejected.empty())
-      s += " (first: line " + std::to_string(stats.rejected[0].line) + ": " + stats.rejected[0].message + ")";
+      s += " (first: line " + std::to_string(stats.rejected[0].line) +
+           (stats.rejected[0].file.empty() ? "" : " of " + stats.rejected[0].file) + ": " + stats.rejected[0].message +
+           ")";
     add(s);
   }
   if (!stats.skipped.empty()) {

@@ -84,7 +84,12 @@ Result<CsvColumns> parse_csv_columns(std::string_view columns, std::string_view 
 struct DatasetOptions {
   bool strict = false;                 // the first malformed row fails the read
   size_t max_rejected_kept = 100;      // how many malformed rows stats.rejected lists
-  std::string items_path;              // kJsonl only: an items JSONL file for the catalog (optional)
+  // The file that describes the items (optional): kJsonl an items JSONL;
+  // kRetailRocket its item_properties.csv (each item's latest categoryid);
+  // kMovieLens its movies.csv (the genres as the category). The catalog is
+  // still the items the events name, with these attributes. Other formats
+  // carry their attributes in the events file and refuse one.
+  std::string items_path;
   CsvColumns csv;                      // kCsv only
 };
 
@@ -95,6 +100,7 @@ struct DatasetItem {
 struct RejectedRow {
   int64_t line = 0;     // 1-based line of the file
   std::string message;  // e.g. "price: \"abc\" is not a number"
+  std::string file;     // "": the events file; else the item file (DatasetOptions::items_path) it is in
 };
 
 struct DatasetStats {

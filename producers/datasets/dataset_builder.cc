@@ -133,7 +133,7 @@ std::optional<Error> DatasetBuilder::reject(const std::string& path, std::string
   DatasetStats& stats = dataset_.stats;
   ++stats.rejected_rows;
   if (options_.strict) return Error{path + ":" + std::to_string(line_) + ": " + message};
-  if (stats.rejected.size() < options_.max_rejected_kept) stats.rejected.push_back({line_, std::move(message)});
+  if (stats.rejected.size() < options_.max_rejected_kept) stats.rejected.push_back({line_, std::move(message), {}});
   return std::nullopt;
 }
 

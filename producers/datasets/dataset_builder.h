@@ -85,6 +85,10 @@ CsvAdapter taobao_adapter();
 CsvAdapter rees46_adapter();
 CsvAdapter retailrocket_adapter();
 CsvAdapter movielens_adapter();
+// The item files of the formats whose events name items only: their rows
+// make no events, only items with attributes (DatasetOptions::items_path).
+CsvAdapter retailrocket_items_adapter();
+CsvAdapter movielens_items_adapter();
 Result<CsvAdapter> mapped_csv_adapter(const CsvColumns& columns);
 
 }  // namespace streamrec::datasets

@@ -256,6 +256,43 @@ TEST(RetailRocketTest, ViewsAndAddToCartAreClicksTransactionsArePurchases) {
   EXPECT_EQ(find_item(d, "248676")->item.ts_ms, 1433221999827);
 }
 
+// item_properties.csv gives each item its latest categoryid; the other
+// properties are skipped, a malformed row is rejected naming the item file,
+// and an item the events do not name stays out of the catalog.
+TEST(RetailRocketTest, TheItemPropertiesFileGivesEachItemItsLatestCategory) {
+  Fixture events(
+      "timestamp,visitorid,event,itemid,transactionid\n"
+      "1433221332117,257597,view,355908,\n"
+      "1433224214164,992329,view,248676,\n");
+  Fixture properties(
+      "timestamp,itemid,property,value\n"
+      "1435460400000,355908,categoryid,1173\n"
+      "1431226800000,355908,categoryid,491\n"     // older: replaced by the row above
+      "1433221332117,355908,888,n552.000 639502\n"  // hashed: skipped
+      "1433221332117,248676,available,1\n"
+      "1433221332117,248676,categoryid,1602\n"
+      "1433221332117,999999,categoryid,7\n"       // no event names it
+      "soon,248676,categoryid,1\n");              // 8: malformed
+  DatasetOptions options;
+  options.items_path = properties.path();
+  Dataset d = read_ok(events, DatasetFormat::kRetailRocket, options);
+  ASSERT_EQ(d.items.size(), 2u);
+  EXPECT_EQ(find_item(d, "355908")->item.category, "1173");
+  EXPECT_EQ(find_item(d, "248676")->item.category, "1602");
+  EXPECT_EQ(find_item(d, "248676")->item.ts_ms, 1433224214164);  // still its first event's
+  ASSERT_EQ(d.stats.rejected_rows, 1);
+  EXPECT_EQ(d.stats.rejected[0].line, 8);
+  EXPECT_EQ(d.stats.rejected[0].file, properties.path());
+  EXPECT_NE(describe_problems(d.stats).find("line 8 of " + properties.path()), std::string::npos)
+      << describe_problems(d.stats);
+  Fixture wrong("timestamp,itemid,property\n1,2,3\n");
+  options.items_path = wrong.path();
+  auto refused = read_dataset(events.path(), DatasetFormat::kRetailRocket, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find(wrong.path() + ":1: expected the header"), std::string::npos)
+      << refused.error().message;
+}
+
 TEST(MovieLensTest, EveryRatingIsAClick) {
   Fixture f(
       "userId,movieId,rating,timestamp\n"
@@ -268,6 +305,42 @@ TEST(MovieLensTest, EveryRatingIsAClick) {
   EXPECT_EQ(d.events[0].ts_ms, 1260759144000);
   EXPECT_EQ(d.stats.rejected_rows, 1);
   EXPECT_EQ(d.stats.rejected[0].line, 4);
+}
+
+// movies.csv: the genres as written are the film's category (titles quoted
+// when they hold a comma); "(no genres listed)" is none.
+TEST(MovieLensTest, TheMoviesFileGivesEachFilmItsGenresAsCategory) {
+  Fixture ratings(
+      "userId,movieId,rating,timestamp\n"
+      "1,1,4.0,1260759144\n"
+      "1,11,5.0,1260759179\n"
+      "2,130,3.0,1260759180\n");
+  Fixture movies(
+      "movieId,title,genres\n"
+      "1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy\n"
+      "11,\"American President, The (1995)\",Comedy|Drama|Romance\n"
+      "130,Angela (1995),(no genres listed)\n");
+  DatasetOptions options;
+  options.items_path = movies.path();
+  Dataset d = read_ok(ratings, DatasetFormat::kMovieLens, options);
+  ASSERT_EQ(d.items.size(), 3u);
+  EXPECT_EQ(find_item(d, "1")->item.category, "Adventure|Animation|Children|Comedy|Fantasy");
+  EXPECT_EQ(find_item(d, "11")->item.category, "Comedy|Drama|Romance");
+  EXPECT_EQ(find_item(d, "130")->item.category, "");
+  EXPECT_EQ(d.stats.rejected_rows, 0);
+}
+
+// Formats whose events file carries the attributes refuse an item file,
+// naming it.
+TEST(DatasetFormatTest, AnItemFileIsRefusedWhereTheEventsCarryTheAttributes) {
+  Fixture events("1,100,7,pv,1511658000\n");
+  Fixture items("anything\n");
+  DatasetOptions options;
+  options.items_path = items.path();
+  auto refused = read_dataset(events.path(), DatasetFormat::kTaobao, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("an item file (" + items.path() + ") with taobao"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST(MappedCsvTest, ColumnsByHeaderNameAndBehavioursByTheMapping) {

@@ -225,6 +225,26 @@ TEST_F(ProduceKafkaTest, ADatasetFileSendsItsCatalogThenItsEventsInEventTimeOrde
   EXPECT_EQ(by_key(consume("events")), expected);
 }
 
+// RetailRocket's events name items only; --replay-items gives the catalog
+// sent before them the categories of item_properties.csv (kcat reads them).
+TEST_F(ProduceKafkaTest, AnItemFileGivesTheReplayedCatalogItsCategories) {
+  {
+    std::ofstream out(path("events.csv"));
+    out << "timestamp,visitorid,event,itemid,transactionid\n"
+        << "1433221332117,257597,view,355908,\n";
+    std::ofstream properties(path("item_properties.csv"));
+    properties << "timestamp,itemid,property,value\n"
+               << "1433221332000,355908,categoryid,1173\n";
+  }
+  ASSERT_EQ(run({"produce", "--replay", path("events.csv"), "--format", "retailrocket", "--replay-items",
+                 path("item_properties.csv"), "--set", "kafka.bootstrap_servers=" + bootstrap()}),
+            0);
+  auto items = consume("items");
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0],
+            (Message{"355908", R"({"item_id":"355908","category":"1173","price":0,"available":true,"ts":1433221332117})"}));
+}
+
 TEST_F(ProduceKafkaTest, NoItemsSendsTheDatasetsEventsButNotItsCatalog) {
   {
     std::ofstream out(path("taobao.csv"));
