@@ -1,6 +1,7 @@
 // Two learners in one consumer group split the events partitions, but each
 // reads the whole items topic: both hold every item of the catalog, whoever
-// joined first, and both go on counting every event exactly once.
+// joined first, and both go on counting every event exactly once. And a
+// catalog loaded from a dataset at start keeps its item file's categories.
 #include <fstream>
 
 #include "tests/integration/pipeline_fixture.h"
@@ -64,6 +65,39 @@ TEST_F(PipelineTest, TwoLearnersInOneGroupEachHoldTheWholeCatalog) {
   // ...and both read the whole catalog to the end, neither counting an item twice.
   EXPECT_EQ(stat(stats_a, "items"), kItems);
   EXPECT_EQ(stat(stats_b, "items"), kItems);
+}
+
+// A RetailRocket catalog loaded at start (learn --catalog events.csv
+// --catalog-format retailrocket --catalog-items item_properties.csv): its
+// items reach Redis with the categories of the item file, read by
+// redis-cli.
+TEST_F(PipelineTest, ACatalogFromADatasetTakesTheCategoriesOfItsItemFile) {
+  {
+    std::ofstream events(dir_ + "/events.csv");
+    events << "timestamp,visitorid,event,itemid,transactionid\n"
+           << "1433221332117,257597,view,355908,\n"
+           << "1433221332118,257597,view,248676,\n";
+    std::ofstream properties(dir_ + "/item_properties.csv");
+    properties << "timestamp,itemid,property,value\n"
+               << "1433221332000,355908,categoryid,1173\n"
+               << "1433221332000,248676,categoryid,1602\n";
+  }
+  auto learner = start_learner({"--catalog", dir_ + "/events.csv", "--catalog-format", "retailrocket",
+                                "--catalog-items", dir_ + "/item_properties.csv", "--status-interval", "0.2"});
+  // The catalog's attributes go to Redis with the first write: one event.
+  Event click;
+  click.event_id = "e1";
+  click.type = EventType::kClick;
+  click.user_id = "257597";
+  click.item_id = "355908";
+  click.ts_ms = 1767225600000;
+  produce_events({click});
+  ASSERT_TRUE(eventually([&] { return events_in_redis() == 1; }, std::chrono::seconds(60)));
+  ASSERT_TRUE(eventually([&] { return redis_.cli("HGET 'sr:{i:248676}:f' category") == "1602\n"; },
+                         std::chrono::seconds(30)))
+      << redis_.cli("HGETALL 'sr:{i:248676}:f'");
+  EXPECT_EQ(redis_.cli("HGET 'sr:{i:355908}:f' category"), "1173\n");
+  EXPECT_EQ(learner->stop(), 0);
 }
 
 }  // namespace
