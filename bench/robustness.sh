@@ -3,7 +3,8 @@
 # on? `streamrec evaluate` on the real samples and on held-out variations of
 # them (bench/robustness_variants.py: other test fractions, each half of the
 # users, a MovieLens-like stream where nothing is re-consumed, a RetailRocket
-# conversion without categories) and on a synthetic stream, with the targets
+# conversion without categories, both again with their item files) and on a
+# synthetic stream, with the targets
 # of issue 14 checked on each: HR@10 >= the best baseline's and new-item
 # HR@10 >= 2x the best baseline's new-item HR@10.
 #
