@@ -124,7 +124,7 @@ TEST_F(ServeTest, LearnerMetricsCountWhatTheLearnerDidAndParse) {
   EXPECT_EQ(sample(text, R"(streamrec_learn_memory_bound{structure="realtime_users"})"), 1e6) << text;
   EXPECT_EQ(sample(text, R"(streamrec_learn_memory_evicted_total{structure="realtime_users"})"), 0) << text;
   EXPECT_GE(sample(text, R"(streamrec_learn_memory_entries{structure="embedding_rows"})"), 1) << text;
-  EXPECT_EQ(sample(text, R"(streamrec_learn_memory_bound{structure="catalog_items"})"), 5e5) << text;
+  EXPECT_EQ(sample(text, R"(streamrec_learn_memory_bound{structure="catalog_items"})"), 2e6) << text;
   // A learner keeping up has few users waiting for a ranking (the ones asked within the last refresh interval).
   EXPECT_GE(sample(text, "streamrec_learn_rankings_waiting_users"), 0) << text;
   EXPECT_LT(sample(text, "streamrec_learn_rankings_waiting_users"), 1000) << text;
