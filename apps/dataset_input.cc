@@ -6,7 +6,7 @@ namespace streamrec {
 
 std::optional<Dataset> read_dataset_or_report(const std::string& command, const std::string& path,
                                               const std::string& format, const Config& config,
-                                              const std::string& items_path) {
+                                              const std::string& items_path, const char* items_flag) {
   auto parsed = parse_dataset_format(format);
   if (!parsed.ok()) {
     std::fprintf(stderr, "%s: %s\n", command.c_str(), parsed.error().message.c_str());
@@ -14,6 +14,9 @@ std::optional<Dataset> read_dataset_or_report(const std::string& command, const 
   }
   DatasetOptions options;
   options.items_path = items_path;
+  if (const char* needed = needed_item_file(*parsed); needed && items_path.empty())
+    std::fprintf(stderr, "%s: %s files name items only: give %s %s for their categories (docs/datasets.md, \"The "
+                 "catalog\")\n", command.c_str(), format.c_str(), items_flag, needed);
   if (*parsed == DatasetFormat::kCsv) {
     auto columns = parse_csv_columns(config.producer.csv_columns, config.producer.csv_behaviors);
     if (!columns.ok()) {

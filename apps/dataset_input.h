@@ -17,8 +17,11 @@ inline constexpr const char* kItemsFileHelp =
     "The file that describes the items: with --format jsonl an items JSONL, retailrocket its item_properties.csv "
     "(categories), movielens its movies.csv (genres as categories); other formats carry them in the events file";
 
+// `items_flag` is the command's name for `items_path` (DatasetOptions):
+// a retailrocket or movielens file read without one is told to the user by
+// that name, as its items then have no categories.
 std::optional<Dataset> read_dataset_or_report(const std::string& command, const std::string& path,
                                               const std::string& format, const Config& config,
-                                              const std::string& items_path = "");
+                                              const std::string& items_path = "", const char* items_flag = "--items");
 
 }  // namespace streamrec

@@ -138,7 +138,11 @@ void add_learn_command(CLI::App& app, int& exit_code) {
       auto started = std::chrono::steady_clock::now();
       DatasetOptions dataset_options;
       dataset_options.items_path = options->catalog_items;
-      auto catalog = read_catalog(options->catalog, *parse_dataset_format(options->catalog_format), dataset_options);
+      const DatasetFormat format = *parse_dataset_format(options->catalog_format);
+      if (const char* needed = needed_item_file(format); needed && options->catalog_items.empty())
+        spdlog::warn("learn: {} files name items only: give --catalog-items {} for their categories "
+                     "(docs/datasets.md, \"The catalog\")", options->catalog_format, needed);
+      auto catalog = read_catalog(options->catalog, format, dataset_options);
       if (!catalog.ok()) {
         spdlog::error("learn: --catalog {}", catalog.error().message);
         exit_code = 1;

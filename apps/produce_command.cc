@@ -75,7 +75,8 @@ int run_to_kafka(const Config& config, const ProduceOptions& options) {
     report = produce_replay(config, options.replay, options.replay_items, hooks);
   } else {
     auto dataset =
-        read_dataset_or_report("streamrec produce", options.replay, options.format, config, options.replay_items);
+        read_dataset_or_report("streamrec produce", options.replay, options.format, config, options.replay_items,
+                               "--replay-items");
     if (!dataset) return 1;
     if (options.no_items) dataset->items.clear();
     report = produce_dataset(config, *dataset, hooks);

@@ -114,9 +114,14 @@ std::string_view to_string(DatasetFormat format) {
 
 std::string_view dataset_format_names() { return "jsonl, taobao, retailrocket, rees46, movielens, csv"; }
 
+const char* needed_item_file(DatasetFormat format) {
+  return format == DatasetFormat::kRetailRocket ? "item_properties.csv"
+         : format == DatasetFormat::kMovieLens  ? "movies.csv"
+                                                : nullptr;
+}
+
 Result<Dataset> read_dataset(const std::string& path, DatasetFormat format, const DatasetOptions& options) {
-  if (!options.items_path.empty() && format != DatasetFormat::kJsonl && format != DatasetFormat::kRetailRocket &&
-      format != DatasetFormat::kMovieLens)
+  if (!options.items_path.empty() && format != DatasetFormat::kJsonl && !needed_item_file(format))
     return Error{"an item file (" + options.items_path + ") with " + std::string(to_string(format)) +
                  ": these files carry their items' attributes; an item file is read with jsonl, retailrocket "
                  "(item_properties.csv) and movielens (movies.csv)"};

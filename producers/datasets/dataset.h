@@ -57,6 +57,10 @@ Result<DatasetFormat> parse_dataset_format(std::string_view name);
 std::string_view to_string(DatasetFormat format);
 // The names parse_dataset_format accepts, for help texts: "jsonl, taobao, ...".
 std::string_view dataset_format_names();
+// The item file a format's events need for their items' categories
+// ("item_properties.csv", "movies.csv": DatasetOptions::items_path), or
+// nullptr when its events file carries them.
+const char* needed_item_file(DatasetFormat format);
 
 // The generic CSV's column mapping (format kCsv).
 struct CsvColumns {

@@ -133,6 +133,30 @@ TEST_F(TrainCommand, ATaobaoFileLearnsByDefaultWithSampledNegativesAndReportsIts
       << log;
 }
 
+// A MovieLens ratings file names films only: without --items the command
+// says which file gives them categories; with it, it reads the genres.
+TEST_F(TrainCommand, AMovieLensFileWithoutItsMoviesFileIsToldAndWithItReadsTheGenres) {
+  {
+    std::ofstream ratings(dir_ / "ratings.csv");
+    ratings << "userId,movieId,rating,timestamp\n";
+    for (int k = 0; k < 50; ++k) ratings << k % 7 << "," << k % 5 << ",4.0," << 1260759144 + k << "\n";
+    std::ofstream movies(dir_ / "movies.csv");
+    movies << "movieId,title,genres\n";
+    for (int m = 0; m < 5; ++m) movies << m << ",\"Film " << m << ", The (1995)\",Comedy|Drama\n";
+  }
+  const std::string ratings = (dir_ / "ratings.csv").string() + " --format movielens";
+  ASSERT_EQ(run_train(ratings, dir_ / "without.txt"), 0) << slurp(dir_ / "without.txt");
+  EXPECT_NE(slurp(dir_ / "without.txt").find("movielens files name items only: give --items movies.csv"),
+            std::string::npos)
+      << slurp(dir_ / "without.txt");
+  ASSERT_EQ(run_train(ratings + " --items " + (dir_ / "movies.csv").string(), dir_ / "with.txt"), 0)
+      << slurp(dir_ / "with.txt");
+  EXPECT_EQ(slurp(dir_ / "with.txt").find("name items only"), std::string::npos) << slurp(dir_ / "with.txt");
+  ASSERT_EQ(run_train(ratings + " --items " + (dir_ / "ratings.csv").string(), dir_ / "bad.txt"), 1);
+  EXPECT_NE(slurp(dir_ / "bad.txt").find("ratings.csv:1: expected the header movieId,title,genres"), std::string::npos)
+      << slurp(dir_ / "bad.txt");
+}
+
 TEST_F(TrainCommand, ACatalogFileGivesAClicksOnlyStreamItsNegatives) {
   std::ofstream events(dir_ / "clicks.jsonl");
   for (int k = 0; k < 1200; ++k)
