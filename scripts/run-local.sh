@@ -139,6 +139,11 @@ print(f"click AUC      : {cell('click')}{cell('baseline_click_at_once')}{' ' * 1
 print(f"CTCVR AUC      : {cell('ctcvr')}{cell('baseline_ctcvr_at_once')}{' ' * 18}{cell('oracle_ctcvr')}")
 print(f"calibration    : {cell('click', 'calibration')}{' ' * 35}{cell('oracle_click', 'calibration')}  (click: mean prediction / mean label)")
 print(f"                 {cell('ctcvr', 'calibration')}{' ' * 35}{cell('oracle_ctcvr', 'calibration')}  (CTCVR)")
+ctcvr_calibration = metrics.get("ctcvr", {}).get("whole", {}).get("calibration")
+if ctcvr_calibration is not None and ctcvr_calibration < 0.9:
+    print("                 (CTCVR low: purchases come minutes to a day after their click, and a learner that started\n"
+          "                 hours ago has seen only the early ones; over a stream longer than a day it is within\n"
+          "                 10%: docs/model.md, \"Against the PyTorch peer\", and docs/performance.md)")
 PY
 )
 
