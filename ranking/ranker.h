@@ -20,7 +20,8 @@
 //    co-visited with them pass half their weight on to their own
 //    neighbours, in proportion to each one's share of their co-visits;
 //  - category: the `category_candidates` most popular items of the
-//    categories the user just clicked;
+//    categories the user just clicked (read from each category's leaders,
+//    ranking/popular_by_group.h, not from all of its items);
 //  - brand: the `brand_candidates` most popular items of the brands the
 //    user just clicked (items without a brand have none);
 //  - retrieval: the top `retrieval_candidates` available items by embedding
