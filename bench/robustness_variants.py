@@ -88,23 +88,19 @@ with open(os.path.join(out, "rees46.retailrocket.csv"), "w") as f:
         tx = str(n) if row[1] == "purchase" else ""
         f.write(f"{rees46_seconds(row[0]) * 1000},{row[7]},{kinds[row[1]]},{row[2]},{tx}\n")
 
-with open(os.path.join(out, "rees46.item_properties.csv"), "w") as f:
-    f.write("timestamp,itemid,property,value\n")
+# Each item described once, as first seen: its category as RetailRocket's
+# item_properties.csv and as MovieLens's movies.csv say it.
+with open(os.path.join(out, "rees46.item_properties.csv"), "w") as properties, \
+        open(os.path.join(out, "rees46-once.movies.csv"), "w", newline="") as movies_file:
+    properties.write("timestamp,itemid,property,value\n")
+    movies = csv.writer(movies_file)
+    movies.writerow(["movieId", "title", "genres"])
     described = set()
     for row in rows:
         if row[2] in described:
             continue
         described.add(row[2])
         ms = rees46_seconds(row[0]) * 1000
-        f.write(f"{ms},{row[2]},categoryid,{row[3]}\n")
-        f.write(f"{ms},{row[2]},888,n{len(row[2])}.000\n")
-
-with open(os.path.join(out, "rees46-once.movies.csv"), "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["movieId", "title", "genres"])
-    described = set()
-    for row in rows:
-        if row[2] in described:
-            continue
-        described.add(row[2])
-        w.writerow([row[2], f"Product {row[2]}, as a film", (row[4] or row[3]).replace(".", "|")])
+        properties.write(f"{ms},{row[2]},categoryid,{row[3]}\n")
+        properties.write(f"{ms},{row[2]},888,n{len(row[2])}.000\n")
+        movies.writerow([row[2], f"Product {row[2]}, as a film", (row[4] or row[3]).replace(".", "|")])

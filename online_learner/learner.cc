@@ -139,7 +139,7 @@ Learner::Learner(const LearnerConfig& config, TaskSet tasks, Feedback feedback, 
 void Learner::add_item(const Item& item) {
   catalog_.update(item);
   const uint64_t evicted = catalog_.evicted_items();
-  if (evicted == 0 || evicted < 2 * evictions_warned_ || evicted == evictions_warned_) return;
+  if (evicted == evictions_warned_ || evicted < 2 * evictions_warned_) return;  // warned at 1, 2, 4, 8, ...
   evictions_warned_ = evicted;
   spdlog::warn("learner: the catalog is full (learner.max_items = {}); items evicted so far: {}, the least recently "
                "updated first, no longer ranked or sampled. Raise learner.max_items to keep the whole catalog",

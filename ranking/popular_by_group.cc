@@ -5,7 +5,7 @@
 namespace streamrec::ranking {
 
 void PopularByGroup::clear(size_t items) {
-  popularity_.clear();
+  popularity_ = nullptr;
   members_.clear();
   leaders_.clear();
   noted_.clear();
@@ -28,12 +28,12 @@ void PopularByGroup::add(size_t group, size_t item) {
 
 // The order is total (popularity, then the lower number), as a full sort's.
 bool PopularByGroup::more_popular(size_t a, size_t b) const {
-  const double pa = *popularity_[a], pb = *popularity_[b];
+  const double pa = *(*popularity_)[a], pb = *(*popularity_)[b];
   return pa != pb ? pa > pb : a < b;
 }
 
 void PopularByGroup::refresh(const std::vector<const double*>& popularity, size_t depth) {
-  popularity_ = popularity;
+  popularity_ = &popularity;
   auto more = [&](size_t a, size_t b) { return more_popular(a, b); };
   for (size_t g = 0; g < members_.size(); ++g) {
     std::vector<size_t>& leaders = leaders_[g];

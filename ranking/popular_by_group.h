@@ -2,8 +2,9 @@
 // user just clicked), for one ranking, without reading every item of them.
 //
 // Contract: items are numbered 0..n-1 (the ranker's available items), each
-// in at most one group, each with a live popularity read through a pointer
-// (valid until the next clear()). Popularity only grows between two
+// in at most one group, each with a live popularity read through a pointer;
+// the vector of those pointers given to refresh() must outlive the next
+// clear() or refresh() unchanged. Popularity only grows between two
 // refresh() calls (it is the log of a sum of positive weights, ranker.h), and
 // every item whose popularity moved since the last refresh() is noted().
 // Under those rules most_popular() returns exactly what sorting every item
@@ -50,7 +51,7 @@ class PopularByGroup {
   static constexpr size_t kNoGroup = SIZE_MAX;
   bool more_popular(size_t a, size_t b) const;
 
-  std::vector<const double*> popularity_;   // as given to the last refresh()
+  const std::vector<const double*>* popularity_ = nullptr;  // as given to the last refresh()
   std::vector<std::vector<size_t>> members_;  // per group, ascending
   std::vector<std::vector<size_t>> leaders_;  // per group, most popular first at the last refresh()
   std::vector<std::vector<size_t>> noted_;    // per group, since the last refresh()

@@ -103,11 +103,10 @@ void Ranker::add_event(const Event& event) {
   counts.popularity = log2_sum(counts.popularity, popularity_exponent(popularity_config_, event.type, event.ts_ms));
   // The index's numbers hold until the catalog changes (then the next
   // refresh rebuilds it, groups and all).
-  if (!index_dirty_ && learner_.catalog().changes() == catalog_changes_)
-    if (auto i = number(event.item_id)) {
-      categories_.noted(*i);
-      brands_.noted(*i);
-    }
+  if (counts.number != kNotAvailable && !index_dirty_ && learner_.catalog().changes() == catalog_changes_) {
+    categories_.noted(counts.number);
+    brands_.noted(counts.number);
+  }
   if (event.type == EventType::kImpression)
     counts.exposure = log2_sum(counts.exposure, static_cast<double>(event.ts_ms) / 1000.0 / popularity_config_.half_life_s);
 }
@@ -227,11 +226,13 @@ void Ranker::rebuild_catalog_index() {
   brand_number_.clear();
   categories_.clear(learner_.catalog().size());
   brands_.clear(learner_.catalog().size());
+  for (auto& entry : popularity_) entry.second.number = kNotAvailable;
   learner_.catalog().for_each_available([&](const Item& item) {
     const size_t i = available_.size();
     available_.push_back(&item);
     price_.push_back(item.price);
     ItemCounts& counts = popularity_[item.item_id];
+    counts.number = i;
     available_popularity_.push_back(&counts.popularity);
     available_exposure_.push_back(&counts.exposure);
     item_keys_.push_back(FeatureEncoder::item_keys(item.item_id, &item));

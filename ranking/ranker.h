@@ -232,9 +232,11 @@ class Ranker {
   // exposure, log2 of its decayed impressions (same half-life; the learned
   // blend's P(shown)). Entries are erased only by refresh_index() (an item
   // the catalog evicted), which also rebuilds the pointers to them.
+  static constexpr size_t kNotAvailable = SIZE_MAX;
   struct ItemCounts {
     double popularity = -std::numeric_limits<double>::infinity();
     double exposure = -std::numeric_limits<double>::infinity();
+    size_t number = kNotAvailable;  // its index in available_ as of the last catalog rebuild
   };
   std::unordered_map<std::string, ItemCounts> popularity_;
   UserHistories history_;
@@ -273,7 +275,6 @@ class Ranker {
   std::vector<size_t> popular_;           // the most popular items, most popular first
   // Per CoVisitation number: the index of the item it named (stamp) as of
   // index build `build`; kNotAvailable when not an available item.
-  static constexpr size_t kNotAvailable = SIZE_MAX;
   struct KeyNumber {
     uint64_t stamp = 0, build = 0;
     size_t number = kNotAvailable;
